@@ -1,0 +1,35 @@
+"""Every test runs with a private HOME and XDG dirs, and never sees the user's tmux."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_ISOLATED = (
+    "CLAUDE_CONFIG_DIR",
+    "CODEX_HOME",
+    "TMUX",
+    "TMUX_PANE",
+    "TMUXTOK_CONFIG",
+    "NO_COLOR",
+)
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    for var, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        monkeypatch.setenv(var, str(home / sub))
+    for var in _ISOLATED:
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("TZ", "UTC")
+    yield home

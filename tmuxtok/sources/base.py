@@ -1,0 +1,74 @@
+"""The small interface every agent's log source implements.
+
+A source knows where its agent writes logs, which raw bytes can possibly carry
+usage (so the tailer never decodes anything else), and how to turn one line
+into events. Adding Gemini CLI or OpenCode means adding one module here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+from tmuxtok.events import ParseResult
+
+
+class LineParser(Protocol):
+    """Per-file parser; its ``state()`` is stored with the file's cursor."""
+
+    def feed(self, line: bytes, out: ParseResult) -> None: ...
+
+    def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
+        """A line too long to hold: only its first and last bytes are given."""
+        ...
+
+    def state(self) -> dict[str, Any] | None: ...
+
+
+class Source(Protocol):
+    name: str
+    #: A line containing none of these byte strings is skipped undecoded.
+    needles: tuple[bytes, ...]
+
+    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+        """Agent home dirs (existing or not), most specific first."""
+        ...
+
+    def log_dirs(self, root: Path) -> list[Path]:
+        """The dirs under a root that hold JSONL logs (watched recursively)."""
+        ...
+
+    def discover(self, root: Path) -> Iterator[Path]:
+        """Every log file under a root, in a stable order."""
+        ...
+
+    def parser(self, path: Path, state: dict[str, Any] | None) -> LineParser: ...
+
+
+def walk_jsonl(base: Path) -> Iterator[Path]:
+    """Recursive ``*.jsonl`` below ``base`` without following symlinked dirs.
+
+    os.scandir is several times cheaper than Path.rglob on 10k-file trees and
+    tolerates dirs vanishing mid-walk (agents delete old sessions).
+    """
+    import os
+
+    stack = [str(base)]
+    found: list[str] = []
+    while stack:
+        d = stack.pop()
+        try:
+            with os.scandir(d) as it:
+                for e in it:
+                    try:
+                        if e.is_dir(follow_symlinks=False):
+                            stack.append(e.path)
+                        elif e.name.endswith(".jsonl") and e.is_file():
+                            found.append(e.path)
+                    except OSError:
+                        continue
+        except OSError:
+            continue
+    for p in sorted(found):
+        yield Path(p)
