@@ -1,0 +1,1 @@
+"""From bytes on disk to rows in the ledger: tailing, storing, scanning."""

@@ -1,0 +1,55 @@
+"""Small, defensive field readers shared by the sources.
+
+Agent logs are written by other programs and sometimes by buggy ones: every
+value is checked for type and range so a wrong-shaped line is skipped and
+counted instead of poisoning totals or raising.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+#: Larger than any real per-request count; anything above is a corrupt value.
+MAX_TOKENS = 10**10
+
+
+class WrongShape(ValueError):
+    """A line that decoded as JSON but does not have the shape we expect."""
+
+
+def tok(obj: Any, key: str) -> int:
+    """A non-negative token count; missing counts are 0, wrong ones raise."""
+    if not isinstance(obj, dict):
+        return 0
+    v = obj.get(key)
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        raise WrongShape(f"{key} is not a number")
+    if v != v or v < 0 or v > MAX_TOKENS:
+        raise WrongShape(f"{key} out of range")
+    return int(v)
+
+
+def parse_ts_ms(v: Any) -> int | None:
+    """ISO-8601 to epoch ms; a zone-less time is taken as UTC (what agents mean)."""
+    if not isinstance(v, str) or not v:
+        return None
+    try:
+        dt = datetime.fromisoformat(v)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=UTC)
+    try:
+        return int(dt.timestamp() * 1000 + (0.5 if dt.timestamp() >= 0 else -0.5))
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def text(obj: Any, key: str) -> str:
+    if not isinstance(obj, dict):
+        return ""
+    v = obj.get(key)
+    return v if isinstance(v, str) else ""
