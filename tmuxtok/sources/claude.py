@@ -154,8 +154,8 @@ class ClaudeParser:
 
 
 class ClaudeSource:
-    name = NAME
-    needles = (b'"usage":{',)
+    name: str = NAME
+    needles: tuple[bytes, ...] = (b'"usage":{',)
 
     def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
         configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]

@@ -95,8 +95,6 @@ class CodexParser:
             if ts is None:
                 out.skip("bad_timestamp")
                 return
-            if self.start_ms is None:
-                self.start_ms = ts
             try:
                 self._token_count(payload, ts, out)
             except WrongShape:
@@ -111,6 +109,7 @@ class CodexParser:
             return
         cur = _vec(info.get("total_token_usage"))
         prev = self.prev
+        # Only a file that opens with session_meta can be a fork replaying history.
         in_burst = self.start_ms is not None and ts - self.start_ms < REPLAY_BURST_MS
         if prev is None and in_burst and cur[4] > 0:
             self.prev = cur  # a fork's replayed history: baseline only
@@ -179,8 +178,8 @@ def _sid_from_name(path: Path) -> str:
 
 
 class CodexSource:
-    name = NAME
-    needles = (b'"token_count"', b'"turn_context"', b'"session_meta"')
+    name: str = NAME
+    needles: tuple[bytes, ...] = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 
     def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
         configured = [p.strip() for p in env.get("CODEX_HOME", "").split(",") if p.strip()]

@@ -1,0 +1,40 @@
+# Two commands matter on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test lint format bench tmux clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/tmuxtok overview
+
+# tmux is needed by the tests that drive a real tmux server.
+tmux:
+	@command -v tmux >/dev/null 2>&1 || { \
+	  echo "installing tmux with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux; }
+
+test: $(STAMP) tmux
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check tmuxtok tests bench
+	$(BIN)/ruff format --check tmuxtok tests bench
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff format tmuxtok tests bench
+	$(BIN)/ruff check --fix tmuxtok tests bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,508 @@
+"""Command-line interface. Thin on purpose: parse options, call plain
+functions in report/store/demo, print. Decorators stay at this edge."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+import orjson
+
+from tmuxtok import __version__
+from tmuxtok.config import AGENTS, Config, ConfigError
+from tmuxtok.config import load as load_config
+from tmuxtok.ingest.ledger import Ledger, LedgerError
+from tmuxtok.ingest.scan import ScanStats
+from tmuxtok.model.pricing import PriceConfigError
+from tmuxtok.report import ReportError
+
+AGENT_ALL = click.Choice([*AGENTS, "all"])
+AGENT_ONE = click.Choice(list(AGENTS))
+
+
+def fail(message: str, code: int = 2, as_json: bool = False, err_code: str = "ERROR") -> NoReturn:
+    if as_json:
+        click.echo(orjson.dumps({"error": message, "code": err_code}).decode())
+    else:
+        click.echo(f"tmuxtok: {message}", err=True)
+    sys.exit(code)
+
+
+def emit_json(data: Any) -> None:
+    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
+
+
+class Ctx:
+    """What every report needs: config, an up-to-date ledger, the time zone."""
+
+    def __init__(self, as_json: bool, timezone: str | None, quiet_scan: bool = True) -> None:
+        from tmuxtok import report, store
+
+        self.as_json = as_json
+        try:
+            self.cfg: Config = load_config()
+            self.tz = report.resolve_tz(timezone or self.cfg.timezone)
+            self.ledger: Ledger = store.open_ledger()
+        except (ConfigError, ReportError, LedgerError) as e:
+            fail(str(e), 30 if isinstance(e, ConfigError) else 2, as_json, "BAD_CONFIG")
+        if self.ledger.recovered_from is not None:
+            click.echo(
+                f"tmuxtok: the ledger was unreadable; moved it to {self.ledger.recovered_from} "
+                "and rebuilt it from the agents' logs (history the agents already deleted "
+                "is in that file)",
+                err=True,
+            )
+        try:
+            self.stats: ScanStats = store.refresh(self.ledger, self.cfg)
+        except PriceConfigError as e:
+            fail(str(e), 30, as_json, "BAD_CONFIG")
+
+    def no_data(self, what: str = "usage data") -> NoReturn:
+        if self.as_json:
+            fail("No data found", 1, True, "NO_DATA")
+        roots = ", ".join(r for rs in self.stats.roots.values() for r in rs) or "none found"
+        click.echo(
+            f"No {what} found. Agent log roots: {roots}. "
+            "Set CLAUDE_CONFIG_DIR / CODEX_HOME or [roots] in config.toml.",
+            err=True,
+        )
+        sys.exit(0)
+
+
+def _agent(value: str) -> str | None:
+    return None if value == "all" else value
+
+
+def common_report_options(f: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in reversed(
+        [
+            click.option(
+                "--json", "as_json", is_flag=True, help="Machine-readable output (ccusage shape)."
+            ),
+            click.option("--agent", type=AGENT_ALL, default="all", show_default=True),
+            click.option("--since", metavar="YYYYMMDD", help="First day to include."),
+            click.option("--until", metavar="YYYYMMDD", help="Last day to include."),
+            click.option(
+                "--timezone",
+                "-z",
+                metavar="IANA",
+                help="Zone for day boundaries (default: system).",
+            ),
+            click.option(
+                "--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True
+            ),
+            click.option("--breakdown", "-b", is_flag=True, help="Per-model rows."),
+        ]
+    ):
+        f = opt(f)
+    return f
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="tmuxtok")
+def cli() -> None:
+    """How fast you are burning your AI coding agents' token budget.
+
+    Reads Claude Code and Codex CLI logs incrementally into a local ledger and
+    reports 5-hour blocks, daily/weekly/monthly spend and sessions.
+    """
+
+
+def _period(
+    period: str,
+    as_json: bool,
+    agent: str,
+    since: str | None,
+    until: str | None,
+    timezone: str | None,
+    order: str,
+    breakdown: bool,
+    start_of_week: str = "sunday",
+) -> None:
+    from tmuxtok import report, tables
+
+    ctx = Ctx(as_json, timezone)
+    try:
+        data = report.period_report(
+            ctx.ledger,
+            period,
+            agent=_agent(agent),
+            tz=ctx.tz,
+            since=report.parse_day(since, "--since"),
+            until=report.parse_day(until, "--until"),
+            order=order,
+            week_start=_WEEKDAYS.index(start_of_week),
+        )
+    except ReportError as e:
+        fail(str(e), 2, as_json)
+    if not data[period]:
+        ctx.no_data()
+    if as_json:
+        emit_json(data)
+    else:
+        tables.console().print(tables.period_table(data, period, report.PERIODS[period], breakdown))
+
+
+_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+
+
+@cli.command()
+@common_report_options
+def daily(**kw: Any) -> None:
+    """Usage and cost per day."""
+    _period("daily", **kw)
+
+
+@cli.command()
+@common_report_options
+@click.option("--start-of-week", type=click.Choice(_WEEKDAYS), default="sunday", show_default=True)
+def weekly(**kw: Any) -> None:
+    """Usage and cost per week (labelled by the week's first day)."""
+    _period("weekly", **kw)
+
+
+@cli.command()
+@common_report_options
+def monthly(**kw: Any) -> None:
+    """Usage and cost per month."""
+    _period("monthly", **kw)
+
+
+@cli.command()
+@common_report_options
+def session(
+    as_json: bool,
+    agent: str,
+    since: str | None,
+    until: str | None,
+    timezone: str | None,
+    order: str,
+    breakdown: bool,
+) -> None:
+    """Usage and cost per agent session, most recent first with --order desc."""
+    from tmuxtok import report, tables
+
+    ctx = Ctx(as_json, timezone)
+    try:
+        data = report.session_report(
+            ctx.ledger,
+            agent=_agent(agent),
+            tz=ctx.tz,
+            since=report.parse_day(since, "--since"),
+            until=report.parse_day(until, "--until"),
+            order=order,
+        )
+    except ReportError as e:
+        fail(str(e), 2, as_json)
+    if not data["sessions"]:
+        ctx.no_data()
+    if as_json:
+        emit_json(data)
+    else:
+        tables.console().print(tables.session_table(data, breakdown))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output (ccusage shape).")
+@click.option("--agent", type=AGENT_ONE, default="claude", show_default=True)
+@click.option("--active", "-a", is_flag=True, help="Only the active block, with projection.")
+@click.option(
+    "--recent", "-r", is_flag=True, help="Blocks of the last 3 days (and the active one)."
+)
+@click.option(
+    "--token-limit",
+    "-t",
+    metavar="N|max",
+    help="Token limit for the % and warnings; 'max' = largest past block.",
+)
+@click.option(
+    "--session-length",
+    "-n",
+    type=click.FloatRange(0.1, 24),
+    help="Block length in hours (default 5).",
+)
+@click.option("--since", metavar="YYYYMMDD")
+@click.option("--until", metavar="YYYYMMDD")
+@click.option("--timezone", "-z", metavar="IANA")
+@click.option("--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True)
+@click.option("--breakdown", "-b", is_flag=True, help="Per-model usage in each block.")
+@click.option("--live", is_flag=True, help="The live panel (same as `tmuxtok live`).")
+def blocks(
+    as_json: bool,
+    agent: str,
+    active: bool,
+    recent: bool,
+    token_limit: str | None,
+    session_length: float | None,
+    since: str | None,
+    until: str | None,
+    timezone: str | None,
+    order: str,
+    breakdown: bool,
+    live: bool,
+) -> None:
+    """Usage in rolling 5-hour blocks, the window Claude's limits reset on."""
+    from tmuxtok import report, tables
+
+    if live:
+        fail("the live panel is not built yet; use `tmuxtok blocks --active`", 2)
+    ctx = Ctx(as_json, timezone)
+    now_ms = int(time.time() * 1000)
+    try:
+        q = report.BlocksQuery(
+            agent=agent,
+            session_hours=session_length or ctx.cfg.session_hours,
+            active=active,
+            recent=recent,
+            token_limit=token_limit,
+            since=report.parse_day(since, "--since"),
+            until=report.parse_day(until, "--until"),
+            order=order,
+            breakdown=breakdown,
+        )
+        data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
+    except ReportError as e:
+        fail(str(e), 2, as_json)
+    if not chosen:
+        ctx.no_data("active block" if active else "usage data")
+    if as_json:
+        emit_json(data)
+    else:
+        tables.console().print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the scan summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+def scan(as_json: bool, quiet: bool) -> None:
+    """Ingest new agent log lines into the ledger now."""
+    _scan(as_json, quiet)
+
+
+def _scan(as_json: bool, quiet: bool, reset: bool = False) -> None:
+    from tmuxtok import store
+
+    try:
+        cfg = load_config()
+    except ConfigError as e:
+        fail(str(e), 30, as_json, "BAD_CONFIG")
+    ledger = store.open_ledger()
+    if ledger.recovered_from is not None:
+        click.echo(
+            f"tmuxtok: ledger was unreadable; moved to {ledger.recovered_from}, rebuilding",
+            err=True,
+        )
+    if reset:
+        ledger.reset()
+    started = time.perf_counter()
+    show = not quiet and not as_json and sys.stderr.isatty()
+    try:
+        stats = _scan_with_progress(ledger, cfg) if show else store.refresh(ledger, cfg)
+    except PriceConfigError as e:
+        fail(str(e), 30, as_json, "BAD_CONFIG")
+    elapsed = time.perf_counter() - started
+    summary = {
+        "files": stats.files,
+        "filesRead": stats.files_read,
+        "bytesRead": stats.bytes_read,
+        "eventsSeen": stats.events_seen,
+        "eventsNew": stats.events_new,
+        "restarted": stats.restarted,
+        "gone": stats.gone,
+        "skipped": dict(sorted(stats.skipped.items())),
+        "errors": stats.errors,
+        "roots": stats.roots,
+        "seconds": round(elapsed, 3),
+    }
+    if as_json:
+        emit_json(summary)
+    elif not quiet:
+        mib = stats.bytes_read / (1 << 20)
+        skipped = ", ".join(f"{v} {k}" for k, v in sorted(stats.skipped.items())) or "none"
+        click.echo(
+            f"Scanned {stats.files:,} files ({stats.files_read:,} read, {mib:,.1f} MiB) in "
+            f"{elapsed:.2f} s: {stats.events_new:,} new events ({stats.events_seen:,} seen); "
+            f"skipped lines: {skipped}."
+        )
+        for err in stats.errors:
+            click.echo(f"  could not read {err}", err=True)
+
+
+def _scan_with_progress(ledger: Ledger, cfg: Config) -> ScanStats:
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from tmuxtok import store
+
+    with Progress(
+        TextColumn("[bold]scanning"),
+        BarColumn(),
+        DownloadColumn(binary_units=True),
+        TextColumn("{task.fields[files]} files · {task.fields[events]} events"),
+        TimeRemainingColumn(),
+        transient=True,
+    ) as bar:
+        task = bar.add_task("scan", total=None, files=0, events=0)
+
+        def progress(s: ScanStats) -> None:
+            bar.update(
+                task,
+                completed=s.bytes_read,
+                total=None,
+                files=f"{s.files:,}",
+                events=f"{s.events_new:,}",
+            )
+
+        return store.refresh(ledger, cfg, progress=progress)
+
+
+@cli.group()
+def ledger() -> None:
+    """Manage the local usage ledger."""
+
+
+@ledger.command()
+@click.option("--json", "as_json", is_flag=True)
+def rebuild(as_json: bool) -> None:
+    """Forget everything and re-ingest all agent logs from scratch.
+
+    History whose logs the agent has since deleted is lost: it exists only in
+    the ledger.
+    """
+    _scan(as_json, quiet=False, reset=True)
+
+
+@ledger.command("path")
+def ledger_path() -> None:
+    """Print where the ledger lives."""
+    from tmuxtok import store
+
+    click.echo(str(store.ledger_path()))
+
+
+@cli.group()
+def demo() -> None:
+    """Realistic demo logs, for trying tmuxtok without agent logs."""
+
+
+@demo.command("generate")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--mb",
+    type=click.FloatRange(0.01),
+    default=20.0,
+    show_default=True,
+    help="Approximate size of the Claude logs.",
+)
+@click.option("--days", type=click.IntRange(1, 400), default=7, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+def demo_generate(directory: Path, mb: float, days: int, seed: int) -> None:
+    """Write Claude Code and Codex logs (and truth.json) under DIRECTORY."""
+    from tmuxtok import demo as demo_mod
+
+    s = demo_mod.generate(directory, mb=mb, days=days, seed=seed)
+    click.echo(
+        f"Wrote {s.files} files ({s.bytes / (1 << 20):,.1f} MiB) to {s.root}.\n"
+        f"Try: CLAUDE_CONFIG_DIR={s.claude_root} CODEX_HOME={s.codex_root} tmuxtok daily"
+    )
+
+
+@cli.command()
+@click.option(
+    "--demo-if-empty/--no-demo",
+    default=True,
+    show_default=True,
+    help="Use generated demo logs when this machine has no agent logs.",
+)
+@click.option("--timezone", "-z", metavar="IANA")
+def overview(demo_if_empty: bool, timezone: str | None) -> None:
+    """The active blocks and today's usage: what `make run` shows."""
+    from datetime import datetime
+
+    from tmuxtok import demo_env, report, tables
+
+    label = demo_env.activate_if_empty() if demo_if_empty else None
+    con = tables.console()
+    if label:
+        con.print(f"[bold yellow]{label}[/]")
+    ctx = Ctx(False, timezone)
+    now_ms = int(time.time() * 1000)
+    agents = ctx.ledger.agents()
+    if not agents:
+        ctx.no_data()
+    for agent in agents:
+        q = report.BlocksQuery(
+            agent=agent, active=True, token_limit="max", session_hours=ctx.cfg.session_hours
+        )
+        data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
+        if chosen:
+            con.print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent))
+        else:
+            con.print(f"{agent}: no active block")
+    today = datetime.now(ctx.tz).date()
+    daily_data = report.period_report(
+        ctx.ledger, "daily", agent=None, tz=ctx.tz, since=today, until=today
+    )
+    if daily_data["daily"]:
+        con.print(tables.period_table(daily_data, "daily", "date", breakdown=True))
+    else:
+        con.print("No usage today.")
+
+
+@cli.command()
+@click.option("--daemon", "-d", is_flag=True, help="Detach and run in the background.")
+@click.option("--stop", is_flag=True, help="Stop the running daemon (by its recorded pid).")
+@click.option("--running", is_flag=True, help="Say whether a daemon runs (exit 0 if so, 1 if not).")
+@click.option("--once", is_flag=True, help="Ingest, write the state file and push once, then exit.")
+@click.option(
+    "--tmux-socket",
+    metavar="PATH",
+    help="tmux server to push @tmuxtok_* options to (default: the one in $TMUX).",
+)
+@click.option("--no-tmux", is_flag=True, help="Do not push to tmux even inside tmux.")
+@click.option("--format", "fmt", metavar="TEMPLATE", help="Template for @tmuxtok_segment.")
+@click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
+@click.option("--verbose", "-v", is_flag=True)
+def watch(
+    daemon: bool,
+    stop: bool,
+    running: bool,
+    once: bool,
+    tmux_socket: str | None,
+    no_tmux: bool,
+    fmt: str | None,
+    log_file: Path | None,
+    verbose: bool,
+) -> None:
+    """Keep the ledger, state file and tmux options current as agents write logs.
+
+    One daemon per user: a second `watch` reports the running one and exits 0.
+    Logs go to $XDG_STATE_HOME/tmuxtok/watch.log when detached.
+    """
+    from tmuxtok import watch as w
+
+    if stop:
+        ok, msg = w.stop_running()
+        click.echo(msg)
+        sys.exit(0 if ok else 1)
+    if running:
+        pid = w.holder(w.state_dir())
+        click.echo(f"running (pid {pid})" if pid else "not running")
+        sys.exit(0 if pid else 1)
+    if not tmux_socket and not no_tmux and os.environ.get("TMUX"):
+        tmux_socket = os.environ["TMUX"].split(",", 1)[0] or None
+    opts = w.Options(tmux_socket=None if no_tmux else tmux_socket, fmt=fmt, once=once)
+    if daemon:
+        started, pid = w.start_background(opts)
+        click.echo(
+            f"tmuxtok watch started (pid {pid})"
+            if started
+            else f"tmuxtok watch: already running (pid {pid}); nothing to do"
+        )
+        return
+    w.setup_logging(log_file, verbose)
+    sys.exit(w.run(opts))

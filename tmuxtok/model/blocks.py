@@ -1,0 +1,294 @@
+"""ccusage-compatible billing blocks, burn rate and projection.
+
+Pure and stdlib-only because the status line imports it on every refresh.
+Numbers must match ``ccusage blocks`` exactly, so JS quirks are reproduced:
+``Math.round`` rounds half up, ``new Date(ms)`` truncates fractional ms, and
+the projection multiplies by the *unrounded* remaining minutes (DESIGN.md §3
+says round first; ccusage does not, and ccusage wins).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+__all__ = [
+    "Block",
+    "BurnRate",
+    "Entry",
+    "ModelUsage",
+    "Projection",
+    "active_block",
+    "build_blocks",
+    "burn_rate",
+    "indicator_level",
+    "iso_ms",
+    "max_completed_total",
+    "projection",
+]
+
+HOUR_MS = 3_600_000
+SYNTHETIC_MODEL = "<synthetic>"  # Claude Code's placeholder for locally made replies
+MODERATE_TPM = 2000
+HIGH_TPM = 5000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One priced (or unpriceable) API response, as blocks need it."""
+
+    ts_ms: int
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    cost: float | None  # None: the model has no known price
+    total_tokens: int | None = None  # None: derive from the four counters
+
+    @property
+    def total(self) -> int:
+        """Agents like Codex report a total that is not the plain sum; trust it when given."""
+        if self.total_tokens is not None:
+            return self.total_tokens
+        return (
+            self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_tokens
+            + self.cache_read_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ModelUsage:
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    total_tokens: int
+    cost: float | None  # None only if no entry of this model was priced
+    entries: int
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    """A billing window, or (``is_gap``) the idle stretch between two of them."""
+
+    start_ms: int
+    end_ms: int
+    actual_end_ms: int | None
+    first_ms: int | None  # kept so burn_rate() needs nothing but the block
+    is_active: bool
+    is_gap: bool
+    entries: int
+    input_tokens: int
+    output_tokens: int
+    cache_creation_tokens: int
+    cache_read_tokens: int
+    total_tokens: int
+    cost: float  # known costs only; see unpriced_tokens for what it misses
+    unpriced_tokens: int
+    models: tuple[str, ...]
+    per_model: tuple[ModelUsage, ...]
+
+    @property
+    def id(self) -> str:
+        """Same ids as ccusage, so JSON output can be diffed against it."""
+        stamp = iso_ms(self.start_ms)
+        return f"gap-{stamp}" if self.is_gap else stamp
+
+
+@dataclass(frozen=True, slots=True)
+class BurnRate:
+    tokens_per_minute: float
+    tokens_per_minute_for_indicator: float  # cache tokens excluded: they'd swamp the signal
+    cost_per_hour: float
+
+
+@dataclass(frozen=True, slots=True)
+class Projection:
+    total_tokens: int
+    total_cost: float
+    remaining_minutes: int
+
+
+def iso_ms(ts_ms: int) -> str:
+    """JS ``Date.toISOString()``: always milliseconds, always ``Z``."""
+    dt = _EPOCH + timedelta(milliseconds=ts_ms)
+    return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
+
+
+def _js_round(x: float) -> int:
+    """``Math.round``: half up (towards +inf), unlike Python's banker's rounding."""
+    floor = math.floor(x)
+    return floor + 1 if x - floor >= 0.5 else floor
+
+
+def build_blocks(entries: Iterable[Entry], now_ms: int, session_hours: float = 5.0) -> list[Block]:
+    """Group entries into ccusage's blocks, gap blocks included, oldest first."""
+    span_ms = session_hours * HOUR_MS  # may be fractional; compared unrounded, like JS
+    blocks: list[Block] = []
+    current: list[Entry] = []
+    start = 0
+    for entry in sorted(entries, key=lambda e: e.ts_ms):
+        if current:
+            since_last = entry.ts_ms - current[-1].ts_ms
+            if entry.ts_ms - start <= span_ms and since_last <= span_ms:
+                current.append(entry)
+                continue
+            blocks.append(_block(start, current, now_ms, span_ms))
+            if since_last > span_ms:
+                blocks.append(_gap(int(current[-1].ts_ms + span_ms), entry.ts_ms))
+        start = entry.ts_ms - entry.ts_ms % HOUR_MS
+        current = [entry]
+    if current:
+        blocks.append(_block(start, current, now_ms, span_ms))
+    return blocks
+
+
+@dataclass(slots=True)
+class _Tally:
+    """Running sums; plain ``+=`` so costs add up bit-for-bit like ccusage's JS.
+
+    (``sum()`` on floats is compensated since Python 3.12 and could differ.)
+    """
+
+    input: int = 0
+    output: int = 0
+    cache_create: int = 0
+    cache_read: int = 0
+    total: int = 0
+    unpriced: int = 0
+    entries: int = 0
+    cost: float = 0.0
+    priced: bool = False
+
+    def add(self, entry: Entry) -> None:
+        total = entry.total
+        self.input += entry.input_tokens
+        self.output += entry.output_tokens
+        self.cache_create += entry.cache_creation_tokens
+        self.cache_read += entry.cache_read_tokens
+        self.total += total
+        self.entries += 1
+        if entry.cost is None:
+            self.unpriced += total
+        else:
+            self.cost += entry.cost
+            self.priced = True
+
+    def usage(self, model: str) -> ModelUsage:
+        return ModelUsage(
+            model=model,
+            input_tokens=self.input,
+            output_tokens=self.output,
+            cache_creation_tokens=self.cache_create,
+            cache_read_tokens=self.cache_read,
+            total_tokens=self.total,
+            cost=self.cost if self.priced else None,
+            entries=self.entries,
+        )
+
+
+def _block(start: int, entries: list[Entry], now_ms: int, span_ms: float) -> Block:
+    end = int(start + span_ms)
+    last = entries[-1].ts_ms
+    tally = _Tally()
+    by_model: dict[str, _Tally] = {}
+    for entry in entries:
+        tally.add(entry)
+        if entry.model != SYNTHETIC_MODEL:
+            by_model.setdefault(entry.model, _Tally()).add(entry)
+    return Block(
+        start_ms=start,
+        end_ms=end,
+        actual_end_ms=last,
+        first_ms=entries[0].ts_ms,
+        is_active=now_ms - last < span_ms and now_ms < end,
+        is_gap=False,
+        entries=tally.entries,
+        input_tokens=tally.input,
+        output_tokens=tally.output,
+        cache_creation_tokens=tally.cache_create,
+        cache_read_tokens=tally.cache_read,
+        total_tokens=tally.total,
+        cost=tally.cost,
+        unpriced_tokens=tally.unpriced,
+        models=tuple(by_model),
+        per_model=tuple(t.usage(model) for model, t in by_model.items()),
+    )
+
+
+def _gap(start: int, end: int) -> Block:
+    return Block(
+        start_ms=start,
+        end_ms=end,
+        actual_end_ms=None,
+        first_ms=None,
+        is_active=False,
+        is_gap=True,
+        entries=0,
+        input_tokens=0,
+        output_tokens=0,
+        cache_creation_tokens=0,
+        cache_read_tokens=0,
+        total_tokens=0,
+        cost=0.0,
+        unpriced_tokens=0,
+        models=(),
+        per_model=(),
+    )
+
+
+def burn_rate(block: Block) -> BurnRate | None:
+    """None unless there is a live block with a measurable time span to divide by."""
+    if not block.is_active or block.is_gap or block.entries < 2:
+        return None
+    if block.first_ms is None or block.actual_end_ms is None:
+        return None
+    minutes = (block.actual_end_ms - block.first_ms) / 60_000
+    if minutes <= 0:
+        return None
+    return BurnRate(
+        tokens_per_minute=block.total_tokens / minutes,
+        tokens_per_minute_for_indicator=(block.input_tokens + block.output_tokens) / minutes,
+        cost_per_hour=block.cost / minutes * 60,
+    )
+
+
+def projection(block: Block, now_ms: int) -> Projection | None:
+    """Extrapolate the current burn rate to the end of the block, the ccusage way."""
+    rate = burn_rate(block)
+    if rate is None:
+        return None
+    remaining = max(0.0, (block.end_ms - now_ms) / 60_000)
+    return Projection(
+        total_tokens=_js_round(block.total_tokens + rate.tokens_per_minute * remaining),
+        total_cost=_js_round((block.cost + rate.cost_per_hour / 60 * remaining) * 100) / 100,
+        remaining_minutes=_js_round(remaining),
+    )
+
+
+def active_block(blocks: Sequence[Block]) -> Block | None:
+    """ccusage's ``blocks.find(isActive)``: the first, which is the one holding ``now``.
+
+    Only future-dated entries (clock skew) can make more than one block active.
+    """
+    return next((b for b in blocks if b.is_active), None)
+
+
+def indicator_level(tpm_for_indicator: float) -> str:
+    """Thresholds as in ``ccusage statusline`` (``ccusage blocks --live`` uses ``>``)."""
+    if tpm_for_indicator < MODERATE_TPM:
+        return "normal"
+    return "moderate" if tpm_for_indicator < HIGH_TPM else "high"
+
+
+def max_completed_total(blocks: Iterable[Block]) -> int | None:
+    """``--token-limit max``: ccusage treats a zero maximum as no limit, hence None."""
+    best = max((b.total_tokens for b in blocks if not b.is_gap and not b.is_active), default=0)
+    return best or None

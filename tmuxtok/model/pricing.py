@@ -1,0 +1,295 @@
+"""What a request cost, from an embedded price table and an optional user override.
+
+The table ships inside the package so costs work offline and are reproducible;
+it keeps LiteLLM's field names so a refreshed LiteLLM file can be dropped in.
+
+Model names in logs drift (provider prefixes, dates, Bedrock/Vertex suffixes),
+so lookup normalises them, but never across versions: an unknown model is
+reported as unknown rather than priced as its neighbour.
+
+Above 200k prompt tokens the whole request is billed at the long-context rates,
+because that is how Anthropic and Google bill it; ccusage tiers each token kind
+separately, which underprices requests just past the threshold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+TIER_THRESHOLD = 200_000
+_PER_MILLION = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """USD per token; ``*_above_200k`` is None where the model has no such tier."""
+
+    input: float
+    output: float
+    cache_write_5m: float
+    cache_write_1h: float
+    cache_read: float
+    input_above_200k: float | None = None
+    output_above_200k: float | None = None
+    cache_write_5m_above_200k: float | None = None
+    cache_write_1h_above_200k: float | None = None
+    cache_read_above_200k: float | None = None
+
+
+class PriceConfigError(ValueError):
+    """The user's price override is unusable; the message names file and key."""
+
+
+_Fail = Callable[[str, str], PriceConfigError]
+
+
+_FIELDS = tuple(f.name for f in fields(ModelPrice))
+_TIER_FIELDS = tuple(f for f in _FIELDS if f.endswith("_above_200k"))
+
+_LITELLM = {
+    "input_cost_per_token": "input",
+    "output_cost_per_token": "output",
+    "cache_creation_input_token_cost": "cache_write_5m",
+    "cache_creation_input_token_cost_above_1hr": "cache_write_1h",
+    "cache_read_input_token_cost": "cache_read",
+    "input_cost_per_token_above_200k_tokens": "input_above_200k",
+    "output_cost_per_token_above_200k_tokens": "output_above_200k",
+    "cache_creation_input_token_cost_above_200k_tokens": "cache_write_5m_above_200k",
+    "cache_creation_input_token_cost_above_1hr_above_200k_tokens": "cache_write_1h_above_200k",
+    "cache_read_input_token_cost_above_200k_tokens": "cache_read_above_200k",
+}
+
+# Bedrock cross-region ("us.", "global.") and vendor ("anthropic.") prefixes.
+_VENDOR_PREFIX = re.compile(
+    r"^(?:(?:us|eu|apac|jp|au|ca|global|us-gov)\.)?(?:anthropic|openai|google)\."
+)
+# Bedrock "-v1:0" and Vertex "@20250514" / "@latest" suffixes.
+_DEPLOY_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]+)$")
+_DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+# claude-<family>-<major>[-<minor>] in either word order (claude-3-5-haiku is Haiku 3.5).
+_CLAUDE = re.compile(
+    r"^claude-(?:(?P<f1>opus|sonnet|haiku)-(?P<v1>\d+(?:-\d{1,2})?)"
+    r"|(?P<v2>\d+(?:-\d{1,2})?)-(?P<f2>opus|sonnet|haiku))$"
+)
+
+
+def _canon(name: str) -> str:
+    """Strip where a model was served from, keeping which model it is."""
+    n = name.strip().lower().rsplit("/", 1)[-1]
+    n = _DEPLOY_SUFFIX.sub("", _VENDOR_PREFIX.sub("", n))
+    return n.replace(".", "-") if n.startswith("claude") else n
+
+
+def _family(name: str) -> str:
+    """The version-exact identity used for fuzzy matching (date and word order dropped)."""
+    n = _DATE_SUFFIX.sub("", _canon(name))
+    m = _CLAUDE.match(n)
+    if m:
+        return f"claude-{m['f1'] or m['f2']}-{m['v1'] or m['v2']}"
+    return n
+
+
+def _build(name: str, given: Mapping[str, float]) -> ModelPrice:
+    """Fill missing cache prices: Anthropic's published ratios for Claude, else no discount."""
+    claude = _canon(name).startswith("claude")
+    inp = given["input"]
+    w5 = given.get("cache_write_5m", inp * 1.25 if claude else inp)
+    w5t = given.get("cache_write_5m_above_200k")
+    w1t = given.get("cache_write_1h_above_200k")
+    if w1t is None and w5t is not None:
+        w1t = w5t * 1.6 if claude else w5t
+    return ModelPrice(
+        input=inp,
+        output=given["output"],
+        cache_write_5m=w5,
+        cache_write_1h=given.get("cache_write_1h", w5 * 1.6 if claude else w5),
+        cache_read=given.get("cache_read", inp * 0.1 if claude else inp),
+        input_above_200k=given.get("input_above_200k"),
+        output_above_200k=given.get("output_above_200k"),
+        cache_write_5m_above_200k=w5t,
+        cache_write_1h_above_200k=w1t,
+        cache_read_above_200k=given.get("cache_read_above_200k"),
+    )
+
+
+def _long_context(p: ModelPrice) -> ModelPrice:
+    """The above-200k rates where the model has them, its base rates elsewhere."""
+    tier = {f.removesuffix("_above_200k"): getattr(p, f) for f in _TIER_FIELDS}
+    return replace(p, **{k: v for k, v in tier.items() if v is not None})
+
+
+def _embedded() -> dict[str, ModelPrice]:
+    raw = json.loads(resources.files("tmuxtok.data").joinpath("prices.json").read_text("utf-8"))
+    out: dict[str, ModelPrice] = {}
+    for name, entry in raw.items():
+        if name.startswith("_"):
+            continue
+        given = {_LITELLM[k]: float(v) for k, v in entry.items() if k in _LITELLM}
+        out[name] = _build(name, given)
+    return out
+
+
+def default_override_path(env: Mapping[str, str] | None = None) -> Path:
+    """Where the user's price override lives, following the XDG base-dir spec."""
+    env = os.environ if env is None else env
+    base = env.get("XDG_CONFIG_HOME") or ""
+    if not base:
+        home = env.get("HOME")
+        base = str(Path(home) / ".config") if home else str(Path.home() / ".config")
+    return Path(base) / "tmuxtok" / "prices.toml"
+
+
+class PriceTable:
+    """The effective prices: embedded table, then the user's override on top."""
+
+    def __init__(
+        self, prices: Mapping[str, ModelPrice], aliases: Mapping[str, str] | None = None
+    ) -> None:
+        self._prices = dict(prices)
+        self._aliases = dict(aliases or {})
+        self._index: dict[str, str] = {}
+        for key in sorted(self._prices):  # sorted: on a tie the latest dated key wins
+            self._index[_family(key)] = key
+        self._cache: dict[str, ModelPrice | None] = {}
+
+    @classmethod
+    def load(cls, override: Path | None = None) -> PriceTable:
+        """Embedded table only when ``override`` is None; a missing file is no error."""
+        table = cls(_embedded())
+        if override is None or not override.is_file():
+            return table
+        return table._merged(override)
+
+    def resolve(self, model: str) -> str | None:
+        """The table key ``model`` is priced as, so callers can show what was assumed."""
+        if not model or model == "<synthetic>":
+            return None
+        target = self._aliases.get(model) or self._aliases.get(_canon(model))
+        if target is not None:
+            model = target
+        if model in self._prices:
+            return model
+        canon = _canon(model)
+        if canon in self._prices:
+            return canon
+        return self._index.get(_family(model))
+
+    def lookup(self, model: str) -> ModelPrice | None:
+        if model not in self._cache:
+            key = self.resolve(model)
+            self._cache[model] = None if key is None else self._prices[key]
+        return self._cache[model]
+
+    def cost(
+        self,
+        model: str,
+        input_tokens: int,
+        output_tokens: int,
+        cache_creation_tokens: int,
+        cache_creation_1h_tokens: int,
+        cache_read_tokens: int,
+    ) -> float | None:
+        """USD for one request; None when the model is unknown (never a silent 0)."""
+        p = self.lookup(model)
+        if p is None:
+            return None
+        write_1h = min(max(cache_creation_1h_tokens, 0), cache_creation_tokens)
+        write_5m = cache_creation_tokens - write_1h
+        prompt = input_tokens + cache_creation_tokens + cache_read_tokens
+        if prompt > TIER_THRESHOLD:
+            p = _long_context(p)
+        return (
+            input_tokens * p.input
+            + output_tokens * p.output
+            + write_5m * p.cache_write_5m
+            + write_1h * p.cache_write_1h
+            + cache_read_tokens * p.cache_read
+        )
+
+    def fingerprint(self) -> str:
+        """Changes exactly when some model's effective price or alias changes."""
+        doc = {
+            "prices": {k: asdict(v) for k, v in self._prices.items()},
+            "aliases": self._aliases,
+        }
+        blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+    def _merged(self, path: Path) -> PriceTable:
+        """An entry reprices the key its name resolves to, so "claude-sonnet-4-5"
+        also covers the dated ids found in logs; fields it omits keep their
+        current values (nothing is re-derived)."""
+        try:
+            doc = tomllib.loads(path.read_text("utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise PriceConfigError(f"{path}: not valid TOML: {e}") from None
+        except OSError as e:
+            raise PriceConfigError(f"{path}: cannot read: {e.strerror}") from None
+
+        def fail(key: str, msg: str) -> PriceConfigError:
+            return PriceConfigError(f"{path}: {key}: {msg}")
+
+        for top in doc:
+            if top not in ("models", "aliases"):
+                raise fail(_q(top), "unknown key (expected [models] or [aliases])")
+
+        prices = dict(self._prices)
+        models = _table(doc.get("models", {}), "models", fail)
+        for name, entry in models.items():
+            where = f"models.{_q(name)}"
+            given: dict[str, float] = {}
+            for k, v in _table(entry, where, fail).items():
+                if k not in _FIELDS:
+                    raise fail(
+                        f"{where}.{k}", f"unknown key (expected one of {', '.join(_FIELDS)})"
+                    )
+                if (
+                    isinstance(v, bool)
+                    or not isinstance(v, int | float)
+                    or not (math.isfinite(v) and v >= 0)
+                ):
+                    raise fail(f"{where}.{k}", f"expected a number ≥ 0, got {_show(v)}")
+                given[k] = v / _PER_MILLION
+            key = self.resolve(name)
+            if key is not None:
+                prices[key] = replace(prices[key], **given)
+            elif "input" in given and "output" in given:
+                prices[name] = _build(name, given)
+            else:
+                raise fail(where, "a model not in the built-in table needs input and output")
+
+        merged = PriceTable(prices)
+        aliases: dict[str, str] = {}
+        for alias, target in _table(doc.get("aliases", {}), "aliases", fail).items():
+            where = f"aliases.{_q(alias)}"
+            if not isinstance(target, str):
+                raise fail(where, f"expected a model name, got {_show(target)}")
+            key = merged.resolve(target)
+            if key is None:
+                raise fail(where, f"unknown model {_q(target)}")
+            aliases[alias] = key
+        return PriceTable(prices, aliases)
+
+
+def _table(value: Any, where: str, fail: _Fail) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise fail(where, f"expected a table, got {_show(value)}")
+    return value
+
+
+def _q(name: str) -> str:
+    return json.dumps(name, ensure_ascii=False)
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

@@ -1,0 +1,43 @@
+"""Open the ledger and bring it up to date: the first step of every command.
+
+This is the only place that joins ingest (bytes → events) with pricing
+(events → cost), so neither has to know about the other.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from tmuxtok.config import Config
+from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.scan import Progress, ScanStats, scan
+from tmuxtok.model.pricing import PriceTable, default_override_path
+from tmuxtok.paths import data_dir, private_dir
+from tmuxtok.sources import SOURCES
+
+
+def ledger_path(env: Mapping[str, str] = os.environ) -> Path:
+    return data_dir(env) / "ledger.sqlite3"
+
+
+def open_ledger(env: Mapping[str, str] = os.environ) -> Ledger:
+    path = ledger_path(env)
+    private_dir(path.parent)
+    return Ledger(path)
+
+
+def refresh(
+    ledger: Ledger,
+    cfg: Config,
+    env: Mapping[str, str] = os.environ,
+    progress: Progress | None = None,
+    only: Iterable[Path] | None = None,
+    prices: PriceTable | None = None,
+) -> ScanStats:
+    """Ingest what is new, then price what is unpriced."""
+    stats = scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only)
+    table = prices or PriceTable.load(default_override_path(env))
+    ledger.ensure_priced(table.fingerprint(), table.cost)
+    return stats

@@ -1,0 +1,195 @@
+"""Rich tables for the human-readable reports (the JSON is in report.py)."""
+
+from __future__ import annotations
+
+from datetime import datetime, tzinfo
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from tmuxtok.model import blocks as bm
+
+_TOKEN_COLS = (
+    ("Input", "inputTokens"),
+    ("Output", "outputTokens"),
+    ("Cache write", "cacheCreationTokens"),
+    ("Cache read", "cacheReadTokens"),
+    ("Total", "totalTokens"),
+)
+
+
+def num(n: int | float) -> str:
+    return f"{n:,.0f}"
+
+
+def money(v: float | None, unpriced: int = 0) -> str:
+    if v is None:
+        return "unknown"
+    s = f"${v:,.2f}"
+    return s + " + ?" if unpriced else s
+
+
+def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool) -> Table:
+    title = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
+    t = Table(title=f"{title} usage", title_justify="left", header_style="bold")
+    t.add_column(label.capitalize())
+    t.add_column("Models", overflow="fold")
+    for name, _ in _TOKEN_COLS:
+        t.add_column(name, justify="right")
+    t.add_column("Cost (USD)", justify="right")
+    for row in data[period]:
+        t.add_row(
+            row[label],
+            ", ".join(_short(m) for m in row["modelsUsed"]),
+            *(num(row[k]) for _, k in _TOKEN_COLS),
+            money(_cost_or_unknown(row), row["unpricedTokens"]),
+        )
+        if breakdown:
+            for m in row["modelBreakdowns"]:
+                total = sum(m[k] for _, k in _TOKEN_COLS[:4])
+                t.add_row(
+                    "",
+                    Text("└ " + _short(m["modelName"]), style="dim"),
+                    *(
+                        Text(num(v), style="dim")
+                        for v in (
+                            m["inputTokens"],
+                            m["outputTokens"],
+                            m["cacheCreationTokens"],
+                            m["cacheReadTokens"],
+                            total,
+                        )
+                    ),
+                    Text(money(m["cost"]), style="dim"),
+                )
+    tot = data["totals"]
+    t.add_section()
+    t.add_row(
+        Text("Total", style="bold"),
+        "",
+        *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS),
+        Text(money(_cost_or_unknown(tot), tot["unpricedTokens"]), style="bold yellow"),
+    )
+    return t
+
+
+def session_table(data: dict[str, Any], breakdown: bool) -> Table:
+    t = Table(title="Usage by session", title_justify="left", header_style="bold")
+    t.add_column("Session")
+    t.add_column("Project", overflow="fold")
+    t.add_column("Last")
+    t.add_column("Models", overflow="fold")
+    t.add_column("Total", justify="right")
+    t.add_column("Cost (USD)", justify="right")
+    for row in data["sessions"]:
+        t.add_row(
+            row["sessionId"][:8],
+            row["projectPath"],
+            row["lastActivity"],
+            ", ".join(_short(m) for m in row["modelsUsed"]),
+            num(row["totalTokens"]),
+            money(_cost_or_unknown(row), row["unpricedTokens"]),
+        )
+        if breakdown:
+            for m in row["modelBreakdowns"]:
+                t.add_row(
+                    "",
+                    "",
+                    "",
+                    Text("└ " + _short(m["modelName"]), style="dim"),
+                    "",
+                    Text(money(m["cost"]), style="dim"),
+                )
+    tot = data["totals"]
+    t.add_section()
+    t.add_row(
+        Text("Total", style="bold"),
+        "",
+        "",
+        "",
+        Text(num(tot["totalTokens"]), style="bold"),
+        Text(money(_cost_or_unknown(tot), tot["unpricedTokens"]), style="bold yellow"),
+    )
+    return t
+
+
+def blocks_table(
+    blocks: list[bm.Block], data: dict[str, Any], now_ms: int, tz: tzinfo, agent: str
+) -> Table:
+    t = Table(title=f"5-hour blocks · {agent}", title_justify="left", header_style="bold")
+    t.add_column("Block start")
+    t.add_column("Status")
+    t.add_column("Models", overflow="fold")
+    t.add_column("Tokens", justify="right")
+    t.add_column("Cost (USD)", justify="right")
+    for b, row in zip(blocks, data["blocks"], strict=True):
+        start = datetime.fromtimestamp(b.start_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        if b.is_gap:
+            hours = (b.end_ms - b.start_ms) / 3_600_000
+            t.add_row(Text(start, style="dim"), Text(f"gap {hours:.1f} h", style="dim"), "", "", "")
+            continue
+        if b.is_active:
+            left = max(0, b.end_ms - now_ms) // 60_000
+            status = Text(f"ACTIVE · {left // 60}h {left % 60:02d}m left", style="bold green")
+        else:
+            status = Text("done")
+        t.add_row(
+            start,
+            status,
+            ", ".join(_short(m) for m in b.models),
+            num(b.total_tokens),
+            money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
+        )
+        if b.is_active:
+            rate, proj = row["burnRate"], row["projection"]
+            if rate:
+                level = bm.indicator_level(rate["tokensPerMinuteForIndicator"])
+                style = {"normal": "green", "moderate": "yellow", "high": "red"}[level]
+                t.add_row(
+                    "",
+                    Text("burn rate", style="dim"),
+                    Text(f"{level}", style=style),
+                    Text(f"{num(rate['tokensPerMinute'])} tok/min", style=style),
+                    Text(f"${rate['costPerHour']:,.2f}/h", style=style),
+                )
+            if proj:
+                t.add_row(
+                    "",
+                    Text("projected", style="dim"),
+                    Text(f"{proj['remainingMinutes']} min left", style="dim"),
+                    num(proj["totalTokens"]),
+                    money(proj["totalCost"]),
+                )
+            lim = row.get("tokenLimitStatus")
+            if lim:
+                color = {"ok": "green", "warning": "yellow", "exceeds": "red"}[lim["status"]]
+                t.add_row(
+                    "",
+                    Text("limit", style="dim"),
+                    Text(lim["status"], style=color),
+                    Text(f"{lim['percentUsed']:.1f}% of {num(lim['limit'])}", style=color),
+                    "",
+                )
+    return t
+
+
+def _cost_or_unknown(row: dict[str, Any]) -> float | None:
+    if row["totalCost"] == 0 and row.get("unpricedTokens"):
+        return None
+    return float(row["totalCost"])
+
+
+def _short(model: str) -> str:
+    """claude-sonnet-4-5-20250929 → sonnet-4-5: tables are read at a glance."""
+    m = model.removeprefix("claude-")
+    parts = m.split("-")
+    if parts and len(parts[-1]) == 8 and parts[-1].isdigit():
+        parts = parts[:-1]
+    return "-".join(parts)
+
+
+def console(stderr: bool = False) -> Console:
+    """Rich honours NO_COLOR itself; this keeps one place to configure output."""
+    return Console(stderr=stderr, highlight=False)
