@@ -223,7 +223,7 @@ def session(
 @click.option(
     "--session-length",
     "-n",
-    type=click.FloatRange(0.1, 24),
+    type=click.FloatRange(1, 24),
     help="Block length in hours (default 5).",
 )
 @click.option("--since", metavar="YYYYMMDD")

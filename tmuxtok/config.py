@@ -61,8 +61,8 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
             raise ConfigError(f"{path}: timezone: expected an IANA name like 'Europe/Berlin'")
         check_timezone(tz, f"{path}: timezone")
     hours = data.get("session_length", 5.0)
-    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24:
-        raise ConfigError(f"{path}: session_length: expected hours in (0, 24], got {hours!r}")
+    if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 <= hours <= 24:
+        raise ConfigError(f"{path}: session_length: expected hours in [1, 24], got {hours!r}")
     roots: dict[str, list[Path]] = {}
     raw_roots = data.get("roots", {})
     if not isinstance(raw_roots, dict):

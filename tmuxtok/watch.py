@@ -235,15 +235,20 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
     def wanted(change: Any, path: str) -> bool:
         return path.endswith(".jsonl") or "." not in os.path.basename(path)
 
+    watched: set[Path] = set()
     while not stop.is_set():
         dirs = [d for d in daemon.log_dirs() if d.is_dir()]
+        if set(dirs) != watched:
+            if watched or dirs:
+                daemon.ingest()  # files may have appeared before the watch started
+                daemon.publish()
+            watched = set(dirs)
         if not dirs:
             if stop.wait(POLL_MS / 1000):
                 break
             if daemon.due():
                 daemon.publish()
             continue
-        watched = set(dirs)
         for changes in watchfiles.watch(
             *dirs,
             watch_filter=wanted,
@@ -267,8 +272,6 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             if stop.is_set():
                 return
             if {d for d in daemon.log_dirs() if d.is_dir()} != watched:
-                daemon.ingest()
-                daemon.publish()
                 break  # a root appeared or vanished: watch the new set
 
 

@@ -16,8 +16,9 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.tail import Cursor, read_new, unchanged
 from tmuxtok.sources.base import Source
 
-#: Commit at least this often so a killed cold ingest keeps most of its work.
-BATCH_BYTES = 64 << 20
+#: Commit at least this often so a killed cold ingest keeps most of its work
+#: (TMUXTOK_COMMIT_BYTES overrides it; the crash tests use tiny batches).
+BATCH_BYTES = int(os.environ.get("TMUXTOK_COMMIT_BYTES", 64 << 20))
 BATCH_FILES = 500
 
 

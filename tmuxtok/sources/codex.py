@@ -111,8 +111,8 @@ class CodexParser:
         prev = self.prev
         # Only a file that opens with session_meta can be a fork replaying history.
         in_burst = self.start_ms is not None and ts - self.start_ms < REPLAY_BURST_MS
-        if prev is None and in_burst and cur[4] > 0:
-            self.prev = cur  # a fork's replayed history: baseline only
+        if in_burst:
+            self.prev = cur  # a fork's replayed history: a baseline, not usage
             return
         if prev == cur:
             return  # re-emitted, unchanged
