@@ -506,3 +506,77 @@ def watch(
         return
     w.setup_logging(log_file, verbose)
     sys.exit(w.run(opts))
+
+
+@cli.group("tmux")
+def tmux_group() -> None:
+    """Put tmuxtok into a running tmux: status segment, live pane."""
+
+
+def _server(socket: str | None) -> Any:
+    import libtmux
+
+    from tmuxtok.tmux import socket_from_env
+
+    path = socket or socket_from_env(os.environ)
+    if path:
+        return libtmux.Server(socket_path=path)
+    return libtmux.Server()
+
+
+@tmux_group.command("install")
+@click.option("--socket", metavar="PATH", help="tmux server socket (default: $TMUX or default).")
+@click.option("--option", default="status-right", show_default=True)
+def tmux_install(socket: str | None, option: str) -> None:
+    """Add #{@tmuxtok_segment} to status-right (kept if already there) and start the daemon."""
+    from tmuxtok import tmux, watch
+
+    server = _server(socket)
+    try:
+        changed = tmux.install_segment(server, option)
+    except Exception as e:
+        fail(f"could not reach tmux: {e}", 2)
+    sock = socket or tmux.socket_from_env(os.environ) or _socket_path(server)
+    started, pid = watch.start_background(watch.Options(tmux_socket=sock))
+    click.echo(
+        ("added the segment to " if changed else "the segment is already in ")
+        + f"{option}; daemon {'started' if started else 'running'} (pid {pid})"
+    )
+
+
+@tmux_group.command("uninstall")
+@click.option("--socket", metavar="PATH")
+@click.option("--option", default="status-right", show_default=True)
+def tmux_uninstall(socket: str | None, option: str) -> None:
+    """Remove exactly what `tmuxtok tmux install` added."""
+    from tmuxtok import tmux
+
+    try:
+        changed = tmux.uninstall_segment(_server(socket), option)
+    except Exception as e:
+        fail(f"could not reach tmux: {e}", 2)
+    click.echo(f"removed the segment from {option}" if changed else "nothing to remove")
+
+
+@tmux_group.command("pane")
+@click.option("--socket", metavar="PATH")
+@click.option("--percent", type=click.IntRange(10, 90), default=30, show_default=True)
+@click.option("--agent", type=click.Choice([*AGENTS, "all"]), default="all", show_default=True)
+def tmux_pane(socket: str | None, percent: int, agent: str) -> None:
+    """Open the live panel in a split of the current window."""
+    from tmuxtok import tmux
+
+    argv = [sys.executable, "-m", "tmuxtok", "live", "--agent", agent]
+    try:
+        pane = tmux.open_pane(_server(socket), argv, percent=percent)
+    except Exception as e:
+        fail(f"could not open a pane: {e}", 2)
+    click.echo(f"opened {pane}")
+
+
+def _socket_path(server: Any) -> str | None:
+    try:
+        out = server.cmd("display-message", "-p", "#{socket_path}").stdout
+    except Exception:
+        return None
+    return out[0] if out else None

@@ -124,6 +124,8 @@ class Daemon:
             from tmuxtok.tmux import Pusher
 
             self.pusher = Pusher(socket_path=opts.tmux_socket)
+        self.settings: Any = None
+        self.settings_at = 0.0
         self.last_tick = 0.0
         self.last_rescan = 0.0
 
@@ -166,12 +168,32 @@ class Daemon:
             if statefile.write_if_changed(data, path):
                 self._write_prompt(data)
             if self.pusher is not None:
-                from tmuxtok.tmux import push_values
-
-                self.pusher.push(push_values(data, now, fmt=self.opts.fmt))
+                self._push(data, now)
         except OSError as e:
             log.error("could not publish state: %s", e)
         self.last_tick = now
+
+    def _push(self, data: dict[str, Any], now: float) -> None:
+        """tmux options, with the user's @tmuxtok_* settings re-read once a tick."""
+        from tmuxtok.tmux import push_values
+
+        if self.settings is None or now - self.settings_at >= TICK_SECONDS:
+            self.settings = self.pusher.read_settings()
+            self.settings_at = now
+        s = self.settings
+        if s is None:
+            values = push_values(data, now, fmt=self.opts.fmt)
+        else:
+            values = push_values(
+                data,
+                now,
+                fmt=self.opts.fmt,
+                primary=s.agent,
+                medium=s.medium,
+                high=s.high,
+                colors=s.colors or None,
+            )
+        self.pusher.push(values)
 
     def _write_prompt(self, data: dict[str, Any]) -> None:
         try:

@@ -129,7 +129,12 @@ def _js_round(x: float) -> int:
 
 
 def build_blocks(entries: Iterable[Entry], now_ms: int, session_hours: float = 5.0) -> list[Block]:
-    """Group entries into ccusage's blocks, gap blocks included, oldest first."""
+    """Group entries into ccusage's blocks, gap blocks included, oldest first.
+
+    Below one hour, flooring the start to the hour breaks the model exactly as in
+    ccusage (a block can end before its entry; same-instant entries split), so
+    callers should keep ``session_hours >= 1``.
+    """
     span_ms = session_hours * HOUR_MS  # may be fractional; compared unrounded, like JS
     blocks: list[Block] = []
     current: list[Entry] = []
