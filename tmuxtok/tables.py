@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, tzinfo
 from typing import Any
 
+from rich.box import SIMPLE_HEAD
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
@@ -14,8 +15,8 @@ from tmuxtok.model import blocks as bm
 _TOKEN_COLS = (
     ("Input", "inputTokens"),
     ("Output", "outputTokens"),
-    ("Cache write", "cacheCreationTokens"),
-    ("Cache read", "cacheReadTokens"),
+    ("Cache wr", "cacheCreationTokens"),
+    ("Cache rd", "cacheReadTokens"),
     ("Total", "totalTokens"),
 )
 
@@ -28,21 +29,27 @@ def money(v: float | None, unpriced: int = 0) -> str:
     if v is None:
         return "unknown"
     s = f"${v:,.2f}"
-    return s + " + ?" if unpriced else s
+    return s + "*" if unpriced else s
 
 
 def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool) -> Table:
     title = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
-    t = Table(title=f"{title} usage", title_justify="left", header_style="bold")
-    t.add_column(label.capitalize())
-    t.add_column("Models", overflow="fold")
+    t = Table(
+        title=f"{title} usage",
+        title_justify="left",
+        header_style="bold",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    t.add_column(label.capitalize(), no_wrap=True)
+    t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
     for name, _ in _TOKEN_COLS:
-        t.add_column(name, justify="right")
-    t.add_column("Cost (USD)", justify="right")
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("Cost", justify="right", no_wrap=True)
     for row in data[period]:
         t.add_row(
             row[label],
-            ", ".join(_short(m) for m in row["modelsUsed"]),
+            "\n".join(_short(m) for m in row["modelsUsed"]),
             *(num(row[k]) for _, k in _TOKEN_COLS),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -65,6 +72,7 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
+    _caption(t, tot)
     t.add_section()
     t.add_row(
         Text("Total", style="bold"),
@@ -76,19 +84,25 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
 
 
 def session_table(data: dict[str, Any], breakdown: bool) -> Table:
-    t = Table(title="Usage by session", title_justify="left", header_style="bold")
+    t = Table(
+        title="Usage by session",
+        title_justify="left",
+        header_style="bold",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+    )
     t.add_column("Session")
     t.add_column("Project", overflow="fold")
     t.add_column("Last")
     t.add_column("Models", overflow="fold")
     t.add_column("Total", justify="right")
-    t.add_column("Cost (USD)", justify="right")
+    t.add_column("Cost", justify="right", no_wrap=True)
     for row in data["sessions"]:
         t.add_row(
             row["sessionId"][:8],
             row["projectPath"],
             row["lastActivity"],
-            ", ".join(_short(m) for m in row["modelsUsed"]),
+            "\n".join(_short(m) for m in row["modelsUsed"]),
             num(row["totalTokens"]),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -103,6 +117,7 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
+    _caption(t, tot)
     t.add_section()
     t.add_row(
         Text("Total", style="bold"),
@@ -118,12 +133,18 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
 def blocks_table(
     blocks: list[bm.Block], data: dict[str, Any], now_ms: int, tz: tzinfo, agent: str
 ) -> Table:
-    t = Table(title=f"5-hour blocks · {agent}", title_justify="left", header_style="bold")
-    t.add_column("Block start")
-    t.add_column("Status")
-    t.add_column("Models", overflow="fold")
-    t.add_column("Tokens", justify="right")
-    t.add_column("Cost (USD)", justify="right")
+    t = Table(
+        title=f"5-hour blocks · {agent}",
+        title_justify="left",
+        header_style="bold",
+        box=SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    t.add_column("Block start", no_wrap=True)
+    t.add_column("Status", no_wrap=True)
+    t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
+    t.add_column("Tokens", justify="right", no_wrap=True)
+    t.add_column("Cost", justify="right", no_wrap=True)
     for b, row in zip(blocks, data["blocks"], strict=True):
         start = datetime.fromtimestamp(b.start_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
         if b.is_gap:
@@ -132,13 +153,13 @@ def blocks_table(
             continue
         if b.is_active:
             left = max(0, b.end_ms - now_ms) // 60_000
-            status = Text(f"ACTIVE · {left // 60}h {left % 60:02d}m left", style="bold green")
+            status = Text(f"ACTIVE {left // 60}h{left % 60:02d}m left", style="bold green")
         else:
             status = Text("done")
         t.add_row(
             start,
             status,
-            ", ".join(_short(m) for m in b.models),
+            "\n".join(_short(m) for m in b.models),
             num(b.total_tokens),
             money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
         )
@@ -173,6 +194,15 @@ def blocks_table(
                     "",
                 )
     return t
+
+
+def _caption(t: Table, totals: dict[str, Any]) -> None:
+    if totals.get("unpricedTokens"):
+        t.caption = (
+            f"* excludes {num(totals['unpricedTokens'])} tokens of models without a known price "
+            "(add them in prices.toml)"
+        )
+        t.caption_justify = "left"
 
 
 def _cost_or_unknown(row: dict[str, Any]) -> float | None:
