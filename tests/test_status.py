@@ -685,3 +685,28 @@ def test_hot_paths_import_no_third_party_modules() -> None:
             assert not any(m == name or m.startswith(name + ".") for m in mods), (cmd, name)
         # `json` (→ re, enum) and `typing` cost more than the rest of the run together
         assert not {"json", "re", "typing", "tmuxtok.state"} & mods, (cmd, sorted(mods))
+
+
+def test_docs_example_is_a_valid_state_file(tmp_path: Path) -> None:
+    """docs/state.md's example must load, and show what the doc says it shows."""
+    import re
+
+    from tmuxtok import prompt
+
+    doc = (REPO / "docs" / "state.md").read_text()
+    example = re.search(r"```json\n(.*?)```", doc, re.S)
+    assert example
+    path = tmp_path / "state.json"
+    path.write_text(example.group(1))
+    data = status.load(str(path))
+    now = data["generated_at"]
+    lines = [
+        status.render(status.compute(data, a, now), None, "plain") for a in ("claude", "codex")
+    ]
+    assert "```\n" + "\n".join(lines) + "\n```" in doc
+    assert "```sh\n" + prompt.shell_env(data) + "```" in doc
+    first_cells = re.findall(r"^\| ([^|]*)\|", doc, re.M)
+    documented = {name for cell in first_cells for name in re.findall(r"`(\w+)`", cell)}
+    for agent in data["agents"].values():
+        for key in (*agent, *agent["block"], *agent["limits"].get("5h", {})):
+            assert key in documented, key

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -215,3 +217,23 @@ def test_pushed_segment_expands_in_the_status_line(quiet: Server) -> None:
     assert "| $4.20 B" in text
     assert "not ready" not in text
     assert "didn't start" not in text
+
+
+def test_pull_mode_imports_status_with_the_scripts_python(quiet: Server, tmp_path: Path) -> None:
+    """A pip console script: the job runs its interpreter on tmuxtok.status_cli directly."""
+    script = tmp_path / "bin" / "tmuxtok"
+    script.parent.mkdir()
+    script.write_text(f"#!{sys.executable}\nraise SystemExit('wrapper must not run')\n")
+    script.chmod(0o755)
+    set_opt(quiet, "@tmuxtok_bin", str(script))
+    set_opt(quiet, "@tmuxtok_mode", "pull")
+    set_opt(quiet, "status-right", "#{tmuxtok_segment}")
+    run_plugin(quiet)
+    right = opt(quiet, "status-right")
+    assert right == (
+        f"#('{sys.executable}' -c 'import tmuxtok.status_cli' --agent claude --medium 50 --high 80)"
+    )
+    command = quiet.cmd("display-message", "-p", right[2:-1]).stdout[0]
+    env = dict(os.environ, TMUXTOK_NO_SPAWN="1")
+    out = subprocess.run(["sh", "-c", command], capture_output=True, text=True, env=env, check=True)
+    assert "tmuxtok: no daemon" in out.stdout and out.stderr == ""

@@ -127,7 +127,7 @@ push_value() {
 pull_value() {
 	_agent=$1
 	[ "$_agent" = primary ] && _agent=$AGENT
-	_cmd="$PULL_BIN status --agent $_agent"
+	_cmd="$PULL_STATUS --agent $_agent"
 	if [ "$2" != segment ]; then
 		_cmd="$_cmd --format '{$2}' --style plain"
 	fi
@@ -184,10 +184,23 @@ main() {
 
 	BIN=$(find_bin)
 	if [ -n "$BIN" ]; then
-		PULL_BIN=$(sh_quote "$BIN")
+		PULL_STATUS="$(sh_quote "$BIN") status"
+		# A pip-installed tmuxtok is a Python script: importing tmuxtok.status_cli
+		# with its interpreter skips the wrapper's own imports on every redraw.
+		# (No parentheses in the code: the first ")" would end the #() job.)
+		_first=$(head -n 1 "$BIN" 2>/dev/null) || _first=
+		case $_first in
+		'#!/'*python*)
+			_py=${_first#??}
+			case $_py in
+			*' '*) ;;
+			*) [ -x "$_py" ] && PULL_STATUS="$(sh_quote "$_py") -c 'import tmuxtok.status_cli'" ;;
+			esac
+			;;
+		esac
 	else
 		# Nothing to start; pull jobs fall back to the server's PATH at run time.
-		PULL_BIN=tmuxtok
+		PULL_STATUS="tmuxtok status"
 		warn "tmuxtok not found: set -g @tmuxtok_bin /path/to/tmuxtok"
 	fi
 

@@ -51,7 +51,7 @@ def read(path: str | None = None) -> dict[str, Any]:
         raise StateError("unreadable", f"{path}: {e.strerror}") from e
     try:
         data = json.loads(raw)
-    except ValueError as e:
+    except (ValueError, RecursionError) as e:
         raise StateError("corrupt", f"{path}: not valid JSON") from e
     if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
         raise StateError("corrupt", f"{path}: not a tmuxtok state file")

@@ -157,7 +157,9 @@ def load(path: str) -> dict[str, Any]:
     except OSError as e:
         raise Unusable("unreadable", f"{path}: {e.strerror}") from None
     try:
-        data = _loads(raw.decode("utf-8-sig"))  # json.loads(bytes) accepts a BOM too
+        if raw.startswith(b"\xef\xbb\xbf"):  # json.loads(bytes) accepts a BOM too
+            raw = raw[3:]
+        data = _loads(raw.decode("utf-8"))
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise Unusable("corrupt", f"{path}: not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
