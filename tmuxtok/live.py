@@ -881,6 +881,8 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
                 f" {kind}",
             )
         )
+    else:
+        lines.append(Text.assemble("Used ", ("no limit known", "dim")))
     lines.append(
         Text.assemble(
             (_short(v.tokens.total), "bold"),
