@@ -9,6 +9,10 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:2] == ["hook", "statusline"]:  # Claude Code runs this on every redraw
+        from tmuxtok import hook
+
+        raise SystemExit(hook.main(argv[2:]))
     if argv and argv[0] in ("status", "prompt"):
         import importlib
 

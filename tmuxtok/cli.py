@@ -580,3 +580,63 @@ def _socket_path(server: Any) -> str | None:
     except Exception:
         return None
     return out[0] if out else None
+
+
+from tmuxtok.hook_install import hook as _hook_group  # noqa: E402  (click only)
+
+cli.add_command(_hook_group)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--timezone", "-z", metavar="IANA")
+def budget(as_json: bool, timezone: str | None) -> None:
+    """Your budgets from config.toml: used, remaining, and the projected month.
+
+    Set them under [budgets] (daily, weekly, monthly, block_tokens, block_cost,
+    warn_percent, [budgets.projects]); the month is projected from the rolling
+    7-day average.
+    """
+    from rich.table import Table
+
+    from tmuxtok import tables
+    from tmuxtok.budget import budget_report
+
+    ctx = Ctx(as_json, timezone)
+    data = budget_report(ctx.ledger, ctx.cfg.budgets, time.time(), ctx.tz, ctx.cfg.session_hours)
+    if as_json:
+        emit_json(data)
+        return
+    con = tables.console()
+    t = Table(title="Budgets", title_justify="left", header_style="bold")
+    for col in ("Budget", "Used", "Limit", "Remaining", "%"):
+        t.add_column(col, justify="left" if col == "Budget" else "right")
+    colour = {"ok": "green", "near": "yellow", "hit": "red"}
+    rows = list(data["budgets"].items())
+    for agent, kinds in data["blocks"].items():
+        rows += [(f"{agent} block {k}", v) for k, v in kinds.items()]
+    def fmt(v: float, money: bool) -> str:
+        return f"${v:,.2f}" if money else f"{v:,.0f}"
+
+    for name, b in rows:
+        money = "tokens" not in name
+        t.add_row(
+            name.replace("project:", "project "),
+            fmt(b["used"], money),
+            fmt(b["limit"], money),
+            fmt(b["remaining"], money),
+            f"[{colour[b['severity']]}]{b['pct']:.0f}%[/]",
+        )
+    if not rows:
+        con.print(
+            f"No budgets set. Add them to {ctx.cfg.path}, e.g.\n"
+            "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000"
+        )
+    else:
+        con.print(t)
+    p = data["projection"]
+    con.print(
+        f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}/day; "
+        f"projected month ${p['projectedMonth']:,.2f}"
+        + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else "")
+    )

@@ -23,11 +23,33 @@ class ConfigError(ValueError):
 
 
 @dataclass(frozen=True)
+class Budgets:
+    """User limits; costs in USD, per-project limits are USD per day."""
+
+    daily: float | None = None
+    weekly: float | None = None
+    monthly: float | None = None
+    block_tokens: int | None = None
+    block_cost: float | None = None
+    projects: dict[str, float] = field(default_factory=dict)
+    warn_pct: float = 80.0
+
+
+@dataclass(frozen=True)
+class Alerts:
+    tmux: bool = True
+    #: argv of a desktop notifier; the message is appended as the last argument.
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Config:
     path: Path
     timezone: str | None = None
     session_hours: float = 5.0
     roots: dict[str, list[Path]] = field(default_factory=dict)
+    budgets: Budgets = field(default_factory=Budgets)
+    alerts: Alerts = field(default_factory=Alerts)
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -73,7 +95,75 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
             raise ConfigError(f"{path}: roots.{agent}: expected a list of directory paths")
         roots[agent] = [Path(d).expanduser() for d in dirs]
-    return Config(path=path, timezone=tz, session_hours=float(hours), roots=roots)
+    return Config(
+        path=path,
+        timezone=tz,
+        session_hours=float(hours),
+        roots=roots,
+        budgets=_budgets(data.get("budgets", {}), path),
+        alerts=_alerts(data.get("alerts", {}), path),
+    )
+
+
+def _positive(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise ConfigError(f"{where}: expected a number > 0, got {value!r}")
+    return float(value)
+
+
+def _budgets(raw: Any, path: Path) -> Budgets:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: budgets: expected a table like [budgets] daily = 20")
+    known = {"daily", "weekly", "monthly", "block_tokens", "block_cost", "warn_percent", "projects"}
+    for key in raw:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: budgets.{key}: unknown setting (known: {', '.join(sorted(known))})"
+            )
+    money = {
+        k: _positive(raw[k], f"{path}: budgets.{k}")
+        for k in ("daily", "weekly", "monthly", "block_cost")
+        if k in raw
+    }
+    tokens = None
+    if "block_tokens" in raw:
+        tokens = int(_positive(raw["block_tokens"], f"{path}: budgets.block_tokens"))
+    warn = raw.get("warn_percent", 80)
+    if isinstance(warn, bool) or not isinstance(warn, int | float) or not 0 < warn <= 100:
+        raise ConfigError(f"{path}: budgets.warn_percent: expected a percentage in (0, 100]")
+    projects_raw = raw.get("projects", {})
+    if not isinstance(projects_raw, dict):
+        raise ConfigError(f'{path}: budgets.projects: expected a table of "path" = USD per day')
+    projects = {
+        str(Path(k).expanduser()): _positive(v, f"{path}: budgets.projects.{k!r}")
+        for k, v in projects_raw.items()
+    }
+    return Budgets(
+        daily=money.get("daily"),
+        weekly=money.get("weekly"),
+        monthly=money.get("monthly"),
+        block_tokens=tokens,
+        block_cost=money.get("block_cost"),
+        projects=projects,
+        warn_pct=float(warn),
+    )
+
+
+def _alerts(raw: Any, path: Path) -> Alerts:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: alerts: expected a table like [alerts] tmux = true")
+    for key in raw:
+        if key not in ("tmux", "notify"):
+            raise ConfigError(f"{path}: alerts.{key}: unknown setting (known: notify, tmux)")
+    tmux = raw.get("tmux", True)
+    if not isinstance(tmux, bool):
+        raise ConfigError(f"{path}: alerts.tmux: expected true or false")
+    notify = raw.get("notify", [])
+    if not isinstance(notify, list) or not all(isinstance(a, str) and a for a in notify):
+        raise ConfigError(
+            f'{path}: alerts.notify: expected a command as a list, e.g. ["notify-send", "tmuxtok"]'
+        )
+    return Alerts(tmux=tmux, notify=tuple(notify))
 
 
 def check_timezone(name: str, where: str) -> None:

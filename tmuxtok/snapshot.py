@@ -1,49 +1,124 @@
 """Ledger → state-file content: what the daemon publishes for cheap readers.
 
 Only values that change when *data* changes go in; anything derived from the
-clock is left to readers, so an idle daemon writes nothing.
+clock is left to readers, so an idle daemon writes nothing. The one exception
+is which official readings still count (they expire), which is why the daemon
+republishes on its minute tick.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
 from tmuxtok import report
+from tmuxtok.config import Budgets
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
+from tmuxtok.model import limits as lm
 from tmuxtok.state import SCHEMA_VERSION
 
 SPARK_MINUTES = 60
 
 
-def build(ledger: Ledger, now: float, tz: tzinfo, session_hours: float = 5.0) -> dict[str, Any]:
+def build(
+    ledger: Ledger,
+    now: float,
+    tz: tzinfo,
+    session_hours: float = 5.0,
+    budgets: Budgets | None = None,
+    estimates: Mapping[str, int | None] | None = None,
+    captures: Iterable[lm.Official] = (),
+    config_error: str | None = None,
+) -> dict[str, Any]:
+    budgets = budgets or Budgets()
     now_ms = int(now * 1000)
+    extra = list(captures)
     agents: dict[str, Any] = {}
     for agent in ledger.agents():
-        agents[agent] = _agent(ledger, agent, now_ms, tz, session_hours)
-    return {
+        agents[agent] = _agent(
+            ledger,
+            agent,
+            now,
+            tz,
+            session_hours,
+            budgets,
+            (estimates or {}).get(agent),
+            extra,
+        )
+    out: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generated_at": round(now, 3),
         "writer_pid": os.getpid(),
         "session_hours": session_hours,
         "timezone": str(getattr(tz, "key", None) or tz.tzname(datetime.now(tz)) or "local"),
+        "warn_pct": budgets.warn_pct,
+        "budgets": _budgets(ledger, now_ms, tz, budgets),
         "agents": agents,
     }
+    if config_error:
+        out["config_error"] = config_error
+    return out
+
+
+def officials(ledger: Ledger, agent: str, extra: Iterable[lm.Official] = ()) -> list[lm.Official]:
+    found = [
+        lm.Official(
+            window=lim.window,
+            used_pct=lim.used_percent,
+            resets_at=lim.resets_at,
+            captured_at=lim.captured_at,
+            source=f"{agent}:{lim.source}",
+        )
+        for lim in ledger.limits(agent)
+    ]
+    return [*found, *extra]
+
+
+def completed_estimate(ledger: Ledger, agent: str, now: float, session_hours: float) -> int | None:
+    """p90 of the agent's completed blocks; costly on big ledgers, so the daemon caches it."""
+    blocks = bm.build_blocks(report.entries(ledger, agent), int(now * 1000), session_hours)
+    return lm.estimate_tokens([b.total_tokens for b in blocks if not b.is_gap and not b.is_active])
 
 
 def _agent(
-    ledger: Ledger, agent: str, now_ms: int, tz: tzinfo, session_hours: float
+    ledger: Ledger,
+    agent: str,
+    now: float,
+    tz: tzinfo,
+    session_hours: float,
+    budgets: Budgets,
+    estimate: int | None,
+    captures: list[lm.Official],
 ) -> dict[str, Any]:
+    now_ms = int(now * 1000)
     entries = report.recent_entries(ledger, agent, now_ms, session_hours)
     blocks = [b for b in bm.build_blocks(entries, now_ms, session_hours) if not b.is_gap]
     latest = blocks[-1] if blocks else None
+    readings = officials(ledger, agent, [c for c in captures if c.source.startswith(agent)])
+    five = lm.pick_official(readings, "5h", now)
     out: dict[str, Any] = {
         "block": _block(latest, entries) if latest else None,
         "last_event": latest.actual_end_ms / 1000 if latest and latest.actual_end_ms else None,
-        "limits": _limits(ledger, agent),
+        "limits": _limits(readings, now),
+        "limit": None,
     }
+    block = out["block"]
+    if block is not None:
+        window = lm.official_window(five, now)
+        if window is not None and block["last_event"] >= window[0]:
+            block["start"], block["end"] = window
+            block["window"] = "official"
+        out["limit"] = lm.resolve(
+            five,
+            budgets.block_tokens,
+            budgets.block_cost,
+            estimate,
+            block["tokens"]["total"],
+            block["cost"],
+        )
     out.update(_periods(ledger, agent, now_ms, tz))
     return out
 
@@ -86,26 +161,31 @@ def _block(b: bm.Block, entries: list[bm.Entry]) -> dict[str, Any]:
     }
 
 
-def _limits(ledger: Ledger, agent: str) -> dict[str, Any]:
-    return {
-        lim.window: {
+def _limits(readings: list[lm.Official], now: float) -> dict[str, Any]:
+    """Newest reading per window; expired ones are dropped, stale ones flagged."""
+    out: dict[str, Any] = {}
+    for r in sorted(readings, key=lambda r: r.captured_at):
+        if r.resets_at is not None and now >= r.resets_at:
+            continue
+        out[r.window] = {
             "kind": "official",
-            "used_pct": lim.used_percent,
-            "resets_at": lim.resets_at,
-            "captured_at": lim.captured_at,
-            "window_minutes": lim.window_minutes,
-            "source": lim.source,
+            "used_pct": min(100.0, r.used_pct),
+            "resets_at": r.resets_at,
+            "captured_at": r.captured_at,
+            "source": r.source,
+            "stale": not r.usable(now),
         }
-        for lim in ledger.limits(agent)
-    }
+    return out
 
 
-def _periods(ledger: Ledger, agent: str, now_ms: int, tz: tzinfo) -> dict[str, Any]:
+def _period_starts(now_ms: int, tz: tzinfo) -> tuple[date, date, date]:
     today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-    week_start = today - timedelta(days=today.weekday())
-    month_start = today.replace(day=1)
-    first = min(week_start, month_start)
-    lo, _ = report.day_bounds(first, None, tz)
+    return today, today - timedelta(days=today.weekday()), today.replace(day=1)
+
+
+def _periods(ledger: Ledger, agent: str | None, now_ms: int, tz: tzinfo) -> dict[str, Any]:
+    today, week_start, month_start = _period_starts(now_ms, tz)
+    lo, _ = report.day_bounds(min(week_start, month_start), None, tz)
     rows = ledger.grouped("bucket", agent, lo, None, report.BUCKET_MS)
     sums = {k: [0, 0] for k in ("today", "week", "month")}
     for r in rows:
@@ -115,3 +195,30 @@ def _periods(ledger: Ledger, agent: str, now_ms: int, tz: tzinfo) -> dict[str, A
                 sums[key][0] += r[10]
                 sums[key][1] += r[9]
     return {k: {"cost": v[0] / report.NANO, "tokens": v[1]} for k, v in sums.items()}
+
+
+def _budgets(ledger: Ledger, now_ms: int, tz: tzinfo, budgets: Budgets) -> dict[str, Any]:
+    """Spend against the user's cost budgets, all agents together."""
+    periods = _periods(ledger, None, now_ms, tz)
+    warn = budgets.warn_pct
+    out = lm.merge_budgets(
+        {
+            "daily": lm.budget_status(periods["today"]["cost"], budgets.daily, warn),
+            "weekly": lm.budget_status(periods["week"]["cost"], budgets.weekly, warn),
+            "monthly": lm.budget_status(periods["month"]["cost"], budgets.monthly, warn),
+        }
+    )
+    if budgets.projects:
+        today, _, _ = _period_starts(now_ms, tz)
+        lo, _ = report.day_bounds(today, None, tz)
+        spent: dict[str, float] = dict.fromkeys(budgets.projects, 0.0)
+        for r in ledger.grouped("session", None, lo, None):
+            project = r[2] or ""
+            for root in budgets.projects:
+                if project == root or project.startswith(root.rstrip("/") + "/"):
+                    spent[root] += r[10] / report.NANO
+        for root, limit in budgets.projects.items():
+            st = lm.budget_status(spent[root], limit, warn)
+            if st is not None:
+                out[f"project:{root}"] = st
+    return out

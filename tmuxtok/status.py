@@ -320,6 +320,8 @@ def _official_pct(limit: Any, now: float) -> float | None:
     """
     if not isinstance(limit, dict) or limit.get("kind", "official") != "official":
         return None
+    if limit.get("stale"):
+        return None
     used = _num(limit.get("used_pct"))
     if used is None:
         return None
@@ -559,10 +561,12 @@ def marker_text(marker: str, style: str) -> str:
 
 USAGE = (
     "usage: tmuxtok status [--format TPL] [--agent NAME] [--style tmux|ansi|plain] [--json]\n"
-    "                      [--no-spawn] [--state PATH] [--medium PCT] [--high PCT]"
+    "                      [--no-spawn] [--state PATH] [--medium PCT] [--high PCT] [--check]\n"
+    "  --check  one line and an exit code for scripts: 0 ok, 10 near a limit, 11 limit hit,\n"
+    "           20 no active block, 30 no data or bad config"
 )
 _VALUE_OPTS = ("--format", "--agent", "--style", "--state", "--medium", "--high")
-_FLAG_OPTS = ("--json", "--no-spawn", "--help", "-h")
+_FLAG_OPTS = ("--json", "--no-spawn", "--help", "-h", "--check")
 STYLES = ("tmux", "ansi", "plain")
 
 
@@ -628,7 +632,63 @@ def _emit_marker(marker: str, detail: str, opts: dict[str, Any], style: str) -> 
     return 0
 
 
+EXIT_OK, EXIT_NEAR, EXIT_HIT, EXIT_IDLE, EXIT_NO_DATA = 0, 10, 11, 20, 30
+
+
+def check(opts: dict[str, Any], now: float) -> int:
+    """``--check``: the worst of the block's % and the budgets, as an exit code."""
+    path = opts.get("state") or state_path()
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        state = load(path)
+    except Unusable as e:
+        write_line(f"tmuxtok: no data ({e})")
+        return EXIT_NO_DATA
+    if is_stale(state, now) and not lock_held(directory):
+        write_line("tmuxtok: no data (the state file is stale and no daemon runs)")
+        return EXIT_NO_DATA
+    if isinstance(state.get("config_error"), str):
+        write_line(f"tmuxtok: bad config: {state['config_error']}")
+        return EXIT_NO_DATA
+    agent = pick_agent(state, opts.get("agent"))
+    if agent is None:
+        write_line("tmuxtok: no data")
+        return EXIT_NO_DATA
+    warn = _num(state.get("warn_pct")) or 80.0
+    f = compute(state, agent, now)
+    problems: list[tuple[int, str]] = []
+
+    def judge(pct: float | None, what: str) -> None:
+        if pct is None:
+            return
+        if pct >= 100:
+            problems.append((EXIT_HIT, f"limit hit: {what} at {pct:.0f}%"))
+        elif pct >= warn:
+            problems.append((EXIT_NEAR, f"near limit: {what} at {pct:.0f}%"))
+
+    if f["active"]:
+        judge(f["pct_n"], f"{agent} 5h block ({f['pct_kind']})")
+    judge(f["week_pct_n"], f"{agent} weekly (official)")
+    budgets = state.get("budgets")
+    if isinstance(budgets, dict):
+        for name, b in sorted(budgets.items()):
+            if isinstance(b, dict):
+                judge(_num(b.get("pct")), f"{name} budget")
+    if problems:
+        code = max(c for c, _ in problems)
+        write_line("tmuxtok: " + "; ".join(m for c, m in problems if c == code))
+        return code
+    if not f["active"]:
+        write_line(f"tmuxtok: no active {agent} block; today {f['today_cost'] or '$0.00'}")
+        return EXIT_IDLE
+    pct = f"{f['pct']} of 5h ({f['pct_kind']})" if f["pct"] else "no limit known"
+    write_line(f"tmuxtok: ok: {agent} {pct}, {f['remaining']} left, resets {f['reset']}")
+    return EXIT_OK
+
+
 def run(opts: dict[str, Any], now: float) -> int:
+    if opts.get("check"):
+        return check(opts, now)
     style = opts.get("style", "tmux")
     if style not in STYLES:
         raise UsageError(f"--style must be one of {', '.join(STYLES)}")
@@ -686,8 +746,11 @@ def main(argv: list[str]) -> int:
         return run(opts, time.time())
     except UsageError as e:
         write_line(f"tmuxtok: {e}")
-        return 2
+        return EXIT_NO_DATA if opts.get("check") or "--check" in argv else 2
     except Exception as e:
+        if opts.get("check"):
+            write_line(f"tmuxtok: error: {type(e).__name__}: {e}")
+            return EXIT_NO_DATA
         style: str = opts["style"] if opts.get("style") in STYLES else "tmux"
         try:
             return _emit_marker("error", f"{type(e).__name__}: {e}", opts, style)

@@ -26,7 +26,7 @@ from typing import Any
 
 from tmuxtok import snapshot
 from tmuxtok import state as statefile
-from tmuxtok.config import Config
+from tmuxtok.config import Config, ConfigError, config_path
 from tmuxtok.config import load as load_config
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.paths import private_dir
@@ -45,6 +45,44 @@ TICK_SECONDS = 60
 RESCAN_SECONDS = 300
 #: How often to look for log dirs that did not exist yet.
 POLL_MS = 2000
+#: Limit estimates need every completed block: recomputed this often.
+ESTIMATE_SECONDS = 600
+LIMITS_DIR = "limits"
+
+
+def hook_readings(now: float) -> list[Any]:
+    """Official windows captured by ``tmuxtok hook statusline`` (Claude Code)."""
+    from tmuxtok.model.limits import Official
+
+    try:
+        from tmuxtok import hook
+    except ImportError:
+        return []
+    out: list[Any] = []
+    try:
+        captures = hook.read_captures(str(state_dir()))
+    except Exception:
+        log.exception("could not read statusLine captures")
+        return []
+    for cap in captures:
+        try:
+            windows = hook.effective(cap, now)
+        except Exception:
+            continue
+        for window, w in windows.items():
+            pct = w.get("used_pct")
+            if not isinstance(pct, int | float):
+                continue
+            out.append(
+                Official(
+                    window=window,
+                    used_pct=float(pct),
+                    resets_at=w.get("resets_at"),
+                    captured_at=float(cap.get("captured_at", 0)),
+                    source="claude:statusline",
+                )
+            )
+    return out
 
 
 def state_dir() -> Path:
@@ -106,10 +144,20 @@ class Options:
 class Daemon:
     """One ingest → model → state → tmux cycle, reused by the watch loop."""
 
-    def __init__(self, cfg: Config, opts: Options, env: Mapping[str, str] = os.environ) -> None:
+    def __init__(
+        self,
+        cfg: Config,
+        opts: Options,
+        env: Mapping[str, str] = os.environ,
+        config_error: str | None = None,
+    ) -> None:
         from tmuxtok import store
+        from tmuxtok.alerts import AlertLog
 
         self.cfg = cfg
+        self.config_error = config_error
+        self.estimates: dict[str, int | None] = {}
+        self.estimated_at = 0.0
         self.opts = opts
         self.env = env
         self.tz = resolve_tz(cfg.timezone)
@@ -119,6 +167,7 @@ class Daemon:
                 "ledger was unreadable; moved to %s and rebuilt", self.ledger.recovered_from
             )
         self.dir = state_dir()
+        self.alert_log = AlertLog(self.dir)
         self.pusher: Any = None
         if opts.tmux_socket:
             from tmuxtok.tmux import Pusher
@@ -130,7 +179,7 @@ class Daemon:
         self.last_rescan = 0.0
 
     def log_dirs(self) -> list[Path]:
-        dirs: list[Path] = []
+        dirs: list[Path] = [self.dir / LIMITS_DIR]
         for name, source in SOURCES.items():
             for root in source.roots(self.env, self.cfg.roots.get(name)):
                 dirs.extend(source.log_dirs(root))
@@ -163,15 +212,55 @@ class Daemon:
         """State file (only if changed), prompt file, then tmux (only changed options)."""
         now = time.time()
         try:
-            data = snapshot.build(self.ledger, now, self.tz, self.cfg.session_hours)
+            if now - self.estimated_at >= ESTIMATE_SECONDS:
+                self.estimates = {
+                    a: snapshot.completed_estimate(self.ledger, a, now, self.cfg.session_hours)
+                    for a in self.ledger.agents()
+                }
+                self.estimated_at = now
+            data = snapshot.build(
+                self.ledger,
+                now,
+                self.tz,
+                self.cfg.session_hours,
+                budgets=self.cfg.budgets,
+                estimates=self.estimates,
+                captures=hook_readings(now),
+                config_error=self.config_error,
+            )
             path = str(self.dir / statefile.FILE_NAME)
             if statefile.write_if_changed(data, path):
                 self._write_prompt(data)
             if self.pusher is not None:
                 self._push(data, now)
+            self._alert(data, now)
         except OSError as e:
             log.error("could not publish state: %s", e)
         self.last_tick = now
+
+    def _alert(self, data: dict[str, Any], now: float) -> None:
+        """Announce each new threshold crossing once: tmux message, notifier."""
+        from tmuxtok.alerts import crossings
+
+        fresh = self.alert_log.new(crossings(data, now, self.tz))
+        if not fresh:
+            return
+        for alert in fresh:
+            log.warning("alert: %s", alert.message)
+            if self.pusher is not None and self.cfg.alerts.tmux:
+                self.pusher.display_message(alert.message)
+            if self.cfg.alerts.notify:
+                try:
+                    subprocess.Popen(
+                        [*self.cfg.alerts.notify, alert.message],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                except OSError as e:
+                    log.error("alerts.notify failed: %s", e)
+        self.alert_log.remember(fresh, now)
 
     def _push(self, data: dict[str, Any], now: float) -> None:
         """tmux options, with the user's @tmuxtok_* settings re-read once a tick."""
@@ -223,6 +312,7 @@ def run(opts: Options) -> int:
         return 0
     pid_file = directory / PID_FILE
     _write_private(pid_file, f"{os.getpid()}\n")
+    private_dir(directory / LIMITS_DIR)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -232,8 +322,14 @@ def run(opts: Options) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     try:
-        cfg = load_config()
-        daemon = Daemon(cfg, opts)
+        config_error = None
+        try:
+            cfg = load_config()
+        except ConfigError as e:
+            config_error = str(e)
+            log.error("%s; running with defaults until it is fixed", e)
+            cfg = Config(path=config_path())
+        daemon = Daemon(cfg, opts, config_error=config_error)
         log.info("started (pid %d), watching %s", os.getpid(), daemon.log_dirs())
         daemon.ingest()
         daemon.publish()
@@ -254,7 +350,11 @@ def run(opts: Options) -> int:
 def _loop(daemon: Daemon, stop: threading.Event) -> None:
     import watchfiles
 
+    limits_dir = str(daemon.dir / LIMITS_DIR) + os.sep
+
     def wanted(change: Any, path: str) -> bool:
+        if path.startswith(limits_dir):
+            return path.endswith(".json")
         return path.endswith(".jsonl") or "." not in os.path.basename(path)
 
     watched: set[Path] = set()
@@ -282,13 +382,16 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             raise_interrupt=False,
         ):
             files = {p for _, p in changes if p.endswith(".jsonl")}
-            other = len(files) != len(changes)
+            captured = {p for _, p in changes if p.startswith(limits_dir)}
+            other = len(files) + len(captured) != len(changes)
             if other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
                 daemon.ingest()
                 daemon.publish()
             elif files:
                 daemon.ingest(files)
                 daemon.publish()
+            elif captured:
+                daemon.publish()  # a statusLine capture: new official %
             elif daemon.due():
                 daemon.publish()
             if stop.is_set():

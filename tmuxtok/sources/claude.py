@@ -21,7 +21,7 @@ from typing import Any
 
 import orjson
 
-from tmuxtok.events import ParseResult, UsageEvent
+from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources._util import WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.base import walk_jsonl
 
@@ -98,6 +98,54 @@ def _first(name: str, data: bytes) -> str:
     return m.group(1).decode("utf-8", "replace") if m else ""
 
 
+LIMIT_MARKER = b"usage limit reached|"
+_MARKER_RE = re.compile(rb"usage limit reached\|(\d{9,11})")
+_API_LIMIT_RE = re.compile(r"(weekly|5-hour|session|usage) limit reached", re.IGNORECASE)
+
+
+def _limit_markers(obj: dict[str, Any], line: bytes, out: ParseResult) -> None:
+    """Claude Code's own words that a limit was hit: the truest "100 %" there is.
+
+    Old versions write ``Claude AI usage limit reached|<reset epoch>`` (in an
+    assistant placeholder, a tool result or a system line); newer ones an API
+    error assistant line such as "5-hour limit reached ∙ resets 3pm".
+    """
+    ts = parse_ts_ms(obj.get("timestamp"))
+    for m in _MARKER_RE.finditer(line):
+        reset = float(m.group(1))
+        out.limits.append(
+            LimitSnapshot(
+                agent=NAME,
+                window="5h",
+                used_percent=100.0,
+                resets_at=reset,
+                window_minutes=300,
+                captured_at=ts / 1000 if ts is not None else reset - 5 * 3600,
+                source="log-marker",
+            )
+        )
+    if obj.get("isApiErrorMessage") and ts is not None and not _MARKER_RE.search(line):
+        msg = obj.get("message")
+        content = msg.get("content") if isinstance(msg, dict) else None
+        texts = [c.get("text") for c in content or [] if isinstance(c, dict)]
+        for t in texts:
+            hit = _API_LIMIT_RE.search(t) if isinstance(t, str) else None
+            if hit:
+                weekly = hit.group(1).lower() == "weekly"
+                out.limits.append(
+                    LimitSnapshot(
+                        agent=NAME,
+                        window="weekly" if weekly else "5h",
+                        used_percent=100.0,
+                        resets_at=None,
+                        window_minutes=10080 if weekly else 300,
+                        captured_at=ts / 1000,
+                        source="log-marker",
+                    )
+                )
+                break
+
+
 class ClaudeParser:
     """Claude lines are self-contained, so the parser keeps no state."""
 
@@ -110,6 +158,8 @@ class ClaudeParser:
         if not isinstance(obj, dict):
             out.skip("wrong_shape")
             return
+        if LIMIT_MARKER in line or obj.get("isApiErrorMessage"):
+            _limit_markers(obj, line, out)
         if obj.get("type") != "assistant":
             return  # user/tool-result lines that merely mention "usage"
         got = _event_from(obj, line)
@@ -155,7 +205,8 @@ class ClaudeParser:
 
 class ClaudeSource:
     name: str = NAME
-    needles: tuple[bytes, ...] = (b'"usage":{',)
+    #: API-error lines carry no usage but may say a limit was hit.
+    needles: tuple[bytes, ...] = (b'"usage":{', LIMIT_MARKER, b'"isApiErrorMessage":true')
 
     def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
         configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
