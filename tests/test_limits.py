@@ -284,3 +284,39 @@ def test_budget_crossing_shows_exactly_one_message(
     finally:
         client.kill()
         client.wait()
+
+
+def test_statusline_capture_is_the_claude_official_pct(roots: tuple[Path, Path]) -> None:
+    claude, _ = roots
+    now = datetime.now(UTC)
+    claude_file(claude).write_bytes(
+        claude_assistant(iso(now - timedelta(minutes=40)), "msg-1", inp=800, out=80)
+        + claude_assistant(iso(now - timedelta(minutes=2)), "msg-2", inp=800, out=80)
+    )
+    resets = int(now.timestamp()) + 7200
+    payload = {
+        "session_id": "s1",
+        "model": {"id": "claude-sonnet-4-5-20250929", "display_name": "Sonnet 4.5"},
+        "rate_limits": {
+            "five_hour": {"used_percentage": 63.0, "resets_at": resets},
+            "seven_day": {"used_percentage": 150.0, "resets_at": resets + 86400},
+        },
+    }
+    hook = subprocess.run(
+        [sys.executable, "-m", "tmuxtok", "hook", "statusline"],
+        input=json.dumps(payload),
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+        timeout=30,
+        check=False,
+    )
+    assert hook.returncode == 0 and hook.stdout.strip()
+    state = publish()
+    limits = state["agents"]["claude"]["limits"]
+    assert limits["5h"]["used_pct"] == 63.0 and limits["5h"]["source"] == "claude:statusline"
+    assert "weekly" not in limits  # 150 % is the upstream epoch bug: rejected, not shown
+    block = state["agents"]["claude"]["block"]
+    assert (block["start"], block["end"], block["window"]) == (resets - 18000, resets, "official")
+    fields = json.loads(tmuxtok("status", "--json").stdout)
+    assert (fields["pct_n"], fields["pct_kind"]) == (63.0, "official")
