@@ -17,7 +17,7 @@ encoder, the hash through the builtin ``_sha2``/``_sha256`` module.
 Whatever goes wrong, it prints something short and exits 0: a status line must
 never show a traceback, and errors go to stderr only.
 
-See docs/hook.md for the storage contract the daemon reads.
+The README (statusLine hook) documents the storage contract the daemon reads.
 """
 
 from __future__ import annotations
@@ -27,10 +27,12 @@ import sys
 import time
 
 from tmuxtok import status
+from tmuxtok.fastjson import dumps, loads
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
 
 SCHEMA = 1
 AGENT = "claude"
@@ -56,63 +58,6 @@ the same stdin and print its output instead."""
 
 
 # --------------------------------------------------------------------------- JSON without json
-
-
-class _ScanContext:
-    """The attributes ``_json.make_scanner`` reads; plain ``json.loads`` semantics."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float
-
-
-def loads(text: str) -> Any:
-    """``json.loads`` without importing ``json`` (and with it ``re``)."""
-    try:
-        from _json import make_scanner
-    except ImportError:  # pragma: no cover - non-CPython
-        import json
-
-        return json.loads(text)
-    text = text.strip(" \t\n\r")
-    scan = make_scanner(_ScanContext())  # type: ignore[arg-type]
-    try:
-        value, end = scan(text, 0)
-    except StopIteration as e:
-        raise ValueError(f"invalid JSON at {e.value}") from None
-    if end != len(text):
-        raise ValueError(f"extra data at {end}")
-    return value
-
-
-def _encode_str(s: str) -> str:
-    try:
-        from _json import encode_basestring_ascii
-    except ImportError:  # pragma: no cover - non-CPython
-        import json
-
-        return json.dumps(s)
-    return str(encode_basestring_ascii(s))
-
-
-def dumps(obj: Any) -> str:
-    """JSON for the plain values a capture holds; non-finite floats become null."""
-    if obj is None or obj is True or obj is False:
-        return "null" if obj is None else "true" if obj else "false"
-    if isinstance(obj, int):
-        return str(int(obj))
-    if isinstance(obj, float):
-        return repr(obj) if obj - obj == 0 else "null"
-    if isinstance(obj, str):
-        return _encode_str(obj)
-    if isinstance(obj, dict):
-        return "{" + ", ".join(f"{_encode_str(str(k))}: {dumps(v)}" for k, v in obj.items()) + "}"
-    if isinstance(obj, list | tuple):
-        return "[" + ", ".join(dumps(v) for v in obj) + "]"
-    raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
 def _sha256_hex(data: bytes) -> str:

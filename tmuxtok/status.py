@@ -21,9 +21,12 @@ import os
 import sys
 import time
 
+from tmuxtok.fastjson import loads as _loads
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
 
 # Shared with tmuxtok.state (pinned equal by tests/test_status.py).
 SCHEMA_VERSION = 1
@@ -115,36 +118,6 @@ def state_dir(env: Any = os.environ) -> str:
 
 def state_path(env: Any = os.environ) -> str:
     return os.path.join(state_dir(env), FILE_NAME)
-
-
-class _ScanContext:
-    """The attributes ``_json.make_scanner`` reads; plain json semantics."""
-
-    strict = True
-    object_hook = None
-    object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float  # NaN/Infinity, as json.loads
-
-
-def _loads(text: str) -> Any:
-    """``json.loads`` without importing ``json`` (and ``re``) when ``_json`` exists."""
-    try:
-        from _json import make_scanner
-    except ImportError:  # pragma: no cover - non-CPython
-        import json
-
-        return json.loads(text)
-    text = text.strip(" \t\n\r")
-    scan = make_scanner(_ScanContext())  # type: ignore[arg-type]
-    try:
-        value, end = scan(text, 0)
-    except StopIteration as e:
-        raise ValueError(f"invalid JSON at {e.value}") from None
-    if end != len(text):
-        raise ValueError(f"extra data at {end}")
-    return value
 
 
 def load(path: str) -> dict[str, Any]:
