@@ -114,22 +114,28 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
 def bench_status(root: Path, runs: int) -> dict[str, Any]:
     """`status` as tmux would run it, against `python -c pass`, interleaved.
 
-    Three launchers: the pip console script (pip's wrapper itself imports
-    ``re``), ``python -m tmuxtok status``, and importing tmuxtok.status_cli
-    (what the TPM plugin's pull mode runs). Byte-code caching is allowed, as on a normal
+    Three launchers: the installed ``tmuxtok`` command (a three-line script,
+    not pip's console-script wrapper, which imports ``re``), ``python -m
+    tmuxtok status``, and importing tmuxtok.status_cli (what the TPM plugin's
+    pull mode runs). Byte-code caching is allowed, as on a normal
     install, even if the environment disables it.
     """
     exe = shutil.which("tmuxtok", path=str(Path(sys.executable).parent)) or "tmuxtok"
     launchers = {
-        "console_script": [exe, "status"],
+        "tmuxtok_command": [exe, "status"],
         "python_m": [sys.executable, "-m", "tmuxtok", "status"],
         "import_status_cli": [sys.executable, "-c", "import tmuxtok.status_cli"],
     }
     with tempfile.TemporaryDirectory() as home:
         env = env_for(root, Path(home))
         env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run([exe, "watch", "--once", "--no-tmux"], env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [exe, "watch", "--once", "--no-tmux"],
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         for argv in launchers.values():
             timed(argv, env)  # warm the byte-code cache
         base: list[float] = []

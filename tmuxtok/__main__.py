@@ -1,6 +1,7 @@
-"""Entry point. ``status`` and ``prompt`` run on every tmux redraw / shell
-prompt, so they are dispatched here before click, rich or anything else
-third-party is imported: they cost only the interpreter's own start-up."""
+"""Entry point. ``status``, ``prompt`` and ``hook statusline`` run on every
+tmux redraw, shell prompt or Claude Code refresh, so they are dispatched here
+before click, rich or anything else third-party is imported: they cost only
+the interpreter's own start-up."""
 
 from __future__ import annotations
 
@@ -9,19 +10,19 @@ import sys
 
 def main() -> None:
     argv = sys.argv[1:]
-    if argv[:2] == ["hook", "statusline"]:  # Claude Code runs this on every redraw
-        from tmuxtok import hook
+    command = argv[0] if argv else ""
+    if command == "status":
+        from tmuxtok.status import main as status_main
 
-        raise SystemExit(hook.main(argv[2:]))
-    if argv and argv[0] in ("status", "prompt"):
-        import importlib
+        raise SystemExit(status_main(argv[1:]))
+    if command == "prompt":
+        from tmuxtok.prompt import main as prompt_main
 
-        try:
-            mod = importlib.import_module(f"tmuxtok.{argv[0]}")
-        except ImportError:
-            mod = None
-        if mod is not None:
-            raise SystemExit(mod.main(argv[1:]))
+        raise SystemExit(prompt_main(argv[1:]))
+    if argv[:2] == ["hook", "statusline"]:
+        from tmuxtok.hook import main as hook_main
+
+        raise SystemExit(hook_main(argv[2:]))
     from tmuxtok.cli import cli
 
     cli(prog_name="tmuxtok")
