@@ -51,7 +51,7 @@ def run_hook(
 
 
 def payload(rate_limits: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
-    """Shaped like Claude Code's statusLine JSON (see the README's statusLine hook section for the sources)."""
+    """Shaped like Claude Code's statusLine JSON (sources: the README's hook section)."""
     p: dict[str, Any] = {
         "session_id": "0d1a-session",
         "transcript_path": "/home/u/.claude/projects/-x/0d1a.jsonl",
