@@ -12,8 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $(STAMP)
 
+# The live panel on this machine's agent logs, or on growing demo logs
+# (clearly labelled) when there are none.
 run: $(STAMP)
-	$(BIN)/tmuxtok overview
+	@if $(BIN)/python -c 'import sys; from tmuxtok.demo_env import has_agent_logs; sys.exit(not has_agent_logs())'; \
+	then $(BIN)/tmuxtok live; else $(BIN)/tmuxtok live --demo; fi
 
 # tmux is needed by the tests that drive a real tmux server.
 tmux:

@@ -22,7 +22,7 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from tests.logfmt import claude_assistant, claude_file, codex_file, codex_line, codex_tokens
-from tmuxtok import live, report, snapshot, store
+from tmuxtok import live, report, store, watch
 from tmuxtok.config import load as load_config
 
 SONNET = "claude-sonnet-4-5-20250929"
@@ -83,14 +83,16 @@ def state_via_daemon() -> dict[str, Any]:
     return data
 
 
-def state_in_process(now: float) -> dict[str, Any]:
-    cfg = load_config()
-    ledger = store.open_ledger()
+def state_in_process() -> dict[str, Any]:
+    """The daemon's own ingest → publish cycle, run once in this process."""
+    d = watch.Daemon(load_config(), watch.Options())
     try:
-        store.refresh(ledger, cfg)
-        return snapshot.build(ledger, now, UTC, cfg.session_hours)
+        d.ingest()
+        d.publish()
     finally:
-        ledger.close()
+        d.ledger.close()
+    data: dict[str, Any] = json.loads((d.dir / "state.json").read_bytes())
+    return data
 
 
 def active_block_json(now_ms: int, agent: str = "claude") -> dict[str, Any]:
@@ -156,6 +158,7 @@ def test_panel_numbers_equal_blocks_active_json(roots: tuple[Path, Path]) -> Non
         f"${ref['burnRate']['costPerHour']:.2f}/h",
         f"{ref['projection']['totalTokens']:,} tokens · ${ref['projection']['totalCost']:.2f}",
         f"cache read {counts['cacheReadInputTokens']:,}",
+        f"in+out {counts['inputTokens'] + counts['outputTokens']:,}",
         "sonnet-4-5",
         "opus-4-1",
     ):
@@ -168,7 +171,7 @@ def test_panel_numbers_equal_blocks_active_json(roots: tuple[Path, Path]) -> Non
 def test_compact_layout_fits_40_columns(roots: tuple[Path, Path]) -> None:
     now = time.time()
     write_active_claude(roots[0], datetime.fromtimestamp(now, UTC))
-    state = state_in_process(now)
+    state = state_in_process()
     text = render(live.view(state, now, opts(), live.Facts(daemon_pid=4242)), 40)
     lines = text.splitlines()
     assert lines and all(cell_len(line) <= 40 for line in lines), text
@@ -187,7 +190,7 @@ def test_no_active_block_shows_a_calm_summary(roots: tuple[Path, Path]) -> None:
         claude_assistant(iso(start), "msg-old1", inp=1000, out=500)
         + claude_assistant(iso(start + timedelta(minutes=20)), "msg-old2", inp=2000, out=700)
     )
-    state = state_in_process(now)
+    state = state_in_process()
     v = live.derive(state, "claude", now)
     assert not v.active and v.last_block is not None and v.last_block.tokens == 4200
     text = render(live.view(state, now, opts(agent="claude")), 100)
@@ -217,7 +220,7 @@ def test_codex_official_limits_and_window(roots: tuple[Path, Path]) -> None:
         + codex_tokens(iso(t - timedelta(minutes=40)), u1)
         + codex_tokens(iso(t - timedelta(minutes=10)), u2, rate_limits=limits)
     )
-    state = state_in_process(now)
+    state = state_in_process()
     v = live.derive(state, "codex", now)
     assert v.window is not None and v.window.official and v.window.end == resets
     assert v.limit is not None and v.limit.kind == "official" and v.limit.pct == 42.0
@@ -226,22 +229,44 @@ def test_codex_official_limits_and_window(roots: tuple[Path, Path]) -> None:
     assert f"resets {datetime.fromtimestamp(resets, UTC):%H:%M} (official)" in text
     assert "42% of the official 5h limit" in text
     assert "5h 42%" in text and "weekly 91%" in text
+    # The state's window is the official one; the projection still matches the report.
+    assert state["agents"]["codex"]["block"]["window"] == "official"
+    now_ms = round(now * 1000)
+    ref = active_block_json(now_ms, "codex")
+    v = live.derive(state, "codex", now_ms / 1000)
+    assert v.projection is not None and v.tokens is not None
+    assert (v.tokens.total, v.projection.tokens) == (
+        ref["totalTokens"],
+        ref["projection"]["totalTokens"],
+    )
+    assert v.projection.cost == ref["projection"]["totalCost"]
 
 
-def test_limit_projection_warns_before_reset(roots: tuple[Path, Path]) -> None:
+def test_limits_budget_overrides_and_estimate(roots: tuple[Path, Path]) -> None:
     now = time.time()
     write_active_claude(roots[0], datetime.fromtimestamp(now, UTC))
-    state = state_in_process(now)
-    total = live.derive(state, "claude", now).tokens
-    assert total is not None
-    # A cap just above today's usage: at this rate it is crossed long before the reset.
-    v = live.derive(state, "claude", now, token_limit=total.total + 50_000)
-    assert v.limit is not None and v.limit.kind == "budget"
-    assert v.limit.runs_out is not None and now < v.limit.runs_out < v.window.end  # type: ignore[union-attr]
-    text = render(live.view(state, now, opts(token_limit=total.total + 50_000)), 100)
+    total = 432_750  # the four requests of write_active_claude
+    cfg = Path(os.environ["XDG_CONFIG_HOME"]) / "tmuxtok" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    # A block budget just above the usage so far: at this rate it goes long before the reset.
+    cfg.write_text(f"[budgets]\nblock_tokens = {total + 50_000}\n")
+    state = state_in_process()
+    v = live.derive(state, "claude", now)
+    assert v.tokens is not None and v.tokens.total == total
+    assert v.limit is not None and v.limit.kind == "budget" and v.window is not None
+    assert v.limit.pct == pytest.approx(total / (total + 50_000) * 100)
+    assert v.limit.runs_out is not None and now < v.limit.runs_out < v.window.end
+    text = render(live.view(state, now, opts()), 100)
+    assert "token budget per block" in text
     assert "⚠ runs out at" in text and "slow down" in text
-    # Without any limit the largest past block serves, labelled as an estimate.
-    est = render(live.view(state, now, opts(), live.Facts(estimates={"claude": 10**8})), 100)
+    # --token-limit wins over the budget …
+    big = render(live.view(state, now, opts(token_limit=10**8)), 100)
+    assert "of your 100M token limit (--token-limit)" in big and "runs out" not in big
+    # … and with neither, the largest past block serves, labelled as an estimate.
+    cfg.unlink()
+    bare = state_in_process()
+    assert bare["agents"]["claude"]["limit"] is None  # too little history for the daemon
+    est = render(live.view(bare, now, opts(), live.Facts(estimates={"claude": 10**8})), 100)
     assert "(estimate: largest past block)" in est and "room to spare" in est
 
 
@@ -250,7 +275,7 @@ def test_no_color_means_no_colour_codes(
 ) -> None:
     now = time.time()
     write_active_claude(roots[0], datetime.fromtimestamp(now, UTC))
-    state = state_in_process(now)
+    state = state_in_process()
     panel = live.view(state, now, opts(token_limit=10**6))
 
     def colour_codes() -> set[str]:
@@ -268,7 +293,9 @@ def test_no_color_means_no_colour_codes(
     assert colour_codes() == set()
 
 
-_COLOUR_PARAMS = {str(n) for n in [*range(30, 38), *range(40, 48), *range(90, 98), *range(100, 108)]}
+_COLOUR_PARAMS = {
+    str(n) for n in [*range(30, 38), *range(40, 48), *range(90, 98), *range(100, 108)]
+}
 
 
 def test_once_prints_one_frame_without_a_daemon(roots: tuple[Path, Path]) -> None:
@@ -344,43 +371,64 @@ def daemon_stopped() -> Iterator[None]:
     tmuxtok("watch", "--stop", env=env)
 
 
-def capture(pane_id: str, session: Session) -> list[str]:
-    out = session.server.cmd("capture-pane", "-p", "-J", "-t", pane_id).stdout
-    return [line.rstrip() for line in out]
+class LivePane:
+    """``tmuxtok live`` run through the shell in a new 100x40 window of the test server."""
+
+    def __init__(self, session: Session, cwd: Path, *args: str) -> None:
+        self.server = session.server
+        command = " ".join([sys.executable, "-m", "tmuxtok", "live", *args])
+        window = session.new_window(
+            window_name="live",
+            start_directory=str(cwd),
+            # The shell reports the exit status on screen: tmux's #{pane_dead_status} is
+            # unreliable (3.3a can miss the pane's SIGCHLD while its utempter helper runs).
+            window_shell=f"{command}; echo {EXIT_MARK}$?",
+            environment=pane_env(),
+        )
+        window.set_option("remain-on-exit", "on")
+        self.window_id = window.window_id or ""
+        self.resize(100, 40)
+        pane = window.active_pane
+        assert pane is not None and pane.pane_id is not None
+        self.pane = pane
+        self.pane_id = pane.pane_id
+
+    def resize(self, x: int, y: int) -> None:
+        self.server.cmd("resize-window", "-t", self.window_id, "-x", str(x), "-y", str(y))
+
+    def lines(self, history: bool = False) -> list[str]:
+        """The screen (``-J`` joins wrapped lines), or all of the history as well."""
+        more = ["-S", "-"] if history else []
+        out = self.server.cmd("capture-pane", "-p", "-J", *more, "-t", self.pane_id).stdout
+        return [line.rstrip() for line in out]
+
+    def screen(self) -> str:
+        return "\n".join(self.lines())
+
+    def everything(self) -> str:
+        return "\n".join(self.lines(history=True))
+
+    def exit_status(self) -> str | None:
+        m = re.search(EXIT_MARK + r"(\d+)", self.everything())
+        return m.group(1) if m else None
 
 
-def pane_info(session: Session, pane_id: str, fmt: str) -> str:
-    out = session.server.cmd("display-message", "-p", "-t", pane_id, fmt).stdout
-    return out[0] if out else ""
+EXIT_MARK = "live-exit-status="
 
 
 @pytest.mark.tmux
 def test_live_in_a_tmux_pane(
     session: Session, roots: tuple[Path, Path], tmp_path: Path, daemon_stopped: None
 ) -> None:
-    now = datetime.now(UTC)
-    log = write_active_claude(roots[0], now)
-    window = session.new_window(
-        window_name="live",
-        start_directory=str(tmp_path),
-        window_shell=f"{sys.executable} -m tmuxtok live --agent claude",
-        environment=pane_env(),
-    )
-    window.set_option("remain-on-exit", "on")
-    session.server.cmd("resize-window", "-t", window.window_id or "", "-x", "100", "-y", "40")
-    pane = window.active_pane
-    assert pane is not None and pane.pane_id is not None
-    pid = pane.pane_id
-
-    def screen() -> str:
-        return "\n".join(capture(pid, session))
+    log = write_active_claude(roots[0], datetime.now(UTC))
+    pane = LivePane(session, tmp_path, "--agent", "claude")
 
     def tokens_shown() -> int | None:
-        m = re.search(r"([\d,]+) tokens · \$", screen())
+        m = re.search(r"([\d,]+) tokens · \$", pane.screen())
         return int(m.group(1).replace(",", "")) if m else None
 
     first = wait(tokens_shown)
-    text = screen()
+    text = pane.screen()
     assert re.search(r"resets \d{2}:\d{2} \(estimated\) · in \d+h \d{2}m \d{2}s", text), text
     assert re.search(r"[\d,]+ tok/min", text), text
     assert re.search(r"Projection\s+[\d,]+ tokens · \$\d+\.\d{2} by", text), text
@@ -390,18 +438,16 @@ def test_live_in_a_tmux_pane(
         f.write(claude_assistant(iso(datetime.now(UTC)), "msg-5", inp=7000, out=3000))
     wait(lambda: tokens_shown() == first + 10_000, timeout=2.0)
 
-    session.server.cmd("resize-window", "-t", window.window_id or "", "-x", "40", "-y", "20")
-    wait(lambda: "Proj " in screen() and "╭" not in screen())
-    lines = capture(pid, session)
-    assert all(cell_len(line) <= 40 for line in lines), lines  # -J: a wrap would join lines
-    text = "\n".join(lines)
+    pane.resize(40, 20)
+    wait(lambda: "Proj " in pane.screen() and "╭" not in pane.screen())
+    lines = pane.lines()
+    assert all(cell_len(line) <= 40 for line in lines), lines  # a wrapped line would be joined
     for label in ("Claude Code", "Reset ", "Used ", "Burn ", "Proj "):
-        assert label in text, (label, text)
+        assert label in pane.screen(), (label, lines)
 
-    pane.send_keys("C-c", enter=False, literal=False)
-    wait(lambda: pane_info(session, pid, "#{pane_dead}") == "1")
-    assert pane_info(session, pid, "#{pane_dead_status}") == "0"
-    assert "Traceback" not in screen()
+    pane.pane.send_keys("C-c", enter=False, literal=False)
+    assert wait(pane.exit_status) == "0", pane.everything()
+    assert "Traceback" not in pane.everything()
 
 
 @pytest.mark.tmux
@@ -409,20 +455,9 @@ def test_q_quits_the_in_process_panel(
     session: Session, roots: tuple[Path, Path], tmp_path: Path
 ) -> None:
     write_active_claude(roots[0], datetime.now(UTC))
-    window = session.new_window(
-        window_name="live-nd",
-        start_directory=str(tmp_path),
-        window_shell=f"{sys.executable} -m tmuxtok live --no-daemon --agent claude",
-        environment=pane_env(),
-    )
-    window.set_option("remain-on-exit", "on")
-    session.server.cmd("resize-window", "-t", window.window_id or "", "-x", "100", "-y", "40")
-    pane = window.active_pane
-    assert pane is not None and pane.pane_id is not None
-    pid = pane.pane_id
-    wait(lambda: "in-process ingest" in "\n".join(capture(pid, session)))
-    pane.send_keys("q", enter=False)
-    wait(lambda: pane_info(session, pid, "#{pane_dead}") == "1")
-    assert pane_info(session, pid, "#{pane_dead_status}") == "0"
-    assert "Traceback" not in "\n".join(capture(pid, session))
+    pane = LivePane(session, tmp_path, "--no-daemon", "--agent", "claude")
+    wait(lambda: "in-process ingest" in pane.screen())
+    pane.pane.send_keys("q", enter=False)
+    assert wait(pane.exit_status) == "0", pane.everything()
+    assert "Traceback" not in pane.everything()
     assert tmuxtok("watch", "--running").returncode == 1  # --no-daemon started none

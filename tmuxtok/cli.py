@@ -250,7 +250,10 @@ def blocks(
     from tmuxtok import report, tables
 
     if live:
-        fail("the live panel is not built yet; use `tmuxtok blocks --active`", 2)
+        click.get_current_context().invoke(
+            live_cmd, agent=agent, timezone=timezone, token_limit=token_limit
+        )
+        return
     ctx = Ctx(as_json, timezone)
     now_ms = int(time.time() * 1000)
     try:
@@ -615,6 +618,7 @@ def budget(as_json: bool, timezone: str | None) -> None:
     rows = list(data["budgets"].items())
     for agent, kinds in data["blocks"].items():
         rows += [(f"{agent} block {k}", v) for k, v in kinds.items()]
+
     def fmt(v: float, money: bool) -> str:
         return f"${v:,.2f}" if money else f"{v:,.0f}"
 
@@ -640,3 +644,71 @@ def budget(as_json: bool, timezone: str | None) -> None:
         f"projected month ${p['projectedMonth']:,.2f}"
         + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else "")
     )
+
+
+@cli.command("live")
+@click.option(
+    "--agent",
+    type=AGENT_ALL,
+    default="all",
+    show_default=True,
+    help="Whose block to show; all = every agent with data.",
+)
+@click.option(
+    "--timezone", "-z", metavar="IANA", help="Zone for clock times (default: config, else system)."
+)
+@click.option("--12h/--24h", "hour12", default=False, help="Clock style (default: 24h).")
+@click.option(
+    "--refresh",
+    type=click.FloatRange(0.1, 60),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Redraw period of the clock; data changes redraw at once.",
+)
+@click.option("--compact", is_flag=True, help="Narrow layout (automatic below 70 columns).")
+@click.option("--demo", is_flag=True, help="Generated logs that grow while you watch.")
+@click.option("--once", is_flag=True, help="Print one frame to stdout and exit.")
+@click.option(
+    "--no-daemon", is_flag=True, help="Ingest in this process instead of via `tmuxtok watch`."
+)
+@click.option(
+    "--token-limit",
+    "-t",
+    metavar="N|max",
+    help="Token limit for the usage bar when no official % is known.",
+)
+def live_cmd(
+    agent: str,
+    timezone: str | None,
+    hour12: bool,
+    refresh: float,
+    compact: bool,
+    demo: bool,
+    once: bool,
+    no_daemon: bool,
+    token_limit: str | None,
+) -> None:
+    """The live panel: window, usage, burn rate, projection and models, updating
+    as the agents write. Starts `tmuxtok watch` in the background if none runs.
+    Keys: q or Ctrl+C to quit."""
+    from tmuxtok import live as live_mod
+
+    opts = live_mod.RunOptions(
+        agent=agent,
+        timezone=timezone,
+        hour24=not hour12,
+        refresh=refresh,
+        compact=compact,
+        demo=demo,
+        once=once,
+        no_daemon=no_daemon,
+        token_limit=token_limit,
+    )
+    try:
+        code = live_mod.run(opts)
+    except ConfigError as e:
+        fail(str(e), 30, err_code="BAD_CONFIG")
+    except (ReportError, LedgerError) as e:
+        fail(str(e), 2)
+    sys.exit(code)

@@ -15,6 +15,7 @@ the panel and scripts never disagree.
 from __future__ import annotations
 
 import contextlib
+import errno
 import math
 import os
 import select
@@ -35,7 +36,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tmuxtok.model.blocks import indicator_level
+from tmuxtok.model import limits as lm
+from tmuxtok.model.blocks import HOUR_MS, indicator_level
 
 __all__ = ["AgentView", "Facts", "RunOptions", "ViewOptions", "derive", "run", "view"]
 
@@ -45,10 +47,6 @@ COMPACT_BELOW = 70
 POLL_SECONDS = 0.2
 #: The estimated cap (largest past block) is recomputed from the ledger this often.
 ESTIMATE_SECONDS = 300
-#: Official readings without a reset time count for this long after capture.
-LIMIT_FRESH_SECONDS = 600
-#: In-process ingest (--no-daemon) rebuilds the state at least this often, for day rollover.
-INGEST_TICK_SECONDS = 60
 AGENT_NAMES = {"claude": "Claude Code", "codex": "Codex"}
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "red"}
 BURN_STYLE = {"normal": "green", "moderate": "yellow", "high": "red"}
@@ -82,6 +80,10 @@ class Facts:
     estimates: Mapping[str, int] = field(default_factory=dict)
     #: Shown instead of the data while there is none (waiting, unreadable state).
     notice: str | None = None
+    #: Keys work (the live loop), so the footer says how to quit.
+    interactive: bool = False
+    #: The daemon runs on defaults because config.toml is broken: say so.
+    config_error: str | None = None
 
 
 # --------------------------------------------------------------------------- derived values
@@ -243,28 +245,31 @@ def derive(
 ) -> AgentView:
     """The numbers for one agent at ``now``, computed the way ``blocks --json`` does.
 
-    Times are compared in integer milliseconds, like the blocks model, so
-    activity and projection agree with the report at the same instant.
+    The state may carry the official window in the block's start/end; activity
+    and projection still use the ccusage block (its start is the first event's
+    hour), so they agree with the report. Times are compared in integer
+    milliseconds, like the blocks model.
     """
     a = _dict(_dict(state.get("agents")).get(agent))
-    span_s = (_num(state.get("session_hours")) or 5.0) * 3600
+    span_ms = (_num(state.get("session_hours")) or 5.0) * HOUR_MS
     now_ms = round(now * 1000)
     b = _dict(a.get("block"))
     start, end = _num(b.get("start")), _num(b.get("end"))
-    last = _num(b.get("last_event"))
+    first, last = _num(b.get("first_event")), _num(b.get("last_event"))
     periods = {p: _num(_dict(a.get(p)).get("cost")) for p in ("today", "week", "month")}
-    last_event = _num(a.get("last_event")) or last
     official = _officials(_dict(a.get("limits")), now)
     common: dict[str, Any] = {
         "agent": agent,
         "official": official,
-        "last_event": last_event,
+        "last_event": _num(a.get("last_event")) or last,
         "now": now,
         **periods,
     }
-    if start is None or end is None or last is None:
+    if start is None or end is None or first is None or last is None:
         return AgentView(active=False, **common)
-    end_ms, last_ms = round(end * 1000), round(last * 1000)
+    first_ms, last_ms = round(first * 1000), round(last * 1000)
+    block_start_ms = first_ms - first_ms % HOUR_MS
+    block_end_ms = int(block_start_ms + span_ms)
     tok = _dict(b.get("tokens"))
     tokens = Tokens(
         input=_int(tok.get("input")),
@@ -277,31 +282,31 @@ def derive(
     cost = _num(b.get("cost"))
     if cost is not None and unpriced and unpriced >= tokens.total:
         cost = None  # nothing priced: unknown, never a silent $0
-    active = now_ms - last_ms < span_s * 1000 and now_ms < end_ms
-    if not active:
-        return AgentView(
-            active=False,
-            last_block=LastBlock(start, end, tokens.total, cost, _int(b.get("entries"))),
-            **common,
-        )
+    block_start, block_end = block_start_ms / 1000, block_end_ms / 1000
+    if not (now_ms - last_ms < span_ms and now_ms < block_end_ms):
+        last_block = LastBlock(block_start, block_end, tokens.total, cost, _int(b.get("entries")))
+        return AgentView(active=False, last_block=last_block, **common)
     burn = _burn(b)
     projection = None
     if burn is not None:
-        remaining = max(0.0, (end_ms - now_ms) / 60_000)
+        remaining = max(0.0, (block_end_ms - now_ms) / 60_000)
         projection = Projection(
             tokens=js_round(tokens.total + burn.tokens_per_minute * remaining),
             cost=None
             if cost is None
             else js_round((cost + burn.cost_per_hour / 60 * remaining) * 100) / 100,
-            at=end,
+            at=block_end,
             remaining_minutes=js_round(remaining),
         )
-    window = _window(_dict(a.get("limits")).get("5h"), start, end, span_s, now)
+    if b.get("window") == "official":
+        window = Window(start, end, official=True)
+    else:
+        window = _official_window(official, now) or Window(block_start, block_end, False)
     limit = _limit(a, official, tokens, cost, burn, window, now, estimate, token_limit)
     return AgentView(
         active=True,
-        block_start=start,
-        block_end=end,
+        block_start=block_start,
+        block_end=block_end,
         window=window,
         tokens=tokens,
         cost=cost,
@@ -323,35 +328,38 @@ def _burn(b: Mapping[str, Any]) -> Burn | None:
     return Burn(tpm, io, cph or 0.0)
 
 
+def _reading(window: str, raw: Any) -> lm.Official | None:
+    raw = _dict(raw)
+    used = _num(raw.get("used_pct"))
+    if used is None or raw.get("kind", "official") != "official":
+        return None
+    return lm.Official(
+        window=window,
+        used_pct=used,
+        resets_at=_num(raw.get("resets_at")),
+        captured_at=_num(raw.get("captured_at")) or 0.0,
+        source=str(raw.get("source") or ""),
+    )
+
+
 def _officials(limits: Mapping[str, Any], now: float) -> tuple[Official, ...]:
-    """Official readings still in force: until their reset, or a while after capture."""
+    """Official readings still in force, by the model's rule (until the reset, or
+    a while after capture when the reset is unknown)."""
     out = []
     for name in ("5h", "weekly"):
-        lim = _dict(limits.get(name))
-        used = _num(lim.get("used_pct"))
-        if used is None or lim.get("kind", "official") != "official":
-            continue
-        resets = _num(lim.get("resets_at"))
-        captured = _num(lim.get("captured_at"))
-        fresh = (
-            now < resets
-            if resets is not None
-            else captured is not None and now - captured < LIMIT_FRESH_SECONDS
-        )
-        if fresh:
-            out.append(Official(name, used, resets))
+        r = _reading(name, limits.get(name))
+        if r is not None and r.usable(now):
+            out.append(Official(name, r.used_pct, r.resets_at))
     return tuple(out)
 
 
-def _window(lim: Any, start: float, end: float, span_s: float, now: float) -> Window:
-    """Official reset time when the agent gave one that is still ahead, else the block."""
-    lim = _dict(lim)
-    resets = _num(lim.get("resets_at"))
-    if resets is not None and resets > now:
-        minutes = _num(lim.get("window_minutes"))
-        length = minutes * 60 if minutes else span_s
-        return Window(resets - length, resets, official=True)
-    return Window(start, end, official=False)
+def _official_window(official: Sequence[Official], now: float) -> Window | None:
+    """The true window from an official 5-hour reset time that covers now."""
+    five = next((o for o in official if o.window == "5h"), None)
+    if five is None or five.resets_at is None:
+        return None
+    start = five.resets_at - lm.FIVE_HOURS
+    return Window(start, five.resets_at, official=True) if start <= now else None
 
 
 def _limit(
@@ -365,46 +373,47 @@ def _limit(
     estimate: int | None,
     token_limit: int | None,
 ) -> Limit | None:
-    """Official 5h % > --token-limit > the user's budget > an estimate, labelled as such.
+    """Official 5h % > --token-limit > the state's budget or estimate > the caller's
+    estimate (largest past block), each labelled with where it comes from.
 
     Every kind is reduced to (value, cap, rate per minute) so one formula
     projects them all to the reset.
     """
     tpm = burn.tokens_per_minute if burn else 0.0
     five = next((o for o in official if o.window == "5h"), None)
+    lim = _dict(a.get("limit"))
+    kind = str(lim.get("kind"))
+    cap_tokens, cap_cost = _num(lim.get("tokens")), _num(lim.get("cost"))
     value: float
     if five is not None:
         rate = five.pct / tokens.total * tpm if tokens.total else 0.0
         value, cap, kind, label = five.pct, 100.0, "official", "of the official 5h limit"
     elif token_limit:
         value, cap, rate = tokens.total, float(token_limit), tpm
-        kind, label = "budget", f"of your {_short(token_limit)} token limit"
+        kind, label = "budget", f"of your {_short(token_limit)} token limit (--token-limit)"
+    elif kind == "budget" and cap_tokens and cap_tokens > 0:
+        value, cap, rate = tokens.total, cap_tokens, tpm
+        label = f"of your {_short(cap_tokens)} token budget per block"
+    elif kind == "budget" and cap_cost and cap_cost > 0 and cost is not None:
+        value, cap, rate = cost, cap_cost, (burn.cost_per_hour / 60 if burn else 0.0)
+        label = f"of your ${cap_cost:,.2f} budget per block"
+    elif kind == "estimate" and cap_tokens and cap_tokens > 0:
+        value, cap, rate = tokens.total, cap_tokens, tpm
+        label = f"of ~{_short(cap_tokens)} (estimate from your past blocks)"
+    elif estimate:
+        value, cap, rate = tokens.total, float(estimate), tpm
+        kind, label = "estimate", f"of ~{_short(estimate)} (estimate: largest past block)"
     else:
-        lim = _dict(a.get("limit"))
-        kind = str(lim.get("kind"))
-        cap_tokens, cap_cost = _num(lim.get("tokens")), _num(lim.get("cost"))
-        if kind in ("budget", "estimate") and cap_tokens and cap_tokens > 0:
-            value, cap, rate = tokens.total, cap_tokens, tpm
-            label = f"of {'your' if kind == 'budget' else 'an estimated'} {_short(cap_tokens)}"
-            label += " token budget" if kind == "budget" else " token cap"
-        elif kind in ("budget", "estimate") and cap_cost and cap_cost > 0 and cost is not None:
-            value, cap, rate = cost, cap_cost, (burn.cost_per_hour / 60 if burn else 0.0)
-            label = f"of {'your' if kind == 'budget' else 'an estimated'} ${cap_cost:,.2f}"
-            label += " budget" if kind == "budget" else " cap"
-        elif estimate:
-            value, cap, rate = tokens.total, float(estimate), tpm
-            kind, label = "estimate", f"of {_short(estimate)} (estimate: largest past block)"
-        else:
-            return None
+        return None
     pct = value / cap * 100
     to_reset = max(0.0, (window.end - now) / 60)
     projected = (value + rate * to_reset) / cap * 100 if burn else None
     runs_out = None
-    if burn and rate > 0 and value < cap:
+    if value >= cap:
+        runs_out = now
+    elif burn and rate > 0:
         when = now + (cap - value) / rate * 60
         runs_out = when if when < window.end else None
-    elif value >= cap:
-        runs_out = now
     return Limit(pct, kind, label, projected, runs_out)
 
 
@@ -540,15 +549,14 @@ def _bar(pct: float, width: int, style: str, marker: float | None = None) -> Tex
     return text
 
 
-def _sparkline(values: Sequence[int], width: int) -> Text:
-    """Minutes resampled to ``width`` cells (summed), scaled to the busiest cell."""
+def _sparkline(values: Sequence[float], width: int) -> Text:
+    """Minutes resampled to ``width`` cells (averaged), scaled to the busiest cell."""
     if not values or width <= 0:
         return Text()
     n = len(values)
-    cells = [
-        sum(values[i * n // width : max(i * n // width + 1, (i + 1) * n // width)])
-        for i in range(min(width, n))
-    ]
+    w = min(width, n)
+    spans = [values[i * n // w : (i + 1) * n // w] for i in range(w)]
+    cells = [sum(span) / len(span) for span in spans]  # per minute: spans differ in length
     peak = max(cells)
     text = Text()
     for v in cells:
@@ -561,14 +569,10 @@ def _sparkline(values: Sequence[int], width: int) -> Text:
 
 
 def _pace(view: AgentView) -> tuple[str, str] | None:
-    pace = view.pace
-    if pace is None:
+    if view.limit is None or view.window is None:
         return None
-    if pace > 10:
-        return "slow down", "red"
-    if pace < -10:
-        return "room to spare", "green"
-    return "on track", "green"
+    label = lm.pace(view.limit.pct, view.elapsed_pct)
+    return label, "red" if label == "slow down" else "green"
 
 
 def _name(agent: str) -> str:
@@ -623,6 +627,8 @@ def usage_view(v: AgentView, f: _Fmt) -> RenderableType:
             (_tokens(t.total), "bold"),
             " tokens · ",
             (_money(v.cost, v.unpriced), "bold"),
+            " · in+out ",
+            _tokens(t.in_out),
             (f" · {v.entries:,} requests", "dim"),
         )
     )
@@ -631,7 +637,6 @@ def usage_view(v: AgentView, f: _Fmt) -> RenderableType:
         ("out", t.output),
         ("cache write", t.cache_write),
         ("cache read", t.cache_read),
-        ("in+out", t.in_out),
     )
     detail = Text()
     for i, (label, n) in enumerate(parts):
@@ -703,13 +708,22 @@ def projection_view(v: AgentView, f: _Fmt) -> RenderableType:
 def _runs_out(lim: Limit, v: AgentView, f: _Fmt) -> Text:
     assert lim.runs_out is not None
     if lim.runs_out <= f.now:
-        return Text("⚠ limit reached", style="bold red")
+        return Text(_REACHED[lim.kind], style="bold red")
     early = (v.window.end - lim.runs_out) if v.window else 0
+    verb = "passes the estimate" if lim.kind == "estimate" else "runs out"
     return Text.assemble(
-        ("⚠ runs out at ", "bold red"),
+        (f"⚠ {verb} at ", "bold red"),
         (f.clock(lim.runs_out), "bold red"),
-        (f", {_countdown(early)} before the reset — slow down", "red"),
+        (f", {_countdown(early)} before the reset", "red"),
     )
+
+
+#: An estimate is not a limit: past it means an unusually big block, not a stop.
+_REACHED = {
+    "official": "⚠ limit reached",
+    "budget": "⚠ budget used up",
+    "estimate": "⚠ beyond the estimate: bigger than your usual block",
+}
 
 
 def official_view(v: AgentView, f: _Fmt) -> Text:
@@ -776,6 +790,8 @@ def _agent_panel(v: AgentView, f: _Fmt, opts: ViewOptions) -> RenderableType:
 
 def idle_view(v: AgentView, f: _Fmt) -> RenderableType:
     """No active block: nothing is burning, so say so calmly and recap the last block."""
+    if v.last_event is None and v.last_block is None:
+        return Text("No usage recorded yet.", style="dim")
     lines: list[RenderableType] = [Text("No active block. Nothing is burning.", style="green")]
     lb = v.last_block
     if lb is not None:
@@ -796,9 +812,8 @@ def idle_view(v: AgentView, f: _Fmt) -> RenderableType:
                 f"{_ago(f.now - v.last_event)} ({f.clock(v.last_event)})",
             )
         )
-    else:
-        lines.append(Text("No usage recorded yet.", style="dim"))
-    lines.append(Text.assemble(("Today  ", "bold"), _money(v.today)))
+    if v.today is not None:
+        lines.append(Text.assemble(("Today  ", "bold"), _money(v.today)))
     if v.official:
         lines.append(Text.assemble(("Limits  ", "bold"), official_view(v, f)))
     return Group(*lines)
@@ -816,7 +831,8 @@ def footer_view(views: Sequence[AgentView], f: _Fmt, facts: Facts, compact: bool
     for i, (label, key) in enumerate(zip(labels, ("today", "week", "month"), strict=True)):
         text.append(" · " if i else "", style="dim")
         text.append(f"{label} ", style="dim")
-        text.append(_money(total(key)), style="bold")
+        spent = total(key)
+        text.append("–" if spent is None else _money(spent), style="bold")
     text.append("\n")
     newest = max((v.last_event for v in views if v.last_event is not None), default=None)
     text.append("event " if compact else "newest event ", style="dim")
@@ -829,7 +845,11 @@ def footer_view(views: Sequence[AgentView], f: _Fmt, facts: Facts, compact: bool
     else:
         text.append("daemon not running", style="bold red")
     if not compact:
-        text.append(f" · {f.clock(f.now, seconds=True)} · q quits", style="dim")
+        text.append(f" · {f.clock(f.now, seconds=True)}", style="dim")
+        if facts.interactive:
+            text.append(" · q quits", style="dim")
+    if facts.config_error:
+        text.append(f"\nconfig: {facts.config_error}", style="yellow")
     return text
 
 
@@ -841,21 +861,9 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
     title = Text(_name(v.agent), style="bold")
     if opts.demo:
         title.append(f" {DEMO_LABEL}", style="bold yellow")
-    lines: list[RenderableType] = [title]
     if not v.active:
-        lines.append(Text("No active block.", style="green"))
-        lb = v.last_block
-        if lb is not None:
-            lines.append(
-                Text(
-                    f"Last {f.clock(lb.start)}–{f.clock(lb.end)} "
-                    f"{_short(lb.tokens)} tok {_money(lb.cost)}"
-                )
-            )
-        if v.last_event is not None:
-            lines.append(Text(f"Active {_ago(f.now - v.last_event)}"))
-        lines.append(Text(f"Today {_money(v.today)}"))
-        return Group(*lines)
+        return Group(title, *_compact_idle(v, f))
+    lines: list[RenderableType] = [title]
     assert v.window is not None and v.tokens is not None
     w = v.window
     bar_w = max(8, min(20, width - 20))
@@ -864,7 +872,7 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
         Text.assemble(
             "Reset ",
             (f.clock(w.end), "bold"),
-            " off" if w.official else " est",
+            " official" if w.official else " estimated",
             " in ",
             (_countdown(w.end - f.now, compact=True), "bold"),
         )
@@ -872,13 +880,12 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
     lines.append(Text.assemble("Time ", _bar(elapsed, bar_w, "blue"), f" {elapsed:.0f}%"))
     if v.limit is not None:
         style = LEVEL_STYLE[v.limit.level]
-        kind = {"official": "off", "budget": "bdg", "estimate": "est"}[v.limit.kind]
         lines.append(
             Text.assemble(
                 "Used ",
                 _bar(v.limit.pct, bar_w, style, elapsed),
                 (f" {v.limit.pct:.0f}%", f"bold {style}"),
-                f" {kind}",
+                f" {v.limit.kind}",
             )
         )
     else:
@@ -918,9 +925,10 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
         lines.append(line)
     if v.limit is not None and v.limit.runs_out is not None:
         if v.limit.runs_out <= f.now:
-            lines.append(Text("⚠ limit reached", style="bold red"))
+            lines.append(Text(_REACHED[v.limit.kind].split(":")[0], style="bold red"))
         else:
-            lines.append(Text(f"⚠ runs out {f.clock(v.limit.runs_out)}", style="bold red"))
+            verb = "passes estimate" if v.limit.kind == "estimate" else "runs out"
+            lines.append(Text(f"⚠ {verb} {f.clock(v.limit.runs_out)}", style="bold red"))
     if v.official:
         lines.append(Text("Official " + " · ".join(f"{o.window} {o.pct:.0f}%" for o in v.official)))
     if v.models:
@@ -931,6 +939,23 @@ def compact_agent_view(v: AgentView, f: _Fmt, opts: ViewOptions, width: int) -> 
             )
         )
     return Group(*lines)
+
+
+def _compact_idle(v: AgentView, f: _Fmt) -> list[Text]:
+    if v.last_event is None and v.last_block is None:
+        return [Text("No usage recorded yet.", style="dim")]
+    lines = [Text("No active block.", style="green")]
+    lb = v.last_block
+    if lb is not None:
+        lines.append(
+            Text(
+                f"Last {f.clock(lb.start)}–{f.clock(lb.end)} "
+                f"{_short(lb.tokens)} tok {_money(lb.cost)}"
+            )
+        )
+    if v.last_event is not None:
+        lines.append(Text(f"Last activity {_ago(f.now - v.last_event)}"))
+    return lines
 
 
 # --------------------------------------------------------------------------- the view
@@ -1044,31 +1069,24 @@ class _StateFile:
 
 
 class _InProcess:
-    """``--no-daemon``: the daemon's ingest → snapshot → state cycle, run here when
-    a stat of the log files shows a change (or once a minute, for day rollover)."""
+    """``--no-daemon``: the daemon's own ingest → snapshot → state cycle, run here
+    when a stat of the log files shows a change (or once a minute, for the clock)."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        from tmuxtok import store
+    def __init__(self) -> None:
+        from tmuxtok import watch
         from tmuxtok.config import load as load_config
-        from tmuxtok.report import resolve_tz
-        from tmuxtok.sources import SOURCES
 
-        self.env = env
-        self.cfg = load_config(env)
-        self.tz = resolve_tz(self.cfg.timezone)
-        self.ledger = store.open_ledger(env)
-        self.roots = [
-            (source, root)
-            for name, source in SOURCES.items()
-            for root in source.roots(env, self.cfg.roots.get(name))
-        ]
+        if not watch.log.handlers:  # its messages must not scribble over the panel
+            watch.setup_logging(watch.state_dir() / watch.LOG_FILE)
+        self.daemon = watch.Daemon(load_config(), watch.Options())
         self.fingerprint: tuple[tuple[str, int, int], ...] | None = None
-        self.last = 0.0
 
     def _stat(self) -> tuple[tuple[str, int, int], ...]:
+        from tmuxtok.sources.base import walk_jsonl
+
         out = []
-        for source, root in self.roots:
-            for p in source.discover(root):
+        for d in self.daemon.log_dirs():
+            for p in [d, *walk_jsonl(d)]:
                 try:
                     st = os.stat(p)
                 except OSError:
@@ -1076,38 +1094,17 @@ class _InProcess:
                 out.append((str(p), st.st_size, st.st_mtime_ns))
         return tuple(out)
 
-    def tick(self, now: float) -> None:
-        from tmuxtok import snapshot, store
-        from tmuxtok import state as statefile
-
+    def tick(self) -> None:
         fp = self._stat()
-        if fp == self.fingerprint and now - self.last < INGEST_TICK_SECONDS:
-            return
-        store.refresh(self.ledger, self.cfg, self.env)
-        data = snapshot.build(self.ledger, now, self.tz, self.cfg.session_hours)
-        statefile.write_if_changed(data, statefile.state_path(self.env))
-        self.fingerprint, self.last = fp, now
+        if fp != self.fingerprint:
+            self.daemon.ingest()
+            self.daemon.publish()
+            self.fingerprint = fp
+        elif self.daemon.due():
+            self.daemon.publish()
 
     def close(self) -> None:
-        self.ledger.close()
-
-
-def _estimates(agents: Sequence[str], now: float, session_hours: float) -> dict[str, int]:
-    """Largest completed block per agent, from the ledger: the fallback cap."""
-    from tmuxtok import report, store
-    from tmuxtok.model import blocks as bm
-
-    ledger = store.open_ledger()
-    try:
-        out = {}
-        for agent in agents:
-            blocks = bm.build_blocks(report.entries(ledger, agent), int(now * 1000), session_hours)
-            best = bm.max_completed_total(blocks)
-            if best:
-                out[agent] = best
-        return out
-    finally:
-        ledger.close()
+        self.daemon.ledger.close()
 
 
 class _Keys:
@@ -1184,19 +1181,17 @@ def _console(once: bool) -> Console:
 
 
 def run(opts: RunOptions, console: Console | None = None) -> int:
-    """Show the panel until q, Ctrl+C or SIGTERM; returns the exit status.
+    """Show the panel until q, Ctrl+C, SIGTERM or SIGHUP; returns the exit status.
 
     Raises ConfigError/ReportError for bad settings (the CLI reports them).
     """
     from tmuxtok import demo_env, watch
-    from tmuxtok import state as statefile
     from tmuxtok.config import load as load_config
     from tmuxtok.report import resolve_tz
 
     stop = threading.Event()
     writer: threading.Thread | None = None
     started_daemon = False
-    ingest: _InProcess | None = None
     if opts.demo:
         demo_env.activate()
     cfg = load_config()
@@ -1209,32 +1204,33 @@ def run(opts: RunOptions, console: Console | None = None) -> int:
         token_limit=_token_limit(opts.token_limit),
     )
     console = console or _console(opts.once)
+    once = opts.once or not console.is_terminal  # redirected: a frame, not an endless loop
+    running = watch.holder(watch.state_dir()) is not None
+    # One frame needs no daemon left behind: without a running one, ingest here.
+    in_process = opts.no_daemon or (once and not running)
+    panel = _Panel(vopts, cfg.session_hours, in_process=in_process)
     try:
-        if opts.once or opts.no_daemon:
-            ingest = _InProcess(os.environ)
-        elif watch.holder(watch.state_dir()) is None:
+        if not in_process and not running:
             started_daemon, _ = watch.start_background(_daemon_options(opts.demo))
-        if opts.demo and not opts.once:
+        if once:
+            console.print(panel.frame(time.time()))
+            return 0
+        if opts.demo:
             from tmuxtok import demo_writer
 
             claude_root = Path(os.environ["CLAUDE_CONFIG_DIR"].split(",")[0])
             writer = demo_writer.start(claude_root, stop)
-        source = _StateFile(statefile.state_path())
-        if opts.once:
-            assert ingest is not None
-            ingest.tick(time.time())
-            source.poll()
-            facts = _facts(source, ingest, vopts, opts, {})
-            facts = _with_estimates(facts, source.data, time.time(), cfg.session_hours, vopts)
-            console.print(view(source.data, time.time(), vopts, facts))
-            return 0
-        return _loop(console, source, ingest, vopts, opts, cfg.session_hours)
+        _loop(console, panel, max(0.1, opts.refresh))
+        return 0
     except (KeyboardInterrupt, _Quit):
         return 0
+    except OSError as e:
+        if e.errno in (errno.EIO, errno.EPIPE):
+            return 0  # the terminal is gone (pane closed): nobody to restore it for
+        raise
     finally:
         stop.set()
-        if ingest is not None:
-            ingest.close()
+        panel.close()
         if writer is not None:
             writer.join(timeout=2)
         if opts.demo and started_daemon:
@@ -1242,7 +1238,7 @@ def run(opts: RunOptions, console: Console | None = None) -> int:
 
 
 def _daemon_options(demo: bool) -> Any:
-    """Like ``tmuxtok watch --daemon`` typed here: push to this tmux (never demo data)."""
+    """As if ``tmuxtok watch --daemon`` were typed here: push to this tmux (not demo data)."""
     from tmuxtok import watch
 
     socket = os.environ.get("TMUX", "").split(",", 1)[0] or None
@@ -1251,7 +1247,7 @@ def _daemon_options(demo: bool) -> Any:
 
 def _token_limit(raw: str | None) -> int | None:
     if raw is None or raw == "max":
-        return None  # "max" is the default estimate already
+        return None  # "max" is the fallback estimate anyway
     from tmuxtok.report import ReportError
 
     try:
@@ -1263,42 +1259,94 @@ def _token_limit(raw: str | None) -> int | None:
     return value
 
 
-def _facts(
-    source: _StateFile,
-    ingest: _InProcess | None,
-    vopts: ViewOptions,
-    opts: RunOptions,
-    estimates: Mapping[str, int],
-    waited: float = 0.0,
-) -> Facts:
-    from tmuxtok import watch
+class _Panel:
+    """What the loop keeps between frames: the state file, the optional
+    in-process ingest, and the fallback estimates."""
 
-    pid = None if ingest else watch.holder(watch.state_dir())
-    notice = source.error
-    if source.data is None and notice is None:
-        notice = "waiting for the daemon…"
-        if waited > 10 and not ingest:
-            log = watch.state_dir() / watch.LOG_FILE
-            notice += f" (still no state file after {waited:.0f} s; see {log})"
-    return Facts(daemon_pid=pid, in_process=ingest is not None, estimates=estimates, notice=notice)
+    def __init__(self, vopts: ViewOptions, session_hours: float, in_process: bool) -> None:
+        from tmuxtok import state as statefile
+
+        self.vopts = vopts
+        self.session_hours = session_hours
+        self.source = _StateFile(statefile.state_path())
+        self.ingest = _InProcess() if in_process else None
+        self.estimates: dict[str, int] = {}
+        self.next_estimate = 0.0
+        self.next_ingest = 0.0
+        self.began = time.monotonic()
+        self.interactive = False
+
+    def poll(self, now: float) -> bool:
+        """Bring the data up to date; True if the picture may have changed."""
+        if self.ingest is not None and now >= self.next_ingest:
+            self.ingest.tick()
+            self.next_ingest = now + 1.0
+        changed = self.source.poll()
+        if self.source.data is not None and now >= self.next_estimate:
+            self.estimates = self._estimates(self.source.data, now)
+            self.next_estimate = now + ESTIMATE_SECONDS
+            changed = True
+        return changed
+
+    def _estimates(self, state: Mapping[str, Any], now: float) -> dict[str, int]:
+        """The only ledger read, for agents the daemon gave no limit (too little
+        history for its estimate): so every 5 minutes is plenty."""
+        if self.vopts.token_limit:
+            return {}
+        agents = _dict(state.get("agents"))
+        need = [
+            a
+            for a in agents_to_show(state, self.vopts.agent)
+            if not _dict(agents.get(a)).get("limit")
+        ]
+        return _largest_blocks(need, now, self.session_hours) if need else {}
+
+    def facts(self) -> Facts:
+        from tmuxtok import watch
+
+        pid = None if self.ingest else watch.holder(watch.state_dir())
+        notice = self.source.error
+        if self.source.data is None and notice is None:
+            notice = "waiting for the daemon…"
+            waited = time.monotonic() - self.began
+            if waited > 10 and not self.ingest:
+                log = watch.state_dir() / watch.LOG_FILE
+                notice += f" (no state file after {waited:.0f} s; see {log})"
+        error = (self.source.data or {}).get("config_error")
+        return Facts(
+            daemon_pid=pid,
+            in_process=self.ingest is not None,
+            estimates=self.estimates,
+            notice=notice,
+            interactive=self.interactive,
+            config_error=error if isinstance(error, str) else None,
+        )
+
+    def frame(self, now: float) -> RenderableType:
+        self.poll(now)
+        return view(self.source.data, now, self.vopts, self.facts())
+
+    def close(self) -> None:
+        if self.ingest is not None:
+            self.ingest.close()
 
 
-def _with_estimates(
-    facts: Facts,
-    state: Mapping[str, Any] | None,
-    now: float,
-    session_hours: float,
-    vopts: ViewOptions,
-) -> Facts:
-    if state is None:
-        return facts
-    agents = agents_to_show(state, vopts.agent)
-    return Facts(
-        daemon_pid=facts.daemon_pid,
-        in_process=facts.in_process,
-        estimates=_estimates(agents, now, session_hours),
-        notice=facts.notice,
-    )
+def _largest_blocks(agents: Sequence[str], now: float, session_hours: float) -> dict[str, int]:
+    """Largest completed block per agent, from the ledger (``--token-limit max``)."""
+    from tmuxtok import report, store
+    from tmuxtok.model import blocks as bm
+
+    ledger = store.open_ledger()
+    try:
+        out = {}
+        for agent in agents:
+            blocks = bm.build_blocks(report.entries(ledger, agent), int(now * 1000), session_hours)
+            best = bm.max_completed_total(blocks)
+            if best:
+                out[agent] = best
+        return out
+    finally:
+        ledger.close()
 
 
 @contextlib.contextmanager
@@ -1315,20 +1363,15 @@ def _signals() -> Iterator[None]:
             signal.signal(s, h)
 
 
-def _loop(
-    console: Console,
-    source: _StateFile,
-    ingest: _InProcess | None,
-    vopts: ViewOptions,
-    opts: RunOptions,
-    session_hours: float,
-) -> int:
-    refresh = max(0.1, opts.refresh)
-    began = time.monotonic()
-    estimates: dict[str, int] = {}
-    next_estimate = 0.0
+def _loop(console: Console, panel: _Panel, refresh: float) -> None:
+    """Redraw on new data, on resize and on the clock; sleep in select() between.
+
+    Drawing is the only real work, so it happens at most once per change or
+    tick; polling in between is a stat() every POLL_SECONDS.
+    """
     next_draw = 0.0
     size = None
+    panel.interactive = True
     with (
         _signals(),
         _Keys() as keys,
@@ -1336,21 +1379,11 @@ def _loop(
     ):
         while True:
             now = time.time()
-            if ingest is not None:
-                ingest.tick(now)
-            changed = source.poll()
-            if source.data is not None and now >= next_estimate:
-                # The only ledger read: a fallback cap, so every 5 minutes is plenty.
-                agents = agents_to_show(source.data, vopts.agent)
-                estimates = _estimates(agents, now, session_hours)
-                next_estimate = now + ESTIMATE_SECONDS
-                changed = True
-            resized = console.size != size
-            if changed or resized or now >= next_draw:
+            changed = panel.poll(now)
+            if changed or console.size != size or now >= next_draw:
                 size = console.size
-                facts = _facts(source, ingest, vopts, opts, estimates, time.monotonic() - began)
-                live.update(view(source.data, now, vopts, facts), refresh=True)
+                live.update(view(panel.source.data, now, panel.vopts, panel.facts()), refresh=True)
                 next_draw = (math.floor(now / refresh) + 1) * refresh
-            keys_pressed = keys.wait(min(POLL_SECONDS, max(0.0, next_draw - time.time())))
-            if "q" in keys_pressed.lower():
-                return 0
+            pressed = keys.wait(min(POLL_SECONDS, max(0.0, next_draw - time.time())))
+            if "q" in pressed.lower():
+                return
