@@ -131,7 +131,12 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
 
 
 def blocks_table(
-    blocks: list[bm.Block], data: dict[str, Any], now_ms: int, tz: tzinfo, agent: str
+    blocks: list[bm.Block],
+    data: dict[str, Any],
+    now_ms: int,
+    tz: tzinfo,
+    agent: str,
+    breakdown: bool = False,
 ) -> Table:
     t = Table(
         title=f"5-hour blocks · {agent}",
@@ -163,6 +168,15 @@ def blocks_table(
             num(b.total_tokens),
             money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
         )
+        if breakdown:
+            for m in b.per_model:
+                t.add_row(
+                    "",
+                    "",
+                    Text("└ " + _short(m.model), style="dim"),
+                    Text(num(m.total_tokens), style="dim"),
+                    Text(money(m.cost), style="dim"),
+                )
         if b.is_active:
             rate, proj = row["burnRate"], row["projection"]
             if rate:
