@@ -1,8 +1,16 @@
 """tmuxtok benchmarks: `make bench` or `python -m bench [--mb N] [--runs K]`.
 
-Figures are medians of several runs (with min and max), and wall times are
-given as ratios to a baseline measured in the same process tree, because the
-machine is shared and noisy. Results also go to bench/results.json.
+The corpus is made by ``tmuxtok demo generate`` (default 1 GiB of Claude Code
+logs over ~1000 files, plus ~5 % Codex logs) in a temp dir, and kept there
+between runs, keyed by size and seed. Every figure is the median of several
+runs, printed with its min and max: the machine is shared and noisy, so wall
+times that matter are also given as ratios to a baseline measured in the same
+run (``python -c pass`` with the same interpreter). Results go to
+bench/results.json; ``--profile`` adds cProfile listings of a cold ingest and
+a warm report (bench/profile-*.txt).
+
+"Cold ingest" means an empty ledger, not an empty page cache: the logs were
+just written or read, as they are on a machine where an agent is working.
 """
 
 from __future__ import annotations
@@ -10,31 +18,69 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-CORPUS = HERE / ".corpus"
+MIB = 1 << 20
+TICKS = os.sysconf("SC_CLK_TCK")
+PAGE = os.sysconf("SC_PAGE_SIZE")
+
+TARGETS = {
+    "cold ingest (MiB/s)": (">=", 1024),
+    "ingest peak RSS, largest process (MiB)": ("<=", 150),
+    "ingest peak RSS, all processes (MiB)": ("<=", 150),
+    "warm blocks --json above python -c pass (ms)": ("<=", 50),
+    "status / python -c pass (tmuxtok command)": ("<=", 1.3),
+    "status / python -c pass (import tmuxtok.status_cli)": ("<=", 1.3),
+    "append -> state.json p95 (ms)": ("<=", 250),
+    "daemon idle CPU (% of a core)": ("<=", 0.5),
+    "daemon idle RSS (MiB)": ("<=", 60),
+    "live --refresh 1 CPU (% of a core)": ("<=", 3),
+}
 
 
-def corpus(mb: float, seed: int) -> Path:
-    """Generate once per (size, seed); later runs reuse it."""
-    root = CORPUS / f"mb{mb:g}-seed{seed}"
-    if not (root / "truth.json").exists():
-        from tmuxtok.demo import generate
+# --- corpus and environments ----------------------------------------------------------------
 
-        shutil.rmtree(root, ignore_errors=True)
-        print(f"generating a {mb:g} MiB corpus in {root} …", flush=True)
-        generate(root, mb=mb, days=14, seed=seed)
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("TMUXTOK_BENCH_CACHE") or tempfile.gettempdir()) / "tmuxtok-bench"
+
+
+def corpus(mb: float, seed: int, days: int = 14) -> Path:
+    """Generate once per (size, seed) with the CLI; later runs reuse it."""
+    root = cache_dir() / f"mb{mb:g}-seed{seed}-days{days}"
+    if (root / "truth.json").exists():
+        return root
+    tmp = root.with_name(root.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating a {mb:g} MiB corpus in {root} …", flush=True)
+    argv = ["demo", "generate", str(tmp), "--mb", f"{mb:g}", "--days", str(days)]
+    subprocess.run(
+        [sys.executable, "-m", "tmuxtok", *argv, "--seed", str(seed)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    shutil.rmtree(root, ignore_errors=True)
+    tmp.rename(root)
     return root
+
+
+def log_bytes(root: Path) -> int:
+    return sum(p.stat().st_size for p in root.rglob("*.jsonl"))
 
 
 def env_for(root: Path, home: Path) -> dict[str, str]:
@@ -49,12 +95,27 @@ def env_for(root: Path, home: Path) -> dict[str, str]:
         CODEX_HOME=str(root / "codex"),
         TMUXTOK_NO_SPAWN="1",
     )
+    # Byte-code caching on, as on a normal install, even if this shell disables it.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     return env
+
+
+@contextmanager
+def ingested_home(root: Path) -> Iterator[dict[str, str]]:
+    """A private HOME whose ledger already holds the whole corpus."""
+    with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+        env = env_for(root, Path(home))
+        run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
+        yield env
+
+
+def run(argv: list[str], env: dict[str, str]) -> None:
+    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def timed(argv: list[str], env: dict[str, str]) -> float:
     started = time.perf_counter()
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    run(argv, env)
     return time.perf_counter() - started
 
 
@@ -62,52 +123,156 @@ def summary(xs: list[float]) -> dict[str, float]:
     return {"median": statistics.median(xs), "min": min(xs), "max": max(xs), "runs": len(xs)}
 
 
-def peak_rss_kib(argv: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Wall time and peak RSS of a child (ru_maxrss of the reaped child)."""
+# --- process accounting ---------------------------------------------------------------------
 
+
+def _rss_kib(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * PAGE // 1024
+    except (OSError, IndexError, ValueError):
+        return 0
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of one process (fields 14 and 15; the name may contain spaces)."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def measured(argv: list[str], env: dict[str, str]) -> dict[str, float]:
+    """Wall, CPU and peak RSS of a child and its workers.
+
+    ``ru_maxrss`` (from wait4) is the largest single process; the sum over the
+    process tree is sampled every 20 ms (an upper bound: pages that forked
+    workers share with their parent are counted in each).
+    """
     started = time.perf_counter()
     pid = os.fork()
-    if pid == 0:  # child
+    if pid == 0:  # the child
         fd = os.open(os.devnull, os.O_WRONLY)
         os.dup2(fd, 1)
         os.dup2(fd, 2)
         os.execve(argv[0], argv, env)
-    _, status, usage = os.wait4(pid, 0)
+    peak_tree = 0
+    done = threading.Event()
+
+    def sample() -> None:
+        nonlocal peak_tree
+        while not done.wait(0.02):
+            total = _rss_kib(pid) + sum(_rss_kib(c) for c in _children(pid))
+            peak_tree = max(peak_tree, total)
+
+    t = threading.Thread(target=sample, daemon=True)
+    t.start()
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - started
+    done.set()
+    t.join()
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"{argv} failed")
-    return time.perf_counter() - started, int(usage.ru_maxrss)
-
-
-def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
-    size = sum(p.stat().st_size for p in root.rglob("*.jsonl"))
-    walls, rss = [], []
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory() as home:
-            env = env_for(root, Path(home))
-            wall, kib = peak_rss_kib([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
-            walls.append(wall)
-            rss.append(kib)
-    mibs = [size / (1 << 20) / w for w in walls]
     return {
-        "corpus_mib": size / (1 << 20),
-        "cold_ingest_mib_per_s": summary(mibs),
-        "peak_rss_mib": summary([k / 1024 for k in rss]),
+        "wall_s": wall,
+        "cpu_s": ru.ru_utime + ru.ru_stime,
+        "peak_rss_mib": ru.ru_maxrss / 1024,
+        "peak_tree_rss_mib": max(peak_tree, ru.ru_maxrss) / 1024,
     }
 
 
+# --- the benchmarks --------------------------------------------------------------------------
+
+
+def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
+    """Cold scans into a fresh ledger: parallel (the default) and, once, serial."""
+    size = log_bytes(root)
+    argv = [sys.executable, "-m", "tmuxtok", "scan", "--quiet"]
+    got: list[dict[str, float]] = []
+    serial: dict[str, float] = {}
+    for i in range(runs + 1):
+        with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+            env = env_for(root, Path(home))
+            if i == runs:
+                env["TMUXTOK_WORKERS"] = "1"
+                serial = measured(argv, env)
+            else:
+                got.append(measured(argv, env))
+    return {
+        "corpus_mib": size / MIB,
+        "files": sum(1 for _ in root.rglob("*.jsonl")),
+        "cold_ingest_mib_per_s": summary([size / MIB / g["wall_s"] for g in got]),
+        "wall_s": summary([g["wall_s"] for g in got]),
+        "cpu_s": summary([g["cpu_s"] for g in got]),
+        "peak_rss_mib": summary([g["peak_rss_mib"] for g in got]),
+        "peak_tree_rss_mib": summary([g["peak_tree_rss_mib"] for g in got]),
+        "serial_mib_per_s": size / MIB / serial["wall_s"],
+        "serial_cpu_s": serial["cpu_s"],
+        "serial_peak_rss_mib": serial["peak_rss_mib"],
+    }
+
+
+def _drop_blocks_cache(env: dict[str, str]) -> None:
+    ledger = Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
+    con = sqlite3.connect(ledger)
+    try:
+        con.execute("DELETE FROM cache WHERE k LIKE 'blocks:%'")
+        con.commit()
+    except sqlite3.OperationalError:
+        pass  # a tmuxtok without report caches
+    finally:
+        con.close()
+
+
 def bench_warm(root: Path, runs: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as home:
-        env = env_for(root, Path(home))
-        subprocess.run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env=env, check=True)
-        base, warm = [], []
-        for _ in range(runs):
+    """Reports with nothing new to read, interleaved with ``python -c pass``.
+
+    Also timed: ``blocks --json`` right after one new event (read, committed
+    and the cached blocks brought up to date), and with its cache dropped
+    (all history built again, as after ``ledger rebuild``).
+    """
+    sys.path.insert(0, str(HERE.parent))
+    from tests.logfmt import claude_assistant
+
+    with ingested_home(root) as env:
+        live = Path(env["HOME"]) / "live-claude"
+        log = live / "projects" / "-bench" / "live.jsonl"
+        log.parent.mkdir(parents=True)
+        log.write_bytes(b"")
+        env["CLAUDE_CONFIG_DIR"] += f",{live}"
+        blocks = [sys.executable, "-m", "tmuxtok", "blocks", "--json"]
+        daily = [sys.executable, "-m", "tmuxtok", "daily", "--json"]
+        run(blocks, env)  # builds the blocks cache, as the first report after a change does
+        run(daily, env)
+        base, warm, day, changed, rebuilt = [], [], [], [], []
+        for i in range(runs):
             base.append(timed([sys.executable, "-c", "pass"], env))
-            warm.append(timed([sys.executable, "-m", "tmuxtok", "blocks", "--json"], env))
-        extra = [(w - b) * 1000 for w, b in zip(warm, base, strict=True)]
+            warm.append(timed(blocks, env))
+            day.append(timed(daily, env))
+            now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            with log.open("ab") as f:
+                f.write(claude_assistant(now, f"msg-warm-{i}", inp=100 + i, out=10))
+            changed.append(timed(blocks, env))
+            _drop_blocks_cache(env)
+            rebuilt.append(timed(blocks, env))
+
+        def above(xs: list[float]) -> dict[str, float]:
+            return summary([(x - b) * 1000 for x, b in zip(xs, base, strict=True)])
+
         return {
             "interpreter_ms": summary([b * 1000 for b in base]),
             "warm_blocks_json_ms": summary([w * 1000 for w in warm]),
-            "warm_above_interpreter_ms": summary(extra),
+            "warm_above_interpreter_ms": above(warm),
+            "warm_daily_json_above_interpreter_ms": above(day),
+            "blocks_json_after_one_new_event_above_interpreter_ms": above(changed),
+            "blocks_json_cache_dropped_above_interpreter_ms": above(rebuilt),
         }
 
 
@@ -117,8 +282,7 @@ def bench_status(root: Path, runs: int) -> dict[str, Any]:
     Three launchers: the installed ``tmuxtok`` command (a three-line script,
     not pip's console-script wrapper, which imports ``re``), ``python -m
     tmuxtok status``, and importing tmuxtok.status_cli (what the TPM plugin's
-    pull mode runs). Byte-code caching is allowed, as on a normal
-    install, even if the environment disables it.
+    pull mode runs).
     """
     exe = shutil.which("tmuxtok", path=str(Path(sys.executable).parent)) or "tmuxtok"
     launchers = {
@@ -126,16 +290,8 @@ def bench_status(root: Path, runs: int) -> dict[str, Any]:
         "python_m": [sys.executable, "-m", "tmuxtok", "status"],
         "import_status_cli": [sys.executable, "-c", "import tmuxtok.status_cli"],
     }
-    with tempfile.TemporaryDirectory() as home:
-        env = env_for(root, Path(home))
-        env.pop("PYTHONDONTWRITEBYTECODE", None)
-        subprocess.run(
-            [exe, "watch", "--once", "--no-tmux"],
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+    with ingested_home(root) as env:
+        run([exe, "watch", "--once", "--no-tmux"], env)
         for argv in launchers.values():
             timed(argv, env)  # warm the byte-code cache
         base: list[float] = []
@@ -152,27 +308,49 @@ def bench_status(root: Path, runs: int) -> dict[str, Any]:
         return out
 
 
+def _wait(pred: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.002)
+    raise TimeoutError("benchmark condition not met")
+
+
+@contextmanager
+def running_daemon(env: dict[str, str]) -> Iterator[int]:
+    state = Path(env["XDG_STATE_HOME"]) / "tmuxtok" / "state.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tmuxtok", "watch", "--no-tmux"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait(state.exists, 120)
+        yield proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
 def bench_latency(root: Path, samples: int) -> dict[str, Any]:
-    """Append a usage line to a watched log; time until state.json shows it."""
+    """Append a usage line to a watched log; time until state.json shows it.
+
+    The daemon watches the whole corpus (already in its ledger) plus one more
+    root with the log being appended to, so each update pays for a large ledger.
+    """
     sys.path.insert(0, str(HERE.parent))
     from tests.logfmt import claude_assistant
 
-    with tempfile.TemporaryDirectory() as home:
-        env = env_for(root, Path(home))
-        work = Path(home) / "live-claude"
-        log = work / "projects" / "-bench" / "live.jsonl"
+    with ingested_home(root) as env:
+        live = Path(env["HOME"]) / "live-claude"
+        log = live / "projects" / "-bench" / "live.jsonl"
         log.parent.mkdir(parents=True)
         log.write_bytes(b"")
-        env["CLAUDE_CONFIG_DIR"] = str(work)
-        state = Path(home) / "state" / "tmuxtok" / "state.json"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tmuxtok", "watch", "--no-tmux"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            _wait(lambda: state.exists(), 30)
+        env["CLAUDE_CONFIG_DIR"] += f",{live}"
+        state = Path(env["XDG_STATE_HOME"]) / "tmuxtok" / "state.json"
+        with running_daemon(env):
             lat = []
             for i in range(samples):
                 before = state.read_bytes()
@@ -186,14 +364,11 @@ def bench_latency(root: Path, samples: int) -> dict[str, Any]:
                 _wait(lambda b=before: state.read_bytes() != b, 10)
                 lat.append((time.perf_counter() - started) * 1000)
                 time.sleep(0.2)
-        finally:
-            proc.terminate()
-            proc.wait(10)
         lat.sort()
         return {
             "append_to_state_ms": {
                 "p50": statistics.median(lat),
-                "p95": lat[max(0, int(len(lat) * 0.95) - 1)],
+                "p95": lat[max(0, int(len(lat) * 0.95 + 0.5) - 1)],
                 "min": lat[0],
                 "max": lat[-1],
                 "samples": len(lat),
@@ -201,36 +376,207 @@ def bench_latency(root: Path, samples: int) -> dict[str, Any]:
         }
 
 
-def _wait(pred: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return
-        time.sleep(0.002)
-    raise TimeoutError("benchmark condition not met")
+def bench_idle(root: Path, seconds: float) -> dict[str, Any]:
+    """The daemon at rest on the corpus: CPU and RSS sampled from /proc each second."""
+    with ingested_home(root) as env, running_daemon(env) as pid:
+        # settled: no CPU used for two seconds in a row (start-up work done)
+        last = cpu_seconds(pid)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            now = cpu_seconds(pid)
+            if now == last:
+                break
+            last = now
+        rss: list[float] = []
+        before, t0 = cpu_seconds(pid), time.monotonic()
+        while time.monotonic() - t0 < seconds:
+            time.sleep(1)
+            rss.append(_rss_kib(pid) / 1024)
+        used, wall = cpu_seconds(pid) - before, time.monotonic() - t0
+        return {
+            "seconds": wall,
+            "cpu_percent": used / wall * 100,
+            "cpu_resolution_percent": 100 / TICKS / wall,
+            "rss_mib": summary(rss),
+        }
+
+
+_LIVE_LINE = re.compile(r"^\s+(\w+)\s+([\d.]+) s CPU =\s+([\d.]+) % of one core", re.M)
+
+
+def bench_live(seconds: float, runs: int) -> dict[str, Any] | None:
+    """``live`` at 1 Hz, measured by bench/live_cpu.py (another part's tool) if present."""
+    if not (HERE / "live_cpu.py").exists():
+        return None
+    per: dict[str, list[float]] = {}
+    for _ in range(runs):
+        res = subprocess.run(
+            [sys.executable, "-m", "bench.live_cpu", "--seconds", f"{seconds:g}"],
+            cwd=HERE.parent,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if res.returncode != 0:
+            return {"error": (res.stderr or res.stdout).strip().splitlines()[-1:]}
+        for name, _, pct in _LIVE_LINE.findall(res.stdout):
+            per.setdefault(name, []).append(float(pct))
+    return {f"{name}_cpu_percent": summary(v) for name, v in per.items()}
+
+
+def profiles(root: Path) -> dict[str, str]:
+    """cProfile of a serial cold ingest and of a warm blocks --json (top 30 by own time)."""
+    out = {}
+    for name, argv, prepare in (
+        ("ingest", ["scan", "--quiet"], False),
+        ("warm", ["blocks", "--json"], True),
+    ):
+        with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+            env = env_for(root, Path(home))
+            env["TMUXTOK_WORKERS"] = "1"  # cProfile does not follow forked workers
+            if prepare:
+                run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
+                run([sys.executable, "-m", "tmuxtok", *argv], env)
+            stats = Path(home) / "prof"
+            run([sys.executable, "-m", "cProfile", "-o", str(stats), "-m", "tmuxtok", *argv], env)
+            text = subprocess.run(
+                [
+                    sys.executable,
+                    "-c",
+                    "import pstats, sys; "
+                    "p = pstats.Stats(sys.argv[1]); p.sort_stats('tottime').print_stats(30)",
+                    str(stats),
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            ).stdout
+            path = HERE / f"profile-{name}.txt"
+            path.write_text(text)
+            out[name] = str(path)
+    return out
+
+
+# --- output ------------------------------------------------------------------------------------
+
+
+def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    rows: list[tuple[str, str, str, str]] = []
+
+    def add(name: str, s: dict[str, float] | float, fmt: str = "{:,.1f}") -> None:
+        if isinstance(s, dict):
+            shown = f"{fmt.format(s['median'])}  ({fmt.format(s['min'])}–{fmt.format(s['max'])})"
+            value = s["median"]
+        else:
+            shown, value = fmt.format(s), s
+        op, target = TARGETS.get(name, ("", None))
+        verdict = ""
+        if target is not None:
+            ok = value >= target if op == ">=" else value <= target
+            verdict = f"{op} {target:g}: " + ("met" if ok else "MISSED")
+        rows.append((name, shown, verdict, ""))
+
+    if "ingest" in results:
+        r = results["ingest"]
+        add("cold ingest (MiB/s)", r["cold_ingest_mib_per_s"], "{:,.0f}")
+        add("cold ingest, serial (MiB/s)", r["serial_mib_per_s"], "{:,.0f}")
+        add("ingest CPU, all processes (s)", r["cpu_s"], "{:,.2f}")
+        add("ingest peak RSS, largest process (MiB)", r["peak_rss_mib"])
+        add("ingest peak RSS, all processes (MiB)", r["peak_tree_rss_mib"])
+    if "warm" in results:
+        r = results["warm"]
+        add("python -c pass (ms)", r["interpreter_ms"])
+        add("warm blocks --json above python -c pass (ms)", r["warm_above_interpreter_ms"])
+        add(
+            "warm daily --json above python -c pass (ms)", r["warm_daily_json_above_interpreter_ms"]
+        )
+        add(
+            "blocks --json after one new event (ms above)",
+            r["blocks_json_after_one_new_event_above_interpreter_ms"],
+        )
+        add(
+            "blocks --json, cache dropped (ms above)",
+            r["blocks_json_cache_dropped_above_interpreter_ms"],
+        )
+    if "status" in results:
+        r = results["status"]
+        add("status / python -c pass (tmuxtok command)", r["tmuxtok_command_ratio"], "{:.2f}")
+        add("status / python -c pass (python -m)", r["python_m_ratio"], "{:.2f}")
+        add(
+            "status / python -c pass (import tmuxtok.status_cli)",
+            r["import_status_cli_ratio"],
+            "{:.2f}",
+        )
+    if "latency" in results:
+        r = results["latency"]["append_to_state_ms"]
+        add("append -> state.json p50 (ms)", r["p50"])
+        add("append -> state.json p95 (ms)", r["p95"])
+    if "idle" in results:
+        r = results["idle"]
+        add("daemon idle CPU (% of a core)", r["cpu_percent"], "{:.2f}")
+        add("daemon idle RSS (MiB)", r["rss_mib"])
+    live = results.get("live")
+    if isinstance(live, dict) and "live_cpu_percent" in live:
+        add("live --refresh 1 CPU (% of a core)", live["live_cpu_percent"], "{:.2f}")
+        if "baseline_cpu_percent" in live:
+            add("  sleeping baseline in the same tmux (%)", live["baseline_cpu_percent"], "{:.2f}")
+    return rows
+
+
+def print_table(rows: list[tuple[str, str, str, str]]) -> None:
+    w0 = max(len(r[0]) for r in rows)
+    w1 = max(len(r[1]) for r in rows)
+    print(f"\n{'figure':<{w0}}  {'median  (min–max)':<{w1}}  target")
+    print("-" * (w0 + w1 + 24))
+    for name, shown, verdict, _ in rows:
+        print(f"{name:<{w0}}  {shown:<{w1}}  {verdict}")
+
+
+SECTIONS = ["ingest", "warm", "status", "latency", "idle", "live"]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
     ap.add_argument("--mb", type=float, default=1024, help="Claude log corpus size (MiB)")
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--runs", type=int, default=5)
-    ap.add_argument("--only", nargs="*", choices=["ingest", "warm", "status", "latency"])
+    ap.add_argument("--runs", type=int, default=5, help="runs per figure (median of them)")
+    ap.add_argument("--only", nargs="*", choices=SECTIONS)
+    ap.add_argument("--idle-seconds", type=float, default=60)
+    ap.add_argument("--live-seconds", type=float, default=60)
+    ap.add_argument("--profile", action="store_true", help="also write cProfile listings")
     args = ap.parse_args()
     root = corpus(args.mb, args.seed)
-    which = args.only or ["ingest", "warm", "status", "latency"]
-    results: dict[str, Any] = {"mb": args.mb, "runs": args.runs, "python": sys.version.split()[0]}
-    for name, fn in (
-        ("ingest", lambda: bench_ingest(root, max(1, args.runs // 2))),
-        ("warm", lambda: bench_warm(root, args.runs)),
+    which = args.only or SECTIONS
+    results: dict[str, Any] = {
+        "mb": args.mb,
+        "seed": args.seed,
+        "runs": args.runs,
+        "python": sys.version.split()[0],
+        "cpus": len(os.sched_getaffinity(0)),
+        "corpus": str(root),
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    steps: list[tuple[str, Callable[[], Any]]] = [
+        ("ingest", lambda: bench_ingest(root, args.runs)),
+        ("warm", lambda: bench_warm(root, args.runs * 2)),
         ("status", lambda: bench_status(root, args.runs * 4)),
         ("latency", lambda: bench_latency(root, args.runs * 8)),
-    ):
+        ("idle", lambda: bench_idle(root, args.idle_seconds)),
+        ("live", lambda: bench_live(args.live_seconds, max(1, args.runs // 5))),
+    ]
+    for name, fn in steps:
         if name in which:
             print(f"· {name} …", flush=True)
-            results[name] = fn()
-            print(json.dumps(results[name], indent=2), flush=True)
+            got = fn()
+            if got is not None:
+                results[name] = got
+                print(json.dumps(got, indent=2), flush=True)
+    if args.profile:
+        results["profiles"] = profiles(root)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    print_table(table(results))
+    print(f"\n(results in {HERE / 'results.json'})")
     return 0
 
 

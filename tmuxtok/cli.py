@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
 import orjson
@@ -17,9 +17,11 @@ from tmuxtok import __version__
 from tmuxtok.config import AGENTS, Config, ConfigError
 from tmuxtok.config import load as load_config
 from tmuxtok.ingest.ledger import Ledger, LedgerError
-from tmuxtok.ingest.scan import ScanStats
 from tmuxtok.model.pricing import PriceConfigError
 from tmuxtok.report import ReportError
+
+if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
+    from tmuxtok.ingest.scan import ScanStats
 
 AGENT_ALL = click.Choice([*AGENTS, "all"])
 AGENT_ONE = click.Choice(list(AGENTS))
@@ -61,6 +63,11 @@ class Ctx:
             self.stats: ScanStats = store.refresh(self.ledger, self.cfg)
         except PriceConfigError as e:
             fail(str(e), 30, as_json, "BAD_CONFIG")
+        except LedgerError as e:  # e.g. a full disk: report from what is stored
+            from tmuxtok.ingest.scan import ScanStats
+
+            click.echo(f"tmuxtok: {e}", err=True)
+            self.stats = ScanStats()
 
     def no_data(self, what: str = "usage data") -> NoReturn:
         if self.as_json:
@@ -124,7 +131,7 @@ def _period(
     breakdown: bool,
     start_of_week: str = "sunday",
 ) -> None:
-    from tmuxtok import report, tables
+    from tmuxtok import report
 
     ctx = Ctx(as_json, timezone)
     try:
@@ -145,6 +152,8 @@ def _period(
     if as_json:
         emit_json(data)
     else:
+        from tmuxtok import tables  # rich: only for humans, not for --json
+
         tables.console().print(tables.period_table(data, period, report.PERIODS[period], breakdown))
 
 
@@ -185,7 +194,7 @@ def session(
     breakdown: bool,
 ) -> None:
     """Usage and cost per agent session, most recent first with --order desc."""
-    from tmuxtok import report, tables
+    from tmuxtok import report
 
     ctx = Ctx(as_json, timezone)
     try:
@@ -204,6 +213,8 @@ def session(
     if as_json:
         emit_json(data)
     else:
+        from tmuxtok import tables  # rich: only for humans, not for --json
+
         tables.console().print(tables.session_table(data, breakdown))
 
 
@@ -247,7 +258,7 @@ def blocks(
     live: bool,
 ) -> None:
     """Usage in rolling 5-hour blocks, the window Claude's limits reset on."""
-    from tmuxtok import report, tables
+    from tmuxtok import report
 
     if live:
         click.get_current_context().invoke(
@@ -276,7 +287,9 @@ def blocks(
     if as_json:
         emit_json(data)
     else:
-        tables.console().print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent))
+        from tmuxtok import tables  # rich: only for humans, not for --json
+
+        tables.console().print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent, breakdown))
 
 
 @cli.command()
@@ -308,6 +321,8 @@ def _scan(as_json: bool, quiet: bool, reset: bool = False) -> None:
         stats = _scan_with_progress(ledger, cfg) if show else store.refresh(ledger, cfg)
     except PriceConfigError as e:
         fail(str(e), 30, as_json, "BAD_CONFIG")
+    except LedgerError as e:
+        fail(str(e), 2, as_json, "LEDGER")
     elapsed = time.perf_counter() - started
     summary = {
         "files": stats.files,
@@ -712,3 +727,20 @@ def live_cmd(
     except (ReportError, LedgerError) as e:
         fail(str(e), 2)
     sys.exit(code)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--no-integrity", is_flag=True, help="Skip SQLite's quick_check of the ledger.")
+def doctor(as_json: bool, no_integrity: bool) -> None:
+    """What tmuxtok sees: log roots, ledger, skipped lines, daemon and state file.
+
+    Reads only; never creates, moves or repairs anything.
+    """
+    from tmuxtok import doctor as doc
+
+    found = doc.collect(integrity=not no_integrity)
+    if as_json:
+        emit_json(found)
+    else:
+        click.echo(doc.render(found))

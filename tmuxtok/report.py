@@ -236,18 +236,10 @@ def session_report(
 
 
 def entries(ledger: Ledger, agent: str, since_ms: int | None = None) -> list[bm.Entry]:
+    Entry = bm.Entry
     return [
-        bm.Entry(
-            ts_ms=r.ts_ms,
-            model=r.model,
-            input_tokens=r.input,
-            output_tokens=r.output,
-            cache_creation_tokens=r.cache_create,
-            cache_read_tokens=r.cache_read,
-            cost=None if r.cost is None else r.cost / NANO,
-            total_tokens=r.total,
-        )
-        for r in ledger.rows(agent, since_ms)
+        Entry(ts, model, i, o, cc, cr, None if cost is None else cost / NANO, total)
+        for ts, model, i, o, cc, cr, cost, total in ledger.entry_tuples(agent, since_ms)
     ]
 
 
@@ -255,15 +247,131 @@ def recent_entries(ledger: Ledger, agent: str, now_ms: int, session_hours: float
     """Entries from the last gap longer than a session on: enough for exact recent blocks.
 
     A gap longer than the session length always starts a fresh block, so
-    blocks after it do not depend on older history; without such a gap in
-    the last week, fall back to the whole history.
+    blocks after it do not depend on older history. The last such gap before
+    ``now`` is enough: a block that ended before it cannot be active now,
+    and every later block (even a future-dated one) comes after it. Without
+    any gap, all history is needed.
     """
-    span = session_hours * 3_600_000
-    recent = entries(ledger, agent, now_ms - 7 * 86_400_000)
-    for i in range(1, len(recent)):
-        if recent[i].ts_ms - recent[i - 1].ts_ms > span:
-            return recent[i:]
-    return entries(ledger, agent)
+    return entries(ledger, agent, ledger.last_gap(agent, now_ms, session_hours * bm.HOUR_MS))
+
+
+#: Bump when ``bm.build_blocks`` changes what it computes: cached blocks of an
+#: older tmuxtok must not be reused.
+BLOCKS_CACHE_VERSION = 1
+
+
+def all_blocks(
+    ledger: Ledger, agent: str, now_ms: int, session_hours: float, build: bool = True
+) -> list[bm.Block] | None:
+    """Every block of an agent's history, cached in the ledger between changes.
+
+    Blocks depend on the events only, except ``is_active``, which is
+    recomputed from ``now``. The cache is keyed by the ledger's version
+    (which every change to events or their costs moves), so a report with
+    nothing new costs one small read instead of a pass over all history.
+    After a change, only the blocks from the last long gap before the
+    earliest event it touched are built again: a gap longer than a session
+    cuts every dependency on what came before. With ``build=False`` a stale
+    cache gives None instead.
+    """
+    key = f"blocks:{BLOCKS_CACHE_VERSION}:{agent}:{session_hours!r}"
+    span = session_hours * bm.HOUR_MS
+    version = ledger.version()
+    got = ledger.cache_lookup(key)
+    old = None
+    if got is not None:
+        try:
+            old = _thaw_blocks(got[1], now_ms, span)
+        except (ValueError, TypeError, IndexError):
+            old = None  # unreadable: rebuild and overwrite it
+    if old is not None and got is not None and got[0] == version:
+        return old
+    if not build:
+        return None
+    blocks = None
+    if old is not None and got is not None:
+        known, earliest = ledger.changed_since(got[0])
+        if known and earliest is None:
+            blocks = old
+        elif known and earliest is not None:
+            after = ledger.last_gap(agent, earliest - 1, span)  # both sides untouched
+            k = next((i for i, b in enumerate(old) if not b.is_gap and b.first_ms == after), None)
+            if after is not None and k is not None:
+                tail = bm.build_blocks(entries(ledger, agent, after), now_ms, session_hours)
+                blocks = old[:k] + tail
+    if blocks is None:
+        blocks = bm.build_blocks(entries(ledger, agent), now_ms, session_hours)
+    ledger.cache_put(key, version, _freeze_blocks(blocks))
+    return blocks
+
+
+def _freeze_blocks(blocks: list[bm.Block]) -> bytes:
+    import orjson
+
+    return orjson.dumps(
+        [
+            [
+                b.start_ms,
+                b.end_ms,
+                b.actual_end_ms,
+                b.first_ms,
+                b.is_gap,
+                b.entries,
+                b.input_tokens,
+                b.output_tokens,
+                b.cache_creation_tokens,
+                b.cache_read_tokens,
+                b.total_tokens,
+                b.cost,
+                b.unpriced_tokens,
+                list(b.models),
+                [
+                    [
+                        m.model,
+                        m.input_tokens,
+                        m.output_tokens,
+                        m.cache_creation_tokens,
+                        m.cache_read_tokens,
+                        m.total_tokens,
+                        m.cost,
+                        m.entries,
+                    ]
+                    for m in b.per_model
+                ],
+            ]
+            for b in blocks
+        ]
+    )
+
+
+def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
+    import orjson
+
+    out = []
+    for r in orjson.loads(raw):
+        (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r
+        out.append(
+            bm.Block(
+                start_ms=start,
+                end_ms=end,
+                actual_end_ms=last,
+                first_ms=first,
+                # as bm.build_blocks decides it, from the block's own times
+                is_active=not gap and now_ms - last < span_ms and now_ms < end,
+                is_gap=gap,
+                entries=n,
+                input_tokens=i,
+                output_tokens=o,
+                cache_creation_tokens=cc,
+                cache_read_tokens=cr,
+                total_tokens=total,
+                cost=cost,
+                unpriced_tokens=unpriced,
+                models=tuple(models),
+                per_model=tuple(bm.ModelUsage(*m) for m in per),
+            )
+        )
+    return out
 
 
 def block_json(
@@ -352,16 +460,14 @@ def blocks_report(
     ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
 ) -> tuple[dict[str, Any], list[bm.Block]]:
     full = not q.active or q.token_limit == "max"
-    source = (
-        entries(ledger, q.agent)
-        if full
-        else recent_entries(ledger, q.agent, now_ms, q.session_hours)
-    )
-    all_blocks = bm.build_blocks(source, now_ms, q.session_hours)
-    limit = _token_limit(q.token_limit, all_blocks)
+    # --active needs only the blocks after the last week's first long gap: a
+    # fresh cache serves them, a stale one is not rebuilt for so few.
+    cached = all_blocks(ledger, q.agent, now_ms, q.session_hours, build=full)
+    found = cached if full and cached is not None else _recent_blocks(ledger, q, now_ms, cached)
+    limit = _token_limit(q.token_limit, found)
     lo, hi = day_bounds(q.since, q.until, tz)
     chosen = []
-    for b in all_blocks:
+    for b in found:
         if q.active and not b.is_active:
             continue
         if q.recent and b.start_ms < now_ms - RECENT_DAYS * 86_400_000 and not b.is_active:
@@ -375,6 +481,21 @@ def blocks_report(
         chosen.reverse()
     data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
     return data, chosen
+
+
+def _recent_blocks(
+    ledger: Ledger, q: BlocksQuery, now_ms: int, cached: list[bm.Block] | None
+) -> list[bm.Block]:
+    """The blocks ``recent_entries`` gives: from the last long gap before ``now`` on."""
+    after = ledger.last_gap(q.agent, now_ms, q.session_hours * bm.HOUR_MS)
+    if cached is None:
+        return bm.build_blocks(entries(ledger, q.agent, after), now_ms, q.session_hours)
+    if after is None:
+        return cached
+    for k, b in enumerate(cached):
+        if not b.is_gap and b.first_ms == after:
+            return cached[k:]
+    return bm.build_blocks(entries(ledger, q.agent, after), now_ms, q.session_hours)
 
 
 def _token_limit(raw: str | None, blocks: list[bm.Block]) -> int | None:

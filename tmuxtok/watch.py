@@ -304,9 +304,18 @@ class Daemon:
 
 def run(opts: Options) -> int:
     """Foreground daemon; returns the exit code."""
-    directory = private_dir(state_dir())
-    lock = DaemonLock(directory)
-    if not lock.acquire():
+    try:
+        directory = private_dir(state_dir())
+        lock = DaemonLock(directory)
+        acquired = lock.acquire()
+    except OSError as e:
+        print(
+            f"tmuxtok watch: cannot use the state dir {state_dir()}: {e.strerror or e}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    if not acquired:
         pid = holder(directory)
         print(f"tmuxtok watch: already running (pid {pid}); nothing to do", flush=True)
         return 0
@@ -375,7 +384,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             *dirs,
             watch_filter=wanted,
             debounce=30,
-            step=10,
+            step=50,
             stop_event=stop,
             rust_timeout=POLL_MS,
             yield_on_timeout=True,

@@ -2,24 +2,56 @@
 
 Every command starts with this, so its cost when nothing changed (a stat per
 file and one query for all cursors) is the floor of every report's latency.
+
+A cold ingest (a GiB of history) is CPU-bound on parsing, so when there is a
+lot to read the files are parsed by forked worker processes while this one
+commits. Commits still happen here only, in file order, each holding a
+file's new events together with the cursor that produced them: the
+exactly-once guarantee does not depend on how the parsing was spread, and the
+order (which decides ties between duplicate events) is the sequential one.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable, Mapping
+import stat
+import sys
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from tmuxtok.events import LimitSnapshot, UsageEvent
-from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.events import LimitSnapshot
+from tmuxtok.ingest.ledger import (
+    CostFn,
+    EventRow,
+    Ledger,
+    LedgerCorrupt,
+    latest_limits,
+    merge_rows,
+)
 from tmuxtok.ingest.tail import Cursor, read_new, unchanged
 from tmuxtok.sources.base import Source
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from tmuxtok.model.pricing import PriceTable
 
 #: Commit at least this often so a killed cold ingest keeps most of its work
 #: (TMUXTOK_COMMIT_BYTES overrides it; the crash tests use tiny batches).
 BATCH_BYTES = int(os.environ.get("TMUXTOK_COMMIT_BYTES", 64 << 20))
 BATCH_FILES = 500
+#: Below this much to read, forking workers costs more than it saves.
+PARALLEL_BYTES = 16 << 20
+#: Files handed to a worker together, so per-task overhead stays small.
+TASK_BYTES = 4 << 20
+TASK_FILES = 64
+MAX_WORKERS = 4
+#: Tasks queued per worker: enough that workers never wait while this
+#: process commits a batch (results are small: events, not bytes).
+WINDOW_PER_WORKER = 8
 
 
 @dataclass
@@ -35,16 +67,37 @@ class ScanStats:
     skipped: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     roots: dict[str, list[str]] = field(default_factory=dict)
+    workers: int = 0
 
 
 Progress = Callable[[ScanStats], None]
 
 
+@dataclass(slots=True)
+class _Read:
+    """One read of one file, reduced to what a commit needs (cheap to pickle)."""
+
+    path: str
+    cursor: Cursor | None = None
+    rows: list[EventRow] = field(default_factory=list)
+    seen: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    limits: list[LimitSnapshot] = field(default_factory=list)
+    bytes_read: int = 0
+    restarted: bool = False
+    done: bool = True
+    error: str | None = None
+
+
 @dataclass
 class _Batch:
-    reads: list[tuple[Cursor, list[UsageEvent], dict[str, int], bool]] = field(default_factory=list)
+    reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] = field(default_factory=list)
     limits: list[LimitSnapshot] = field(default_factory=list)
     nbytes: int = 0
+
+
+#: (source name, path, cursor): one file to read from its cursor on.
+_Item = tuple[str, str, Cursor | None]
 
 
 def scan(
@@ -54,19 +107,44 @@ def scan(
     extra_roots: Mapping[str, list[Path]] | None = None,
     progress: Progress | None = None,
     only: Iterable[Path] | None = None,
+    prices: PriceTable | None = None,
 ) -> ScanStats:
     """Bring the ledger up to date with every source's logs.
 
     ``only`` limits the pass to the given paths (the watcher knows which files
-    changed); deletions are then detected only among those paths.
+    changed); deletions are then detected only among those paths. ``prices``
+    lets a large read price events as it parses them (the default table is
+    loaded when omitted); pricing stays ``Ledger.ensure_priced``'s job.
+
+    Raises LedgerWriteError when the ledger cannot be written; what was
+    committed before stays.
     """
+    only_list = list(only) if only is not None else None
+    ledger.rebuild = lambda: _scan(ledger, sources, env, extra_roots, None, None, prices)
+    try:
+        return _scan(ledger, sources, env, extra_roots, progress, only_list, prices)
+    except LedgerCorrupt:
+        # The damaged file was moved aside; the fresh ledger needs everything.
+        return _scan(ledger, sources, env, extra_roots, progress, None, prices)
+
+
+def _scan(
+    ledger: Ledger,
+    sources: Mapping[str, Source],
+    env: Mapping[str, str],
+    extra_roots: Mapping[str, list[Path]] | None,
+    progress: Progress | None,
+    only: list[Path] | None,
+    prices: PriceTable | None,
+) -> ScanStats:
     stats = ScanStats()
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
+    todo: list[tuple[_Item, int]] = []
+    gone: list[str] = []
     for name, source in sources.items():
         roots = source.roots(env, (extra_roots or {}).get(name))
         stats.roots[name] = [str(r) for r in roots if r.exists()]
         cursors = ledger.cursors(name)
-        todo: list[tuple[Path, Cursor | None]] = []
         present: set[str] = set()
         if wanted is None:
             paths = [p for r in roots for p in source.discover(r)]
@@ -78,69 +156,236 @@ def scan(
                 st = path.stat()
             except OSError:
                 continue
-            if not _is_regular(st.st_mode):
+            if not stat.S_ISREG(st.st_mode):
                 continue
             present.add(key)
             stats.files += 1
             stats.bytes_total += st.st_size
             cur = cursors.get(key)
             if not unchanged(cur, st):
-                todo.append((path, cur))
+                new = st.st_size - cur.offset if cur is not None else st.st_size
+                todo.append(((name, key, cur), new if new >= 0 else st.st_size))
         considered = set(cursors) if wanted is None else set(cursors) & wanted
-        gone = sorted(considered - present)
-        stats.gone += len(gone)
-        _read_all(ledger, source, todo, stats, progress)
-        if gone:
-            ledger.commit([], gone=gone)
+        gone += sorted(considered - present)
+    stats.gone = len(gone)
+    pending = sum(n for _, n in todo)
+    n = _workers() if pending >= PARALLEL_BYTES and len(todo) > 1 else 1
+    committer = _Committer(ledger, stats, progress)
+    if n > 1:
+        cost, fp = _pricer(prices, env)
+        committer.price_fp = fp
+        stats.workers = n
+        _read_parallel(todo, sources, cost, n, committer)
+    else:
+        _read_serial([item for item, _ in todo], sources, committer)
+    committer.flush()
+    if gone:
+        ledger.commit_rows([], gone=gone)
     if progress:
         progress(stats)
     return stats
 
 
-def _read_all(
-    ledger: Ledger,
-    source: Source,
-    todo: list[tuple[Path, Cursor | None]],
-    stats: ScanStats,
-    progress: Progress | None,
-) -> None:
-    batch = _Batch()
-    for path, cur in todo:
+class _Committer:
+    """Collects reads in file order and commits them in bounded batches."""
+
+    def __init__(self, ledger: Ledger, stats: ScanStats, progress: Progress | None) -> None:
+        self.ledger = ledger
+        self.stats = stats
+        self.progress = progress
+        self.price_fp: str | None = None
+        self.batch = _Batch()
+
+    def add(self, r: _Read) -> None:
+        s = self.stats
+        if r.error is not None or r.cursor is None:
+            s.errors.append(r.error or r.path)
+            return
+        s.files_read += 1 if r.done else 0
+        s.bytes_read += r.bytes_read
+        s.events_seen += r.seen
+        s.restarted += int(r.restarted)
+        for k, v in r.skipped.items():
+            s.skipped[k] = s.skipped.get(k, 0) + v
+        b = self.batch
+        b.reads.append((r.cursor, r.rows, r.skipped, r.restarted))
+        b.limits.extend(r.limits)
+        b.nbytes += r.bytes_read
+        if b.nbytes >= BATCH_BYTES or len(b.reads) >= BATCH_FILES or not r.done:
+            self.flush()
+
+    def flush(self) -> None:
+        b = self.batch
+        if b.reads or b.limits:
+            self.stats.events_new += self.ledger.commit_rows(
+                b.reads, b.limits, price_fp=self.price_fp
+            )
+            self.batch = _Batch()
+        if self.progress:
+            self.progress(self.stats)
+
+
+def _read_serial(items: list[_Item], sources: Mapping[str, Source], out: _Committer) -> None:
+    for name, path, cur in items:
         while True:
-            try:
-                res = read_new(path, source, cur, max_bytes=BATCH_BYTES)
-            except OSError as e:
-                stats.errors.append(f"{path}: {e.strerror or e}")
+            r = _read_one(sources[name], path, cur, None)
+            out.add(r)
+            if r.done or r.cursor is None:
                 break
-            stats.files_read += 1 if res.done else 0
-            stats.bytes_read += res.bytes_read
-            stats.events_seen += len(res.parsed.events)
-            stats.restarted += int(res.restarted)
-            for k, v in res.parsed.skipped.items():
-                stats.skipped[k] = stats.skipped.get(k, 0) + v
-            batch.reads.append((res.cursor, res.parsed.events, res.parsed.skipped, res.restarted))
-            batch.limits.extend(res.parsed.limits)
-            batch.nbytes += res.bytes_read
-            if batch.nbytes >= BATCH_BYTES or len(batch.reads) >= BATCH_FILES or not res.done:
-                _flush(ledger, batch, stats, progress)
-                batch = _Batch()
-            if res.done:
-                break
-            cur = res.cursor
-    _flush(ledger, batch, stats, progress)
+            cur = r.cursor
 
 
-def _flush(ledger: Ledger, batch: _Batch, stats: ScanStats, progress: Progress | None) -> None:
-    if batch.reads or batch.limits:
-        stats.events_new += ledger.commit(batch.reads, batch.limits)
-    if progress:
-        progress(stats)
+def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None) -> _Read:
+    try:
+        res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
+    except OSError as e:
+        return _Read(path, error=f"{path}: {e.strerror or e}")
+    except Exception as e:  # a parser bug must not stop the other files
+        return _Read(path, error=f"{path}: {type(e).__name__}: {e}")
+    p = res.parsed
+    return _Read(
+        path,
+        cursor=res.cursor,
+        rows=merge_rows(p.events, cost),
+        seen=len(p.events),
+        skipped=p.skipped,
+        limits=latest_limits(p.limits),
+        bytes_read=res.bytes_read,
+        restarted=res.restarted,
+        done=res.done,
+    )
 
 
-def _is_regular(mode: int) -> bool:
-    import stat
+# --- parallel reading ---------------------------------------------------------
 
-    return stat.S_ISREG(mode)
+#: What forked workers inherit: the sources and the price function.
+_WORKER_CTX: tuple[Mapping[str, Source], CostFn | None] | None = None
+
+
+def _workers() -> int:
+    """Worker processes for a large read; TMUXTOK_WORKERS=1 turns them off."""
+    if sys.platform != "linux":
+        return 1  # fork is what makes the hand-off cheap; elsewhere read serially
+    raw = os.environ.get("TMUXTOK_WORKERS", "")
+    if raw.isdigit():
+        return max(1, min(int(raw), 32))
+    try:
+        n = len(os.sched_getaffinity(0))
+    except OSError:
+        n = os.cpu_count() or 1
+    return max(1, min(n, MAX_WORKERS))
+
+
+def _pricer(prices: PriceTable | None, env: Mapping[str, str]) -> tuple[CostFn | None, str | None]:
+    """The price function workers apply as they parse, if one can be had.
+
+    A bad price override is not this pass's problem: events then go in
+    unpriced, and ``refresh`` reports the override as before.
+    """
+    from tmuxtok.model.pricing import PriceConfigError, PriceTable, default_override_path
+
+    try:
+        table = prices or PriceTable.load(default_override_path(env))
+    except (PriceConfigError, OSError):
+        return None, None
+    return table.cost, table.fingerprint()
+
+
+def _groups(todo: list[tuple[_Item, int]]) -> Iterator[list[_Item]]:
+    group: list[_Item] = []
+    size = 0
+    for item, n in todo:
+        if group and (size + n > TASK_BYTES or len(group) >= TASK_FILES):
+            yield group
+            group, size = [], 0
+        group.append(item)
+        size += n
+    if group:
+        yield group
+
+
+def _read_group(items: list[_Item]) -> list[_Read]:
+    """Worker side: read files in order, stopping after one that has more to read."""
+    assert _WORKER_CTX is not None
+    sources, cost = _WORKER_CTX
+    out: list[_Read] = []
+    for name, path, cur in items:
+        r = _read_one(sources[name], path, cur, cost)
+        out.append(r)
+        if not r.done and r.cursor is not None:
+            break
+    return out
+
+
+def _worker_init(parent: int) -> None:
+    """Ignore ^C (the parent handles it) and die with the parent.
+
+    A SIGKILLed scan cannot shut its pool down; without this its workers
+    would wait on their task queue forever.
+    """
+    import signal
+    import threading
+    import time
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.2)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def _read_parallel(
+    todo: list[tuple[_Item, int]],
+    sources: Mapping[str, Source],
+    cost: CostFn | None,
+    n: int,
+    out: _Committer,
+) -> None:
+    """Parse in ``n`` forked workers; commit here, in file order, as results come.
+
+    If a worker dies (the OOM killer, say), what was not committed yet is
+    read here instead: slower, but the pass completes.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _WORKER_CTX
+    _WORKER_CTX = (sources, cost)
+    pool = ProcessPoolExecutor(
+        max_workers=n,
+        mp_context=multiprocessing.get_context("fork"),
+        initializer=_worker_init,
+        initargs=(os.getpid(),),
+    )
+    groups = deque(_groups(todo))
+    inflight: deque[tuple[list[_Item], Future[list[_Read]]]] = deque()
+    try:
+        window = WINDOW_PER_WORKER * n
+        while groups or inflight:
+            while groups and len(inflight) < window:
+                g = groups.popleft()
+                inflight.append((g, pool.submit(_read_group, g)))
+            g, fut = inflight[0]
+            results = fut.result()
+            inflight.popleft()
+            for r in results:
+                out.add(r)
+            last = results[-1]
+            rest = g[len(results) :]
+            if not last.done and last.cursor is not None:
+                rest = [(g[len(results) - 1][0], last.path, last.cursor), *rest]
+            if rest:  # this file's next chunk comes before anything queued after it
+                inflight.appendleft((rest, pool.submit(_read_group, rest)))
+    except BrokenProcessPool:
+        left = [item for g, _ in inflight for item in g] + [item for g in groups for item in g]
+        _read_serial(left, sources, out)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+        _WORKER_CTX = None
 
 
 def _under_any(path: str, source: Source, roots: list[Path]) -> bool:

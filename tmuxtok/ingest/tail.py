@@ -9,8 +9,10 @@ dedup keys downstream make re-reading safe, never double counting.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,10 +68,17 @@ def _fingerprint(fd: int, length: int) -> str:
 def read_new(
     path: Path, source: Source, cur: Cursor | None, max_bytes: int | None = None
 ) -> ReadResult:
-    """Parse complete new lines after the cursor; raises OSError if unreadable."""
-    with open(path, "rb", buffering=0) as f:
-        fd = f.fileno()
+    """Parse complete new lines after the cursor; raises OSError if unreadable.
+
+    Only regular files are read: a FIFO or device under a log dir would block
+    or never end, and a directory raises IsADirectoryError (an OSError) anyway.
+    """
+    # O_NONBLOCK: opening a FIFO for reading must not wait for a writer.
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    try:
         st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
         restart = (
             cur is None
             or (cur.dev, cur.ino) != (st.st_dev, st.st_ino)
@@ -92,6 +101,8 @@ def read_new(
             state=parser.state(),
         )
         return ReadResult(new, parsed, end - start, restart and cur is not None, done)
+    finally:
+        os.close(fd)
 
 
 def _scan(
@@ -102,9 +113,15 @@ def _scan(
     out: ParseResult,
     max_bytes: int | None,
 ) -> tuple[int, bool]:
-    """Return the offset after the last complete line consumed, and whether EOF was reached."""
+    """Return the offset after the last complete line consumed, and whether EOF was reached.
+
+    Lines are searched inside each chunk as read; only the line that straddles
+    two chunks is copied (joined from its parts), so a GiB costs one pass of
+    ``bytes.find`` and no re-copying of chunk tails.
+    """
     consumed = pos  # file offset of the first byte not yet consumed
-    buf = b""
+    parts: list[bytes] = []  # pieces of a line that started in an earlier chunk
+    carried = 0  # their total length
     huge: tuple[bytes, bytes] | None = None  # (head, tail) of an over-long line
     limit = None if max_bytes is None else pos + max_bytes
     while True:
@@ -114,50 +131,69 @@ def _scan(
         if not chunk:
             return consumed, True
         pos += len(chunk)
+        nl = chunk.find(b"\n")
         if huge is not None:
-            nl = chunk.find(b"\n")
             if nl == -1:
                 huge = (huge[0], (huge[1] + chunk)[-KEEP:])
                 continue
             parser.feed_oversized(huge[0], (huge[1] + chunk[:nl])[-KEEP:], out)
             huge = None
             consumed = pos - len(chunk) + nl + 1
-            chunk = chunk[nl + 1 :]
-            buf = b""
-        buf = buf + chunk if buf else chunk
-        last = buf.rfind(b"\n")
+            start = nl + 1
+        elif parts:
+            if nl == -1:
+                parts.append(chunk)
+                carried += len(chunk)
+                if carried >= MAX_LINE:
+                    joined = b"".join(parts)
+                    huge = (joined[:KEEP], joined[-KEEP:])
+                    parts, carried = [], 0
+                continue
+            parts.append(chunk[:nl])
+            line = b"".join(parts)
+            parts, carried = [], 0
+            if any(n in line for n in needles):
+                parser.feed(line, out)
+            consumed = pos - len(chunk) + nl + 1
+            start = nl + 1
+        else:
+            start = 0
+        last = chunk.rfind(b"\n", start)
         if last == -1:
-            if len(buf) >= MAX_LINE:
-                huge = (buf[:KEEP], buf[-KEEP:])
-                buf = b""
+            rest = len(chunk) - start
+            if rest >= MAX_LINE:
+                huge = (chunk[start : start + KEEP], chunk[-KEEP:])
+            elif rest:
+                parts, carried = [chunk[start:]], rest
             continue
-        for line in lines_with(buf, last + 1, needles):
+        for line in lines_with(chunk, last + 1, needles, start):
             parser.feed(line, out)
-        consumed += last + 1
-        buf = buf[last + 1 :]
+        consumed = pos - len(chunk) + last + 1
+        if last + 1 < len(chunk):
+            parts, carried = [chunk[last + 1 :]], len(chunk) - last - 1
 
 
-def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...]) -> Iterator[bytes]:
-    """Lines of ``buf[:end]`` containing any needle, in file order.
+def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0) -> Iterator[bytes]:
+    """Lines of ``buf[start:end]`` containing any needle, in file order.
 
     Searching for the needle and then finding the line around it skips the
     99 % of lines (and bytes) that cannot carry usage without a Python-level
-    step per line.
+    step per line. ``start`` must be 0 or just after a newline.
     """
     if len(needles) == 1:
         n = needles[0]
-        i = buf.find(n, 0, end)
+        i = buf.find(n, start, end)
         while i != -1:
-            s = buf.rfind(b"\n", 0, i) + 1
+            s = max(buf.rfind(b"\n", start, i) + 1, start)
             e = buf.find(b"\n", i, end)
             yield buf[s:e]
             i = buf.find(n, e, end)
         return
     spans: dict[int, int] = {}
     for n in needles:
-        i = buf.find(n, 0, end)
+        i = buf.find(n, start, end)
         while i != -1:
-            s = buf.rfind(b"\n", 0, i) + 1
+            s = max(buf.rfind(b"\n", start, i) + 1, start)
             e = buf.find(b"\n", i, end)
             spans[s] = e
             i = buf.find(n, e, end)

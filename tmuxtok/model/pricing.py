@@ -22,7 +22,6 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -129,7 +128,10 @@ def _long_context(p: ModelPrice) -> ModelPrice:
 
 
 def _embedded() -> dict[str, ModelPrice]:
-    raw = json.loads(resources.files("tmuxtok.data").joinpath("prices.json").read_text("utf-8"))
+    # A path next to this package, not importlib.resources (which imports
+    # inspect and tempfile: ~6 ms on every command).
+    data = Path(__file__).resolve().parent.parent / "data" / "prices.json"
+    raw = json.loads(data.read_text("utf-8"))
     out: dict[str, ModelPrice] = {}
     for name, entry in raw.items():
         if name.startswith("_"):

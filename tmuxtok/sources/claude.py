@@ -182,7 +182,7 @@ class ClaudeParser:
         at = tail.rfind(b'"usage":{') + len(b'"usage":')
         try:
             usage, _ = json.JSONDecoder().raw_decode(tail[at:].decode("utf-8", "replace"))
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             out.skip("malformed")
             return
         obj: dict[str, Any] = {

@@ -1,0 +1,243 @@
+"""``tmuxtok doctor``: everything a bug report needs, read without changing anything.
+
+When the numbers look wrong the question is always the same few things:
+which log roots were found, how much of them the ledger has read, which
+lines it skipped and why, whether the ledger is sound, and whether the daemon
+behind the status line is alive and writing. Each section is collected on its
+own, so one broken part (an unreadable ledger, say) still leaves the others.
+The ledger is opened read-only: doctor never creates, moves or repairs it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+#: Why lines were skipped, in words (reasons come from the sources).
+REASONS = {
+    "malformed": "not valid JSON (cut short, or not UTF-8)",
+    "wrong_shape": "valid JSON of the wrong shape (e.g. a string where a count belongs)",
+    "synthetic": "Claude Code's <synthetic> placeholder replies (not billed)",
+    "bad_timestamp": "missing or unparseable timestamp",
+}
+
+
+def collect(env: Mapping[str, str] = os.environ, integrity: bool = True) -> dict[str, Any]:
+    """The whole report as plain data (what ``--json`` prints)."""
+    out: dict[str, Any] = {}
+    for key, fn in (
+        ("roots", lambda: _roots(env)),
+        ("ledger", lambda: _ledger(env, integrity)),
+        ("daemon", lambda: _daemon(env)),
+        ("state", lambda: _state(env)),
+    ):
+        try:
+            out[key] = fn()
+        except Exception as e:  # a diagnostic must report, not die
+            out[key] = {"error": f"{type(e).__name__}: {e}"}
+    ledger, roots = out["ledger"], out["roots"]
+    out["skipped"] = ledger.pop("skipped", {})
+    if "bytesTracked" in ledger and "error" not in roots:
+        found = sum(r["bytes"] for rows in roots.values() for r in rows)
+        ledger["bytesFound"] = found
+        ledger["bytesPending"] = max(0, found - ledger["bytesTracked"])
+    return out
+
+
+def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
+    from tmuxtok.config import ConfigError
+    from tmuxtok.config import load as load_config
+    from tmuxtok.sources import SOURCES
+
+    try:
+        extra = load_config(env).roots
+    except ConfigError:
+        extra = {}
+    out: dict[str, list[dict[str, Any]]] = {}
+    for name, source in SOURCES.items():
+        rows = []
+        for root in source.roots(env, extra.get(name)):
+            files = 0
+            size = 0
+            for p in source.discover(root):
+                try:
+                    size += p.stat().st_size
+                except OSError:
+                    continue
+                files += 1
+            rows.append({"path": str(root), "exists": root.is_dir(), "files": files, "bytes": size})
+        out[name] = rows
+    return out
+
+
+def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
+    from tmuxtok.ingest import ledger as lg
+    from tmuxtok.store import ledger_path
+
+    path = ledger_path(env)
+    out: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
+    out["corruptCopies"] = sorted(str(p) for p in path.parent.glob(f"{path.name}.corrupt-*"))
+    if not out["exists"]:
+        out["note"] = "not created yet: any report or `tmuxtok scan` creates it"
+        return out
+    try:
+        got = lg.inspect(path, integrity=integrity)
+    except Exception as e:
+        out["error"] = f"cannot read it: {e} (the next `tmuxtok scan` moves it aside and rebuilds)"
+        return out
+    out.update(
+        {
+            "bytes": got["file_bytes"],
+            "walBytes": got["wal_bytes"],
+            "schema": got["schema"],
+            "schemaSupported": got["schema_supported"],
+            "dataVersion": got["data_version"],
+            "events": got["events"],
+            "files": got["files"],
+            "bytesTracked": got["bytes"],
+            "skipped": dict(sorted(got["skipped"].items())),
+        }
+    )
+    if "integrity" in got:
+        out["integrity"] = got["integrity"]
+    return out
+
+
+def _daemon(env: Mapping[str, str]) -> dict[str, Any]:
+    from tmuxtok import state as statefile
+    from tmuxtok.watch import LOG_FILE, holder
+
+    directory = Path(statefile.state_dir(env))
+    pid = holder(directory)
+    out: dict[str, Any] = {"pid": pid if pid and pid > 0 else None, "running": pid is not None}
+    if pid is not None and pid > 0:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            out["running"] = False
+        except PermissionError:
+            pass
+    log = directory / LOG_FILE
+    out["log"] = str(log) if log.exists() else None
+    out["lastLogLine"] = _last_line(log)
+    return out
+
+
+def _state(env: Mapping[str, str]) -> dict[str, Any]:
+    from tmuxtok import state as statefile
+
+    path = statefile.state_path(env)
+    out: dict[str, Any] = {"path": path, "exists": os.path.exists(path)}
+    if not out["exists"]:
+        return out
+    try:
+        data = statefile.read(path)
+    except statefile.StateError as e:
+        out["error"] = f"{e.marker}: {e}"
+        data = {}
+    now = time.time()
+    generated = data.get("generated_at")
+    if isinstance(generated, int | float):
+        out["generatedAt"] = generated
+        out["ageSeconds"] = round(now - generated, 1)
+    with contextlib.suppress(OSError):
+        out["mtimeAgeSeconds"] = round(now - os.stat(path).st_mtime, 1)
+    out["writerPid"] = data.get("writer_pid")
+    out["staleAfterSeconds"] = statefile.STALE_SECONDS
+    return out
+
+
+def _last_line(path: Path) -> str | None:
+    try:
+        with open(path, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - 4096))
+            lines = f.read().decode("utf-8", "replace").strip().splitlines()
+    except OSError:
+        return None
+    return lines[-1] if lines else None
+
+
+def health(report: Mapping[str, Any]) -> str:
+    """One word for the daemon: is the status line being kept current?"""
+    daemon, state = report.get("daemon", {}), report.get("state", {})
+    if daemon.get("error"):
+        return "unknown"
+    if not daemon.get("running"):
+        return "not running"
+    if state.get("error") or not state.get("exists"):
+        return "running, no usable state file"
+    if state.get("writerPid") not in (None, daemon.get("pid")):
+        return "running, state written by another process"
+    return "ok"
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The human-readable report: one fact per line, sizes in MiB."""
+    lines = ["tmuxtok doctor"]
+    roots = report.get("roots", {})
+    lines.append("data roots")
+    if "error" in roots:
+        lines.append(f"  error: {roots['error']}")
+    for agent, rows in roots.items() if "error" not in roots else ():
+        for r in rows:
+            where = f"{r['files']:,} log files, {_mib(r['bytes'])}" if r["exists"] else "not found"
+            lines.append(f"  {agent:<7} {r['path']}: {where}")
+    led = report.get("ledger", {})
+    lines.append(f"ledger    {led.get('path', '?')}")
+    if led.get("error"):
+        lines.append(f"  error: {led['error']}")
+    elif not led.get("exists"):
+        lines.append(f"  {led.get('note', 'missing')}")
+    else:
+        lines.append(
+            f"  {_mib(led['bytes'])} (+{_mib(led['walBytes'])} WAL), schema {led['schema']} "
+            f"(this tmuxtok reads up to {led['schemaSupported']}), "
+            f"integrity {led.get('integrity', 'not checked')}"
+        )
+        lines.append(
+            f"  {led['events']:,} events from {led['files']:,} files; "
+            f"{_mib(led['bytesTracked'])} read, {_mib(led.get('bytesPending', 0))} not yet"
+        )
+    for p in led.get("corruptCopies", []):
+        lines.append(f"  moved aside earlier (unreadable): {p}")
+    skipped = report.get("skipped", {})
+    lines.append("skipped lines" + ("" if skipped else ": none"))
+    for reason, n in sorted(skipped.items()):
+        lines.append(f"  {n:>9,}  {reason}: {REASONS.get(reason, reason)}")
+    daemon = report.get("daemon", {})
+    pid = daemon.get("pid")
+    lines.append(f"daemon    {health(report)}" + (f" (pid {pid})" if pid else ""))
+    if daemon.get("lastLogLine"):
+        lines.append(f"  last log line: {daemon['lastLogLine']}")
+    state = report.get("state", {})
+    lines.append(f"state     {state.get('path', '?')}")
+    if not state.get("exists"):
+        lines.append("  missing (the daemon writes it; `tmuxtok watch --once` writes it once)")
+    elif state.get("error"):
+        lines.append(f"  {state['error']}")
+    else:
+        age = state.get("ageSeconds")
+        lines.append(
+            f"  written {_age(age)} ago by pid {state.get('writerPid')}"
+            if age is not None
+            else "  no generation time"
+        )
+    return "\n".join(lines)
+
+
+def _mib(n: int) -> str:
+    return f"{n / (1 << 20):,.1f} MiB"
+
+
+def _age(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
