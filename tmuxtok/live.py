@@ -1340,7 +1340,7 @@ def _largest_blocks(agents: Sequence[str], now: float, session_hours: float) -> 
     try:
         out = {}
         for agent in agents:
-            blocks = bm.build_blocks(report.entries(ledger, agent), int(now * 1000), session_hours)
+            blocks = report.all_blocks(ledger, agent, int(now * 1000), session_hours) or []
             best = bm.max_completed_total(blocks)
             if best:
                 out[agent] = best

@@ -78,8 +78,8 @@ def officials(ledger: Ledger, agent: str, extra: Iterable[lm.Official] = ()) -> 
 
 
 def completed_estimate(ledger: Ledger, agent: str, now: float, session_hours: float) -> int | None:
-    """p90 of the agent's completed blocks; costly on big ledgers, so the daemon caches it."""
-    blocks = bm.build_blocks(report.entries(ledger, agent), int(now * 1000), session_hours)
+    """p90 of the agent's completed blocks (from report's cached full-history blocks)."""
+    blocks = report.all_blocks(ledger, agent, int(now * 1000), session_hours) or []
     return lm.estimate_tokens([b.total_tokens for b in blocks if not b.is_gap and not b.is_active])
 
 

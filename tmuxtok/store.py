@@ -13,7 +13,7 @@ from pathlib import Path
 from tmuxtok.config import Config
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import Progress, ScanStats, scan
-from tmuxtok.model.pricing import PriceTable, default_override_path
+from tmuxtok.model.pricing import PriceConfigError, PriceTable, default_override_path
 from tmuxtok.paths import data_dir, private_dir
 from tmuxtok.sources import SOURCES
 
@@ -37,7 +37,14 @@ def refresh(
     prices: PriceTable | None = None,
 ) -> ScanStats:
     """Ingest what is new, then price what is unpriced."""
-    stats = scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only)
-    table = prices or PriceTable.load(default_override_path(env))
+    try:
+        table = prices or PriceTable.load(default_override_path(env))
+    except PriceConfigError:
+        # A bad override must not stop ingest: events go in unpriced, then the
+        # caller reports the override.
+        scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only)
+        raise
+    # Loaded once here and handed to scan, whose parse workers price as they go.
+    stats = scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only, prices=table)
     ledger.ensure_priced(table.fingerprint(), table.cost)
     return stats
