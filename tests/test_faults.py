@@ -555,8 +555,8 @@ def test_non_utf8_nul_and_wrong_shape_lines(ledger: Ledger, roots: tuple[Path, P
         b'{"type":"assistant","message":{"usage":{"input_tokens":1e400}}}\n',  # inf
         assistant([1, 2, 3]),  # usage not an object: no usage at all
         assistant({}, message=[{"usage": {"input_tokens": 3}}]),  # not an object
-        b'[{"usage":{"input_tokens":1}}]\n',  # not an object at the top
-        b'"usage":{' + b"[" * 5000 + b"\n",  # deeply nested garbage
+        b'[{"type":"assistant","usage":{"input_tokens":1}}]\n',  # not an object at the top
+        b'{"type":"assistant","usage":{' + b"[" * 5000 + b"\n",  # deeply nested garbage
         assistant({"input_tokens": 1, "cache_creation": "x", "output_tokens": 2}),  # still fine
         claude_assistant("2026-01-09T10:00:00Z", "msg-good", inp=10, out=5),
     ]

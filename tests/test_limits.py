@@ -153,6 +153,54 @@ def test_claude_usage_limit_marker_means_hit(roots: tuple[Path, Path]) -> None:
     assert res.returncode == 11 and "limit hit" in res.stdout
 
 
+def _claude_reading(*objs: dict[str, Any]) -> list[tuple[str, float, float | None]]:
+    """The limit readings the Claude parser takes from these lines, as (window, %, reset)."""
+    from tmuxtok.events import ParseResult
+    from tmuxtok.sources.claude import ClaudeParser
+
+    out = ParseResult()
+    parser = ClaudeParser()
+    for obj in objs:
+        parser.feed(json.dumps(obj, separators=(",", ":")).encode(), out)
+    return [(lim.window, lim.used_percent, lim.resets_at) for lim in out.limits]
+
+
+def _reply(text: str, **top: Any) -> dict[str, Any]:
+    return {
+        "type": "assistant",
+        "timestamp": "2026-01-09T10:00:00.000Z",
+        "message": {
+            "id": "msg-1",
+            "model": "claude-sonnet-4-5",
+            "content": [{"type": "text", "text": text}],
+            "usage": {"input_tokens": 10, "output_tokens": 20},
+        },
+        **top,
+    }
+
+
+def test_limit_wordings_of_claude_code_are_readings() -> None:
+    # The old synthetic reply, with its reset epoch.
+    old = _reply("Claude AI usage limit reached|1767960000")
+    old["message"]["model"] = "<synthetic>"
+    assert _claude_reading(old) == [("5h", 100.0, 1767960000.0)]
+    # Newer API-error lines, without usage, in both wordings.
+    for text, window in [
+        ("5-hour limit reached ∙ resets 3pm", "5h"),
+        ("You've hit your session limit · resets 9:50pm (Asia/Saigon)", "5h"),
+        ("You've reached your weekly limit · resets Mon 9am", "weekly"),
+    ]:
+        line = _reply(text, isApiErrorMessage=True, error="rate_limit")
+        del line["message"]["usage"]
+        assert _claude_reading(line) == [(window, 100.0, None)], text
+
+
+def test_a_billed_reply_quoting_the_marker_is_not_a_reading() -> None:
+    """Claude explaining the marker format to a user has not hit a limit."""
+    quoted = _reply("The CLI prints `Claude AI usage limit reached|1767960000` when blocked.")
+    assert _claude_reading(quoted) == []
+
+
 def test_budget_and_estimate_are_labelled(roots: tuple[Path, Path], isolated_home: Path) -> None:
     claude, _ = roots
     now = datetime.now(UTC)

@@ -174,6 +174,58 @@ def test_claude_parser_never_raises(objs: list[Any], raw: list[bytes], data: Any
     assert all(v > 0 for v in out.skipped.values())
 
 
+_repeat_usage = st.sampled_from(
+    [
+        {"input_tokens": 10, "output_tokens": 1},
+        {"input_tokens": 10, "output_tokens": 7},
+        {"input_tokens": 9, "output_tokens": 2, "cache_creation": {"ephemeral_1h_input_tokens": 3}},
+        {"input_tokens": 10.0, "output_tokens": 1},
+        {"input_tokens": -1, "output_tokens": 1},
+        {"input_tokens": "10", "output_tokens": 1},
+        [1],
+    ]
+)
+_repeat_line = st.fixed_dictionaries(
+    {
+        "type": st.just("assistant"),
+        "timestamp": st.sampled_from(
+            [
+                "2026-01-09T10:00:00.000Z",
+                "2026-01-09T10:00:01.500Z",
+                "2026-01-09T09:59:59.999Z",
+                "2026-01-09T10:00:02",
+                "not a time",
+            ]
+        ),
+        "message": st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["msg_a", "msg_b", ["msg_a"]]),
+                "model": st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-1", "<synthetic>"]),
+                "usage": _repeat_usage,
+            }
+        ),
+        "sessionId": st.sampled_from(["s1", "s2"]),
+    },
+    optional={"isApiErrorMessage": st.booleans(), "costUSD": st.sampled_from([0.5, 1.25])},
+)
+
+
+@SETTINGS
+@given(st.lists(_repeat_line, max_size=10))
+def test_dropping_repeated_lines_changes_nothing_merged(objs: list[Any]) -> None:
+    """The parser drops a repeat of a taken message before building its event;
+    rows, limits and skip counts must be what reading each line alone gives."""
+    kept = ParseResult()
+    parser = ClaudeParser()
+    alone = ParseResult()
+    for obj in objs:
+        parser.feed(_line(obj), kept)
+        ClaudeParser().feed(_line(obj), alone)
+    assert merge_rows(kept.events) == merge_rows(alone.events)
+    assert kept.limits == alone.limits
+    assert kept.skipped == alone.skipped
+
+
 @SETTINGS
 @given(st.lists(_codex_obj, max_size=8), st.lists(st.binary(max_size=300), max_size=3), st.data())
 def test_codex_parser_never_raises_and_resumes_from_its_state(

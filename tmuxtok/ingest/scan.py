@@ -13,6 +13,7 @@ order (which decides ties between duplicate events) is the sequential one.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -171,14 +172,15 @@ def _scan(
     pending = sum(n for _, n in todo)
     n = _workers() if pending >= PARALLEL_BYTES and len(todo) > 1 else 1
     committer = _Committer(ledger, stats, progress)
-    if n > 1:
-        cost, fp = _pricer(prices, env)
-        committer.price_fp = fp
-        stats.workers = n
-        _read_parallel(todo, sources, cost, n, committer)
-    else:
-        _read_serial([item for item, _ in todo], sources, committer)
-    committer.flush()
+    with ledger.bulk() if pending >= PARALLEL_BYTES else contextlib.nullcontext():
+        if n > 1:
+            cost, fp = _pricer(prices, env)
+            committer.price_fp = fp
+            stats.workers = n
+            _read_parallel(todo, sources, cost, n, committer)
+        else:
+            _read_serial([item for item, _ in todo], sources, committer)
+        committer.flush()
     if gone:
         ledger.commit_rows([], gone=gone)
     if progress:

@@ -43,7 +43,8 @@ def parse_ts_ms(v: Any) -> int | None:
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=UTC)
     try:
-        return int(dt.timestamp() * 1000 + (0.5 if dt.timestamp() >= 0 else -0.5))
+        t = dt.timestamp()
+        return int(t * 1000 + (0.5 if t >= 0 else -0.5))
     except (OverflowError, OSError, ValueError):
         return None
 
