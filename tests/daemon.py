@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +16,22 @@ from typing import Any
 
 def state_dir() -> Path:
     return Path(os.environ["XDG_STATE_HOME"]) / "tmuxtok"
+
+
+def ledger_file() -> Path:
+    return Path(os.environ["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
+
+
+def committed_bytes() -> int:
+    """Bytes of logs the ledger's committed cursors cover (-1 while unreadable)."""
+    try:
+        con = sqlite3.connect(f"file:{ledger_file()}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(con.execute("SELECT coalesce(sum(offset), 0) FROM files").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.Error:
+        return -1
 
 
 def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> Any:

@@ -6,7 +6,6 @@ import json
 import os
 import random
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.daemon import committed_bytes
 from tmuxtok.demo import generate
 
 
@@ -65,23 +65,11 @@ def test_sigkill_during_scan_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         CODEX_HOME=str(demo.codex_root),
         TMUXTOK_COMMIT_BYTES=str(256 << 10),  # many small transactions to land inside
     )
-    ledger = Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
-
-    def committed() -> int:
-        """Bytes of logs the ledger's committed cursors cover."""
-        try:
-            con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)
-            try:
-                return int(con.execute("SELECT coalesce(sum(offset), 0) FROM files").fetchone()[0])
-            finally:
-                con.close()
-        except sqlite3.Error:
-            return -1
 
     rng = random.Random(5)
     kills = 0
     for _ in range(40):
-        before = committed()
+        before = committed_bytes()
         proc = subprocess.Popen(
             [sys.executable, "-m", "tmuxtok", "scan", "--quiet"],
             env=env,
@@ -89,7 +77,7 @@ def test_sigkill_during_scan_loses_and_duplicates_nothing(tmp_path: Path) -> Non
             stderr=subprocess.DEVNULL,
         )
         # Wait for this run's first commit, then kill it a random moment later.
-        while proc.poll() is None and committed() == before:
+        while proc.poll() is None and committed_bytes() == before:
             time.sleep(0.002)
         time.sleep(rng.uniform(0, 0.02))
         if proc.poll() is not None:

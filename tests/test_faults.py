@@ -106,22 +106,6 @@ def one_clean_line(stderr: str) -> str:
     return lines[0]
 
 
-def ledger_file() -> Path:
-    return Path(os.environ["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
-
-
-def committed_bytes() -> int:
-    """Bytes of logs the ledger's committed cursors cover (-1 while unreadable)."""
-    try:
-        con = sqlite3.connect(f"file:{ledger_file()}?mode=ro", uri=True, timeout=5)
-        try:
-            return int(con.execute("SELECT coalesce(sum(offset), 0) FROM files").fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return -1
-
-
 def processes_marked(marker: str) -> list[int]:
     """Live processes whose environment holds ``marker`` (orphaned workers, say)."""
     found = []
@@ -224,7 +208,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
         if kills == 20:
             break
         argv = ["scan", "--quiet"] if attempt % 2 == 0 else ["watch", "--no-tmux"]
-        before = committed_bytes()
+        before = daemon.committed_bytes()
         proc = subprocess.Popen(
             [sys.executable, "-m", "tmuxtok", *argv],
             env=env,
@@ -239,7 +223,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
                 time.sleep(rng.uniform(0, 0.3))
             else:
                 deadline = time.monotonic() + 3
-                while proc.poll() is None and committed_bytes() == before:
+                while proc.poll() is None and daemon.committed_bytes() == before:
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.002)
@@ -247,7 +231,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
             if proc.poll() is not None:
                 assert proc.returncode == 0
                 continue
-            progressed = committed_bytes() != before
+            progressed = daemon.committed_bytes() != before
         finally:
             proc.send_signal(signal.SIGKILL)
             proc.wait()
@@ -696,7 +680,7 @@ def _file_size_limit(limit: int) -> Callable[[], None]:
 
 
 def _ledger_events() -> int:
-    con = sqlite3.connect(f"file:{ledger_file()}?mode=ro", uri=True)
+    con = sqlite3.connect(f"file:{daemon.ledger_file()}?mode=ro", uri=True)
     try:
         return int(con.execute("SELECT count(*) FROM events").fetchone()[0])
     finally:
@@ -709,7 +693,7 @@ def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int]:
     first = generate(tmp_path / "first", mb=3, days=2, seed=41)
     env = cli_env(first, TMUXTOK_COMMIT_BYTES=str(256 << 10))
     assert tmuxtok("scan", "--quiet", env=env).returncode == 0
-    con = sqlite3.connect(ledger_file())
+    con = sqlite3.connect(daemon.ledger_file())
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
     events = _ledger_events()
@@ -729,7 +713,9 @@ def test_disk_full_keeps_what_was_committed(
     half_ingested: tuple[dict[str, str], dict[str, Any], int],
 ) -> None:
     env, truth, events = half_ingested
-    size = max(os.stat(ledger_file()).st_size, os.stat(f"{ledger_file()}-wal").st_size)
+    size = max(
+        os.stat(daemon.ledger_file()).st_size, os.stat(f"{daemon.ledger_file()}-wal").st_size
+    )
     script = (
         "from tmuxtok import store; from tmuxtok.config import load\n"
         "from tmuxtok.ingest.ledger import LedgerError\n"
@@ -760,7 +746,9 @@ def test_disk_full_scan_says_so_in_one_line(
     half_ingested: tuple[dict[str, str], dict[str, Any], int],
 ) -> None:
     env, truth, events = half_ingested
-    size = max(os.stat(ledger_file()).st_size, os.stat(f"{ledger_file()}-wal").st_size)
+    size = max(
+        os.stat(daemon.ledger_file()).st_size, os.stat(f"{daemon.ledger_file()}-wal").st_size
+    )
     res = tmuxtok("scan", "--quiet", env=env, preexec_fn=_file_size_limit(size + (96 << 10)))
     assert res.returncode != 0
     assert "cannot write the ledger" in one_clean_line(res.stderr)
@@ -829,10 +817,10 @@ def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> 
     env = cli_env(demo)
     truth = truth_totals(json.loads(demo.truth_path.read_text()))
     assert report_totals(env) == truth
-    con = sqlite3.connect(ledger_file())
+    con = sqlite3.connect(daemon.ledger_file())
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
-    _corrupt(ledger_file(), how)
+    _corrupt(daemon.ledger_file(), how)
     if how == "index-pages":  # new lines: the commit's upsert runs into the damage
         f = claude_file(demo.claude_root, "late.jsonl")
         f.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-late", inp=5, out=6))
@@ -846,7 +834,7 @@ def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> 
         assert "damaged" in message  # found after opening, by a query or a commit
     t = json.loads(res.stdout)["totals"]
     assert {k: t[k] for k in KEYS} == truth
-    assert list(ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))
+    assert list(daemon.ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))
     res = tmuxtok("daily", "--json", env=env)  # and it is healthy now
     assert res.returncode == 0 and res.stderr == ""
 
@@ -860,7 +848,7 @@ def test_doctor_reports_roots_ledger_skips_daemon_and_state(tmp_path: Path) -> N
     fresh = tmuxtok("doctor", "--json", env=env)  # nothing ingested yet: still a report
     assert fresh.returncode == 0 and "Traceback" not in fresh.stderr
     before = json.loads(fresh.stdout)
-    assert before["ledger"]["exists"] is False and not ledger_file().exists()
+    assert before["ledger"]["exists"] is False and not daemon.ledger_file().exists()
     scanned = json.loads(tmuxtok("scan", "--json", env=env).stdout)
     proc = subprocess.Popen(
         [sys.executable, "-m", "tmuxtok", "watch", "--no-tmux"],
@@ -890,9 +878,9 @@ def test_doctor_reports_roots_ledger_skips_daemon_and_state(tmp_path: Path) -> N
         assert needle in text, text
     # A damaged ledger is reported, not moved: doctor only looks.
     with contextlib.suppress(FileNotFoundError):
-        Path(f"{ledger_file()}-wal").unlink()
-    _corrupt(ledger_file(), "header")
+        Path(f"{daemon.ledger_file()}-wal").unlink()
+    _corrupt(daemon.ledger_file(), "header")
     res = tmuxtok("doctor", "--json", env=env)
     assert res.returncode == 0 and "Traceback" not in res.stderr
     assert "error" in json.loads(res.stdout)["ledger"]
-    assert not list(ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))
+    assert not list(daemon.ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))

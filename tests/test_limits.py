@@ -156,7 +156,7 @@ def test_claude_usage_limit_marker_means_hit(roots: tuple[Path, Path]) -> None:
 def _claude_reading(*objs: dict[str, Any]) -> list[tuple[str, float, float | None]]:
     """The limit readings the Claude parser takes from these lines, as (window, %, reset)."""
     from tmuxtok.events import ParseResult
-    from tmuxtok.sources.claude import ClaudeParser
+    from tmuxtok.sources.claude_lines import ClaudeParser
 
     out = ParseResult()
     parser = ClaudeParser()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import fields
 from importlib import resources
 from pathlib import Path
 
@@ -80,10 +79,10 @@ def test_embedded_prices_are_whole_nano_dollars(table: PriceTable) -> None:
     for name in [*CLAUDE, *OTHERS]:
         price = table.lookup(name)
         assert price is not None, name
-        for f in fields(ModelPrice):
-            value = getattr(price, f.name)
+        for f in ModelPrice._fields:
+            value = getattr(price, f)
             if value is not None:
-                assert value * 1e9 == pytest.approx(round(value * 1e9), abs=1e-6), (name, f.name)
+                assert value * 1e9 == pytest.approx(round(value * 1e9), abs=1e-6), (name, f)
 
 
 def test_meta_key_is_skipped() -> None:

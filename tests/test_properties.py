@@ -31,8 +31,8 @@ from tmuxtok.ingest.ledger import Ledger, latest_limits, merge_rows
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.pricing import PriceTable
 from tmuxtok.sources import SOURCES
-from tmuxtok.sources.claude import ClaudeParser
-from tmuxtok.sources.codex import CodexParser
+from tmuxtok.sources.claude_lines import ClaudeParser
+from tmuxtok.sources.codex_lines import CodexParser
 
 BASE_MS = 1_767_916_800_000  # 2026-01-09T00:00Z
 HOUR = 3_600_000

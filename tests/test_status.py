@@ -561,6 +561,14 @@ def test_cli_corrupt_state() -> None:
     assert_marker(run_cli("status"), "bad state")
 
 
+def test_cli_half_written_state() -> None:
+    """A state file cut mid-object, read by a process that never imported json."""
+    write_state(b'{"agents": {"claude": {"block": {"tokens": 1')
+    res = run_cli("status")
+    assert "Traceback" not in res.stderr
+    assert_marker(res, "bad state")
+
+
 def test_cli_foreign_schema() -> None:
     s = make_state(time.time())
     s["schema_version"] = 99

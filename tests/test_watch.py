@@ -141,3 +141,46 @@ def test_daemon_mode_detaches_and_logs(claude_root: Path) -> None:
             check=False,
             capture_output=True,
         )
+
+
+def test_a_write_made_while_the_watch_starts_is_read(claude_root: Path) -> None:
+    """A line appended after the start-up ingest but before the file watch is
+    registered produces no event for the watch; the loop must still read it."""
+    import threading
+
+    from tmuxtok import watch
+    from tmuxtok.config import load as load_config
+
+    now = datetime.now(UTC)
+    log = claude_file(claude_root)
+    log.write_bytes(claude_assistant(iso(now - timedelta(minutes=2)), "msg-1", inp=100, out=10))
+
+    class AppendsInTheGap(watch.Daemon):
+        published = 0
+
+        def publish(self) -> None:
+            super().publish()
+            self.published += 1
+            if self.published == 1:  # right after the start-up ingest, before the watch
+                with log.open("ab") as f:
+                    f.write(claude_assistant(iso(now), "msg-gap", inp=5000, out=10))
+
+    # As a daemon that ran before: every watched dir exists, so the loop does
+    # not restart (and re-ingest) for a dir appearing.
+    (daemon.state_dir() / watch.LIMITS_DIR).mkdir(parents=True, exist_ok=True)
+    stop = threading.Event()
+
+    def run() -> None:  # sqlite connections belong to the thread that made them
+        d = AppendsInTheGap(load_config(), watch.Options())
+        try:
+            watch._loop(d, stop)
+        finally:
+            d.ledger.close()
+
+    loop = threading.Thread(target=run, daemon=True)
+    loop.start()
+    try:
+        daemon.wait_for(lambda: total_tokens() == 5120, timeout=watch.POLL_MS / 1000 + 3)
+    finally:
+        stop.set()
+        loop.join(timeout=10)

@@ -1,10 +1,12 @@
 """Entry point. ``status``, ``prompt`` and ``hook statusline`` run on every
 tmux redraw, shell prompt or Claude Code refresh, so they are dispatched here
 before click, rich or anything else third-party is imported: they cost only
-the interpreter's own start-up."""
+the interpreter's own start-up. Reports asked for with ``--json`` (what
+scripts poll) skip click too when spelled plainly; see ``tmuxtok.reports``."""
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -23,6 +25,20 @@ def main() -> None:
         from tmuxtok.hook import main as hook_main
 
         raise SystemExit(hook_main(argv[2:]))
+    if "--json" in argv:
+        from tmuxtok.reports import fast_argv, run
+
+        kw = fast_argv(argv)
+        if kw is not None:
+            try:
+                run(**kw)
+            except KeyboardInterrupt:  # as click ends: no traceback
+                sys.stderr.write("Aborted!\n")
+                raise SystemExit(1) from None
+            except BrokenPipeError:  # `tmuxtok blocks --json | head`
+                sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - flushed at exit, harmlessly
+                raise SystemExit(1) from None
+            return
     from tmuxtok.cli import cli
 
     cli(prog_name="tmuxtok")

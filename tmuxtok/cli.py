@@ -8,81 +8,23 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import click
-import orjson
 
-from tmuxtok import __version__
+from tmuxtok import __version__, reports
 from tmuxtok.config import AGENTS, Config, ConfigError
 from tmuxtok.config import load as load_config
 from tmuxtok.ingest.ledger import Ledger, LedgerError
 from tmuxtok.model.pricing import PriceConfigError
 from tmuxtok.report import ReportError
+from tmuxtok.reports import Ctx, emit_json, fail
 
 if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
     from tmuxtok.ingest.scan import ScanStats
 
 AGENT_ALL = click.Choice([*AGENTS, "all"])
 AGENT_ONE = click.Choice(list(AGENTS))
-
-
-def fail(message: str, code: int = 2, as_json: bool = False, err_code: str = "ERROR") -> NoReturn:
-    if as_json:
-        click.echo(orjson.dumps({"error": message, "code": err_code}).decode())
-    else:
-        click.echo(f"tmuxtok: {message}", err=True)
-    sys.exit(code)
-
-
-def emit_json(data: Any) -> None:
-    click.echo(orjson.dumps(data, option=orjson.OPT_INDENT_2).decode())
-
-
-class Ctx:
-    """What every report needs: config, an up-to-date ledger, the time zone."""
-
-    def __init__(self, as_json: bool, timezone: str | None, quiet_scan: bool = True) -> None:
-        from tmuxtok import report, store
-
-        self.as_json = as_json
-        try:
-            self.cfg: Config = load_config()
-            self.tz = report.resolve_tz(timezone or self.cfg.timezone)
-            self.ledger: Ledger = store.open_ledger()
-        except (ConfigError, ReportError, LedgerError) as e:
-            fail(str(e), 30 if isinstance(e, ConfigError) else 2, as_json, "BAD_CONFIG")
-        if self.ledger.recovered_from is not None:
-            click.echo(
-                f"tmuxtok: the ledger was unreadable; moved it to {self.ledger.recovered_from} "
-                "and rebuilt it from the agents' logs (history the agents already deleted "
-                "is in that file)",
-                err=True,
-            )
-        try:
-            self.stats: ScanStats = store.refresh(self.ledger, self.cfg)
-        except PriceConfigError as e:
-            fail(str(e), 30, as_json, "BAD_CONFIG")
-        except LedgerError as e:  # e.g. a full disk: report from what is stored
-            from tmuxtok.ingest.scan import ScanStats
-
-            click.echo(f"tmuxtok: {e}", err=True)
-            self.stats = ScanStats()
-
-    def no_data(self, what: str = "usage data") -> NoReturn:
-        if self.as_json:
-            fail("No data found", 1, True, "NO_DATA")
-        roots = ", ".join(r for rs in self.stats.roots.values() for r in rs) or "none found"
-        click.echo(
-            f"No {what} found. Agent log roots: {roots}. "
-            "Set CLAUDE_CONFIG_DIR / CODEX_HOME or [roots] in config.toml.",
-            err=True,
-        )
-        sys.exit(0)
-
-
-def _agent(value: str) -> str | None:
-    return None if value == "all" else value
 
 
 def common_report_options(f: Callable[..., Any]) -> Callable[..., Any]:
@@ -120,51 +62,14 @@ def cli() -> None:
     """
 
 
-def _period(
-    period: str,
-    as_json: bool,
-    agent: str,
-    since: str | None,
-    until: str | None,
-    timezone: str | None,
-    order: str,
-    breakdown: bool,
-    start_of_week: str = "sunday",
-) -> None:
-    from tmuxtok import report
-
-    ctx = Ctx(as_json, timezone)
-    try:
-        data = report.period_report(
-            ctx.ledger,
-            period,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
-            order=order,
-            week_start=_WEEKDAYS.index(start_of_week),
-        )
-    except ReportError as e:
-        fail(str(e), 2, as_json)
-    if not data[period]:
-        ctx.no_data()
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.period_table(data, period, report.PERIODS[period], breakdown))
-
-
-_WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+_WEEKDAYS = reports.WEEKDAYS
 
 
 @cli.command()
 @common_report_options
 def daily(**kw: Any) -> None:
     """Usage and cost per day."""
-    _period("daily", **kw)
+    reports.period("daily", **kw)
 
 
 @cli.command()
@@ -172,14 +77,14 @@ def daily(**kw: Any) -> None:
 @click.option("--start-of-week", type=click.Choice(_WEEKDAYS), default="sunday", show_default=True)
 def weekly(**kw: Any) -> None:
     """Usage and cost per week (labelled by the week's first day)."""
-    _period("weekly", **kw)
+    reports.period("weekly", **kw)
 
 
 @cli.command()
 @common_report_options
 def monthly(**kw: Any) -> None:
     """Usage and cost per month."""
-    _period("monthly", **kw)
+    reports.period("monthly", **kw)
 
 
 @cli.command()
@@ -194,28 +99,7 @@ def session(
     breakdown: bool,
 ) -> None:
     """Usage and cost per agent session, most recent first with --order desc."""
-    from tmuxtok import report
-
-    ctx = Ctx(as_json, timezone)
-    try:
-        data = report.session_report(
-            ctx.ledger,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
-            order=order,
-        )
-    except ReportError as e:
-        fail(str(e), 2, as_json)
-    if not data["sessions"]:
-        ctx.no_data()
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.session_table(data, breakdown))
+    reports.session(as_json, agent, since, until, timezone, order, breakdown)
 
 
 @cli.command()
@@ -258,38 +142,24 @@ def blocks(
     live: bool,
 ) -> None:
     """Usage in rolling 5-hour blocks, the window Claude's limits reset on."""
-    from tmuxtok import report
-
     if live:
         click.get_current_context().invoke(
             live_cmd, agent=agent, timezone=timezone, token_limit=token_limit
         )
         return
-    ctx = Ctx(as_json, timezone)
-    now_ms = int(time.time() * 1000)
-    try:
-        q = report.BlocksQuery(
-            agent=agent,
-            session_hours=session_length or ctx.cfg.session_hours,
-            active=active,
-            recent=recent,
-            token_limit=token_limit,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
-            order=order,
-            breakdown=breakdown,
-        )
-        data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
-    except ReportError as e:
-        fail(str(e), 2, as_json)
-    if not chosen:
-        ctx.no_data("active block" if active else "usage data")
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent, breakdown))
+    reports.blocks(
+        as_json,
+        agent,
+        active,
+        recent,
+        token_limit,
+        session_length,
+        since,
+        until,
+        timezone,
+        order,
+        breakdown,
+    )
 
 
 @cli.command()

@@ -65,7 +65,7 @@ def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
             size = 0
             for p in source.discover(root):
                 try:
-                    size += p.stat().st_size
+                    size += os.stat(p).st_size
                 except OSError:
                     continue
                 files += 1

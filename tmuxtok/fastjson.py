@@ -38,6 +38,10 @@ def loads(text: str) -> Any:
         value, end = scan(text, 0)
     except StopIteration as e:
         raise ValueError(f"invalid JSON at {e.value}") from None
+    except SystemError:
+        # The scanner builds its error from json.decoder's JSONDecodeError only
+        # if that module is loaded; otherwise CPython reports a SystemError.
+        raise ValueError("invalid JSON") from None
     if end != len(text):
         raise ValueError(f"extra data at {end}")
     return value

@@ -1086,12 +1086,13 @@ class _InProcess:
 
         out = []
         for d in self.daemon.log_dirs():
-            for p in [d, *walk_jsonl(d)]:
+            top = os.fspath(d)  # the same string str(d) gives
+            for p in [top, *walk_jsonl(top)]:
                 try:
                     st = os.stat(p)
                 except OSError:
                     continue
-                out.append((str(p), st.st_size, st.st_mtime_ns))
+                out.append((p, st.st_size, st.st_mtime_ns))
         return tuple(out)
 
     def tick(self) -> None:

@@ -10,9 +10,8 @@ always gives the same bytes.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
@@ -61,20 +60,49 @@ def day_bounds(since: date | None, until: date | None, tz: tzinfo) -> tuple[int 
     )
 
 
-@dataclass
 class Acc:
-    """Token and cost sums of one report row (or one model within it)."""
+    """Token and cost sums of one report row (or one model within it).
 
-    input: int = 0
-    output: int = 0
-    cache_create: int = 0
-    cache_read: int = 0
-    total: int = 0
-    cost_n: int = 0
-    unpriced: int = 0
-    entries: int = 0
-    last_ms: int = 0
-    models: dict[str, Acc] = field(default_factory=dict)
+    Mutated in place, so a slotted class rather than a NamedTuple (and not a
+    dataclass: ``dataclasses`` costs ~10 ms to import).
+    """
+
+    __slots__ = (
+        "cache_create",
+        "cache_read",
+        "cost_n",
+        "entries",
+        "input",
+        "last_ms",
+        "models",
+        "output",
+        "total",
+        "unpriced",
+    )
+
+    def __init__(
+        self,
+        input: int = 0,
+        output: int = 0,
+        cache_create: int = 0,
+        cache_read: int = 0,
+        total: int = 0,
+        cost_n: int = 0,
+        unpriced: int = 0,
+        entries: int = 0,
+        last_ms: int = 0,
+        models: dict[str, Acc] | None = None,
+    ) -> None:
+        self.input = input
+        self.output = output
+        self.cache_create = cache_create
+        self.cache_read = cache_read
+        self.total = total
+        self.cost_n = cost_n
+        self.unpriced = unpriced
+        self.entries = entries
+        self.last_ms = last_ms
+        self.models: dict[str, Acc] = {} if models is None else models
 
     def add(self, r: Sequence[Any]) -> None:
         """Add one ``Ledger.grouped`` row (from its ``entries`` column on)."""
@@ -345,10 +373,23 @@ def _freeze_blocks(blocks: list[bm.Block]) -> bytes:
 
 
 def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
-    import orjson
+    """The blocks ``_freeze_blocks`` stored, read on every warm report.
 
+    Read with fastjson (json's C scanner), not orjson: importing orjson costs
+    ~20 ms (it imports dataclasses, inspect and json) while the scanner is only
+    ~1 ms per thousand blocks slower, and a report with nothing new imports
+    orjson nowhere else.
+    """
+    from tmuxtok.fastjson import loads
+
+    try:
+        rows = loads(raw.decode())
+    except (SystemError, RecursionError) as e:
+        # How the C scanner reports malformed JSON unless ``json.decoder``
+        # happens to be imported, and nesting too deep: unreadable all the same.
+        raise ValueError(f"unreadable blocks cache: {e}") from None
     out = []
-    for r in orjson.loads(raw):
+    for r in rows:
         (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r
         out.append(
             bm.Block(
@@ -440,8 +481,9 @@ def block_json(
     return out
 
 
-@dataclass
-class BlocksQuery:
+class BlocksQuery(NamedTuple):
+    """What ``blocks_report`` is asked for: the ``tmuxtok blocks`` options."""
+
     agent: str = "claude"
     session_hours: float = 5.0
     active: bool = False

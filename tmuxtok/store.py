@@ -33,10 +33,13 @@ def refresh(
     cfg: Config,
     env: Mapping[str, str] = os.environ,
     progress: Progress | None = None,
-    only: Iterable[Path] | None = None,
+    only: Iterable[str | os.PathLike[str]] | None = None,
     prices: PriceTable | None = None,
 ) -> ScanStats:
-    """Ingest what is new, then price what is unpriced."""
+    """Ingest what is new, then price what is unpriced.
+
+    ``only`` (str or Path) limits the pass to the files a watcher saw change.
+    """
     try:
         table = prices or PriceTable.load(default_override_path(env))
     except PriceConfigError:

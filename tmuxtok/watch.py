@@ -43,8 +43,9 @@ LOG_BYTES = 1 << 20
 TICK_SECONDS = 60
 #: A full rescan catches anything the file watcher missed (e.g. new dirs).
 RESCAN_SECONDS = 300
-#: How often to look for log dirs that did not exist yet.
-POLL_MS = 2000
+#: How often to look for log dirs that did not exist yet; also the longest a
+#: write made while the file watch was starting waits to be read.
+POLL_MS = 1000
 #: Limit estimates need every completed block: recomputed this often.
 ESTIMATE_SECONDS = 600
 LIMITS_DIR = "limits"
@@ -380,6 +381,10 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             if daemon.due():
                 daemon.publish()
             continue
+        # The watch sees only writes made after it has started, which is some
+        # time into the first iteration: that first batch (or timeout) also
+        # reads whatever landed between the ingest above and the watch.
+        caught_up = False
         for changes in watchfiles.watch(
             *dirs,
             watch_filter=wanted,
@@ -393,7 +398,8 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             files = {p for _, p in changes if p.endswith(".jsonl")}
             captured = {p for _, p in changes if p.startswith(limits_dir)}
             other = len(files) + len(captured) != len(changes)
-            if other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
+            if not caught_up or other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
+                caught_up = True
                 daemon.ingest()
                 daemon.publish()
             elif files:

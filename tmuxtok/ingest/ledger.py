@@ -18,12 +18,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
-import orjson
-
+# orjson is imported by the functions that use it: it costs ~20 ms (it
+# imports dataclasses, inspect, uuid and json), and a scan that finds nothing
+# new, followed by a report, never needs it.
 from tmuxtok.events import LimitSnapshot, UsageEvent
 from tmuxtok.ingest.tail import Cursor
 
@@ -135,6 +135,8 @@ CostFn = Callable[[str, int, int, int, int, int], float | None]
 #: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 _T = TypeVar("_T")
+#: Paths per ``IN (...)`` query, well below SQLite's bound on parameters.
+_IN_CHUNK = 500
 
 # SQLite's primary result codes for a damaged file.
 _SQLITE_CORRUPT = 11
@@ -161,8 +163,7 @@ class LedgerWriteError(LedgerError):
     """
 
 
-@dataclass(frozen=True, slots=True)
-class Row:
+class Row(NamedTuple):
     """An event as reports see it: tokens, time and its priced cost."""
 
     agent: str
@@ -348,14 +349,40 @@ class Ledger:
                 # self.conn may have been replaced by a recovery meanwhile.
                 self.conn.execute(f"PRAGMA cache_size={int(old)}")
 
-    def cursors(self, agent: str) -> dict[str, Cursor]:
+    def marks(self, agent: str) -> dict[str, tuple[int, int, int, int]]:
+        """Per tracked file, the (dev, ino, size, mtime_ns) its cursor was taken at.
+
+        All a scan needs to tell an unchanged file (a warm scan: all of them)
+        from one to read, as plain tuples: no Cursor, no parser state decoded.
+        """
+        q = "SELECT path, dev, ino, size, mtime_ns FROM files WHERE agent=?"
+
+        def load() -> dict[str, tuple[int, int, int, int]]:
+            return {r[0]: r[1:] for r in self.conn.execute(q, (agent,))}
+
+        # Scan is the caller, and restarts on LedgerCorrupt with no cursors.
+        return self._guard(load, retry=False)
+
+    def cursors(self, agent: str, paths: Iterable[str] | None = None) -> dict[str, Cursor]:
+        """The agent's cursors by path: all of them, or those of ``paths`` that exist."""
+        q = (
+            "SELECT path, dev, ino, offset, size, mtime_ns, fingerprint, state FROM files "
+            "WHERE agent=?"
+        )
+        wanted = None if paths is None else list(paths)
+
+        def rows() -> Iterator[Any]:
+            if wanted is None:
+                yield from self.conn.execute(q, (agent,))
+                return
+            for i in range(0, len(wanted), _IN_CHUNK):
+                part = wanted[i : i + _IN_CHUNK]
+                marks = ",".join("?" * len(part))
+                yield from self.conn.execute(f"{q} AND path IN ({marks})", (agent, *part))
+
         def load() -> dict[str, Cursor]:
             out: dict[str, Cursor] = {}
-            for row in self.conn.execute(
-                "SELECT path, dev, ino, offset, size, mtime_ns, fingerprint, state FROM files "
-                "WHERE agent=?",
-                (agent,),
-            ):
+            for row in rows():
                 fingerprint, state = row[6] or "", _state(row[7])
                 if state is _BAD_STATE:
                     # Unreadable parser state: a fingerprint nothing matches
@@ -413,6 +440,8 @@ class Ledger:
         Raises LedgerCorrupt or LedgerWriteError; nothing of this batch is
         stored then, and everything committed before stays.
         """
+        import orjson
+
         c = self.conn
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -650,6 +679,8 @@ class Ledger:
     def _grouped_cached(
         self, agent: str | None, since_ms: int | None, bucket_ms: int
     ) -> list[tuple[Any, ...]]:
+        import orjson
+
         key = f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
         version = self.version()
         got = self.conn.execute("SELECT version, v FROM cache WHERE k=?", (key,)).fetchone()
@@ -792,6 +823,8 @@ def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:
 
 
 def _file_stats(conn: sqlite3.Connection) -> dict[str, Any]:
+    import orjson
+
     files = 0
     tracked = 0
     skipped: dict[str, int] = {}
@@ -867,6 +900,8 @@ def _state(raw: str | None) -> Any:
     """A cursor's stored parser state, or ``_BAD_STATE`` if it cannot be used."""
     if not raw:
         return None
+    import orjson
+
     try:
         got = orjson.loads(raw)
     except orjson.JSONDecodeError:
@@ -875,6 +910,8 @@ def _state(raw: str | None) -> Any:
 
 
 def _merge_skipped(old: str | None, new: dict[str, int]) -> str:
+    import orjson
+
     merged: dict[str, int] = {}
     if old:
         try:

@@ -19,11 +19,10 @@ import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tmuxtok.events import LimitSnapshot
+from tmuxtok.events import Record
 from tmuxtok.ingest.ledger import (
     CostFn,
     EventRow,
@@ -32,13 +31,16 @@ from tmuxtok.ingest.ledger import (
     latest_limits,
     merge_rows,
 )
-from tmuxtok.ingest.tail import Cursor, read_new, unchanged
-from tmuxtok.sources.base import Source
+from tmuxtok.ingest.tail import Cursor, read_new
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from tmuxtok.events import LimitSnapshot
     from tmuxtok.model.pricing import PriceTable
+
+    # Only for annotations: importing the package would import every source.
+    from tmuxtok.sources.base import Source
 
 #: Commit at least this often so a killed cold ingest keeps most of its work
 #: (TMUXTOK_COMMIT_BYTES overrides it; the crash tests use tiny batches).
@@ -55,46 +57,114 @@ MAX_WORKERS = 4
 WINDOW_PER_WORKER = 8
 
 
-@dataclass
-class ScanStats:
-    files: int = 0
-    files_read: int = 0
-    bytes_total: int = 0
-    bytes_read: int = 0
-    events_seen: int = 0
-    events_new: int = 0
-    restarted: int = 0
-    gone: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
-    roots: dict[str, list[str]] = field(default_factory=dict)
-    workers: int = 0
+class ScanStats(Record):
+    """What one pass found and did, for ``scan``'s summary, progress and ``--json``."""
+
+    _fields = (
+        "files",
+        "files_read",
+        "bytes_total",
+        "bytes_read",
+        "events_seen",
+        "events_new",
+        "restarted",
+        "gone",
+        "skipped",
+        "errors",
+        "roots",
+        "workers",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        files: int = 0,
+        files_read: int = 0,
+        bytes_total: int = 0,
+        bytes_read: int = 0,
+        events_seen: int = 0,
+        events_new: int = 0,
+        restarted: int = 0,
+        gone: int = 0,
+        skipped: dict[str, int] | None = None,
+        errors: list[str] | None = None,
+        roots: dict[str, list[str]] | None = None,
+        workers: int = 0,
+    ) -> None:
+        self.files = files
+        self.files_read = files_read
+        self.bytes_total = bytes_total
+        self.bytes_read = bytes_read
+        self.events_seen = events_seen
+        self.events_new = events_new
+        self.restarted = restarted
+        self.gone = gone
+        self.skipped: dict[str, int] = {} if skipped is None else skipped
+        self.errors: list[str] = [] if errors is None else errors
+        self.roots: dict[str, list[str]] = {} if roots is None else roots
+        self.workers = workers
 
 
 Progress = Callable[[ScanStats], None]
 
 
-@dataclass(slots=True)
-class _Read:
+class _Read(Record):
     """One read of one file, reduced to what a commit needs (cheap to pickle)."""
 
-    path: str
-    cursor: Cursor | None = None
-    rows: list[EventRow] = field(default_factory=list)
-    seen: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)
-    limits: list[LimitSnapshot] = field(default_factory=list)
-    bytes_read: int = 0
-    restarted: bool = False
-    done: bool = True
-    error: str | None = None
+    _fields = (
+        "path",
+        "cursor",
+        "rows",
+        "seen",
+        "skipped",
+        "limits",
+        "bytes_read",
+        "restarted",
+        "done",
+        "error",
+    )
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        path: str,
+        cursor: Cursor | None = None,
+        rows: list[EventRow] | None = None,
+        seen: int = 0,
+        skipped: dict[str, int] | None = None,
+        limits: list[LimitSnapshot] | None = None,
+        bytes_read: int = 0,
+        restarted: bool = False,
+        done: bool = True,
+        error: str | None = None,
+    ) -> None:
+        self.path = path
+        self.cursor = cursor
+        self.rows: list[EventRow] = [] if rows is None else rows
+        self.seen = seen
+        self.skipped: dict[str, int] = {} if skipped is None else skipped
+        self.limits: list[LimitSnapshot] = [] if limits is None else limits
+        self.bytes_read = bytes_read
+        self.restarted = restarted
+        self.done = done
+        self.error = error
 
 
-@dataclass
-class _Batch:
-    reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] = field(default_factory=list)
-    limits: list[LimitSnapshot] = field(default_factory=list)
-    nbytes: int = 0
+class _Batch(Record):
+    _fields = ("reads", "limits", "nbytes")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] | None = None,
+        limits: list[LimitSnapshot] | None = None,
+        nbytes: int = 0,
+    ) -> None:
+        self.reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] = (
+            [] if reads is None else reads
+        )
+        self.limits: list[LimitSnapshot] = [] if limits is None else limits
+        self.nbytes = nbytes
 
 
 #: (source name, path, cursor): one file to read from its cursor on.
@@ -107,7 +177,7 @@ def scan(
     env: Mapping[str, str] = os.environ,
     extra_roots: Mapping[str, list[Path]] | None = None,
     progress: Progress | None = None,
-    only: Iterable[Path] | None = None,
+    only: Iterable[str | os.PathLike[str]] | None = None,
     prices: PriceTable | None = None,
 ) -> ScanStats:
     """Bring the ledger up to date with every source's logs.
@@ -135,39 +205,54 @@ def _scan(
     env: Mapping[str, str],
     extra_roots: Mapping[str, list[Path]] | None,
     progress: Progress | None,
-    only: list[Path] | None,
+    only: list[str | os.PathLike[str]] | None,
     prices: PriceTable | None,
 ) -> ScanStats:
+    """One pass; when nothing changed, a stat per file is nearly all it costs.
+
+    Paths stay strings (``discover`` may yield ``str`` or ``Path``): a Path per
+    file costs more than its stat. Files are compared with the ledger's
+    stored stat as plain tuples, and a Cursor is built only for a file that
+    is to be read.
+    """
     stats = ScanStats()
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
     todo: list[tuple[_Item, int]] = []
     gone: list[str] = []
+    files = total = 0
+    is_reg = stat.S_ISREG
     for name, source in sources.items():
         roots = source.roots(env, (extra_roots or {}).get(name))
         stats.roots[name] = [str(r) for r in roots if r.exists()]
-        cursors = ledger.cursors(name)
+        marks = ledger.marks(name)
         present: set[str] = set()
         if wanted is None:
-            paths = [p for r in roots for p in source.discover(r)]
+            keys = [os.fspath(p) for r in roots for p in source.discover(r)]
         else:
-            paths = [Path(p) for p in sorted(wanted) if _under_any(p, source, roots)]
-        for path in paths:
-            key = str(path)
+            keys = [p for p in sorted(wanted) if _under_any(p, source, roots)]
+        changed: list[tuple[str, int]] = []  # (path, size) of files to read
+        for key in keys:
             try:
-                st = path.stat()
+                st = os.stat(key)
             except OSError:
                 continue
-            if not stat.S_ISREG(st.st_mode):
+            if not is_reg(st.st_mode):
                 continue
             present.add(key)
-            stats.files += 1
-            stats.bytes_total += st.st_size
-            cur = cursors.get(key)
-            if not unchanged(cur, st):
-                new = st.st_size - cur.offset if cur is not None else st.st_size
-                todo.append(((name, key, cur), new if new >= 0 else st.st_size))
-        considered = set(cursors) if wanted is None else set(cursors) & wanted
+            files += 1
+            total += st.st_size
+            if marks.get(key) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+                changed.append((key, st.st_size))
+        if changed:
+            cursors = ledger.cursors(name, [k for k, _ in changed if k in marks])
+            for key, size in changed:
+                cur = cursors.get(key)
+                new = size - cur.offset if cur is not None else size
+                todo.append(((name, key, cur), new if new >= 0 else size))
+        considered = marks.keys() if wanted is None else marks.keys() & wanted
         gone += sorted(considered - present)
+    stats.files = files
+    stats.bytes_total = total
     stats.gone = len(gone)
     pending = sum(n for _, n in todo)
     n = _workers() if pending >= PARALLEL_BYTES and len(todo) > 1 else 1

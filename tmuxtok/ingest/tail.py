@@ -10,16 +10,18 @@ dedup keys downstream make re-reading safe, never double counting.
 from __future__ import annotations
 
 import errno
-import hashlib
 import os
 import stat
 from collections.abc import Iterator
-from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tmuxtok.events import ParseResult
-from tmuxtok.sources.base import LineParser, Source
+from tmuxtok.events import ParseResult, Record
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    # Only for annotations: importing the package would import every source.
+    from tmuxtok.sources.base import LineParser, Source
 
 CHUNK = 1 << 20
 #: A line still without a newline at this size is handled from its two ends.
@@ -28,21 +30,40 @@ KEEP = 64 << 10
 FINGERPRINT = 1024
 
 
-@dataclass(slots=True)
-class Cursor:
-    path: str
-    agent: str
-    dev: int = 0
-    ino: int = 0
-    offset: int = 0
-    size: int = 0
-    mtime_ns: int = 0
-    fingerprint: str = ""
-    state: dict[str, Any] | None = field(default=None)
+class Cursor(Record):
+    """Where reading a file resumes, and the stat that says whether to look at all.
+
+    ``size``/``mtime_ns`` of -1 mean "read again": the last read stopped
+    early, or the file was seen gone.
+    """
+
+    _fields = ("path", "agent", "dev", "ino", "offset", "size", "mtime_ns", "fingerprint", "state")
+    __slots__ = _fields
+
+    def __init__(
+        self,
+        path: str,
+        agent: str,
+        dev: int = 0,
+        ino: int = 0,
+        offset: int = 0,
+        size: int = 0,
+        mtime_ns: int = 0,
+        fingerprint: str = "",
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        self.path = path
+        self.agent = agent
+        self.dev = dev
+        self.ino = ino
+        self.offset = offset
+        self.size = size
+        self.mtime_ns = mtime_ns
+        self.fingerprint = fingerprint
+        self.state = state
 
 
-@dataclass(slots=True)
-class ReadResult:
+class ReadResult(NamedTuple):
     cursor: Cursor
     parsed: ParseResult
     bytes_read: int
@@ -62,6 +83,10 @@ def unchanged(cur: Cursor | None, st: os.stat_result) -> bool:
 
 
 def _fingerprint(fd: int, length: int) -> str:
+    # hashlib is imported here: it costs ~4 ms (OpenSSL), and only a file
+    # that is actually read needs it, never a scan that finds nothing new.
+    import hashlib
+
     return hashlib.blake2b(os.pread(fd, length, 0), digest_size=12).hexdigest() if length else ""
 
 
@@ -202,4 +227,6 @@ def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0)
 
 
 def mark_gone(cur: Cursor) -> Cursor:
-    return replace(cur, size=-1, mtime_ns=-1)
+    return Cursor(
+        cur.path, cur.agent, cur.dev, cur.ino, cur.offset, -1, -1, cur.fingerprint, cur.state
+    )

@@ -10,27 +10,35 @@ reported as unknown rather than priced as its neighbour.
 Above 200k prompt tokens the whole request is billed at the long-context rates,
 because that is how Anthropic and Google bill it; ccusage tiers each token kind
 separately, which underprices requests just past the threshold.
+
+Every report loads the table and fingerprints it, so that path needs none of
+``json``, ``re``, ``hashlib``, ``tomllib`` or ``dataclasses`` (~15 ms of imports
+between them): the regexes are compiled only when a name first needs
+normalising, TOML is parsed only when an override file exists, the embedded
+JSON is read with ``tmuxtok.fastjson`` and the fingerprint is hashed with
+CPython's builtin SHA-256.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import re
-import tomllib
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from tmuxtok.fastjson import encode_str
+from tmuxtok.fastjson import loads as json_loads
+
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping
+    from pathlib import Path  # imports re (via fnmatch) and urllib: ~6 ms
+
+    _Fail = Callable[[str, str], "PriceConfigError"]
 
 TIER_THRESHOLD = 200_000
 _PER_MILLION = 1_000_000
 
 
-@dataclass(frozen=True, slots=True)
-class ModelPrice:
+class ModelPrice(NamedTuple):
     """USD per token; ``*_above_200k`` is None where the model has no such tier."""
 
     input: float
@@ -49,10 +57,7 @@ class PriceConfigError(ValueError):
     """The user's price override is unusable; the message names file and key."""
 
 
-_Fail = Callable[[str, str], PriceConfigError]
-
-
-_FIELDS = tuple(f.name for f in fields(ModelPrice))
+_FIELDS: tuple[str, ...] = ModelPrice._fields
 _TIER_FIELDS = tuple(f for f in _FIELDS if f.endswith("_above_200k"))
 
 _LITELLM = {
@@ -68,39 +73,77 @@ _LITELLM = {
     "cache_read_input_token_cost_above_200k_tokens": "cache_read_above_200k",
 }
 
-# Bedrock cross-region ("us.", "global.") and vendor ("anthropic.") prefixes.
-_VENDOR_PREFIX = re.compile(
-    r"^(?:(?:us|eu|apac|jp|au|ca|global|us-gov)\.)?(?:anthropic|openai|google)\."
-)
-# Bedrock "-v1:0" and Vertex "@20250514" / "@latest" suffixes.
-_DEPLOY_SUFFIX = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]+)$")
-_DATE_SUFFIX = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
-# claude-<family>-<major>[-<minor>] in either word order (claude-3-5-haiku is Haiku 3.5).
-_CLAUDE = re.compile(
-    r"^claude-(?:(?P<f1>opus|sonnet|haiku)-(?P<v1>\d+(?:-\d{1,2})?)"
-    r"|(?P<v2>\d+(?:-\d{1,2})?)-(?P<f2>opus|sonnet|haiku))$"
-)
+
+class _Rx:
+    """The name-normalising regexes, compiled on first use (see ``_rx``)."""
+
+    __slots__ = ("claude", "date_suffix", "deploy_suffix", "vendor_prefix")
+
+    def __init__(self) -> None:
+        import re
+
+        # Bedrock cross-region ("us.", "global.") and vendor ("anthropic.") prefixes.
+        self.vendor_prefix = re.compile(
+            r"^(?:(?:us|eu|apac|jp|au|ca|global|us-gov)\.)?(?:anthropic|openai|google)\."
+        )
+        # Bedrock "-v1:0" and Vertex "@20250514" / "@latest" suffixes.
+        self.deploy_suffix = re.compile(r"(?:-v\d+(?::\d+)?|@[\w.-]+)$")
+        self.date_suffix = re.compile(r"-(?:\d{8}|\d{4}-\d{2}-\d{2})$")
+        # claude-<family>-<major>[-<minor>] in either word order
+        # (claude-3-5-haiku is Haiku 3.5).
+        self.claude = re.compile(
+            r"^claude-(?:(?P<f1>opus|sonnet|haiku)-(?P<v1>\d+(?:-\d{1,2})?)"
+            r"|(?P<v2>\d+(?:-\d{1,2})?)-(?P<f2>opus|sonnet|haiku))$"
+        )
+
+
+_RX: _Rx | None = None
+
+
+def _rx() -> _Rx:
+    """The regexes, compiled once per process and only when a name needs them:
+    a report that prices nothing new (the common case) never imports ``re``."""
+    global _RX
+    if _RX is None:
+        _RX = _Rx()
+    return _RX
 
 
 def _canon(name: str) -> str:
     """Strip where a model was served from, keeping which model it is."""
+    rx = _rx()
     n = name.strip().lower().rsplit("/", 1)[-1]
-    n = _DEPLOY_SUFFIX.sub("", _VENDOR_PREFIX.sub("", n))
+    n = rx.deploy_suffix.sub("", rx.vendor_prefix.sub("", n))
     return n.replace(".", "-") if n.startswith("claude") else n
 
 
 def _family(name: str) -> str:
     """The version-exact identity used for fuzzy matching (date and word order dropped)."""
-    n = _DATE_SUFFIX.sub("", _canon(name))
-    m = _CLAUDE.match(n)
+    rx = _rx()
+    n = rx.date_suffix.sub("", _canon(name))
+    m = rx.claude.match(n)
     if m:
         return f"claude-{m['f1'] or m['f2']}-{m['v1'] or m['v2']}"
     return n
 
 
+def _is_claude(name: str) -> bool:
+    """``_canon(name).startswith("claude")``, without the regexes for plain names.
+
+    Exact, not a heuristic: no vendor or region prefix starts with "claude",
+    a deploy suffix starts with "-" or "@" (so never inside a leading
+    "claude"), and a stripped prefix ends in "." - so a name that does not
+    start with "claude" can only canonicalise to one if it contains ".claude".
+    """
+    n = name.strip().lower().rsplit("/", 1)[-1]
+    if n.startswith("claude"):
+        return True
+    return ".claude" in n and _canon(name).startswith("claude")
+
+
 def _build(name: str, given: Mapping[str, float]) -> ModelPrice:
     """Fill missing cache prices: Anthropic's published ratios for Claude, else no discount."""
-    claude = _canon(name).startswith("claude")
+    claude = _is_claude(name)
     inp = given["input"]
     w5 = given.get("cache_write_5m", inp * 1.25 if claude else inp)
     w5t = given.get("cache_write_5m_above_200k")
@@ -124,14 +167,16 @@ def _build(name: str, given: Mapping[str, float]) -> ModelPrice:
 def _long_context(p: ModelPrice) -> ModelPrice:
     """The above-200k rates where the model has them, its base rates elsewhere."""
     tier = {f.removesuffix("_above_200k"): getattr(p, f) for f in _TIER_FIELDS}
-    return replace(p, **{k: v for k, v in tier.items() if v is not None})
+    return p._replace(**{k: v for k, v in tier.items() if v is not None})
 
 
 def _embedded() -> dict[str, ModelPrice]:
     # A path next to this package, not importlib.resources (which imports
-    # inspect and tempfile: ~6 ms on every command).
-    data = Path(__file__).resolve().parent.parent / "data" / "prices.json"
-    raw = json.loads(data.read_text("utf-8"))
+    # inspect and tempfile: ~6 ms on every command); fastjson, not json
+    # (which imports re).
+    data = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), "data")
+    with open(os.path.join(data, "prices.json"), encoding="utf-8") as fh:
+        raw = json_loads(fh.read())
     out: dict[str, ModelPrice] = {}
     for name, entry in raw.items():
         if name.startswith("_"):
@@ -143,6 +188,8 @@ def _embedded() -> dict[str, ModelPrice]:
 
 def default_override_path(env: Mapping[str, str] | None = None) -> Path:
     """Where the user's price override lives, following the XDG base-dir spec."""
+    from pathlib import Path
+
     env = os.environ if env is None else env
     base = env.get("XDG_CONFIG_HOME") or ""
     if not base:
@@ -159,9 +206,7 @@ class PriceTable:
     ) -> None:
         self._prices = dict(prices)
         self._aliases = dict(aliases or {})
-        self._index: dict[str, str] = {}
-        for key in sorted(self._prices):  # sorted: on a tie the latest dated key wins
-            self._index[_family(key)] = key
+        self._index: dict[str, str] | None = None  # see _family_index
         self._cache: dict[str, ModelPrice | None] = {}
 
     @classmethod
@@ -184,7 +229,16 @@ class PriceTable:
         canon = _canon(model)
         if canon in self._prices:
             return canon
-        return self._index.get(_family(model))
+        return self._family_index().get(_family(model))
+
+    def _family_index(self) -> dict[str, str]:
+        """Table keys by ``_family``, built when first needed: a report that
+        prices nothing new must not pay for normalising every key."""
+        if self._index is None:
+            self._index = {}
+            for key in sorted(self._prices):  # sorted: on a tie the latest dated key wins
+                self._index[_family(key)] = key
+        return self._index
 
     def lookup(self, model: str) -> ModelPrice | None:
         if model not in self._cache:
@@ -219,18 +273,24 @@ class PriceTable:
         )
 
     def fingerprint(self) -> str:
-        """Changes exactly when some model's effective price or alias changes."""
+        """Changes exactly when some model's effective price or alias changes.
+
+        Ledgers store it, so it must never change for the same table: the
+        blob is byte for byte ``json.dumps(doc, sort_keys=True,
+        separators=(",", ":"))``, written by ``_canonical_json``.
+        """
         doc = {
-            "prices": {k: asdict(v) for k, v in self._prices.items()},
+            "prices": {k: v._asdict() for k, v in self._prices.items()},
             "aliases": self._aliases,
         }
-        blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+        return _sha256_hex(_canonical_json(doc).encode())[:16]
 
     def _merged(self, path: Path) -> PriceTable:
         """An entry reprices the key its name resolves to, so "claude-sonnet-4-5"
         also covers the dated ids found in logs; fields it omits keep their
         current values (nothing is re-derived)."""
+        import tomllib  # ~9 ms, so only when there is an override to read
+
         try:
             doc = tomllib.loads(path.read_text("utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
@@ -264,7 +324,7 @@ class PriceTable:
                 given[k] = v / _PER_MILLION
             key = self.resolve(name)
             if key is not None:
-                prices[key] = replace(prices[key], **given)
+                prices[key] = prices[key]._replace(**given)
             elif "input" in given and "output" in given:
                 prices[name] = _build(name, given)
             else:
@@ -290,8 +350,56 @@ def _table(value: Any, where: str, fail: _Fail) -> dict[str, Any]:
 
 
 def _q(name: str) -> str:
+    import json  # error messages only
+
     return json.dumps(name, ensure_ascii=False)
 
 
 def _show(value: Any) -> str:
+    import json  # error messages only
+
     return json.dumps(value, ensure_ascii=False, default=str)
+
+
+def _canonical_json(value: Any) -> str:
+    """``json.dumps(value, sort_keys=True, separators=(",", ":"))`` for what a
+    fingerprint holds (str-keyed dicts of str, number, bool and None), without
+    importing ``json``, which imports ``re``.
+
+    Same rules as json's C encoder: ASCII-escaped strings, ``repr`` of ints and
+    finite floats, NaN/Infinity spelled as JavaScript does, items in key order.
+    Anything else raises TypeError rather than silently hashing differently.
+    """
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return encode_str(value)
+    if isinstance(value, int):
+        return int.__repr__(value)
+    if isinstance(value, float):
+        if value != value:
+            return "NaN"
+        if value in (math.inf, -math.inf):
+            return "Infinity" if value > 0 else "-Infinity"
+        return float.__repr__(value)
+    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
+        items = sorted(value.items())
+        return "{" + ",".join(f"{encode_str(k)}:{_canonical_json(v)}" for k, v in items) + "}"
+    raise TypeError(f"cannot fingerprint {type(value).__name__}")
+
+
+def _sha256_hex(data: bytes) -> str:
+    """SHA-256 from CPython's builtin module, as in ``tmuxtok.hook``: ``hashlib``
+    loads OpenSSL's binding first (~3 ms). The digest is the same either way."""
+    try:
+        from _sha2 import sha256  # type: ignore[import-not-found]  # CPython ≥ 3.12
+    except ImportError:
+        try:
+            from _sha256 import sha256  # type: ignore[import-not-found]
+        except ImportError:  # pragma: no cover
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())

@@ -1,4 +1,9 @@
-"""One module per agent; ``SOURCES`` is the registry the rest of tmuxtok uses."""
+"""One module per agent; ``SOURCES`` is the registry the rest of tmuxtok uses.
+
+Importing this is cheap on purpose (no parser, orjson or re): every command
+lists log files through it, and a parser is loaded only for a file with new
+bytes.
+"""
 
 from __future__ import annotations
 

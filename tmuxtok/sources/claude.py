@@ -1,265 +1,24 @@
 """Claude Code transcripts: ``<root>/projects/**/*.jsonl``.
 
-Dedup is keyed on ``message.id`` alone. Claude Code writes one line per
-content block of a response (same id, sometimes a partial ``output_tokens`` on
-early lines), resumed sessions copy old lines into new files, and subagent
-transcripts replay parent messages under a *new* requestId. ``message.id`` is
-unique per API response, so keying on it alone collapses all three cases no
-matter in which order files are read; ``id:requestId`` would count a sidechain
-replay twice when the subagent file happens to be read first.
+This module only says where the transcripts are, which is all a warm run
+needs; turning lines into events (and the dedup rules) is in
+``claude_lines``, imported by ``ClaudeSource.parser`` when a file first has
+new bytes, because it pulls in orjson (~20 ms).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import orjson
-
-from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
-from tmuxtok.sources._util import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.base import walk_jsonl
 
+if TYPE_CHECKING:
+    from tmuxtok.sources.claude_lines import ClaudeParser
+
 NAME = "claude"
-
-
-def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
-    """The event a decoded assistant line carries, or the reason it carries none.
-
-    Every usage line of a cold ingest comes through here, so well-formed counts
-    are checked inline and only a line that fails that check pays for
-    ``tok``'s per-field validation (which decides what is wrong-shaped).
-    """
-    msg = obj.get("message")
-    if type(msg) is not dict:
-        return "wrong_shape"
-    usage = msg.get("usage")
-    if type(usage) is not dict:
-        return "no_usage"
-    model = msg.get("model")
-    if type(model) is not str or not model:
-        model = "unknown"
-    elif model == "<synthetic>":
-        return "synthetic"
-    ts = parse_ts_ms(obj.get("timestamp"))
-    if ts is None:
-        return "bad_timestamp"
-    get = usage.get
-    inp = get("input_tokens", 0)
-    out = get("output_tokens", 0)
-    create = get("cache_creation_input_tokens", 0)
-    read = get("cache_read_input_tokens", 0)
-    detail = get("cache_creation")
-    one_hour = detail.get("ephemeral_1h_input_tokens", 0) if type(detail) is dict else 0
-    if not (
-        type(inp) is int
-        and type(out) is int
-        and type(create) is int
-        and type(read) is int
-        and type(one_hour) is int
-        and min(inp, out, create, read, one_hour) >= 0
-        and max(inp, out, create, read, one_hour) <= MAX_TOKENS
-    ):
-        try:
-            inp = tok(usage, "input_tokens")
-            out = tok(usage, "output_tokens")
-            create = tok(usage, "cache_creation_input_tokens")
-            read = tok(usage, "cache_read_input_tokens")
-            one_hour = tok(detail, "ephemeral_1h_input_tokens")
-        except WrongShape:
-            return "wrong_shape"
-    ev = UsageEvent(
-        NAME,
-        "",
-        ts,
-        model,
-        inp,
-        out,
-        create,
-        one_hour if one_hour < create else create,
-        read,
-        0,
-        inp + out + create + read,
-        text(obj, "sessionId"),
-        text(obj, "cwd"),
-    )
-    legacy = obj.get("costUSD")
-    if legacy is not None and type(legacy) in (int, float) and legacy >= 0:
-        ev.legacy_cost_usd = float(legacy)
-    mid = msg.get("id")
-    if type(mid) is str and mid:
-        ev.key = mid
-    else:
-        rid = obj.get("requestId")
-        if type(rid) is str and rid:
-            ev.key = "req:" + rid
-        else:
-            ev.key = "line:" + hashlib.sha1(raw).hexdigest()
-    return ev
-
-
-_RE = {
-    name: re.compile(pat)
-    for name, pat in {
-        "mid": rb'"message":\{"id":"([^"\\]{1,200})"',
-        "model": rb'"model":"([^"\\]{1,200})"',
-        "sid": rb'"sessionId":"([^"\\]{1,200})"',
-        "cwd": rb'"cwd":"((?:[^"\\]|\\.){1,4000})"',
-        "rid": rb'"requestId":"([^"\\]{1,200})"',
-        "ts": rb'"timestamp":"([^"\\]{1,64})"',
-    }.items()
-}
-
-
-def _last(name: str, data: bytes) -> str:
-    found = _RE[name].findall(data)
-    return found[-1].decode("utf-8", "replace") if found else ""
-
-
-def _first(name: str, data: bytes) -> str:
-    m = _RE[name].search(data)
-    return m.group(1).decode("utf-8", "replace") if m else ""
-
-
-LIMIT_MARKER = b"usage limit reached|"
-_MARKER_RE = re.compile(rb"usage limit reached\|(\d{9,11})")
-_API_LIMIT_RE = re.compile(
-    r"(weekly|5-hour|session|usage) limit reached"
-    r"|(?:hit|reached) your (weekly|5-hour|session|usage) limit",
-    re.IGNORECASE,
-)
-
-
-def _limit_markers(obj: dict[str, Any], line: bytes, out: ParseResult) -> None:
-    """Claude Code's own words that a limit was hit: the truest "100 %" there is.
-
-    Old versions reply ``Claude AI usage limit reached|<reset epoch>`` in a
-    synthetic assistant line; newer ones write an API-error assistant line
-    such as "5-hour limit reached ∙ resets 3pm" or "You've hit your session
-    limit · resets 9:50pm".
-    """
-    ts = parse_ts_ms(obj.get("timestamp"))
-    for m in _MARKER_RE.finditer(line):
-        reset = float(m.group(1))
-        out.limits.append(
-            LimitSnapshot(
-                agent=NAME,
-                window="5h",
-                used_percent=100.0,
-                resets_at=reset,
-                window_minutes=300,
-                captured_at=ts / 1000 if ts is not None else reset - 5 * 3600,
-                source="log-marker",
-            )
-        )
-    if obj.get("isApiErrorMessage") and ts is not None and not _MARKER_RE.search(line):
-        msg = obj.get("message")
-        content = msg.get("content") if isinstance(msg, dict) else None
-        texts = [c.get("text") for c in content or [] if isinstance(c, dict)]
-        for t in texts:
-            hit = _API_LIMIT_RE.search(t) if isinstance(t, str) else None
-            if hit:
-                weekly = (hit.group(1) or hit.group(2)).lower() == "weekly"
-                out.limits.append(
-                    LimitSnapshot(
-                        agent=NAME,
-                        window="weekly" if weekly else "5h",
-                        used_percent=100.0,
-                        resets_at=None,
-                        window_minutes=10080 if weekly else 300,
-                        captured_at=ts / 1000,
-                        source="log-marker",
-                    )
-                )
-                break
-
-
-class ClaudeParser:
-    """Reads one file's new lines; what it keeps is only a speed-up within that read.
-
-    Claude Code writes one line per content block of a response, each with the
-    same ``message.id`` and usually the same usage. Such a repeat, no earlier
-    than the line already taken, cannot change the merged event (the earliest
-    time and the first strictly largest usage win), so it is dropped before
-    an event is built: half the lines of a cold ingest.
-    """
-
-    def __init__(self) -> None:
-        #: message.id -> (usage, model, time) of the first event taken for it.
-        self._taken: dict[str, tuple[dict[str, Any], Any, int]] = {}
-
-    def feed(self, line: bytes, out: ParseResult) -> None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            out.skip("malformed")
-            return
-        if type(obj) is not dict:
-            out.skip("wrong_shape")
-            return
-        if obj.get("type") != "assistant":
-            return  # a user or tool-result line that merely quotes one
-        error = obj.get("isApiErrorMessage")
-        msg = obj.get("message")
-        mid = None
-        if type(msg) is dict:
-            mid = msg.get("id")
-            taken = self._taken.get(mid) if type(mid) is str and not error else None
-            if taken and msg.get("usage") == taken[0] and msg.get("model") == taken[1]:
-                ts = parse_ts_ms(obj.get("timestamp"))
-                if ts is not None and ts >= taken[2]:
-                    return
-        got = _event_from(obj, line)
-        if isinstance(got, str):
-            # A limit marker is Claude Code's own synthetic reply, never a billed one.
-            if error or got == "synthetic" or got == "no_usage":
-                _limit_markers(obj, line, out)
-            if got != "no_usage":
-                out.skip(got)
-            return
-        if error:
-            _limit_markers(obj, line, out)
-        elif type(msg) is dict and got.key == mid and mid not in self._taken:
-            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms)
-        out.events.append(got)
-
-    def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
-        """Rebuild an assistant line too long to hold from its two ends.
-
-        The bulk of such a line is one content block (a huge Write). Claude Code
-        puts ``message.id``/``model`` before the content and ``usage``,
-        ``requestId``, ``type`` and ``timestamp`` after it. Quotes inside JSON
-        strings are escaped, so these raw-byte patterns only match structure.
-        """
-        if b'"type":"assistant"' not in tail or b'"usage":{' not in tail:
-            return
-        at = tail.rfind(b'"usage":{') + len(b'"usage":')
-        try:
-            usage, _ = json.JSONDecoder().raw_decode(tail[at:].decode("utf-8", "replace"))
-        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
-            out.skip("malformed")
-            return
-        obj: dict[str, Any] = {
-            "type": "assistant",
-            "timestamp": _last("ts", tail),
-            "requestId": _last("rid", tail),
-            "sessionId": _first("sid", head),
-            "cwd": _first("cwd", head),
-            "message": {"id": _first("mid", head), "model": _first("model", head), "usage": usage},
-        }
-        got = _event_from(obj, head + tail)
-        if isinstance(got, str):
-            out.skip(got)
-        else:
-            out.events.append(got)
-
-    def state(self) -> dict[str, Any] | None:
-        return None
 
 
 class ClaudeSource:
@@ -288,10 +47,12 @@ class ClaudeSource:
     def log_dirs(self, root: Path) -> list[Path]:
         return [root / "projects"]
 
-    def discover(self, root: Path) -> Iterator[Path]:
+    def discover(self, root: Path) -> Iterator[str]:
         yield from walk_jsonl(root / "projects")
 
-    def parser(self, path: Path, state: dict[str, Any] | None) -> ClaudeParser:
+    def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> ClaudeParser:
+        from tmuxtok.sources.claude_lines import ClaudeParser
+
         return ClaudeParser()
 
 
