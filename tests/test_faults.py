@@ -194,7 +194,7 @@ def usage(led: Ledger, agent: str = "claude") -> list[tuple[int, ...]]:
 
 @pytest.mark.slow
 def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -> None:
-    demo = generate(tmp_path / "demo", mb=64, days=3, seed=31)
+    demo = generate(tmp_path / "demo", mb=96, days=3, seed=31)
     marker = f"tmuxtok-fault-{os.getpid()}-{time.monotonic_ns()}"
     env = cli_env(
         demo,
@@ -227,7 +227,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
                     if time.monotonic() > deadline:
                         break
                     time.sleep(0.002)
-                time.sleep(rng.uniform(0, 0.02))
+                time.sleep(rng.uniform(0, 0.005))
             if proc.poll() is not None:
                 assert proc.returncode == 0
                 continue

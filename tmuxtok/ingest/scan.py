@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
 #: Commit at least this often so a killed cold ingest keeps most of its work
 #: (TMUXTOK_COMMIT_BYTES overrides it; the crash tests use tiny batches).
-BATCH_BYTES = int(os.environ.get("TMUXTOK_COMMIT_BYTES", 64 << 20))
+BATCH_BYTES = int(os.environ.get("TMUXTOK_COMMIT_BYTES", 128 << 20))
 BATCH_FILES = 500
 #: Below this much to read, forking workers costs more than it saves.
 PARALLEL_BYTES = 16 << 20
