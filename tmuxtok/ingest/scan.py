@@ -258,13 +258,15 @@ def _scan(
     n = _workers() if pending >= PARALLEL_BYTES and len(todo) > 1 else 1
     committer = _Committer(ledger, stats, progress)
     with ledger.bulk() if pending >= PARALLEL_BYTES else contextlib.nullcontext():
+        # Rows priced as they are parsed go in with one write; unpriced ones
+        # take a second (ensure_priced), which also lengthens append -> state.
+        cost, fp = _pricer(prices, env) if n > 1 or prices is not None else (None, None)
+        committer.price_fp = fp
         if n > 1:
-            cost, fp = _pricer(prices, env)
-            committer.price_fp = fp
             stats.workers = n
             _read_parallel(todo, sources, cost, n, committer)
         else:
-            _read_serial([item for item, _ in todo], sources, committer)
+            _read_serial([item for item, _ in todo], sources, cost, committer)
         committer.flush()
     if gone:
         ledger.commit_rows([], gone=gone)
@@ -312,10 +314,12 @@ class _Committer:
             self.progress(self.stats)
 
 
-def _read_serial(items: list[_Item], sources: Mapping[str, Source], out: _Committer) -> None:
+def _read_serial(
+    items: list[_Item], sources: Mapping[str, Source], cost: CostFn | None, out: _Committer
+) -> None:
     for name, path, cur in items:
         while True:
-            r = _read_one(sources[name], path, cur, None)
+            r = _read_one(sources[name], path, cur, cost)
             out.add(r)
             if r.done or r.cursor is None:
                 break
@@ -469,7 +473,7 @@ def _read_parallel(
                 inflight.appendleft((rest, pool.submit(_read_group, rest)))
     except BrokenProcessPool:
         left = [item for g, _ in inflight for item in g] + [item for g in groups for item in g]
-        _read_serial(left, sources, out)
+        _read_serial(left, sources, cost, out)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _WORKER_CTX = None

@@ -25,7 +25,6 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tmuxtok.fastjson import encode_str
 from tmuxtok.fastjson import loads as json_loads
 
 if TYPE_CHECKING:
@@ -208,6 +207,7 @@ class PriceTable:
         self._aliases = dict(aliases or {})
         self._index: dict[str, str] | None = None  # see _family_index
         self._cache: dict[str, ModelPrice | None] = {}
+        self._fingerprint: str | None = None
 
     @classmethod
     def load(cls, override: Path | None = None) -> PriceTable:
@@ -275,15 +275,19 @@ class PriceTable:
     def fingerprint(self) -> str:
         """Changes exactly when some model's effective price or alias changes.
 
-        Ledgers store it, so it must never change for the same table: the
-        blob is byte for byte ``json.dumps(doc, sort_keys=True,
-        separators=(",", ":"))``, written by ``_canonical_json``.
+        Ledgers store it, so it must never change for the same table.
+        Computed once per table: every refresh asks for it twice.
         """
-        doc = {
-            "prices": {k: v._asdict() for k, v in self._prices.items()},
-            "aliases": self._aliases,
-        }
-        return _sha256_hex(_canonical_json(doc).encode())[:16]
+        if self._fingerprint is None:
+            import json  # on the report path json is loaded already
+
+            doc = {
+                "prices": {k: v._asdict() for k, v in self._prices.items()},
+                "aliases": self._aliases,
+            }
+            blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+            self._fingerprint = _sha256_hex(blob.encode())[:16]
+        return self._fingerprint
 
     def _merged(self, path: Path) -> PriceTable:
         """An entry reprices the key its name resolves to, so "claude-sonnet-4-5"
@@ -359,37 +363,6 @@ def _show(value: Any) -> str:
     import json  # error messages only
 
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _canonical_json(value: Any) -> str:
-    """``json.dumps(value, sort_keys=True, separators=(",", ":"))`` for what a
-    fingerprint holds (str-keyed dicts of str, number, bool and None), without
-    importing ``json``, which imports ``re``.
-
-    Same rules as json's C encoder: ASCII-escaped strings, ``repr`` of ints and
-    finite floats, NaN/Infinity spelled as JavaScript does, items in key order.
-    Anything else raises TypeError rather than silently hashing differently.
-    """
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return encode_str(value)
-    if isinstance(value, int):
-        return int.__repr__(value)
-    if isinstance(value, float):
-        if value != value:
-            return "NaN"
-        if value in (math.inf, -math.inf):
-            return "Infinity" if value > 0 else "-Infinity"
-        return float.__repr__(value)
-    if isinstance(value, dict) and all(isinstance(k, str) for k in value):
-        items = sorted(value.items())
-        return "{" + ",".join(f"{encode_str(k)}:{_canonical_json(v)}" for k, v in items) + "}"
-    raise TypeError(f"cannot fingerprint {type(value).__name__}")
 
 
 def _sha256_hex(data: bytes) -> str:
