@@ -110,3 +110,21 @@ def test_fast_path_imports_neither_click_nor_rich(logs: Path) -> None:
     assert "sqlite3" in mods  # the report really ran
     for name in ("click", "rich", "libtmux", "watchfiles"):
         assert not any(m == name or m.startswith(name + ".") for m in mods), name
+
+
+@pytest.mark.parametrize("damage", [b"[[1, 2", b"\xff\xfe", b"[" * 100_000, b'{"a": 1}', b"[1, 2]"])
+def test_damaged_report_caches_are_summed_again(logs: Path, damage: bytes) -> None:
+    """Cached blocks and period sums are only a speed-up: any damage means recompute."""
+    import sqlite3
+
+    reports = (["blocks", "--json"], ["daily", "--json"], ["monthly", "--json"])
+    want = [fast(*args).stdout for args in reports]  # also fills the caches
+    ledger = Path(os.environ["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
+    con = sqlite3.connect(ledger)
+    with con:
+        assert con.execute("UPDATE cache SET v = ?", (damage,)).rowcount >= 2
+    con.close()
+    for args, expected in zip(reports, want, strict=True):
+        got = fast(*args)
+        assert (got.returncode, got.stdout) == (0, expected), got.stderr
+        assert "Traceback" not in got.stderr

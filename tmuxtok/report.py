@@ -384,9 +384,7 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
 
     try:
         rows = loads(raw.decode())
-    except (SystemError, RecursionError) as e:
-        # How the C scanner reports malformed JSON unless ``json.decoder``
-        # happens to be imported, and nesting too deep: unreadable all the same.
+    except RecursionError as e:  # nesting too deep: unreadable all the same
         raise ValueError(f"unreadable blocks cache: {e}") from None
     out = []
     for r in rows:

@@ -679,7 +679,12 @@ class Ledger:
     def _grouped_cached(
         self, agent: str | None, since_ms: int | None, bucket_ms: int
     ) -> list[tuple[Any, ...]]:
-        import orjson
+        # json and fastjson, not orjson: a warm daily/weekly/monthly report
+        # needs no other JSON, and importing orjson costs ~20 ms (it pulls in
+        # dataclasses and inspect).
+        import json
+
+        from tmuxtok.fastjson import loads
 
         key = f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
         version = self.version()
@@ -687,9 +692,12 @@ class Ledger:
         rows: list[tuple[Any, ...]] | None = None
         if got is not None:
             try:
-                cached = [tuple(r) for r in orjson.loads(got[1])]
-            except orjson.JSONDecodeError:
-                cached = None
+                data = loads(bytes(got[1]).decode())
+            except (ValueError, RecursionError):
+                data = None
+            # Rows of the 13 columns ``_grouped`` selects, or damage: sum again.
+            ok = isinstance(data, list) and all(isinstance(r, list) and len(r) == 13 for r in data)
+            cached = [tuple(r) for r in data] if ok else None
             if cached is not None and got[0] == version:
                 return cached
             known, earliest = self.changed_since(got[0]) if cached is not None else (False, None)
@@ -705,7 +713,7 @@ class Ledger:
                     rows = sorted(kept + fresh, key=lambda r: (r[0], r[1], r[3]))
         if rows is None:
             rows = self._grouped("bucket", agent, since_ms, None, bucket_ms)
-        self.cache_put(key, version, orjson.dumps(rows))
+        self.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
         return rows
 
     def agents(self) -> list[str]:
