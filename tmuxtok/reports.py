@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from tmuxtok.config import AGENTS
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from types import ModuleType
+
     from tmuxtok.ingest.scan import ScanStats
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
@@ -93,6 +96,24 @@ class Ctx:
         sys.exit(0)
 
 
+def show(
+    ctx: Ctx,
+    data: dict[str, Any],
+    found: bool,
+    table: Callable[[ModuleType], Any],
+    what: str = "usage data",
+) -> None:
+    """JSON, or the rich table ``table`` builds from the tables module."""
+    if not found:
+        ctx.no_data(what)
+    if ctx.as_json:
+        emit_json(data)
+    else:
+        from tmuxtok import tables  # rich: only for humans, not for --json
+
+        tables.console().print(table(tables))
+
+
 def _agent(value: str) -> str | None:
     return None if value == "all" else value
 
@@ -124,14 +145,12 @@ def period(
         )
     except report.ReportError as e:
         fail(str(e), 2, as_json)
-    if not data[period]:
-        ctx.no_data()
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.period_table(data, period, report.PERIODS[period], breakdown))
+    show(
+        ctx,
+        data,
+        bool(data[period]),
+        lambda t: t.period_table(data, period, report.PERIODS[period], breakdown),
+    )
 
 
 def session(
@@ -157,14 +176,7 @@ def session(
         )
     except report.ReportError as e:
         fail(str(e), 2, as_json)
-    if not data["sessions"]:
-        ctx.no_data()
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.session_table(data, breakdown))
+    show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown))
 
 
 def blocks(
@@ -199,14 +211,13 @@ def blocks(
         data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
     except report.ReportError as e:
         fail(str(e), 2, as_json)
-    if not chosen:
-        ctx.no_data("active block" if active else "usage data")
-    if as_json:
-        emit_json(data)
-    else:
-        from tmuxtok import tables  # rich: only for humans, not for --json
-
-        tables.console().print(tables.blocks_table(chosen, data, now_ms, ctx.tz, agent, breakdown))
+    show(
+        ctx,
+        data,
+        bool(chosen),
+        lambda t: t.blocks_table(chosen, data, now_ms, ctx.tz, agent, breakdown),
+        "active block" if active else "usage data",
+    )
 
 
 # --- the click-free way in ------------------------------------------------------------------
