@@ -191,8 +191,21 @@ def measured(argv: list[str], env: dict[str, str]) -> dict[str, float]:
 # --- the benchmarks --------------------------------------------------------------------------
 
 
+#: A scan whose ledger commits do nothing: how fast reading and parsing alone
+#: go, which tells how much of a cold ingest the SQLite writes cost.
+_NO_WRITES = (
+    "import sys\n"
+    "from tmuxtok.ingest.ledger import Ledger\n"
+    "Ledger.commit_rows = lambda self, reads, limits=(), gone=(), price_fp=None: 0\n"
+    "sys.argv = ['tmuxtok', 'scan', '--quiet']\n"
+    "from tmuxtok.__main__ import main\n"
+    "main()\n"
+)
+
+
 def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
-    """Cold scans into a fresh ledger: parallel (the default) and, once, serial."""
+    """Cold scans into a fresh ledger: parallel (the default) and, once each,
+    serial and with the ledger writes stubbed out."""
     size = log_bytes(root)
     argv = [sys.executable, "-m", "tmuxtok", "scan", "--quiet"]
     got: list[dict[str, float]] = []
@@ -205,6 +218,8 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
                 serial = measured(argv, env)
             else:
                 got.append(measured(argv, env))
+    with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+        no_writes = measured([sys.executable, "-c", _NO_WRITES], env_for(root, Path(home)))
     return {
         "corpus_mib": size / MIB,
         "files": sum(1 for _ in root.rglob("*.jsonl")),
@@ -216,6 +231,7 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
         "serial_mib_per_s": size / MIB / serial["wall_s"],
         "serial_cpu_s": serial["cpu_s"],
         "serial_peak_rss_mib": serial["peak_rss_mib"],
+        "no_writes_mib_per_s": size / MIB / no_writes["wall_s"],
     }
 
 
@@ -481,6 +497,7 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         r = results["ingest"]
         add("cold ingest (MiB/s)", r["cold_ingest_mib_per_s"], "{:,.0f}")
         add("cold ingest, serial (MiB/s)", r["serial_mib_per_s"], "{:,.0f}")
+        add("cold ingest, ledger writes stubbed (MiB/s)", r["no_writes_mib_per_s"], "{:,.0f}")
         add("ingest CPU, all processes (s)", r["cpu_s"], "{:,.2f}")
         add("ingest peak RSS, largest process (MiB)", r["peak_rss_mib"])
         add("ingest peak RSS, all processes (MiB)", r["peak_tree_rss_mib"])
