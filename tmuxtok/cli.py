@@ -62,9 +62,6 @@ def cli() -> None:
     """
 
 
-_WEEKDAYS = reports.WEEKDAYS
-
-
 @cli.command()
 @common_report_options
 def daily(**kw: Any) -> None:
@@ -74,7 +71,9 @@ def daily(**kw: Any) -> None:
 
 @cli.command()
 @common_report_options
-@click.option("--start-of-week", type=click.Choice(_WEEKDAYS), default="sunday", show_default=True)
+@click.option(
+    "--start-of-week", type=click.Choice(reports.WEEKDAYS), default="sunday", show_default=True
+)
 def weekly(**kw: Any) -> None:
     """Usage and cost per week (labelled by the week's first day)."""
     reports.period("weekly", **kw)

@@ -11,7 +11,7 @@ daemon, one small file per Claude config dir, and prints a status line.
 It runs on every Claude Code redraw, so like :mod:`tmuxtok.status` it imports
 the standard library only, and not even ``json`` or ``hashlib`` (which drag in
 ``re``/``enum`` and OpenSSL): JSON goes through ``_json``'s C scanner and
-encoder, the hash through the builtin ``_sha2``/``_sha256`` module.
+encoder, the hash through :mod:`tmuxtok.digest`.
 ``subprocess`` is imported only for ``--then``.
 
 Whatever goes wrong, it prints something short and exits 0: a status line must
@@ -27,6 +27,7 @@ import sys
 import time
 
 from tmuxtok import status
+from tmuxtok.digest import sha256_hex
 from tmuxtok.fastjson import dumps, loads
 
 TYPE_CHECKING = False
@@ -57,20 +58,6 @@ one status line. --then CMD: run your own status line command (via /bin/sh) on
 the same stdin and print its output instead."""
 
 
-# --------------------------------------------------------------------------- JSON without json
-
-
-def _sha256_hex(data: bytes) -> str:
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found]  # CPython ≥ 3.12
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found]
-        except ImportError:  # pragma: no cover
-            from hashlib import sha256
-    return str(sha256(data).hexdigest())
-
-
 # --------------------------------------------------------------------------- where
 
 
@@ -90,7 +77,7 @@ def config_dir(env: Any = os.environ) -> str | None:
 def capture_key(cfg_dir: str | None) -> str:
     if cfg_dir is None:
         return "default"
-    return _sha256_hex(cfg_dir.encode("utf-8", "surrogateescape"))[:12]
+    return sha256_hex(cfg_dir.encode("utf-8", "surrogateescape"))[:12]
 
 
 def limits_dir(state_dir: str | None = None) -> str:

@@ -25,6 +25,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tmuxtok.digest import sha256_hex
 from tmuxtok.fastjson import loads as json_loads
 
 if TYPE_CHECKING:
@@ -286,7 +287,7 @@ class PriceTable:
                 "aliases": self._aliases,
             }
             blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
-            self._fingerprint = _sha256_hex(blob.encode())[:16]
+            self._fingerprint = sha256_hex(blob.encode())[:16]
         return self._fingerprint
 
     def _merged(self, path: Path) -> PriceTable:
@@ -363,16 +364,3 @@ def _show(value: Any) -> str:
     import json  # error messages only
 
     return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def _sha256_hex(data: bytes) -> str:
-    """SHA-256 from CPython's builtin module, as in ``tmuxtok.hook``: ``hashlib``
-    loads OpenSSL's binding first (~3 ms). The digest is the same either way."""
-    try:
-        from _sha2 import sha256  # type: ignore[import-not-found]  # CPython ≥ 3.12
-    except ImportError:
-        try:
-            from _sha256 import sha256  # type: ignore[import-not-found]
-        except ImportError:  # pragma: no cover
-            from hashlib import sha256
-    return str(sha256(data).hexdigest())
