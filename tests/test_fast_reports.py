@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tests.importtime import imported
 from tests.logfmt import claude_assistant, claude_file, codex_file, codex_tokens, codex_usage
 from tmuxtok.cli import cli
 from tmuxtok.reports import fast_argv
@@ -102,11 +103,7 @@ def test_fast_path_imports_neither_click_nor_rich(logs: Path) -> None:
         timeout=60,
     )
     assert got.returncode == 0 and '"blocks"' in got.stdout
-    mods = {
-        line.rsplit("|", 1)[1].strip()
-        for line in got.stderr.splitlines()
-        if line.startswith("import time:") and "|" in line
-    }
+    mods = imported(got.stderr)
     assert "sqlite3" in mods  # the report really ran
     for name in ("click", "rich", "libtmux", "watchfiles"):
         assert not any(m == name or m.startswith(name + ".") for m in mods), name

@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from tests.importtime import imported
 from tests.test_status import make_state, write_state
 from tmuxtok import hook
 
@@ -395,15 +396,11 @@ def test_then_missing_command_prints_our_line() -> None:
 def test_hot_path_imports_nothing_heavy() -> None:
     r = run_hook(payload(limits()), pyflags=("-X", "importtime"))
     assert r.returncode == 0, r
-    imported = {
-        line.rsplit("|", 1)[-1].strip()
-        for line in r.stderr.decode().splitlines()
-        if line.startswith("import time:")
-    }
-    assert "tmuxtok.hook" in imported  # the measurement saw the hook run
-    heavy = {m for m in imported if m.split(".")[0] in FORBIDDEN}
+    mods = imported(r.stderr)
+    assert "tmuxtok.hook" in mods  # the measurement saw the hook run
+    heavy = {m for m in mods if m.split(".")[0] in FORBIDDEN}
     assert not heavy, heavy
-    assert "json" not in imported and "hashlib" not in imported
+    assert "json" not in mods and "hashlib" not in mods
 
 
 # --------------------------------------------------------------------------- install / uninstall

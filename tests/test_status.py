@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from tests.importtime import imported
 from tmuxtok import state as st
 from tmuxtok import status
 from tmuxtok.model import blocks as bm
@@ -681,11 +682,7 @@ def test_hot_paths_import_no_third_party_modules() -> None:
     for cmd in ("status", "prompt"):
         r = run_cli(cmd, pyflags=("-X", "importtime"))
         assert r.returncode == 0 and r.stdout
-        mods = {
-            line.rsplit("|", 1)[1].strip()
-            for line in r.stderr.splitlines()
-            if line.startswith("import time:") and "|" in line
-        }
+        mods = imported(r.stderr)
         # the parse works and the state was really read (importlib.import_module, used by
         # __main__, bypasses the import-time log, so tmuxtok.status itself is not listed)
         assert "_json" in mods and "encodings" in mods
