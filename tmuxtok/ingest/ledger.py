@@ -332,22 +332,33 @@ class Ledger:
 
     @contextlib.contextmanager
     def bulk(self) -> Iterator[None]:
-        """A page cache big enough for a large ingest, for its duration only.
+        """Settings for a large ingest, for its duration only.
 
         Dedup keys arrive in random order, so with SQLite's default 2 MiB cache
         a GiB of history keeps evicting and re-reading index pages: the bigger
         cache takes the commits of a 1 GiB cold ingest from 0.6 s to 0.4 s.
         Memory grows only as pages are touched and is given back after.
+
+        Into a ledger with no events yet, commits also skip fsync
+        (``synchronous=OFF``). A killed process still loses nothing committed
+        (WAL commits are atomic without it); only a power cut mid-ingest could
+        damage the file, which is then moved aside and refilled from the very
+        logs this ingest reads. History kept nowhere else is never at stake.
+        Closing the ledger afterwards checkpoints with fsync as usual.
         """
         c = self.conn
         old = c.execute("PRAGMA cache_size").fetchone()[0]
         c.execute(f"PRAGMA cache_size={-BULK_CACHE_KIB}")
+        empty = c.execute("SELECT NOT EXISTS (SELECT 1 FROM events)").fetchone()[0]
+        if empty:
+            c.execute("PRAGMA synchronous=OFF")
         try:
             yield
         finally:
             with contextlib.suppress(sqlite3.Error):
                 # self.conn may have been replaced by a recovery meanwhile.
                 self.conn.execute(f"PRAGMA cache_size={int(old)}")
+                self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def marks(self, agent: str) -> dict[str, tuple[int, int, int, int]]:
         """Per tracked file, the (dev, ino, size, mtime_ns) its cursor was taken at.
@@ -440,97 +451,20 @@ class Ledger:
         Raises LedgerCorrupt or LedgerWriteError; nothing of this batch is
         stored then, and everything committed before stays.
         """
-        import orjson
+        batch = self.begin(price_fp)
+        for cur, rows, skipped, restarted in reads:
+            batch.add(cur, rows, skipped, restarted)
+        batch.add_limits(limits)
+        return batch.commit(gone)
 
-        c = self.conn
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as e:
-            raise self._commit_error(e) from e
-        try:
-            start = _state_of(c)
-            before = start[1]
-            sql = _UPSERT_UNPRICED
-            if price_fp is not None:
-                got = c.execute("SELECT v FROM meta WHERE k='price_fp'").fetchone()
-                if got is None:
-                    c.execute("INSERT INTO meta VALUES('price_fp', ?)", (price_fp,))
-                    sql = _UPSERT_PRICED
-                elif got[0] == price_fp:
-                    sql = _UPSERT_PRICED
-            now = time.time()
-            earliest: int | None = None
-            files: list[tuple[Any, ...]] = []
-            for cur, rows, skipped, restarted in reads:
-                if rows:
-                    c.executemany(sql, rows)
-                    least = min(r[2] for r in rows)
-                    earliest = least if earliest is None else min(earliest, least)
-                merged = None
-                if restarted or skipped:
-                    old = None
-                    if not restarted:
-                        got = c.execute("SELECT skipped FROM files WHERE path=?", (cur.path,))
-                        old = got.fetchone()
-                    merged = _merge_skipped(old[0] if old else None, skipped)
-                files.append(
-                    (
-                        cur.path,
-                        cur.agent,
-                        cur.dev,
-                        cur.ino,
-                        cur.offset,
-                        cur.size,
-                        cur.mtime_ns,
-                        cur.fingerprint,
-                        orjson.dumps(cur.state).decode() if cur.state is not None else None,
-                        merged,
-                        now,
-                        restarted or bool(skipped),
-                    )
-                )
-            # Skip counts are only rewritten when they change; otherwise the
-            # stored ones are kept by the upsert.
-            c.executemany(
-                "INSERT INTO files VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,coalesce(?10,'{}'),?11) "
-                "ON CONFLICT(path) DO UPDATE SET agent=excluded.agent, dev=excluded.dev, "
-                "ino=excluded.ino, offset=excluded.offset, size=excluded.size, "
-                "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
-                "state=excluded.state, updated=excluded.updated, "
-                "skipped=iif(?12, coalesce(?10,'{}'), files.skipped)",
-                files,
-            )
-            c.executemany(
-                "INSERT INTO limits VALUES(?,?,?,?,?,?,?) "
-                "ON CONFLICT(agent, window, source) DO UPDATE SET "
-                "used_percent=excluded.used_percent, resets_at=excluded.resets_at, "
-                "window_minutes=excluded.window_minutes, captured_at=excluded.captured_at "
-                "WHERE excluded.captured_at >= limits.captured_at",
-                [
-                    (
-                        lim.agent,
-                        lim.window,
-                        lim.source,
-                        lim.used_percent,
-                        lim.resets_at,
-                        lim.window_minutes,
-                        lim.captured_at,
-                    )
-                    for lim in limits
-                ],
-            )
-            c.executemany("DELETE FROM files WHERE path=?", ((p,) for p in gone))
-            if earliest is not None:
-                _log_change(c, start, earliest)
-            after = c.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-            c.execute("COMMIT")
-        except BaseException as e:
-            with contextlib.suppress(sqlite3.Error):
-                c.execute("ROLLBACK")
-            if is_corrupt(e) or isinstance(e, sqlite3.OperationalError | OSError):
-                raise self._commit_error(e) from e  # type: ignore[arg-type]
-            raise
-        return int(after - before)
+    def begin(self, price_fp: str | None = None) -> Batch:
+        """Open one write transaction, to be filled file by file and then committed.
+
+        A scan adds each file's rows as its read arrives, so the inserts of a
+        cold ingest overlap with the parsing of later files instead of all
+        waiting for the batch to be complete.
+        """
+        return Batch(self, price_fp)
 
     def _commit_error(self, e: sqlite3.DatabaseError | OSError) -> LedgerError:
         if is_corrupt(e):
@@ -812,6 +746,140 @@ class Ledger:
         _log_change(c, start, None)
         c.execute("COMMIT")
         c.execute("VACUUM")
+
+
+class Batch:
+    """One transaction of ``Ledger.commit_rows``: events with the cursors that produced them.
+
+    Every method ends the transaction (rolled back) on failure and raises
+    LedgerCorrupt or LedgerWriteError, so nothing of a batch is stored unless
+    ``commit`` returns.
+    """
+
+    def __init__(self, ledger: Ledger, price_fp: str | None) -> None:
+        self._ledger = ledger
+        self._c = c = ledger.conn
+        self._files: list[tuple[Any, ...]] = []
+        self._limits: list[tuple[Any, ...]] = []
+        self._earliest: int | None = None
+        self._now = time.time()
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as e:
+            raise ledger._commit_error(e) from e
+        self.open = True
+        with self._failing():
+            self._start = _state_of(c)
+            self._sql = _UPSERT_UNPRICED
+            if price_fp is not None:
+                got = c.execute("SELECT v FROM meta WHERE k='price_fp'").fetchone()
+                if got is None:
+                    c.execute("INSERT INTO meta VALUES('price_fp', ?)", (price_fp,))
+                    self._sql = _UPSERT_PRICED
+                elif got[0] == price_fp:
+                    self._sql = _UPSERT_PRICED
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        try:
+            yield
+        except BaseException as e:
+            self.rollback()
+            if is_corrupt(e) or isinstance(e, sqlite3.OperationalError | OSError):
+                raise self._ledger._commit_error(e) from e  # type: ignore[arg-type]
+            raise
+
+    def add(
+        self, cur: Cursor, rows: Sequence[EventRow], skipped: dict[str, int], restarted: bool
+    ) -> None:
+        """One file's merged rows and its new cursor.
+
+        A restarted file's skip counts replace the old ones instead of adding up.
+        """
+        import orjson
+
+        c = self._c
+        with self._failing():
+            if rows:
+                c.executemany(self._sql, rows)
+                least = min([r[2] for r in rows])
+                if self._earliest is None or least < self._earliest:
+                    self._earliest = least
+            merged = None
+            if restarted or skipped:
+                old = None
+                if not restarted:
+                    got = c.execute("SELECT skipped FROM files WHERE path=?", (cur.path,))
+                    old = got.fetchone()
+                merged = _merge_skipped(old[0] if old else None, skipped)
+            self._files.append(
+                (
+                    cur.path,
+                    cur.agent,
+                    cur.dev,
+                    cur.ino,
+                    cur.offset,
+                    cur.size,
+                    cur.mtime_ns,
+                    cur.fingerprint,
+                    orjson.dumps(cur.state).decode() if cur.state is not None else None,
+                    merged,
+                    self._now,
+                    restarted or bool(skipped),
+                )
+            )
+
+    def add_limits(self, limits: Iterable[LimitSnapshot]) -> None:
+        self._limits.extend(
+            (
+                lim.agent,
+                lim.window,
+                lim.source,
+                lim.used_percent,
+                lim.resets_at,
+                lim.window_minutes,
+                lim.captured_at,
+            )
+            for lim in limits
+        )
+
+    def commit(self, gone: Iterable[str] = ()) -> int:
+        """Store the cursors and limits too, and commit; returns how many events were new."""
+        c = self._c
+        with self._failing():
+            # Skip counts are only rewritten when they change; otherwise the
+            # stored ones are kept by the upsert.
+            c.executemany(
+                "INSERT INTO files VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,coalesce(?10,'{}'),?11) "
+                "ON CONFLICT(path) DO UPDATE SET agent=excluded.agent, dev=excluded.dev, "
+                "ino=excluded.ino, offset=excluded.offset, size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
+                "state=excluded.state, updated=excluded.updated, "
+                "skipped=iif(?12, coalesce(?10,'{}'), files.skipped)",
+                self._files,
+            )
+            c.executemany(
+                "INSERT INTO limits VALUES(?,?,?,?,?,?,?) "
+                "ON CONFLICT(agent, window, source) DO UPDATE SET "
+                "used_percent=excluded.used_percent, resets_at=excluded.resets_at, "
+                "window_minutes=excluded.window_minutes, captured_at=excluded.captured_at "
+                "WHERE excluded.captured_at >= limits.captured_at",
+                self._limits,
+            )
+            c.executemany("DELETE FROM files WHERE path=?", ((p,) for p in gone))
+            if self._earliest is not None:
+                _log_change(c, self._start, self._earliest)
+            after = c.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            c.execute("COMMIT")
+            self.open = False
+        return int(after - self._start[1])
+
+    def rollback(self) -> None:
+        """End the transaction storing nothing (also what every failure does)."""
+        if self.open:
+            self.open = False
+            with contextlib.suppress(sqlite3.Error):
+                self._c.execute("ROLLBACK")
 
 
 def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from tmuxtok.events import Record
 from tmuxtok.ingest.ledger import (
+    Batch,
     CostFn,
     EventRow,
     Ledger,
@@ -150,23 +151,6 @@ class _Read(Record):
         self.error = error
 
 
-class _Batch(Record):
-    _fields = ("reads", "limits", "nbytes")
-    __slots__ = _fields
-
-    def __init__(
-        self,
-        reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] | None = None,
-        limits: list[LimitSnapshot] | None = None,
-        nbytes: int = 0,
-    ) -> None:
-        self.reads: list[tuple[Cursor, list[EventRow], dict[str, int], bool]] = (
-            [] if reads is None else reads
-        )
-        self.limits: list[LimitSnapshot] = [] if limits is None else limits
-        self.nbytes = nbytes
-
-
 #: (source name, path, cursor): one file to read from its cursor on.
 _Item = tuple[str, str, Cursor | None]
 
@@ -262,12 +246,15 @@ def _scan(
         # take a second (ensure_priced), which also lengthens append -> state.
         cost, fp = _pricer(prices, env) if n > 1 or prices is not None else (None, None)
         committer.price_fp = fp
-        if n > 1:
-            stats.workers = n
-            _read_parallel(todo, sources, cost, n, committer)
-        else:
-            _read_serial([item for item, _ in todo], sources, cost, committer)
-        committer.flush()
+        try:
+            if n > 1:
+                stats.workers = n
+                _read_parallel(todo, sources, cost, n, committer)
+            else:
+                _read_serial([item for item, _ in todo], sources, cost, committer)
+            committer.flush()
+        finally:
+            committer.abort()
     if gone:
         ledger.commit_rows([], gone=gone)
     if progress:
@@ -276,14 +263,20 @@ def _scan(
 
 
 class _Committer:
-    """Collects reads in file order and commits them in bounded batches."""
+    """Stores reads in file order, in transactions of bounded size.
+
+    Each read's rows go into the open transaction as soon as the read
+    arrives; the transaction commits every ``BATCH_BYTES`` of log.
+    """
 
     def __init__(self, ledger: Ledger, stats: ScanStats, progress: Progress | None) -> None:
         self.ledger = ledger
         self.stats = stats
         self.progress = progress
         self.price_fp: str | None = None
-        self.batch = _Batch()
+        self.batch: Batch | None = None
+        self.nbytes = 0
+        self.nfiles = 0
 
     def add(self, r: _Read) -> None:
         s = self.stats
@@ -296,22 +289,28 @@ class _Committer:
         s.restarted += int(r.restarted)
         for k, v in r.skipped.items():
             s.skipped[k] = s.skipped.get(k, 0) + v
-        b = self.batch
-        b.reads.append((r.cursor, r.rows, r.skipped, r.restarted))
-        b.limits.extend(r.limits)
-        b.nbytes += r.bytes_read
-        if b.nbytes >= BATCH_BYTES or len(b.reads) >= BATCH_FILES or not r.done:
+        if self.batch is None:
+            self.batch = self.ledger.begin(self.price_fp)
+        self.batch.add(r.cursor, r.rows, r.skipped, r.restarted)
+        self.batch.add_limits(r.limits)
+        self.nbytes += r.bytes_read
+        self.nfiles += 1
+        if self.nbytes >= BATCH_BYTES or self.nfiles >= BATCH_FILES or not r.done:
             self.flush()
 
     def flush(self) -> None:
-        b = self.batch
-        if b.reads or b.limits:
-            self.stats.events_new += self.ledger.commit_rows(
-                b.reads, b.limits, price_fp=self.price_fp
-            )
-            self.batch = _Batch()
+        if self.batch is not None:
+            batch, self.batch = self.batch, None
+            self.nbytes = self.nfiles = 0
+            self.stats.events_new += batch.commit()
         if self.progress:
             self.progress(self.stats)
+
+    def abort(self) -> None:
+        """Roll back what is not committed (the scan is failing anyway)."""
+        if self.batch is not None:
+            self.batch.rollback()
+            self.batch = None
 
 
 def _read_serial(
