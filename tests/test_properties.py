@@ -226,6 +226,46 @@ def test_dropping_repeated_lines_changes_nothing_merged(objs: list[Any]) -> None
     assert kept.skipped == alone.skipped
 
 
+_usual_line = st.fixed_dictionaries(
+    {
+        "type": st.just("assistant"),
+        "timestamp": st.sampled_from(["2026-01-09T10:00:00.000Z", "2026-01-09T09:00:00+01:00"]),
+        "message": st.fixed_dictionaries(
+            {
+                "id": st.sampled_from(["msg_a", "msg_b"]),
+                "model": st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-1"]),
+                "usage": _usage,
+            }
+        ),
+    },
+    optional={
+        "sessionId": _text | _json,
+        "cwd": _text | _json,
+        "costUSD": _json | st.floats() | st.integers(-5, 5),
+        "requestId": _text | _json,
+        "isApiErrorMessage": st.booleans(),
+    },
+)
+
+
+@SETTINGS
+@given(st.lists(_claude_obj | _repeat_line | _usual_line, max_size=8))
+def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -> None:
+    """``feed`` takes well-formed lines a short way; every line taken the long
+    way instead (``_feed_other``) must give the same events, limits and skips."""
+    short, long_ = ParseResult(), ParseResult()
+    by_short, by_long = ClaudeParser(), ClaudeParser()
+    for obj in objs:
+        line = _line(obj)
+        by_short.feed(line, short)
+        got = orjson.loads(line)
+        if type(got) is dict and got.get("type") == "assistant":
+            by_long._feed_other(got, got.get("message"), line, long_)
+    assert short.events == long_.events
+    assert short.limits == long_.limits
+    assert short.skipped == long_.skipped
+
+
 @SETTINGS
 @given(st.lists(_codex_obj, max_size=8), st.lists(st.binary(max_size=300), max_size=3), st.data())
 def test_codex_parser_never_raises_and_resumes_from_its_state(
