@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -82,12 +83,47 @@ def test_fast_path_prints_what_click_prints(logs: Path, args: list[str]) -> None
         ["daily", "--json", "--start-of-week", "monday"],  # weekly only
         ["daily", "--json", "--order", "up"],
         ["daily", "--json", "--json=1"],
-        ["scan", "--json"],
+        ["scan"],  # a terminal may get rich's progress bar
+        ["scan", "-qj"],
+        ["scan", "--quiet", "--agent", "claude"],
         ["daily", "--json", "extra"],
     ],
 )
 def test_anything_unusual_is_left_to_click(args: list[str]) -> None:
     assert fast_argv(args) is None
+
+
+@pytest.mark.parametrize("args", [["scan", "--json"], ["scan", "--quiet"], ["scan", "-q"]])
+def test_scan_without_click_says_what_click_says(
+    logs: Path, monkeypatch: pytest.MonkeyPatch, args: list[str]
+) -> None:
+    assert fast_argv(args) is not None
+    monkeypatch.setenv("XDG_DATA_HOME", str(logs / "fast"))
+    got = fast(*args)
+    monkeypatch.setenv("XDG_DATA_HOME", str(logs / "click"))
+    want = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert got.returncode == want.exit_code == 0, got.stderr
+    if "--json" in args:  # the same summary, but for the time it took
+        fast_json, click_json = json.loads(got.stdout), json.loads(want.stdout)
+        assert fast_json.pop("seconds") >= 0 and click_json.pop("seconds") >= 0
+        assert fast_json == click_json and fast_json["eventsNew"] == 4
+    else:
+        assert got.stdout == want.stdout == ""
+    assert (logs / "fast" / "tmuxtok" / "ledger.sqlite3").exists()
+
+
+def test_scan_quiet_imports_neither_click_nor_rich(logs: Path) -> None:
+    got = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "tmuxtok", "scan", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert got.returncode == 0, got.stderr
+    mods = imported(got.stderr)
+    assert "tmuxtok.ingest.scan" in mods  # the scan really ran
+    for name in ("click", "rich", "libtmux", "watchfiles"):
+        assert not any(m == name or m.startswith(name + ".") for m in mods), name
 
 
 def test_click_still_explains_bad_usage(logs: Path) -> None:

@@ -2,7 +2,8 @@
 tmux redraw, shell prompt or Claude Code refresh, so they are dispatched here
 before click, rich or anything else third-party is imported: they cost only
 the interpreter's own start-up. Reports asked for with ``--json`` (what
-scripts poll) skip click too when spelled plainly; see ``tmuxtok.reports``."""
+scripts poll) and ``scan --quiet``/``--json`` skip click too when spelled
+plainly; see ``tmuxtok.reports``."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ def main() -> None:
         from tmuxtok.hook import main as hook_main
 
         raise SystemExit(hook_main(argv[2:]))
-    if "--json" in argv:
+    if "--json" in argv or command == "scan":
         from tmuxtok.reports import fast_argv, run
 
         kw = fast_argv(argv)

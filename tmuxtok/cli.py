@@ -14,9 +14,7 @@ import click
 
 from tmuxtok import __version__, reports
 from tmuxtok.config import AGENTS, Config, ConfigError
-from tmuxtok.config import load as load_config
 from tmuxtok.ingest.ledger import Ledger, LedgerError
-from tmuxtok.model.pricing import PriceConfigError
 from tmuxtok.report import ReportError
 from tmuxtok.reports import Ctx, emit_json, fail
 
@@ -170,54 +168,8 @@ def scan(as_json: bool, quiet: bool) -> None:
 
 
 def _scan(as_json: bool, quiet: bool, reset: bool = False) -> None:
-    from tmuxtok import store
-
-    try:
-        cfg = load_config()
-    except ConfigError as e:
-        fail(str(e), 30, as_json, "BAD_CONFIG")
-    ledger = store.open_ledger()
-    if ledger.recovered_from is not None:
-        click.echo(
-            f"tmuxtok: ledger was unreadable; moved to {ledger.recovered_from}, rebuilding",
-            err=True,
-        )
-    if reset:
-        ledger.reset()
-    started = time.perf_counter()
     show = not quiet and not as_json and sys.stderr.isatty()
-    try:
-        stats = _scan_with_progress(ledger, cfg) if show else store.refresh(ledger, cfg)
-    except PriceConfigError as e:
-        fail(str(e), 30, as_json, "BAD_CONFIG")
-    except LedgerError as e:
-        fail(str(e), 2, as_json, "LEDGER")
-    elapsed = time.perf_counter() - started
-    summary = {
-        "files": stats.files,
-        "filesRead": stats.files_read,
-        "bytesRead": stats.bytes_read,
-        "eventsSeen": stats.events_seen,
-        "eventsNew": stats.events_new,
-        "restarted": stats.restarted,
-        "gone": stats.gone,
-        "skipped": dict(sorted(stats.skipped.items())),
-        "errors": stats.errors,
-        "roots": stats.roots,
-        "seconds": round(elapsed, 3),
-    }
-    if as_json:
-        emit_json(summary)
-    elif not quiet:
-        mib = stats.bytes_read / (1 << 20)
-        skipped = ", ".join(f"{v} {k}" for k, v in sorted(stats.skipped.items())) or "none"
-        click.echo(
-            f"Scanned {stats.files:,} files ({stats.files_read:,} read, {mib:,.1f} MiB) in "
-            f"{elapsed:.2f} s: {stats.events_new:,} new events ({stats.events_seen:,} seen); "
-            f"skipped lines: {skipped}."
-        )
-        for err in stats.errors:
-            click.echo(f"  could not read {err}", err=True)
+    reports.scan(as_json, quiet, reset, refresh=_scan_with_progress if show else None)
 
 
 def _scan_with_progress(ledger: Ledger, cfg: Config) -> ScanStats:

@@ -344,7 +344,9 @@ class Ledger:
         (WAL commits are atomic without it); only a power cut mid-ingest could
         damage the file, which is then moved aside and refilled from the very
         logs this ingest reads. History kept nowhere else is never at stake.
-        Closing the ledger afterwards checkpoints with fsync as usual.
+        The WAL is checkpointed into the file at the end, also without fsync:
+        closing the ledger then has nothing left to copy (30 ms after a 1 GiB
+        ingest otherwise); later commits are synced as usual.
         """
         c = self.conn
         old = c.execute("PRAGMA cache_size").fetchone()[0]
@@ -358,6 +360,8 @@ class Ledger:
             with contextlib.suppress(sqlite3.Error):
                 # self.conn may have been replaced by a recovery meanwhile.
                 self.conn.execute(f"PRAGMA cache_size={int(old)}")
+                if empty:  # copied into the file now, still without fsync
+                    self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 self.conn.execute("PRAGMA synchronous=NORMAL")
 
     def marks(self, agent: str) -> dict[str, tuple[int, int, int, int]]:
