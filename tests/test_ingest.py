@@ -102,6 +102,20 @@ def test_synthetic_and_bad_lines_are_counted_as_skipped(
     assert ledger.file_stats()["skipped"] == stats.skipped
 
 
+def test_non_utf8_bytes_only_in_a_reply_text_still_count(
+    ledger: Ledger, env: dict[str, str]
+) -> None:
+    """The reply was billed; its text is never read. Damage to a field that is
+    read (here the session id) still makes the line malformed."""
+    f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
+    text = claude_assistant("2026-01-09T10:00:00Z", "msg-t", inp=7, out=3, content="TEXT")
+    sess = claude_assistant("2026-01-09T10:00:01Z", "msg-s", inp=5, out=1, session="SESS")
+    f.write_bytes(text.replace(b"TEXT", b"caf\xe9 \xff") + sess.replace(b"SESS", b"s\xff"))
+    stats = scan(ledger, SOURCES, env)
+    assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
+    assert stats.skipped == {"malformed": 1}
+
+
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     line = claude_assistant("2026-01-09T10:00:00Z", "msg-h", inp=1, out=2)

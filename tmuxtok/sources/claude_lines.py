@@ -8,9 +8,17 @@ unique per API response, so keying on it alone collapses all three cases no
 matter in which order files are read; ``id:requestId`` would count a sidechain
 replay twice when the subagent file happens to be read first.
 
+Two decoders: msgspec reads the usual assistant line into typed structs of
+just the fields an event needs, skipping the rest (message content above all)
+without building it, at half orjson's cost; anything that does not fit those
+types goes to orjson and is judged field by field. One consequence: a line
+whose only damage is non-UTF-8 bytes inside a field tmuxtok never reads (say,
+the text of a reply) now counts, since msgspec does not check skipped bytes;
+orjson used to reject the whole line as malformed. The reply was billed.
+
 Kept apart from ``claude.py`` so that listing log files (all a warm run does)
-never imports orjson; ``ClaudeSource.parser`` imports this module when a file
-first has new bytes. Then too, what only rare lines need is deferred further
+never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
+when a file first has new bytes. Then too, what only rare lines need is deferred further
 (never per line): hashlib is imported, and the regexes compiled, on first use.
 """
 
@@ -21,6 +29,7 @@ import re
 from functools import cache
 from typing import Any
 
+import msgspec
 import orjson
 
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
@@ -29,6 +38,44 @@ from tmuxtok.sources.claude import NAME
 
 _loads = orjson.loads
 _DecodeError = orjson.JSONDecodeError
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_1h_input_tokens: int = 0
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation: _CacheCreation | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str
+    model: str
+    usage: _Usage
+
+
+class _UsualLine(msgspec.Struct):
+    """The fields of an assistant line that an event needs, in their usual types.
+
+    msgspec decodes just these (and skips the rest, message content included,
+    without building it): half of orjson's cost on these lines. A line that
+    does not fit these types is decoded by orjson and judged in full.
+    """
+
+    type: str
+    message: _Message
+    timestamp: str
+    sessionId: str = ""
+    cwd: str = ""
+    isApiErrorMessage: bool = False
+    costUSD: float | None = None
+
+
+_decode_usual = msgspec.json.Decoder(_UsualLine).decode
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -103,58 +150,6 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
             ev.key = "req:" + rid
         else:
             ev.key = _line_key(raw)
-    return ev
-
-
-def _plain_event(
-    obj: dict[str, Any], mid: str, usage: dict[str, Any], model: str, ts: int
-) -> UsageEvent | None:
-    """``_event_from`` for the usual line, or None to send it there.
-
-    The caller has checked the message id, model and time; a line whose
-    counts are not plain in-range ints goes the long way, which decides what
-    is wrong with it. A property test holds the two to the same events.
-    """
-    get = usage.get
-    inp = get("input_tokens", 0)
-    out = get("output_tokens", 0)
-    create = get("cache_creation_input_tokens", 0)
-    read = get("cache_read_input_tokens", 0)
-    detail = get("cache_creation")
-    one_hour = detail.get("ephemeral_1h_input_tokens", 0) if type(detail) is dict else 0
-    if not (
-        type(inp) is int
-        and type(out) is int
-        and type(create) is int
-        and type(read) is int
-        and type(one_hour) is int
-        and 0 <= inp <= MAX_TOKENS
-        and 0 <= out <= MAX_TOKENS
-        and 0 <= create <= MAX_TOKENS
-        and 0 <= read <= MAX_TOKENS
-        and 0 <= one_hour <= MAX_TOKENS
-    ):
-        return None
-    sid = obj.get("sessionId")
-    cwd = obj.get("cwd")
-    ev = UsageEvent(
-        NAME,
-        mid,
-        ts,
-        model,
-        inp,
-        out,
-        create,
-        one_hour if one_hour < create else create,
-        read,
-        0,
-        inp + out + create + read,
-        sid if type(sid) is str else "",
-        cwd if type(cwd) is str else "",
-    )
-    legacy = obj.get("costUSD")
-    if legacy is not None and type(legacy) in (int, float) and legacy >= 0:
-        ev.legacy_cost_usd = float(legacy)
     return ev
 
 
@@ -262,9 +257,69 @@ class ClaudeParser:
 
     def __init__(self) -> None:
         #: message.id -> (usage, model, time) of the first event taken for it.
-        self._taken: dict[str, tuple[dict[str, Any], Any, int]] = {}
+        self._taken: dict[str, tuple[Any, Any, int]] = {}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
+        try:
+            got = _decode_usual(line)
+        except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
+            self._feed_json(line, out)
+            return
+        if got.type != "assistant":
+            return  # a user or tool-result line that merely quotes one
+        msg = got.message
+        mid = msg.id
+        model = msg.model
+        if got.isApiErrorMessage or not mid or not model or model == "<synthetic>":
+            self._feed_json(line, out)
+            return
+        ts = parse_ts_ms(got.timestamp)
+        if ts is None:
+            self._feed_json(line, out)
+            return
+        usage = msg.usage
+        taken = self._taken.get(mid)
+        if taken is not None and usage == taken[0] and model == taken[1] and ts >= taken[2]:
+            return
+        inp = usage.input_tokens
+        out_ = usage.output_tokens
+        create = usage.cache_creation_input_tokens
+        read = usage.cache_read_input_tokens
+        detail = usage.cache_creation
+        one_hour = detail.ephemeral_1h_input_tokens if detail is not None else 0
+        if not (
+            0 <= inp <= MAX_TOKENS
+            and 0 <= out_ <= MAX_TOKENS
+            and 0 <= create <= MAX_TOKENS
+            and 0 <= read <= MAX_TOKENS
+            and 0 <= one_hour <= MAX_TOKENS
+        ):
+            self._feed_json(line, out)
+            return
+        ev = UsageEvent(
+            NAME,
+            mid,
+            ts,
+            model,
+            inp,
+            out_,
+            create,
+            one_hour if one_hour < create else create,
+            read,
+            0,
+            inp + out_ + create + read,
+            got.sessionId,
+            got.cwd,
+        )
+        legacy = got.costUSD
+        if legacy is not None and legacy >= 0:
+            ev.legacy_cost_usd = legacy
+        if taken is None:
+            self._taken[mid] = (usage, model, ts)
+        out.events.append(ev)
+
+    def _feed_json(self, line: bytes, out: ParseResult) -> None:
+        """Any line the typed decoder refuses or ``feed`` leaves: decoded whole, judged in full."""
         try:
             obj = _loads(line)
         except _DecodeError:
@@ -273,39 +328,9 @@ class ClaudeParser:
         if type(obj) is not dict:
             out.skip("wrong_shape")
             return
-        get = obj.get
-        if get("type") != "assistant":
-            return  # a user or tool-result line that merely quotes one
-        msg = get("message")
-        if type(msg) is dict and not get("isApiErrorMessage"):
-            mid = msg.get("id")
-            usage = msg.get("usage")
-            model = msg.get("model")
-            if (
-                type(mid) is str
-                and mid
-                and type(usage) is dict
-                and type(model) is str
-                and model
-                and model != "<synthetic>"
-            ):
-                ts = parse_ts_ms(get("timestamp"))
-                if ts is not None:
-                    taken = self._taken.get(mid)
-                    if (
-                        taken is not None
-                        and usage == taken[0]
-                        and model == taken[1]
-                        and ts >= taken[2]
-                    ):
-                        return
-                    ev = _plain_event(obj, mid, usage, model, ts)
-                    if ev is not None:
-                        if taken is None:
-                            self._taken[mid] = (usage, model, ts)
-                        out.events.append(ev)
-                        return
-        self._feed_other(obj, msg, line, out)
+        if obj.get("type") != "assistant":
+            return
+        self._feed_other(obj, obj.get("message"), line, out)
 
     def _feed_other(self, obj: dict[str, Any], msg: Any, line: bytes, out: ParseResult) -> None:
         """Every assistant line ``_plain_event`` does not take: errors, oddities, rarities."""
