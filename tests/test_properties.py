@@ -351,6 +351,82 @@ def test_codex_parser_never_raises_and_resumes_from_its_state(
         assert ev.input_tokens >= 0 and ev.output_tokens >= 0 and ev.cache_read_tokens >= 0
 
 
+_codex_count = st.integers(0, 10**6) | st.integers(-2, 2)  # odd shapes: _codex_obj
+_codex_counts = st.fixed_dictionaries(
+    {},
+    optional={
+        k: _codex_count
+        for k in (
+            "input_tokens",
+            "cached_input_tokens",
+            "output_tokens",
+            "reasoning_output_tokens",
+            "total_tokens",
+        )
+    },
+)
+_codex_window = st.fixed_dictionaries(
+    {"used_percent": st.floats(0, 100) | st.integers(0, 100) | st.floats(0, 100) | _json},
+    optional={
+        "window_minutes": st.sampled_from([300, 10080, 60]) | _counts,
+        "resets_at": st.integers(1_700_000_000, 1_800_000_000) | _counts,
+        "resets_in_seconds": st.integers(0, 20_000) | _counts,
+    },
+)
+_codex_usual = st.fixed_dictionaries(
+    {
+        "timestamp": st.sampled_from(
+            ["2026-01-09T10:00:00.000Z", "2026-01-09T10:00:00.400Z", "2026-01-09T10:05:00Z"]
+        ),
+        "type": st.just("event_msg"),
+        "payload": st.fixed_dictionaries(
+            {
+                "type": st.just("token_count"),
+                "info": st.none()
+                | st.fixed_dictionaries(
+                    {"total_token_usage": _codex_counts},
+                    optional={"last_token_usage": _codex_counts | st.none()},
+                )
+                | st.fixed_dictionaries(
+                    {"total_token_usage": _codex_counts},
+                    optional={"last_token_usage": _codex_counts | st.none()},
+                ),
+            },
+            optional={
+                "rate_limits": st.fixed_dictionaries(
+                    {}, optional={"primary": _codex_window, "secondary": _codex_window}
+                )
+            },
+        ),
+    }
+)
+_codex_meta = st.fixed_dictionaries(
+    {
+        "timestamp": st.just("2026-01-09T10:00:00.000Z"),
+        "type": st.just("session_meta"),
+        "payload": st.fixed_dictionaries({"id": st.just("s-1"), "cwd": st.just("/w")}),
+    }
+)
+
+
+@settings(SETTINGS, max_examples=300)
+@given(st.lists(_codex_usual | _codex_usual | _codex_meta | _codex_obj, max_size=10))
+def test_codex_plain_token_counts_agree_with_the_general_path(objs: list[Any]) -> None:
+    """``feed`` decodes a usual token_count line typed (msgspec); reading every
+    line with orjson instead must give the same events, limits, skips and state."""
+    path = Path("rollout-2026-01-09T10-00-00-0199aaaa-0000-7000-8000-000000000001.jsonl")
+    short, long_ = ParseResult(), ParseResult()
+    by_short, by_long = CodexParser(path, None), CodexParser(path, None)
+    for obj in objs:
+        line = json.dumps(obj).encode()
+        by_short.feed(line, short)
+        by_long._feed_json(line, long_)
+    assert short.events == long_.events
+    assert short.limits == long_.limits
+    assert short.skipped == long_.skipped
+    assert by_short.state() == by_long.state()
+
+
 def test_a_huge_claude_line_with_deeply_nested_usage_does_not_crash() -> None:
     head = b'{"message":{"id":"msg-deep","model":"m","content":"' + b"x" * 100
     tail_ = b'"usage":{"input_tokens":' + b"[" * 100_000 + b',"type":"assistant"}'

@@ -15,12 +15,14 @@ first has new bytes.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
+import msgspec
 import orjson
 
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
-from tmuxtok.sources._util import WrongShape, parse_ts_ms, text, tok
+from tmuxtok.sources._util import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.codex import NAME
 
 #: Token counts stamped within this long after the session starts are replay.
@@ -46,6 +48,74 @@ def _vec(usage: Any) -> tuple[int, int, int, int, int]:
     i, c, o, r = (tok(usage, f) for f in _FIELDS)
     total = tok(usage, "total_tokens") or i + o
     return (i, c, o, r, total)
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int = 0
+    cached_input_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_output_tokens: int = 0
+    total_tokens: int = 0
+
+
+class _Info(msgspec.Struct):
+    total_token_usage: _Usage
+    last_token_usage: _Usage | None = None
+
+
+class _Window(msgspec.Struct):
+    used_percent: float
+    window_minutes: int | None = None
+    resets_at: float | None = None
+    resets_in_seconds: float | None = None
+
+
+class _RateLimits(msgspec.Struct):
+    primary: _Window | None = None
+    secondary: _Window | None = None
+
+
+class _Payload(msgspec.Struct):
+    type: str
+    info: _Info | None = None
+    rate_limits: _RateLimits | None = None
+
+
+class _TokenLine(msgspec.Struct):
+    """A ``token_count`` line in its usual types; anything else goes to orjson.
+
+    Token counts are most of a rollout's usage lines, and decoding them typed
+    (the rest of the line skipped) halves what they cost.
+    """
+
+    timestamp: str
+    type: str
+    payload: _Payload
+
+
+_decode_tokens = msgspec.json.Decoder(_TokenLine).decode
+
+
+def _plain_vec(u: _Usage | None) -> tuple[int, int, int, int, int] | None:
+    """``_vec`` of counts msgspec has typed, or None if any is out of range."""
+    if u is None:
+        return None
+    i, c, o, r, t = (
+        u.input_tokens,
+        u.cached_input_tokens,
+        u.output_tokens,
+        u.reasoning_output_tokens,
+        u.total_tokens,
+    )
+    if not (
+        0 <= i <= MAX_TOKENS
+        and 0 <= c <= MAX_TOKENS
+        and 0 <= o <= MAX_TOKENS
+        and 0 <= r <= MAX_TOKENS
+        and 0 <= t <= MAX_TOKENS
+    ):
+        return None
+    return (i, c, o, r, t or i + o)
 
 
 class CodexParser:
@@ -74,6 +144,57 @@ class CodexParser:
         return
 
     def feed(self, line: bytes, out: ParseResult) -> None:
+        try:
+            got = _decode_tokens(line)
+        except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
+            pass
+        else:
+            if self._plain_token_count(got, out):
+                return
+        self._feed_json(line, out)
+
+    def _plain_token_count(self, got: _TokenLine, out: ParseResult) -> bool:
+        """Take a plain ``token_count`` line; False (nothing changed) sends it to orjson."""
+        p = got.payload
+        if got.type != "event_msg" or p.type != "token_count":
+            return False
+        ts = parse_ts_ms(got.timestamp)
+        if ts is None:
+            return False
+        info = p.info
+        cur = last = None
+        if info is not None:
+            cur = _plain_vec(info.total_token_usage)
+            if cur is None:
+                return False
+            last = _plain_vec(info.last_token_usage)
+            if last is None and self._is_reset(cur, ts):
+                return False  # the general path counts the reset, then skips the line
+        rl = p.rate_limits
+        if rl is not None:
+            for w in (rl.primary, rl.secondary):
+                if w is None:
+                    continue
+                resets = w.resets_at
+                if resets is None and w.resets_in_seconds is not None:
+                    resets = ts / 1000 + w.resets_in_seconds
+                out.limits.append(
+                    LimitSnapshot(
+                        agent=NAME,
+                        window=window_name(w.window_minutes),
+                        used_percent=w.used_percent,
+                        resets_at=resets,
+                        window_minutes=w.window_minutes,
+                        captured_at=ts / 1000,
+                    )
+                )
+        if cur is not None:
+            # last is read only on a reset, and a reset without it went the general way.
+            delta = last if last is not None else cur
+            self._advance(cur, lambda: delta, ts, out)
+        return True
+
+    def _feed_json(self, line: bytes, out: ParseResult) -> None:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
@@ -109,17 +230,34 @@ class CodexParser:
         if not isinstance(info, dict):
             return
         cur = _vec(info.get("total_token_usage"))
-        prev = self.prev
+        self._advance(cur, lambda: _vec(info.get("last_token_usage")), ts, out)
+
+    def _in_burst(self, ts: int) -> bool:
         # Only a file that opens with session_meta can be a fork replaying history.
-        in_burst = self.start_ms is not None and ts - self.start_ms < REPLAY_BURST_MS
-        if in_burst:
+        return self.start_ms is not None and ts - self.start_ms < REPLAY_BURST_MS
+
+    def _is_reset(self, cur: tuple[int, ...], ts: int) -> bool:
+        """Whether ``_advance`` would need the line's ``last_token_usage``."""
+        prev = self.prev
+        return not self._in_burst(ts) and prev != cur and prev is not None and cur[4] < prev[4]
+
+    def _advance(
+        self,
+        cur: tuple[int, int, int, int, int],
+        last: Callable[[], tuple[int, int, int, int, int]],
+        ts: int,
+        out: ParseResult,
+    ) -> None:
+        """One cumulative reading: count what it adds since the one before."""
+        prev = self.prev
+        if self._in_burst(ts):
             self.prev = cur  # a fork's replayed history: a baseline, not usage
             return
         if prev == cur:
             return  # re-emitted, unchanged
         if prev is not None and cur[4] < prev[4]:
             self.resets += 1
-            delta = _vec(info.get("last_token_usage"))
+            delta = last()
         elif prev is None:
             delta = cur
         else:
