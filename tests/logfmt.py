@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +120,21 @@ def codex_file(
     p = root / "sessions" / "2026" / "01" / "09" / name
     p.parent.mkdir(parents=True, exist_ok=True)
     return p
+
+
+@contextlib.contextmanager
+def decoding(typed: bool) -> Iterator[None]:
+    """Parse with msgspec's typed decoders (as a large read does) or orjson only.
+
+    The switch is per process and a large scan earlier in the test run turns it
+    on, so a test that depends on the way lines are decoded says which.
+    """
+    from tmuxtok.sources import claude_lines, codex_lines, typed_lines
+
+    saved = claude_lines._decode_usual, codex_lines._decode_tokens
+    claude_lines._decode_usual = typed_lines.decode_claude if typed else None
+    codex_lines._decode_tokens = typed_lines.decode_codex if typed else None
+    try:
+        yield
+    finally:
+        claude_lines._decode_usual, codex_lines._decode_tokens = saved

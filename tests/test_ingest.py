@@ -15,6 +15,7 @@ from tests.logfmt import (
     codex_line,
     codex_tokens,
     codex_usage,
+    decoding,
 )
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import scan
@@ -102,18 +103,46 @@ def test_synthetic_and_bad_lines_are_counted_as_skipped(
     assert ledger.file_stats()["skipped"] == stats.skipped
 
 
-def test_non_utf8_bytes_only_in_a_reply_text_still_count(
-    ledger: Ledger, env: dict[str, str]
+@pytest.mark.parametrize("typed", [True, False])
+def test_non_utf8_bytes_only_in_a_reply_text_count_when_read_typed(
+    ledger: Ledger, env: dict[str, str], typed: bool
 ) -> None:
-    """The reply was billed; its text is never read. Damage to a field that is
-    read (here the session id) still makes the line malformed."""
+    """The reply was billed and its text is never read: msgspec (a large read)
+    counts it, orjson (a small one) cannot decode it. Damage to a field that is
+    read (here the session id) makes the line malformed either way."""
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     text = claude_assistant("2026-01-09T10:00:00Z", "msg-t", inp=7, out=3, content="TEXT")
     sess = claude_assistant("2026-01-09T10:00:01Z", "msg-s", inp=5, out=1, session="SESS")
     f.write_bytes(text.replace(b"TEXT", b"caf\xe9 \xff") + sess.replace(b"SESS", b"s\xff"))
-    stats = scan(ledger, SOURCES, env)
-    assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
-    assert stats.skipped == {"malformed": 1}
+    with decoding(typed):
+        stats = scan(ledger, SOURCES, env)
+    if typed:
+        assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
+        assert stats.skipped == {"malformed": 1}
+    else:
+        assert totals(ledger, "claude") == []
+        assert stats.skipped == {"malformed": 2}
+
+
+def test_only_a_large_read_imports_msgspec(
+    ledger: Ledger, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tmuxtok.ingest import scan as scan_mod
+    from tmuxtok.sources import claude_lines, codex_lines, typed_lines
+
+    monkeypatch.setattr(claude_lines, "_decode_usual", None)
+    monkeypatch.setattr(codex_lines, "_decode_tokens", None)
+    f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
+    f.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2))
+    scan(ledger, SOURCES, env)
+    assert claude_lines._decode_usual is None  # 300 bytes: orjson only
+    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 100)
+    with f.open("ab") as fh:
+        fh.write(claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4))
+    scan(ledger, SOURCES, env)
+    assert claude_lines._decode_usual is typed_lines.decode_claude
+    assert codex_lines._decode_tokens is typed_lines.decode_codex
+    assert totals(ledger, "claude") == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
 
 
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:

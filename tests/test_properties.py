@@ -25,7 +25,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.logfmt import claude_assistant, codex_line, codex_tokens, codex_usage
+from tests.logfmt import claude_assistant, codex_line, codex_tokens, codex_usage, decoding
 from tmuxtok import report
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.ingest import tail
@@ -166,14 +166,17 @@ def _damaged(line: bytes, data: st.DataObject) -> bytes:
 @SETTINGS
 @given(st.lists(_claude_obj, max_size=6), st.lists(st.binary(max_size=300), max_size=3), st.data())
 def test_claude_parser_never_raises(objs: list[Any], raw: list[bytes], data: Any) -> None:
-    parser = ClaudeParser()
-    out = ParseResult()
-    for line in [*(_damaged(_line(o), data) for o in objs), *raw]:
-        parser.feed(line, out)
-        parser.feed_oversized(line[:4096], line[-4096:], out)
-    for ev in out.events:
-        assert ev.key and ev.total_tokens >= 0 and isinstance(ev.ts_ms, int)
-    assert all(v > 0 for v in out.skipped.values())
+    lines = [*(_damaged(_line(o), data) for o in objs), *raw]
+    for typed in (False, True):
+        parser = ClaudeParser()
+        out = ParseResult()
+        with decoding(typed):
+            for line in lines:
+                parser.feed(line, out)
+                parser.feed_oversized(line[:4096], line[-4096:], out)
+        for ev in out.events:
+            assert ev.key and ev.total_tokens >= 0 and isinstance(ev.ts_ms, int)
+        assert all(v > 0 for v in out.skipped.values())
 
 
 _repeat_usage = st.sampled_from(
@@ -217,15 +220,17 @@ _repeat_line = st.fixed_dictionaries(
 def test_dropping_repeated_lines_changes_nothing_merged(objs: list[Any]) -> None:
     """The parser drops a repeat of a taken message before building its event;
     rows, limits and skip counts must be what reading each line alone gives."""
-    kept = ParseResult()
-    parser = ClaudeParser()
-    alone = ParseResult()
-    for obj in objs:
-        parser.feed(_line(obj), kept)
-        ClaudeParser().feed(_line(obj), alone)
-    assert merge_rows(kept.events) == merge_rows(alone.events)
-    assert kept.limits == alone.limits
-    assert kept.skipped == alone.skipped
+    for typed in (False, True):
+        kept = ParseResult()
+        parser = ClaudeParser()
+        alone = ParseResult()
+        with decoding(typed):
+            for obj in objs:
+                parser.feed(_line(obj), kept)
+                ClaudeParser().feed(_line(obj), alone)
+        assert merge_rows(kept.events) == merge_rows(alone.events)
+        assert kept.limits == alone.limits
+        assert kept.skipped == alone.skipped
 
 
 _count_mostly_valid = st.integers(0, 10**6) | st.integers(0, 10**6) | st.integers(-3, 9) | _counts
@@ -301,7 +306,8 @@ def test_each_odd_count_is_judged_as_the_general_path_judges_it(
     }
     line = json.dumps(obj).encode()  # orjson cannot write 2**70
     short, long_ = ParseResult(), ParseResult()
-    ClaudeParser().feed(line, short)
+    with decoding(typed=True):
+        ClaudeParser().feed(line, short)
     ClaudeParser()._feed_other(orjson.loads(line), orjson.loads(line)["message"], line, long_)
     assert (short.events, short.skipped) == (long_.events, long_.skipped)
 
@@ -317,7 +323,8 @@ def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -
     by_short, by_long = ClaudeParser(), ClaudeParser()
     for obj in objs:
         line = _line(obj)
-        by_short.feed(line, short)
+        with decoding(typed=True):
+            by_short.feed(line, short)
         got = orjson.loads(line)
         if type(got) is dict and got.get("type") == "assistant":
             by_long._feed_other(got, got.get("message"), line, long_)
@@ -334,21 +341,23 @@ def test_codex_parser_never_raises_and_resumes_from_its_state(
     path = Path("rollout-2026-01-09T10-00-00-0199aaaa-0000-7000-8000-000000000001.jsonl")
     lines = [*(_damaged(_line(o), data) for o in objs), *raw]
     cut = data.draw(st.integers(0, len(lines)))
-    whole, first, second = ParseResult(), ParseResult(), ParseResult()
-    p = CodexParser(path, None)
-    for line in lines:
-        p.feed(line, whole)
-        p.feed_oversized(line[:100], line[-100:], whole)
-    q = CodexParser(path, None)
-    for line in lines[:cut]:
-        q.feed(line, first)
-    # The state goes through the ledger as JSON between the two halves.
-    r = CodexParser(path, orjson.loads(orjson.dumps(q.state())))
-    for line in lines[cut:]:
-        r.feed(line, second)
-    assert [e.key for e in whole.events] == [e.key for e in first.events + second.events]
-    for ev in whole.events:
-        assert ev.input_tokens >= 0 and ev.output_tokens >= 0 and ev.cache_read_tokens >= 0
+    for typed in (False, True):
+        whole, first, second = ParseResult(), ParseResult(), ParseResult()
+        with decoding(typed):
+            p = CodexParser(path, None)
+            for line in lines:
+                p.feed(line, whole)
+                p.feed_oversized(line[:100], line[-100:], whole)
+            q = CodexParser(path, None)
+            for line in lines[:cut]:
+                q.feed(line, first)
+            # The state goes through the ledger as JSON between the two halves.
+            r = CodexParser(path, orjson.loads(orjson.dumps(q.state())))
+            for line in lines[cut:]:
+                r.feed(line, second)
+        assert [e.key for e in whole.events] == [e.key for e in first.events + second.events]
+        for ev in whole.events:
+            assert ev.input_tokens >= 0 and ev.output_tokens >= 0 and ev.cache_read_tokens >= 0
 
 
 _codex_count = st.integers(0, 10**6) | st.integers(-2, 2)  # odd shapes: _codex_obj
@@ -419,7 +428,8 @@ def test_codex_plain_token_counts_agree_with_the_general_path(objs: list[Any]) -
     by_short, by_long = CodexParser(path, None), CodexParser(path, None)
     for obj in objs:
         line = json.dumps(obj).encode()
-        by_short.feed(line, short)
+        with decoding(typed=True):
+            by_short.feed(line, short)
         by_long._feed_json(line, long_)
     assert short.events == long_.events
     assert short.limits == long_.limits

@@ -13,4 +13,16 @@ from tmuxtok.sources.codex import CodexSource
 
 SOURCES: dict[str, Source] = {"claude": ClaudeSource(), "codex": CodexSource()}
 
-__all__ = ["SOURCES", "LineParser", "Source"]
+
+def enable_typed() -> None:
+    """Before a large read: the parsers decode usual lines with msgspec (``typed_lines``).
+
+    Called before parse workers fork, so the import is paid once.
+    """
+    from tmuxtok.sources import claude_lines, codex_lines
+
+    claude_lines.enable_typed()
+    codex_lines.enable_typed()
+
+
+__all__ = ["SOURCES", "LineParser", "Source", "enable_typed"]

@@ -8,13 +8,15 @@ unique per API response, so keying on it alone collapses all three cases no
 matter in which order files are read; ``id:requestId`` would count a sidechain
 replay twice when the subagent file happens to be read first.
 
-Two decoders: msgspec reads the usual assistant line into typed structs of
-just the fields an event needs, skipping the rest (message content above all)
-without building it, at half orjson's cost; anything that does not fit those
-types goes to orjson and is judged field by field. One consequence: a line
-whose only damage is non-UTF-8 bytes inside a field tmuxtok never reads (say,
-the text of a reply) now counts, since msgspec does not check skipped bytes;
-orjson used to reject the whole line as malformed. The reply was billed.
+Two decoders. For a large read (``enable_typed``), msgspec reads the usual
+assistant line into typed structs of just the fields an event needs, skipping
+the rest (message content above all) without building it, at half orjson's
+cost. Every other line, and every line of a small read, goes to orjson and is
+judged field by field; a property test holds the two ways to the same rows.
+One difference: a line whose only damage is non-UTF-8 bytes inside a field
+tmuxtok never reads (say, the text of a reply) counts when msgspec reads it,
+since msgspec does not check skipped bytes; orjson rejects the whole line as
+malformed. The reply was billed, so the typed way is the better answer.
 
 Kept apart from ``claude.py`` so that listing log files (all a warm run does)
 never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
@@ -26,56 +28,37 @@ from __future__ import annotations
 
 import json  # free here: orjson has already imported json and re
 import re
+from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 import orjson
 
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources._util import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.claude import NAME
 
+if TYPE_CHECKING:
+    from tmuxtok.sources.typed_lines import AssistantLine
+
 _loads = orjson.loads
 _DecodeError = orjson.JSONDecodeError
 
 
-class _CacheCreation(msgspec.Struct):
-    ephemeral_1h_input_tokens: int = 0
+#: The typed decoder for the usual line, set by ``enable_typed`` before a large read.
+_decode_usual: Callable[[bytes], AssistantLine] | None = None
 
 
-class _Usage(msgspec.Struct):
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-    cache_creation: _CacheCreation | None = None
+def enable_typed() -> None:
+    """Decode usual lines with msgspec from now on, in this process and its forks.
 
-
-class _Message(msgspec.Struct):
-    id: str
-    model: str
-    usage: _Usage
-
-
-class _UsualLine(msgspec.Struct):
-    """The fields of an assistant line that an event needs, in their usual types.
-
-    msgspec decodes just these (and skips the rest, message content included,
-    without building it): half of orjson's cost on these lines. A line that
-    does not fit these types is decoded by orjson and judged in full.
+    msgspec halves what a line costs but takes ~25 ms to import, more than a
+    small read takes: a scan turns it on only before reading a lot.
     """
+    global _decode_usual
+    from tmuxtok.sources.typed_lines import decode_claude
 
-    type: str
-    message: _Message
-    timestamp: str
-    sessionId: str = ""
-    cwd: str = ""
-    isApiErrorMessage: bool = False
-    costUSD: float | None = None
-
-
-_decode_usual = msgspec.json.Decoder(_UsualLine).decode
+    _decode_usual = decode_claude
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -260,8 +243,12 @@ class ClaudeParser:
         self._taken: dict[str, tuple[Any, Any, int]] = {}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
+        decode = _decode_usual
+        if decode is None:
+            self._feed_json(line, out)
+            return
         try:
-            got = _decode_usual(line)
+            got = decode(line)
         except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
             self._feed_json(line, out)
             return

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import msgspec
 import orjson
 
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources._util import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.codex import NAME
+
+if TYPE_CHECKING:
+    from tmuxtok.sources.typed_lines import CodexUsage, TokenLine
 
 #: Token counts stamped within this long after the session starts are replay.
 REPLAY_BURST_MS = 1000
@@ -50,53 +52,19 @@ def _vec(usage: Any) -> tuple[int, int, int, int, int]:
     return (i, c, o, r, total)
 
 
-class _Usage(msgspec.Struct):
-    input_tokens: int = 0
-    cached_input_tokens: int = 0
-    output_tokens: int = 0
-    reasoning_output_tokens: int = 0
-    total_tokens: int = 0
+#: The typed decoder for token_count lines, set by ``enable_typed`` before a large read.
+_decode_tokens: Callable[[bytes], TokenLine] | None = None
 
 
-class _Info(msgspec.Struct):
-    total_token_usage: _Usage
-    last_token_usage: _Usage | None = None
+def enable_typed() -> None:
+    """As ``claude_lines.enable_typed``: msgspec for the usual lines from now on."""
+    global _decode_tokens
+    from tmuxtok.sources.typed_lines import decode_codex
+
+    _decode_tokens = decode_codex
 
 
-class _Window(msgspec.Struct):
-    used_percent: float
-    window_minutes: int | None = None
-    resets_at: float | None = None
-    resets_in_seconds: float | None = None
-
-
-class _RateLimits(msgspec.Struct):
-    primary: _Window | None = None
-    secondary: _Window | None = None
-
-
-class _Payload(msgspec.Struct):
-    type: str
-    info: _Info | None = None
-    rate_limits: _RateLimits | None = None
-
-
-class _TokenLine(msgspec.Struct):
-    """A ``token_count`` line in its usual types; anything else goes to orjson.
-
-    Token counts are most of a rollout's usage lines, and decoding them typed
-    (the rest of the line skipped) halves what they cost.
-    """
-
-    timestamp: str
-    type: str
-    payload: _Payload
-
-
-_decode_tokens = msgspec.json.Decoder(_TokenLine).decode
-
-
-def _plain_vec(u: _Usage | None) -> tuple[int, int, int, int, int] | None:
+def _plain_vec(u: CodexUsage | None) -> tuple[int, int, int, int, int] | None:
     """``_vec`` of counts msgspec has typed, or None if any is out of range."""
     if u is None:
         return None
@@ -144,8 +112,12 @@ class CodexParser:
         return
 
     def feed(self, line: bytes, out: ParseResult) -> None:
+        decode = _decode_tokens
+        if decode is None:
+            self._feed_json(line, out)
+            return
         try:
-            got = _decode_tokens(line)
+            got = decode(line)
         except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
             pass
         else:
@@ -153,7 +125,7 @@ class CodexParser:
                 return
         self._feed_json(line, out)
 
-    def _plain_token_count(self, got: _TokenLine, out: ParseResult) -> bool:
+    def _plain_token_count(self, got: TokenLine, out: ParseResult) -> bool:
         """Take a plain ``token_count`` line; False (nothing changed) sends it to orjson."""
         p = got.payload
         if got.type != "event_msg" or p.type != "token_count":
