@@ -101,6 +101,8 @@ def test_a_batch_is_invisible_until_committed_and_gone_if_rolled_back(tmp_path: 
     batch.add(cur, rows, {}, False)
     batch.rollback()
     assert _stored(path) == (2, ["a.jsonl", "b.jsonl"])
+    with pytest.raises(RuntimeError):
+        batch.add(cur, rows, {}, False)  # an ended batch takes nothing more
     cur, rows = read("c.jsonl", "k3")
     assert ledger.commit_rows([(cur, rows, {}, False)]) == 1  # k3 was not kept before
 

@@ -785,6 +785,8 @@ class Batch:
 
     @contextlib.contextmanager
     def _failing(self) -> Iterator[None]:
+        if not self.open:  # outside its transaction, each statement would commit alone
+            raise RuntimeError("this batch has already been committed or rolled back")
         try:
             yield
         except BaseException as e:
