@@ -844,6 +844,8 @@ def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> 
 
 def test_doctor_reports_roots_ledger_skips_daemon_and_state(tmp_path: Path) -> None:
     demo = generate(tmp_path / "demo", mb=3, days=2, seed=23)
+    with next(demo.claude_root.rglob("*.jsonl")).open("ab") as f:
+        f.write(b'{"type":"assistant","message":{"usage":{"input_tokens":1\n')  # cut short
     env = cli_env(demo)
     fresh = tmuxtok("doctor", "--json", env=env)  # nothing ingested yet: still a report
     assert fresh.returncode == 0 and "Traceback" not in fresh.stderr

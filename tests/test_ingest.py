@@ -104,24 +104,39 @@ def test_synthetic_and_bad_lines_are_counted_as_skipped(
 
 
 @pytest.mark.parametrize("typed", [True, False])
-def test_non_utf8_bytes_only_in_a_reply_text_count_when_read_typed(
+def test_non_utf8_bytes_only_in_a_reply_text_still_count(
     ledger: Ledger, env: dict[str, str], typed: bool
 ) -> None:
-    """The reply was billed and its text is never read: msgspec (a large read)
-    counts it, orjson (a small one) cannot decode it. Damage to a field that is
-    read (here the session id) makes the line malformed either way."""
+    """The reply was billed and its text is never read. orjson cannot decode
+    the line, msgspec can: it has the last word in a small read (orjson first)
+    as in a large one (msgspec first). Damage to a field that is read (here the
+    session id) makes the line malformed either way."""
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     text = claude_assistant("2026-01-09T10:00:00Z", "msg-t", inp=7, out=3, content="TEXT")
     sess = claude_assistant("2026-01-09T10:00:01Z", "msg-s", inp=5, out=1, session="SESS")
     f.write_bytes(text.replace(b"TEXT", b"caf\xe9 \xff") + sess.replace(b"SESS", b"s\xff"))
     with decoding(typed):
         stats = scan(ledger, SOURCES, env)
-    if typed:
-        assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
-        assert stats.skipped == {"malformed": 1}
-    else:
-        assert totals(ledger, "claude") == []
-        assert stats.skipped == {"malformed": 2}
+    assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
+    assert stats.skipped == {"malformed": 1}
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_codex_token_count_damaged_only_where_unread_still_counts(
+    ledger: Ledger, env: dict[str, str], typed: bool
+) -> None:
+    f = codex_file(Path(env["CODEX_HOME"]))
+    tokens = codex_tokens("2026-01-09T10:01:00.000Z", codex_usage(100, 20, 10, 0, 110))
+    f.write_bytes(
+        codex_line("2026-01-09T10:00:00.000Z", "session_meta", {"id": "sess-u", "cwd": "/w"})
+        + tokens.replace(b'"payload":{', b'"note":"\xff","payload":{', 1)
+    )
+    with decoding(typed):
+        stats = scan(ledger, SOURCES, env)
+    assert [(r.input, r.cache_read, r.output, r.total) for r in ledger.rows("codex")] == [
+        (80, 20, 10, 110)
+    ]
+    assert stats.skipped == {}
 
 
 def test_only_a_large_read_imports_msgspec(

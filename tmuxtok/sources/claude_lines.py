@@ -12,11 +12,11 @@ Two decoders. For a large read (``enable_typed``), msgspec reads the usual
 assistant line into typed structs of just the fields an event needs, skipping
 the rest (message content above all) without building it, at half orjson's
 cost. Every other line, and every line of a small read, goes to orjson and is
-judged field by field; a property test holds the two ways to the same rows.
-One difference: a line whose only damage is non-UTF-8 bytes inside a field
-tmuxtok never reads (say, the text of a reply) counts when msgspec reads it,
-since msgspec does not check skipped bytes; orjson rejects the whole line as
-malformed. The reply was billed, so the typed way is the better answer.
+judged field by field; property tests hold the two ways to the same rows.
+A line orjson cannot decode gets a second look from msgspec, whatever the
+size of the read: non-UTF-8 bytes in a reply's text (which no event reads)
+make the whole line invalid JSON, yet the reply was billed and its usage is
+intact, so it counts.
 
 Kept apart from ``claude.py`` so that listing log files (all a warm run does)
 never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
@@ -244,30 +244,31 @@ class ClaudeParser:
 
     def feed(self, line: bytes, out: ParseResult) -> None:
         decode = _decode_usual
-        if decode is None:
+        if decode is None or not self._feed_typed(decode, line, out):
             self._feed_json(line, out)
-            return
+
+    def _feed_typed(
+        self, decode: Callable[[bytes], AssistantLine], line: bytes, out: ParseResult
+    ) -> bool:
+        """Take a usual line; False (nothing done) leaves it to ``_feed_json``."""
         try:
             got = decode(line)
         except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
-            self._feed_json(line, out)
-            return
+            return False
         if got.type != "assistant":
-            return  # a user or tool-result line that merely quotes one
+            return True  # a user or tool-result line that merely quotes one
         msg = got.message
         mid = msg.id
         model = msg.model
         if got.isApiErrorMessage or not mid or not model or model == "<synthetic>":
-            self._feed_json(line, out)
-            return
+            return False
         ts = parse_ts_ms(got.timestamp)
         if ts is None:
-            self._feed_json(line, out)
-            return
+            return False
         usage = msg.usage
         taken = self._taken.get(mid)
         if taken is not None and usage == taken[0] and model == taken[1] and ts >= taken[2]:
-            return
+            return True
         inp = usage.input_tokens
         out_ = usage.output_tokens
         create = usage.cache_creation_input_tokens
@@ -281,8 +282,7 @@ class ClaudeParser:
             and 0 <= read <= MAX_TOKENS
             and 0 <= one_hour <= MAX_TOKENS
         ):
-            self._feed_json(line, out)
-            return
+            return False
         ev = UsageEvent(
             NAME,
             mid,
@@ -304,13 +304,21 @@ class ClaudeParser:
         if taken is None:
             self._taken[mid] = (usage, model, ts)
         out.events.append(ev)
+        return True
 
     def _feed_json(self, line: bytes, out: ParseResult) -> None:
-        """Any line the typed decoder refuses or ``feed`` leaves: decoded whole, judged in full."""
+        """Decode the whole line and judge it field by field."""
         try:
             obj = _loads(line)
         except _DecodeError:
-            out.skip("malformed")
+            # orjson refuses a whole line for bytes that are not UTF-8 even in
+            # the reply text, which no event reads. The typed decoder skips
+            # that text, so it has the last word whatever the size of the read
+            # (this rare line is worth msgspec's import).
+            from tmuxtok.sources.typed_lines import decode_claude
+
+            if not self._feed_typed(decode_claude, line, out):
+                out.skip("malformed")
             return
         if type(obj) is not dict:
             out.skip("wrong_shape")

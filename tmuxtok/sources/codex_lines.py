@@ -113,17 +113,17 @@ class CodexParser:
 
     def feed(self, line: bytes, out: ParseResult) -> None:
         decode = _decode_tokens
-        if decode is None:
+        if decode is None or not self._feed_typed(decode, line, out):
             self._feed_json(line, out)
-            return
+
+    def _feed_typed(
+        self, decode: Callable[[bytes], TokenLine], line: bytes, out: ParseResult
+    ) -> bool:
         try:
             got = decode(line)
         except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
-            pass
-        else:
-            if self._plain_token_count(got, out):
-                return
-        self._feed_json(line, out)
+            return False
+        return self._plain_token_count(got, out)
 
     def _plain_token_count(self, got: TokenLine, out: ParseResult) -> bool:
         """Take a plain ``token_count`` line; False (nothing changed) sends it to orjson."""
@@ -170,7 +170,12 @@ class CodexParser:
         try:
             obj = orjson.loads(line)
         except orjson.JSONDecodeError:
-            out.skip("malformed")
+            # As for Claude: a token_count line damaged only where no event
+            # reads counts, whatever the size of the read.
+            from tmuxtok.sources.typed_lines import decode_codex
+
+            if not self._feed_typed(decode_codex, line, out):
+                out.skip("malformed")
             return
         if not isinstance(obj, dict) or not isinstance(obj.get("payload"), dict):
             out.skip("wrong_shape")
