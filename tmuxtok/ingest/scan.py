@@ -411,6 +411,29 @@ def _read_group(items: list[_Item]) -> list[_Read]:
     return out
 
 
+#: glibc's mallopt parameters (malloc.h), and the values a parse worker uses.
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_TRIM_AT, _MMAP_ABOVE = 256 << 20, 64 << 20
+
+
+def _keep_freed_memory() -> None:
+    """Let a parse worker reuse the memory it frees instead of faulting it in again.
+
+    Every chunk read is a fresh 1 MiB buffer, and glibc's defaults hand such
+    blocks back to the kernel once freed: reading a GiB then costs ~50,000
+    page faults, about 5 % of the scan's CPU. A worker lives for one scan, so
+    keeping its peak heap costs nothing. Not glibc: nothing to tune.
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None)
+        libc.mallopt(_M_TRIM_THRESHOLD, _TRIM_AT)
+        libc.mallopt(_M_MMAP_THRESHOLD, _MMAP_ABOVE)
+    except (OSError, AttributeError):
+        pass
+
+
 def _worker_init(parent: int) -> None:
     """Ignore ^C (the parent handles it) and die with the parent.
 
@@ -422,6 +445,7 @@ def _worker_init(parent: int) -> None:
     import time
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _keep_freed_memory()
 
     def watch() -> None:
         while os.getppid() == parent:
