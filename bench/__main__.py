@@ -16,6 +16,7 @@ just written or read, as they are on a machine where an agent is working.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
@@ -358,6 +359,10 @@ def running_daemon(env: dict[str, str]) -> Iterator[int]:
         proc.wait(30)
 
 
+def _changed(path: Path, before: bytes) -> bool:
+    return path.read_bytes() != before
+
+
 def bench_latency(root: Path, samples: int) -> dict[str, Any]:
     """Append a usage line to a watched log; time until state.json shows it.
 
@@ -385,7 +390,7 @@ def bench_latency(root: Path, samples: int) -> dict[str, Any]:
                 started = time.perf_counter()
                 with log.open("ab") as f:
                     f.write(line)
-                _wait(lambda b=before: state.read_bytes() != b, 10)
+                _wait(functools.partial(_changed, state, before), 10)
                 lat.append((time.perf_counter() - started) * 1000)
                 time.sleep(0.2)
         lat.sort()
