@@ -17,8 +17,9 @@ from tests.logfmt import (
     codex_usage,
     decoding,
 )
-from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.ledger import Ledger, merge_rows
 from tmuxtok.ingest.scan import scan
+from tmuxtok.model.pricing import PriceTable
 from tmuxtok.sources import SOURCES
 
 
@@ -137,6 +138,36 @@ def test_codex_token_count_damaged_only_where_unread_still_counts(
         (80, 20, 10, 110)
     ]
     assert stats.skipped == {}
+
+
+@pytest.mark.parametrize("typed", [True, False])
+def test_an_absurd_logged_cost_is_ignored_not_fatal(
+    ledger: Ledger, env: dict[str, str], typed: bool
+) -> None:
+    """costUSD is used only for a model without a price; 1e300 USD once made
+    every command that scanned end in a traceback (OverflowError)."""
+    f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
+
+    def line(mid: str, cost: float) -> bytes:
+        raw = claude_assistant("2026-01-09T10:00:00Z", mid, model="mystery-1", inp=5, out=1)
+        return raw.replace(b'"type":"assistant"', b'"costUSD":%r,"type":"assistant"' % cost, 1)
+
+    f.write_bytes(line("msg-huge", 1e300) + line("msg-fair", 0.25) + line("msg-neg", -1.0))
+    table = PriceTable.load(None)
+    with decoding(typed):
+        stats = scan(ledger, SOURCES, env, prices=table)  # priced as parsed
+    assert stats.errors == [] and stats.skipped == {}
+    ledger.ensure_priced(table.fingerprint(), table.cost)
+    got = sorted((r.cost is None, r.cost, r.total) for r in ledger.rows("claude"))
+    assert got == [(False, 250_000_000, 6), (True, None, 6), (True, None, 6)]
+
+
+def test_a_cost_beyond_the_ledgers_integers_is_left_unpriced() -> None:
+    from tmuxtok.events import UsageEvent
+
+    ev = UsageEvent("claude", "k", 1, "m", 1, 1)
+    assert merge_rows([ev], lambda *_: 1e300)[0][14:] == (None, 1)
+    assert merge_rows([ev], lambda *_: 2.5)[0][14:] == (2_500_000_000, 1)
 
 
 def test_only_a_large_read_imports_msgspec(

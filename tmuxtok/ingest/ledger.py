@@ -1007,11 +1007,19 @@ def _merge_skipped(old: str | None, new: dict[str, int]) -> str:
     return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
 
 
+#: SQLite's largest integer: a cost beyond it (an absurd price override, say)
+#: is left unpriced rather than failing the whole commit.
+_NANO_MAX = 2**63 - 1
+
+
 def _nano(value: float | None, legacy: float | None) -> int | None:
     """Cost in integer nano-dollars; the log's own costUSD when the model has no price."""
     if value is None:
         value = legacy
-    return None if value is None else round(value * 1e9)
+    if value is None:
+        return None
+    nano = value * 1e9
+    return round(nano) if -_NANO_MAX <= nano <= _NANO_MAX else None
 
 
 def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:

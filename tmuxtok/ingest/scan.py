@@ -332,15 +332,16 @@ def _read_serial(
 def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None) -> _Read:
     try:
         res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
+        p = res.parsed
+        rows = merge_rows(p.events, cost)
     except OSError as e:
         return _Read(path, error=f"{path}: {e.strerror or e}")
-    except Exception as e:  # a parser bug must not stop the other files
+    except Exception as e:  # a parser or pricing bug must not stop the other files
         return _Read(path, error=f"{path}: {type(e).__name__}: {e}")
-    p = res.parsed
     return _Read(
         path,
         cursor=res.cursor,
-        rows=merge_rows(p.events, cost),
+        rows=rows,
         seen=len(p.events),
         skipped=p.skipped,
         limits=latest_limits(p.limits),

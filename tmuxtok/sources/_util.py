@@ -12,6 +12,10 @@ from typing import Any
 
 #: Larger than any real per-request count; anything above is a corrupt value.
 MAX_TOKENS = 10**10
+#: Likewise for a logged per-request cost in USD (``costUSD``); beyond it the
+#: value is ignored, as a negative one is. It must also fit the ledger's
+#: integer nano-dollars.
+MAX_COST_USD = 1e6
 
 
 class WrongShape(ValueError):

@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tmuxtok.events import LimitSnapshot, ParseResult, UsageEvent
-from tmuxtok.sources._util import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
+from tmuxtok.sources._util import MAX_COST_USD, MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
 from tmuxtok.sources.claude import NAME
 
 if TYPE_CHECKING:
@@ -122,7 +122,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         text(obj, "cwd"),
     )
     legacy = obj.get("costUSD")
-    if legacy is not None and type(legacy) in (int, float) and legacy >= 0:
+    if legacy is not None and type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
         ev.legacy_cost_usd = float(legacy)
     mid = msg.get("id")
     if type(mid) is str and mid:
@@ -299,7 +299,7 @@ class ClaudeParser:
             got.cwd,
         )
         legacy = got.costUSD
-        if legacy is not None and legacy >= 0:
+        if legacy is not None and 0 <= legacy <= MAX_COST_USD:
             ev.legacy_cost_usd = legacy
         if taken is None:
             self._taken[mid] = (usage, model, ts)
