@@ -106,24 +106,19 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
             one_hour = tok(detail, "ephemeral_1h_input_tokens")
         except WrongShape:
             return "wrong_shape"
-    ev = UsageEvent(
-        NAME,
+    ev = _event(
         "",
         ts,
         model,
         inp,
         out,
         create,
-        one_hour if one_hour < create else create,
         read,
-        0,
-        inp + out + create + read,
+        one_hour,
         text(obj, "sessionId"),
         text(obj, "cwd"),
+        obj.get("costUSD"),
     )
-    legacy = obj.get("costUSD")
-    if legacy is not None and type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
-        ev.legacy_cost_usd = float(legacy)
     mid = msg.get("id")
     if type(mid) is str and mid:
         ev.key = mid
@@ -133,6 +128,44 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
             ev.key = "req:" + rid
         else:
             ev.key = _line_key(raw)
+    return ev
+
+
+def _event(
+    key: str,
+    ts: int,
+    model: str,
+    inp: int,
+    out: int,
+    create: int,
+    read: int,
+    one_hour: int,
+    session: str,
+    project: str,
+    legacy: Any,
+) -> UsageEvent:
+    """The event of checked counts, whichever decoder read them.
+
+    ``one_hour`` is the part of ``create`` cached for an hour; a logged cost
+    counts only if it is sane.
+    """
+    ev = UsageEvent(
+        NAME,
+        key,
+        ts,
+        model,
+        inp,
+        out,
+        create,
+        one_hour if one_hour < create else create,
+        read,
+        0,
+        inp + out + create + read,
+        session,
+        project,
+    )
+    if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
+        ev.legacy_cost_usd = float(legacy)
     return ev
 
 
@@ -283,24 +316,9 @@ class ClaudeParser:
             and 0 <= one_hour <= MAX_TOKENS
         ):
             return False
-        ev = UsageEvent(
-            NAME,
-            mid,
-            ts,
-            model,
-            inp,
-            out_,
-            create,
-            one_hour if one_hour < create else create,
-            read,
-            0,
-            inp + out_ + create + read,
-            got.sessionId,
-            got.cwd,
+        ev = _event(
+            mid, ts, model, inp, out_, create, read, one_hour, got.sessionId, got.cwd, got.costUSD
         )
-        legacy = got.costUSD
-        if legacy is not None and 0 <= legacy <= MAX_COST_USD:
-            ev.legacy_cost_usd = legacy
         if taken is None:
             self._taken[mid] = (usage, model, ts)
         out.events.append(ev)
