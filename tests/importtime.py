@@ -10,3 +10,8 @@ def imported(stderr: str | bytes) -> set[str]:
         for line in text.splitlines()
         if line.startswith("import time:") and "|" in line
     }
+
+
+def packages(mods: set[str], names: tuple[str, ...] | list[str]) -> set[str]:
+    """Which of the packages ``names`` (or their submodules) are among ``mods``."""
+    return {m.split(".")[0] for m in mods} & set(names)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from pathlib import Path
 
@@ -14,13 +13,6 @@ from tmuxtok.ingest.ledger import Ledger, merge_rows
 from tmuxtok.ingest.scan import ScanStats, scan
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.sources import SOURCES
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
-    return dict(os.environ)
 
 
 def _files(env: dict[str, str], n: int) -> list[Path]:

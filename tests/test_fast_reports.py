@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tests.importtime import imported
+from tests.importtime import imported, packages
 from tests.logfmt import claude_assistant, claude_file, codex_file, codex_tokens, codex_usage
 from tmuxtok.cli import cli
 from tmuxtok.reports import fast_argv
+
+THIRD_PARTY = ("click", "rich", "libtmux", "watchfiles")
 
 
 @pytest.fixture
@@ -112,19 +114,22 @@ def test_scan_without_click_says_what_click_says(
     assert (logs / "fast" / "tmuxtok" / "ledger.sqlite3").exists()
 
 
-def test_scan_quiet_imports_neither_click_nor_rich_nor_msgspec(logs: Path) -> None:
+def with_importtime(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
     got = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "tmuxtok", "scan", "--quiet"],
+        [sys.executable, "-X", "importtime", "-m", "tmuxtok", *args],
         capture_output=True,
         text=True,
         timeout=60,
     )
+    return got, imported(got.stderr)
+
+
+def test_scan_quiet_imports_neither_click_nor_rich_nor_msgspec(logs: Path) -> None:
+    got, mods = with_importtime("scan", "--quiet")
     assert got.returncode == 0, got.stderr
-    mods = imported(got.stderr)
     assert "tmuxtok.sources.claude_lines" in mods  # the scan really parsed
     assert "msgspec" not in mods  # a few lines: orjson alone, 25 ms cheaper to import
-    for name in ("click", "rich", "libtmux", "watchfiles"):
-        assert not any(m == name or m.startswith(name + ".") for m in mods), name
+    assert packages(mods, THIRD_PARTY) == set()
 
 
 def test_click_still_explains_bad_usage(logs: Path) -> None:
@@ -133,17 +138,10 @@ def test_click_still_explains_bad_usage(logs: Path) -> None:
 
 
 def test_fast_path_imports_neither_click_nor_rich(logs: Path) -> None:
-    got = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "tmuxtok", "blocks", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    got, mods = with_importtime("blocks", "--json")
     assert got.returncode == 0 and '"blocks"' in got.stdout
-    mods = imported(got.stderr)
     assert "sqlite3" in mods  # the report really ran
-    for name in ("click", "rich", "libtmux", "watchfiles"):
-        assert not any(m == name or m.startswith(name + ".") for m in mods), name
+    assert packages(mods, THIRD_PARTY) == set()
 
 
 @pytest.mark.parametrize("damage", [b"[[1, 2", b"\xff\xfe", b"[" * 100_000, b'{"a": 1}', b"[1, 2]"])

@@ -688,8 +688,11 @@ def _ledger_events() -> int:
 
 
 @pytest.fixture
-def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int]:
-    """A ledger holding a first corpus, and a second corpus it has not read yet."""
+def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int, int]:
+    """A ledger holding a first corpus, and a second corpus it has not read yet.
+
+    Also the events stored and the ledger's size so far (its file or WAL, whichever is larger).
+    """
     first = generate(tmp_path / "first", mb=3, days=2, seed=41)
     env = cli_env(first, TMUXTOK_COMMIT_BYTES=str(256 << 10))
     assert tmuxtok("scan", "--quiet", env=env).returncode == 0
@@ -706,16 +709,16 @@ def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int]:
         agent: {k: truth_a[agent][k] + truth_b[agent][k] for k in TRUTH_KEYS}
         for agent in ("claude", "codex")
     }
-    return env, truth, events
-
-
-def test_disk_full_keeps_what_was_committed(
-    half_ingested: tuple[dict[str, str], dict[str, Any], int],
-) -> None:
-    env, truth, events = half_ingested
     size = max(
         os.stat(daemon.ledger_file()).st_size, os.stat(f"{daemon.ledger_file()}-wal").st_size
     )
+    return env, truth, events, size
+
+
+def test_disk_full_keeps_what_was_committed(
+    half_ingested: tuple[dict[str, str], dict[str, Any], int, int],
+) -> None:
+    env, truth, events, size = half_ingested
     script = (
         "from tmuxtok import store; from tmuxtok.config import load\n"
         "from tmuxtok.ingest.ledger import LedgerError\n"
@@ -743,12 +746,9 @@ def test_disk_full_keeps_what_was_committed(
 
 
 def test_disk_full_scan_says_so_in_one_line(
-    half_ingested: tuple[dict[str, str], dict[str, Any], int],
+    half_ingested: tuple[dict[str, str], dict[str, Any], int, int],
 ) -> None:
-    env, truth, events = half_ingested
-    size = max(
-        os.stat(daemon.ledger_file()).st_size, os.stat(f"{daemon.ledger_file()}-wal").st_size
-    )
+    env, truth, events, size = half_ingested
     res = tmuxtok("scan", "--quiet", env=env, preexec_fn=_file_size_limit(size + (96 << 10)))
     assert res.returncode != 0
     assert "cannot write the ledger" in one_clean_line(res.stderr)

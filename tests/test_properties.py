@@ -91,20 +91,18 @@ _claude_obj = st.fixed_dictionaries(
         "costUSD": _json,
     },
 )
+_CODEX_COUNTS = (
+    "input_tokens",
+    "cached_input_tokens",
+    "output_tokens",
+    "reasoning_output_tokens",
+    "total_tokens",
+)
 _codex_usage = st.one_of(
     _json,
     st.fixed_dictionaries(
         {},
-        optional={
-            k: _counts
-            for k in (
-                "input_tokens",
-                "cached_input_tokens",
-                "output_tokens",
-                "reasoning_output_tokens",
-                "total_tokens",
-            )
-        },
+        optional={k: _counts for k in _CODEX_COUNTS},
     ),
 )
 _codex_obj = st.fixed_dictionaries(
@@ -363,16 +361,7 @@ def test_codex_parser_never_raises_and_resumes_from_its_state(
 _codex_count = st.integers(0, 10**6) | st.integers(-2, 2)  # odd shapes: _codex_obj
 _codex_counts = st.fixed_dictionaries(
     {},
-    optional={
-        k: _codex_count
-        for k in (
-            "input_tokens",
-            "cached_input_tokens",
-            "output_tokens",
-            "reasoning_output_tokens",
-            "total_tokens",
-        )
-    },
+    optional={k: _codex_count for k in _CODEX_COUNTS},
 )
 _codex_window = st.fixed_dictionaries(
     {"used_percent": st.floats(0, 100) | st.integers(0, 100) | st.floats(0, 100) | _json},
