@@ -306,7 +306,7 @@ def test_each_odd_count_is_judged_as_the_general_path_judges_it(
     short, long_ = ParseResult(), ParseResult()
     with decoding(typed=True):
         ClaudeParser().feed(line, short)
-    ClaudeParser()._feed_other(orjson.loads(line), orjson.loads(line)["message"], line, long_)
+    ClaudeParser()._feed_json(line, long_)
     assert (short.events, short.skipped) == (long_.events, long_.skipped)
 
 
@@ -314,7 +314,7 @@ def test_each_odd_count_is_judged_as_the_general_path_judges_it(
 @given(st.lists(_usual_line | _usual_line | _claude_obj | _repeat_line, max_size=8))
 def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -> None:
     """``feed`` takes well-formed lines a short way (msgspec, typed); taking every
-    line the long way instead (orjson, ``_feed_other``) must store the same rows,
+    line the long way instead (orjson, ``_feed_json``) must store the same rows,
     limits and skip counts. Events may differ in number: each way drops the
     repeats it can recognise."""
     short, long_ = ParseResult(), ParseResult()
@@ -323,9 +323,7 @@ def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -
         line = _line(obj)
         with decoding(typed=True):
             by_short.feed(line, short)
-        got = orjson.loads(line)
-        if type(got) is dict and got.get("type") == "assistant":
-            by_long._feed_other(got, got.get("message"), line, long_)
+        by_long._feed_json(line, long_)
     assert merge_rows(short.events) == merge_rows(long_.events)
     assert short.limits == long_.limits
     assert short.skipped == long_.skipped

@@ -325,7 +325,8 @@ class ClaudeParser:
         return True
 
     def _feed_json(self, line: bytes, out: ParseResult) -> None:
-        """Decode the whole line and judge it field by field."""
+        """Decode the whole line and judge it field by field: every line of a small
+        read, and the API errors, synthetic replies and oddities of a large one."""
         try:
             obj = _loads(line)
         except _DecodeError:
@@ -343,10 +344,7 @@ class ClaudeParser:
             return
         if obj.get("type") != "assistant":
             return
-        self._feed_other(obj, obj.get("message"), line, out)
-
-    def _feed_other(self, obj: dict[str, Any], msg: Any, line: bytes, out: ParseResult) -> None:
-        """Every assistant line ``_plain_event`` does not take: errors, oddities, rarities."""
+        msg = obj.get("message")
         error = obj.get("isApiErrorMessage")
         mid = None
         if type(msg) is dict:
