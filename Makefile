@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 # The live panel on this machine's agent logs, or on growing demo logs
 # (clearly labelled) when there are none.
 run: $(STAMP)
-	@if $(BIN)/python -c 'import sys; from tmuxtok.demo_env import has_agent_logs; sys.exit(not has_agent_logs())'; \
+	@if $(BIN)/python -c 'import sys; from tmuxtok.demo.env import has_agent_logs; sys.exit(not has_agent_logs())'; \
 	then $(BIN)/tmuxtok live; else $(BIN)/tmuxtok live --demo; fi
 
 # tmux is needed by the tests that drive a real tmux server.

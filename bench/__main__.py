@@ -264,7 +264,7 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
     (all history built again, as after ``ledger rebuild``).
     """
     sys.path.insert(0, str(HERE.parent))
-    from tests.logfmt import claude_assistant
+    from tests.support.logfmt import claude_assistant
 
     with ingested_home(root) as env:
         live = Path(env["HOME"]) / "live-claude"
@@ -370,7 +370,7 @@ def bench_latency(root: Path, samples: int) -> dict[str, Any]:
     root with the log being appended to, so each update pays for a large ledger.
     """
     sys.path.insert(0, str(HERE.parent))
-    from tests.logfmt import claude_assistant
+    from tests.support.logfmt import claude_assistant
 
     with ingested_home(root) as env:
         live = Path(env["HOME"]) / "live-claude"

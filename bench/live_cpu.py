@@ -32,7 +32,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def demo_env(home: Path) -> dict[str, str]:
-    from tmuxtok.demo import generate
+    from tmuxtok.demo.corpus import generate
 
     s = generate(home / "logs", mb=8, days=7, seed=7)
     env = {k: v for k, v in os.environ.items() if k not in ("TMUX", "TMUX_PANE", "COLUMNS")}
@@ -129,7 +129,7 @@ def main() -> int:
             [py, "-c", f"import time; time.sleep({args.seconds + 60})"], first=False
         )
         wait_for_panel(tmux)
-        from tmuxtok import demo_writer
+        from tmuxtok.demo import writer as demo_writer
 
         demo_writer.start(Path(env["CLAUDE_CONFIG_DIR"]), stop)  # new data every 3–12 s
         daemon_pid = int((home / "state" / "tmuxtok" / "watch.pid").read_text())

@@ -15,19 +15,19 @@ def main() -> None:
     argv = sys.argv[1:]
     command = argv[0] if argv else ""
     if command == "status":
-        from tmuxtok.status import main as status_main
+        from tmuxtok.line.status import main as status_main
 
         raise SystemExit(status_main(argv[1:]))
     if command == "prompt":
-        from tmuxtok.prompt import main as prompt_main
+        from tmuxtok.line.prompt import main as prompt_main
 
         raise SystemExit(prompt_main(argv[1:]))
     if argv[:2] == ["hook", "statusline"]:
-        from tmuxtok.hook import main as hook_main
+        from tmuxtok.line.claude_statusline import main as hook_main
 
         raise SystemExit(hook_main(argv[2:]))
     if "--json" in argv or command == "scan":
-        from tmuxtok.reports import fast_argv, run
+        from tmuxtok.reports.commands import fast_argv, run
 
         kw = fast_argv(argv)
         if kw is not None:

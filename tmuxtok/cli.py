@@ -12,11 +12,12 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from tmuxtok import __version__, reports
+from tmuxtok import __version__
 from tmuxtok.config import AGENTS, Config, ConfigError
 from tmuxtok.ingest.ledger import Ledger, LedgerError
-from tmuxtok.report import ReportError
-from tmuxtok.reports import Ctx, emit_json, fail
+from tmuxtok.reports import commands as reports
+from tmuxtok.reports.commands import Ctx, emit_json, fail
+from tmuxtok.reports.query import ReportError
 
 if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
     from tmuxtok.ingest.scan import ScanStats
@@ -175,7 +176,7 @@ def _scan(as_json: bool, quiet: bool, reset: bool = False) -> None:
 def _scan_with_progress(ledger: Ledger, cfg: Config) -> ScanStats:
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-    from tmuxtok import store
+    from tmuxtok.ingest import refresh as store
 
     with Progress(
         TextColumn("[bold]scanning"),
@@ -218,7 +219,7 @@ def rebuild(as_json: bool) -> None:
 @ledger.command("path")
 def ledger_path() -> None:
     """Print where the ledger lives."""
-    from tmuxtok import store
+    from tmuxtok.ingest import refresh as store
 
     click.echo(str(store.ledger_path()))
 
@@ -241,7 +242,7 @@ def demo() -> None:
 @click.option("--seed", type=int, default=1, show_default=True)
 def demo_generate(directory: Path, mb: float, days: int, seed: int) -> None:
     """Write Claude Code and Codex logs (and truth.json) under DIRECTORY."""
-    from tmuxtok import demo as demo_mod
+    from tmuxtok.demo import corpus as demo_mod
 
     s = demo_mod.generate(directory, mb=mb, days=days, seed=seed)
     click.echo(
@@ -262,7 +263,9 @@ def overview(demo_if_empty: bool, timezone: str | None) -> None:
     """The active blocks and today's usage: what `make run` shows."""
     from datetime import datetime
 
-    from tmuxtok import demo_env, report, tables
+    from tmuxtok.demo import env as demo_env
+    from tmuxtok.reports import query as report
+    from tmuxtok.reports import tables
 
     label = demo_env.activate_if_empty() if demo_if_empty else None
     con = tables.console()
@@ -322,7 +325,7 @@ def watch(
     One daemon per user: a second `watch` reports the running one and exits 0.
     Logs go to $XDG_STATE_HOME/tmuxtok/watch.log when detached.
     """
-    from tmuxtok import watch as w
+    from tmuxtok.daemon import watch as w
 
     if stop:
         ok, msg = w.stop_running()
@@ -368,7 +371,8 @@ def _server(socket: str | None) -> Any:
 @click.option("--option", default="status-right", show_default=True)
 def tmux_install(socket: str | None, option: str) -> None:
     """Add #{@tmuxtok_segment} to status-right (kept if already there) and start the daemon."""
-    from tmuxtok import tmux, watch
+    from tmuxtok import tmux
+    from tmuxtok.daemon import watch
 
     server = _server(socket)
     try:
@@ -421,7 +425,7 @@ def _socket_path(server: Any) -> str | None:
     return out[0] if out else None
 
 
-from tmuxtok.hook_install import hook as _hook_group  # noqa: E402  (click only)
+from tmuxtok.claude_settings import hook as _hook_group  # noqa: E402  (click only)
 
 cli.add_command(_hook_group)
 
@@ -438,8 +442,8 @@ def budget(as_json: bool, timezone: str | None) -> None:
     """
     from rich.table import Table
 
-    from tmuxtok import tables
-    from tmuxtok.budget import budget_report
+    from tmuxtok.reports import tables
+    from tmuxtok.reports.budget import budget_report
 
     ctx = Ctx(as_json, timezone)
     data = budget_report(ctx.ledger, ctx.cfg.budgets, time.time(), ctx.tz, ctx.cfg.session_hours)
@@ -528,7 +532,7 @@ def live_cmd(
     """The live panel: window, usage, burn rate, projection and models, updating
     as the agents write. Starts `tmuxtok watch` in the background if none runs.
     Keys: q or Ctrl+C to quit."""
-    from tmuxtok import live as live_mod
+    from tmuxtok.live import panel as live_mod
 
     opts = live_mod.RunOptions(
         agent=agent,

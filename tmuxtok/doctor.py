@@ -76,7 +76,7 @@ def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
 
 def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
     from tmuxtok.ingest import ledger as lg
-    from tmuxtok.store import ledger_path
+    from tmuxtok.ingest.refresh import ledger_path
 
     path = ledger_path(env)
     out: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
@@ -108,8 +108,8 @@ def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
 
 
 def _daemon(env: Mapping[str, str]) -> dict[str, Any]:
-    from tmuxtok import state as statefile
-    from tmuxtok.watch import LOG_FILE, holder
+    from tmuxtok.daemon.watch import LOG_FILE, holder
+    from tmuxtok.line import state as statefile
 
     directory = Path(statefile.state_dir(env))
     pid = holder(directory)
@@ -128,7 +128,7 @@ def _daemon(env: Mapping[str, str]) -> dict[str, Any]:
 
 
 def _state(env: Mapping[str, str]) -> dict[str, Any]:
-    from tmuxtok import state as statefile
+    from tmuxtok.line import state as statefile
 
     path = statefile.state_path(env)
     out: dict[str, Any] = {"path": path, "exists": os.path.exists(path)}

@@ -8,6 +8,6 @@ TPM plugin's pull mode uses this form. (It exits on import, by design.)
 
 import sys
 
-from tmuxtok.status import main
+from tmuxtok.line.status import main
 
 raise SystemExit(main(sys.argv[1:]))

@@ -25,7 +25,7 @@ from typing import Any
 import libtmux
 from libtmux import exc as tmux_exc
 
-from tmuxtok import status
+from tmuxtok.line import status
 
 OPTION_PREFIX = "@tmuxtok_"
 #: The agent whose values go into the short options (``@tmuxtok_segment``…) unless

@@ -21,11 +21,12 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
+from tmuxtok.ingest.tail import Cursor
+
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
-from tmuxtok.events import LimitSnapshot, UsageEvent
-from tmuxtok.ingest.tail import Cursor
+from tmuxtok.model.events import LimitSnapshot, UsageEvent
 
 SCHEMA_VERSION = 1
 
@@ -625,7 +626,7 @@ class Ledger:
         # dataclasses and inspect).
         import json
 
-        from tmuxtok.fastjson import loads
+        from tmuxtok._fastjson import loads
 
         key = f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
         version = self.version()

@@ -22,7 +22,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tmuxtok.events import Record
 from tmuxtok.ingest.ledger import (
     Batch,
     CostFn,
@@ -33,11 +32,12 @@ from tmuxtok.ingest.ledger import (
     merge_rows,
 )
 from tmuxtok.ingest.tail import Cursor, read_new
+from tmuxtok.model.events import Record
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
-    from tmuxtok.events import LimitSnapshot
+    from tmuxtok.model.events import LimitSnapshot
     from tmuxtok.model.pricing import PriceTable
 
     # Only for annotations: importing the package would import every source.

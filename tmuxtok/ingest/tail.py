@@ -15,7 +15,7 @@ import stat
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tmuxtok.events import ParseResult, Record
+from tmuxtok.model.events import ParseResult, Record
 
 if TYPE_CHECKING:
     from pathlib import Path

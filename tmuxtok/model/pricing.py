@@ -25,8 +25,8 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from tmuxtok.digest import sha256_hex
-from tmuxtok.fastjson import loads as json_loads
+from tmuxtok._digest import sha256_hex
+from tmuxtok._fastjson import loads as json_loads
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping

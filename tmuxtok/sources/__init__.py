@@ -8,18 +8,19 @@ bytes.
 from __future__ import annotations
 
 from tmuxtok.sources.base import LineParser, Source
-from tmuxtok.sources.claude import ClaudeSource
-from tmuxtok.sources.codex import CodexSource
+from tmuxtok.sources.claude.paths import ClaudeSource
+from tmuxtok.sources.codex.paths import CodexSource
 
 SOURCES: dict[str, Source] = {"claude": ClaudeSource(), "codex": CodexSource()}
 
 
 def enable_typed() -> None:
-    """Before a large read: the parsers decode usual lines with msgspec (``typed_lines``).
+    """Before a large read: the parsers decode usual lines with msgspec (``<agent>.typed``).
 
     Called before parse workers fork, so the import is paid once.
     """
-    from tmuxtok.sources import claude_lines, codex_lines
+    from tmuxtok.sources.claude import parser as claude_lines
+    from tmuxtok.sources.codex import parser as codex_lines
 
     claude_lines.enable_typed()
     codex_lines.enable_typed()

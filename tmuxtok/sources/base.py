@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from tmuxtok.events import ParseResult
+    from tmuxtok.model.events import ParseResult
 
 
 class LineParser(Protocol):

@@ -1,0 +1,108 @@
+"""The daemon pushing into a real tmux server (private socket per test)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from libtmux import Server
+
+from tests.support import daemon
+from tests.support.logfmt import claude_assistant, claude_file
+
+pytestmark = pytest.mark.tmux
+
+
+def iso(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+def option(server: Server, name: str) -> str:
+    out = server.cmd("show-option", "-gqv", name).stdout
+    return out[0] if out else ""
+
+
+@pytest.fixture
+def claude_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "claude"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
+    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    return root
+
+
+@pytest.fixture
+def pushing(
+    server: Server, session: object, claude_root: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    socket = server.cmd("display-message", "-p", "#{socket_path}").stdout[0]
+    proc = daemon.start("--tmux-socket", socket)
+    try:
+        daemon.wait_for(lambda: daemon.read_state() is not None)
+        yield proc
+    finally:
+        daemon.stop(proc)
+
+
+def test_append_changes_segment_within_2s(
+    server: Server, claude_root: Path, pushing: subprocess.Popen[bytes]
+) -> None:
+    now = datetime.now(UTC)
+    f = claude_file(claude_root)
+    f.write_bytes(claude_assistant(iso(now - timedelta(minutes=10)), "msg-1", inp=1000, out=200))
+    daemon.wait_for(lambda: "1.2k" in option(server, "@tmuxtok_segment"))
+    with f.open("ab") as fh:
+        fh.write(claude_assistant(iso(now), "msg-2", inp=500_000, out=40_000))
+    started = time.monotonic()
+    daemon.wait_for(lambda: "541" in option(server, "@tmuxtok_segment"), timeout=2.0)
+    assert time.monotonic() - started < 2.0
+    assert option(server, "@tmuxtok_tokens").startswith("541")
+    assert option(server, "@tmuxtok_level") in ("low", "medium", "high")
+    # what a user puts in status-right expands to the pushed text, without markers
+    server.cmd("set-option", "-g", "status-right", "#{@tmuxtok_segment} | %H:%M")
+    shown = server.cmd("display-message", "-p", option(server, "status-right")).stdout
+    text = shown[0] if shown else ""
+    assert "541" in text and "not ready" not in text and "didn't start" not in text
+
+
+def test_plugin_then_daemon_end_to_end(server: Server, session: object, claude_root: Path) -> None:
+    """Run the TPM entry in the server; the daemon it starts fills the placeholders."""
+    now = datetime.now(UTC)
+    claude_file(claude_root).write_bytes(
+        claude_assistant(iso(now - timedelta(minutes=2)), "msg-e", inp=7000, out=700)
+    )
+    plugin = Path(__file__).resolve().parents[2] / "tmux" / "tmuxtok.tmux"
+    exe = Path(sys.executable).parent / "tmuxtok"
+    server.cmd("set-option", "-g", "@tmuxtok_bin", str(exe))
+    server.cmd("set-option", "-g", "status-right", "[#{tmuxtok_segment}]")
+    for k in (
+        "CLAUDE_CONFIG_DIR",
+        "CODEX_HOME",
+        "HOME",
+        "XDG_STATE_HOME",
+        "XDG_DATA_HOME",
+        "XDG_CONFIG_HOME",
+        "XDG_CACHE_HOME",
+    ):
+        server.cmd("set-environment", "-g", k, os.environ[k])
+    server.cmd("run-shell", str(plugin))
+    assert option(server, "status-right") == "[#{@tmuxtok_segment}]"
+    try:
+        daemon.wait_for(lambda: "7.7k" in option(server, "@tmuxtok_segment"), timeout=15)
+        shown = server.cmd("display-message", "-p", option(server, "status-right")).stdout[0]
+        assert shown.startswith("[") and "7.7k" in shown
+    finally:
+        subprocess.run(
+            [str(exe), "watch", "--stop"],
+            env=os.environ.copy(),
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )

@@ -1,0 +1,96 @@
+"""Reports on generated demo logs equal the generator's ground truth, exactly,
+and stay exact while files are appended, truncated, rotated and deleted."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from tmuxtok.cli import cli
+from tmuxtok.demo.corpus import DemoSummary, append_claude_turn, generate
+
+KEYS = {
+    "inputTokens": "input",
+    "outputTokens": "output",
+    "cacheCreationTokens": "cache_creation",
+    "cacheReadTokens": "cache_read",
+    "totalTokens": "total",
+}
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoSummary:
+    s = generate(tmp_path / "demo", mb=6, days=5, seed=21)
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(s.claude_root))
+    monkeypatch.setenv("CODEX_HOME", str(s.codex_root))
+    return s
+
+
+def run(*args: str) -> Any:
+    res = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
+    assert res.exit_code == 0, res.output
+    return json.loads(res.stdout)
+
+
+def expected(truth: dict[str, Any], agent: str) -> dict[str, int]:
+    return {k: truth[agent][v] for k, v in KEYS.items()}
+
+
+def totals(agent: str) -> dict[str, int]:
+    t = run("daily", "--agent", agent, "-z", "UTC")["totals"]
+    return {k: t[k] for k in KEYS}
+
+
+def check(truth: dict[str, Any]) -> None:
+    for agent in ("claude", "codex"):
+        assert totals(agent) == expected(truth, agent), agent
+        blocks = run("blocks", "--agent", agent)["blocks"]
+        assert sum(b["totalTokens"] for b in blocks) == truth[agent]["total"]
+        assert sum(b["entries"] for b in blocks) == truth[agent]["events"]
+
+
+def test_reports_equal_ground_truth(demo: DemoSummary) -> None:
+    truth = json.loads(demo.truth_path.read_text())
+    check(truth)
+    days = run("daily", "--agent", "claude", "-z", "UTC")["daily"]
+    got = {d["date"]: d["totalTokens"] for d in days}
+    assert got == {d: v["total"] for d, v in truth["claude"]["days"].items()}
+    doctor = run("scan")
+    assert doctor["skipped"] == {}  # all counted on the first pass already
+    active = run("blocks", "--active")["blocks"]
+    assert len(active) == 1 and active[0]["isActive"] and active[0]["projection"]
+
+
+def test_exact_after_append_truncate_rotate_delete(demo: DemoSummary) -> None:
+    truth = json.loads(demo.truth_path.read_text())
+    check(truth)
+    rng = random.Random(3)
+    for _ in range(3):  # appended responses are counted once each
+        delta = append_claude_turn(demo.claude_root, rng, datetime.now(UTC))
+        for k in ("input", "output", "cache_creation", "cache_read", "total", "events"):
+            truth["claude"][k] += delta[k]
+    check(truth)
+    files = sorted(demo.claude_root.rglob("*.jsonl"), key=lambda p: p.stat().st_size)
+    small, mid, big = files[0], files[len(files) // 2], files[-1]
+    original = mid.read_bytes()
+    mid.write_bytes(b"")  # truncated to zero: history stays in the ledger
+    check(truth)
+    mid.write_bytes(original)  # and written again: not counted twice
+    check(truth)
+    rotated = big.with_name("rotated-" + big.name)
+    os.rename(big, rotated)  # rotation: same content under a new name
+    big.write_bytes(rotated.read_bytes()[: len(original) // 2])  # new inode, old lines
+    check(truth)
+    small.unlink()
+    rotated.unlink()
+    check(truth)
+    for p in demo.codex_root.rglob("*.jsonl"):
+        p.unlink()  # Codex logs deleted entirely: still in the ledger
+    check(truth)

@@ -1,0 +1,130 @@
+"""How a scan's reads become transactions: filled as reads arrive, all or nothing."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from tests.support.logfmt import claude_assistant, claude_file
+from tmuxtok.ingest import scan as scan_mod
+from tmuxtok.ingest.ledger import Ledger, merge_rows
+from tmuxtok.ingest.scan import ScanStats, scan
+from tmuxtok.ingest.tail import Cursor
+from tmuxtok.sources import SOURCES
+
+
+def _files(env: dict[str, str], n: int) -> list[Path]:
+    """``n`` session files of three events each, read in name order."""
+    root = Path(env["CLAUDE_CONFIG_DIR"])
+    out = []
+    for i in range(n):
+        f = claude_file(root, f"s{i:02d}.jsonl")
+        f.write_bytes(
+            b"".join(
+                claude_assistant(f"2026-01-09T10:{i:02d}:0{j}Z", f"msg-{i}-{j}", inp=10, out=j)
+                for j in range(3)
+            )
+        )
+        out.append(f)
+    return out
+
+
+def _stored(path: Path) -> tuple[int, list[str]]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        events = con.execute("SELECT count(*) FROM events").fetchone()[0]
+        files = [Path(r[0]).name for r in con.execute("SELECT path FROM files ORDER BY path")]
+        return int(events), files
+    finally:
+        con.close()
+
+
+def test_an_interrupted_scan_keeps_whole_batches_only(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """^C while a batch is half filled: its rows were already inserted, and must go."""
+    _files(env, 8)
+    monkeypatch.setattr(scan_mod, "BATCH_FILES", 3)
+    real = scan_mod._read_one
+    calls = 0
+
+    def read_one(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 5:  # files 1-3 committed, file 4 added to the open batch
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(scan_mod, "_read_one", read_one)
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    with pytest.raises(KeyboardInterrupt):
+        scan(ledger, SOURCES, env)
+    assert not ledger.conn.in_transaction
+    assert _stored(path) == (9, ["s00.jsonl", "s01.jsonl", "s02.jsonl"])
+
+    monkeypatch.setattr(scan_mod, "_read_one", real)
+    stats = scan(ledger, SOURCES, env)
+    assert (stats.files_read, stats.events_new) == (5, 15)
+    assert _stored(path)[0] == 24
+
+
+def test_a_batch_is_invisible_until_committed_and_gone_if_rolled_back(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    from tmuxtok.model.events import UsageEvent
+
+    def read(name: str, key: str) -> tuple[Cursor, list[tuple[object, ...]]]:
+        ev = UsageEvent("claude", key, 1_767_952_800_000, "m", 1, 2)
+        return Cursor(str(tmp_path / name), "claude", offset=10, size=10), merge_rows([ev])
+
+    batch = ledger.begin()
+    for name, key in (("a.jsonl", "k1"), ("b.jsonl", "k2")):
+        cur, rows = read(name, key)
+        batch.add(cur, rows, {}, False)
+    assert _stored(path) == (0, [])  # another reader sees nothing yet
+    assert batch.commit() == 2
+    assert _stored(path) == (2, ["a.jsonl", "b.jsonl"])
+
+    batch = ledger.begin()
+    cur, rows = read("c.jsonl", "k3")
+    batch.add(cur, rows, {}, False)
+    batch.rollback()
+    assert _stored(path) == (2, ["a.jsonl", "b.jsonl"])
+    with pytest.raises(RuntimeError):
+        batch.add(cur, rows, {}, False)  # an ended batch takes nothing more
+    cur, rows = read("c.jsonl", "k3")
+    assert ledger.commit_rows([(cur, rows, {}, False)]) == 1  # k3 was not kept before
+
+
+def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A power cut can then cost only what the logs still hold; never kept history."""
+    files = _files(env, 4)
+    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # take the bulk path
+    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    seen: list[int] = []
+
+    def progress(_: ScanStats) -> None:
+        seen.append(ledger.conn.execute("PRAGMA synchronous").fetchone()[0])
+
+    scan(ledger, SOURCES, env, progress=progress)
+    # OFF at each commit (the ledger had no events), NORMAL again for the last report.
+    assert seen == [0, 0, 0, 1]
+    # Checkpointed at the end: every page is in the file itself, so closing has nothing to sync.
+    pages = ledger.conn.execute("PRAGMA page_count").fetchone()[0]
+    page_size = ledger.conn.execute("PRAGMA page_size").fetchone()[0]
+    assert ledger.path.stat().st_size == pages * page_size
+    wal = Path(f"{ledger.path}-wal")
+
+    for f in files:
+        with f.open("ab") as fh:
+            fh.write(claude_assistant("2026-01-09T11:00:00Z", f"msg-more-{f.stem}"))
+    seen.clear()
+    scan(ledger, SOURCES, env, progress=progress)
+    assert seen == [1, 1, 1, 1]  # NORMAL throughout: it already held events
+    assert wal.stat().st_size > 0  # and its commits wait in the WAL as usual

@@ -1,0 +1,414 @@
+"""``tmuxtok hook install|uninstall``: put the statusLine hook into Claude Code's settings.
+
+Claude Code has a single ``statusLine`` slot, and the settings file is the
+user's (and Claude Code rewrites it, e.g. for permissions). So install edits
+exactly one key, keeps every other key in its order, chains an existing status
+line command behind ``--then`` instead of replacing it, and keeps a byte-exact
+backup; uninstall gives the original back byte-for-byte when nothing else
+changed, and otherwise takes out only what install put in.
+
+Imports nothing heavy at module level (``tmuxtok.cli`` imports this module).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shlex
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+BACKUP_SUFFIX = ".tmuxtok-backup"
+
+
+class SettingsError(Exception):
+    """A settings or backup file tmuxtok will not touch; the message is one line."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def default_settings_path(env: Any = os.environ) -> Path:
+    """Where Claude Code reads user settings: ``$CLAUDE_CONFIG_DIR`` or ``~/.claude``."""
+    cfg = (env.get("CLAUDE_CONFIG_DIR") or "").strip()
+    base = Path(cfg).expanduser() if cfg else Path(env.get("HOME") or Path.home()) / ".claude"
+    return base / "settings.json"
+
+
+def backup_path(settings: Path) -> Path:
+    return settings.with_name(settings.name + BACKUP_SUFFIX)
+
+
+def tmuxtok_launcher() -> str:
+    """How Claude Code's shell should start this tmuxtok, as a quoted command prefix.
+
+    The console script next to the running interpreter first (the install
+    that is running now, even if it is not on Claude Code's PATH), then
+    ``tmuxtok`` on PATH, then ``python -m tmuxtok``.
+    """
+    candidates = [Path(sys.executable).parent / "tmuxtok"]
+    found = shutil.which("tmuxtok")
+    if found:
+        candidates.append(Path(found))
+    for c in candidates:
+        if c.is_file() and os.access(c, os.X_OK):
+            return shlex.quote(str(c.absolute()))
+    return f"{shlex.quote(sys.executable)} -m tmuxtok"
+
+
+# --------------------------------------------------------------------------- our command
+
+
+def hook_command(launcher: str, then: str | None) -> str:
+    cmd = f"{launcher} hook statusline"
+    return cmd if then is None else f"{cmd} --then {shlex.quote(then)}"
+
+
+def parse_ours(command: Any) -> tuple[bool, str | None]:
+    """Whether ``command`` is a tmuxtok hook, and the command it chains (or None).
+
+    Recognised by its words, not by exact text, so an install from another
+    virtualenv (a different path to ``tmuxtok``) is still ours and is never
+    chained behind itself.
+    """
+    if not isinstance(command, str):
+        return False, None
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return False, None
+    for i in range(1, len(words) - 1):
+        if words[i : i + 2] != ["hook", "statusline"]:
+            continue
+        prog = words[i - 1]
+        is_tmuxtok = os.path.basename(prog) == "tmuxtok" or (
+            i >= 2 and words[i - 2] == "-m" and prog == "tmuxtok"
+        )
+        if not is_tmuxtok:
+            continue
+        rest = words[i + 2 :]
+        if not rest:
+            return True, None
+        if len(rest) == 2 and rest[0] == "--then":
+            return True, rest[1]
+        if len(rest) == 1 and rest[0].startswith("--then="):
+            return True, rest[0][len("--then=") :]
+        return False, None
+    return False, None
+
+
+# --------------------------------------------------------------------------- files
+
+
+def read_settings(path: Path) -> tuple[bytes | None, dict[str, Any] | None]:
+    """The raw bytes and the parsed object, or (None, None) when there is no file."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None, None
+    except OSError as e:
+        raise SettingsError(f"cannot read {path}: {e.strerror or e}") from None
+    return raw, parse_settings(raw, path)
+
+
+def parse_settings(raw: bytes, path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path} is not UTF-8 text; fix it or pass --settings") from None
+    except json.JSONDecodeError as e:
+        raise SettingsError(
+            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
+            "fix it first, tmuxtok will not rewrite a file it cannot read"
+        ) from None
+    if not isinstance(data, dict):
+        raise SettingsError(f"{path} does not hold a JSON object; not a Claude settings file")
+    return data
+
+
+def encode_settings(data: dict[str, Any]) -> bytes:
+    """Two-space JSON, as Claude Code writes its settings."""
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def write_atomic(path: Path, data: bytes, mode: int) -> None:
+    """Temp file in the same directory + rename; follows a symlinked settings file.
+
+    Dotfile managers often symlink settings.json: the file behind the link is
+    replaced, the link itself stays.
+    """
+    target = Path(os.path.realpath(path))
+    target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmuxtok.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # umask must not loosen or tighten the user's choice
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _mode(path: Path, default: int = 0o600) -> int:
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return default
+
+
+def _write_backup(backup: Path, raw: bytes, force: bool) -> None:
+    """0600, and never over an existing backup unless forced: it may be the only original."""
+    if force:
+        write_atomic(backup, raw, 0o600)
+        return
+    fd = os.open(backup, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(raw)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _with_status_line(data: dict[str, Any], value: Any) -> dict[str, Any]:
+    """``data`` with ``statusLine`` set (in place of the old one) or removed (None)."""
+    out = dict(data)
+    if value is None:
+        out.pop("statusLine", None)
+    else:
+        out["statusLine"] = value
+    return out
+
+
+# --------------------------------------------------------------------------- install / uninstall
+
+
+def install(settings: Path, force: bool = False, launcher: str | None = None) -> dict[str, Any]:
+    """Put the hook into ``settings``; returns what happened (for --json and the message)."""
+    launcher = launcher or tmuxtok_launcher()
+    backup = backup_path(settings)
+    raw, data = read_settings(settings)
+    current = (data or {}).get("statusLine")
+    old_cmd = current.get("command") if isinstance(current, dict) else None
+    ours, chained = parse_ours(old_cmd)
+    result: dict[str, Any] = {"settings": str(settings), "backup": None, "chained": None}
+    if ours:
+        assert isinstance(current, dict) and data is not None and raw is not None
+        new_cmd = hook_command(launcher, chained)
+        result.update(chained=chained, command=new_cmd)
+        if backup.exists():
+            result["backup"] = str(backup)
+        if new_cmd == old_cmd:
+            return {**result, "action": "unchanged", "changed": False}
+        updated = {**current, "command": new_cmd}
+        write_atomic(settings, encode_settings(_with_status_line(data, updated)), _mode(settings))
+        return {**result, "action": "updated", "changed": True}
+
+    if backup.exists() and not force:
+        raise SettingsError(
+            f"a backup already exists at {backup}; it may be your only original settings. "
+            "Move it away, or pass --force to replace it"
+        )
+    then = old_cmd if isinstance(old_cmd, str) and old_cmd.strip() else None
+    padding = current.get("padding") if isinstance(current, dict) else None
+    new_sl: dict[str, Any] = {
+        "type": "command",
+        "command": hook_command(launcher, then),
+        "padding": padding if isinstance(padding, int | float) else 0,
+    }
+    if isinstance(current, dict):  # keep keys Claude Code may add later
+        for k, v in current.items():
+            new_sl.setdefault(k, v)
+    if raw is not None:
+        _write_backup(backup, raw, force)
+        result["backup"] = str(backup)
+    elif force:
+        backup.unlink(missing_ok=True)  # a stale backup of some other file
+    new = _with_status_line(data or {}, new_sl)
+    try:
+        write_atomic(settings, encode_settings(new), _mode(settings))
+    except BaseException:
+        if raw is not None and not force:
+            backup.unlink(missing_ok=True)
+        raise
+    return {
+        **result,
+        "action": "installed",
+        "changed": True,
+        "chained": then,
+        "command": new_sl["command"],
+    }
+
+
+def uninstall(settings: Path) -> dict[str, Any]:
+    """Take the hook out again; see the module docstring for how."""
+    backup = backup_path(settings)
+    result: dict[str, Any] = {"settings": str(settings), "backup": None}
+    _raw, data = read_settings(settings)
+    if data is None:
+        msg = f"no settings file at {settings}; nothing to uninstall"
+        if backup.exists():
+            result["backup"] = str(backup)
+            msg += f" (a backup is at {backup})"
+        return {**result, "action": "none", "changed": False, "message": msg}
+    current = data.get("statusLine")
+    ours, chained = parse_ours(current.get("command") if isinstance(current, dict) else None)
+    if not ours:
+        msg = f"the statusLine in {settings} is not tmuxtok's; left it as it is"
+        if backup.exists():
+            result["backup"] = str(backup)
+            msg += f" (your backup from install is still at {backup})"
+        return {**result, "action": "none", "changed": False, "message": msg}
+    assert isinstance(current, dict)
+
+    if backup.exists():
+        try:
+            original_raw = backup.read_bytes()
+        except OSError as e:
+            raise SettingsError(f"cannot read the backup {backup}: {e.strerror or e}") from None
+        original = parse_settings(original_raw, backup)
+        restored = _with_status_line(data, original.get("statusLine"))
+        if list(restored.items()) == list(original.items()):
+            write_atomic(settings, original_raw, _mode(settings))
+            backup.unlink()
+            return {
+                **result,
+                "action": "restored",
+                "changed": True,
+                "message": f"restored {settings} from {backup} (byte-for-byte)",
+            }
+        write_atomic(settings, encode_settings(restored), _mode(settings))
+        backup.unlink()
+        return {
+            **result,
+            "action": "removed",
+            "changed": True,
+            "message": (
+                f"{settings} changed since install, so it was not replaced by the backup: "
+                "put your previous statusLine back and kept everything else"
+            ),
+        }
+
+    # No backup: install found no file, or the backup was removed. Unwrap.
+    if chained is not None:
+        back: Any = {**current, "command": chained}
+        what = "put back the chained command"
+    else:
+        back = None
+        what = "removed tmuxtok's statusLine"
+    restored = _with_status_line(data, back)
+    if not restored:  # install created the file; leave no empty file behind
+        Path(os.path.realpath(settings)).unlink()
+        return {
+            **result,
+            "action": "removed",
+            "changed": True,
+            "message": f"removed {settings} (tmuxtok created it and nothing else was in it)",
+        }
+    write_atomic(settings, encode_settings(restored), _mode(settings))
+    return {
+        **result,
+        "action": "removed",
+        "changed": True,
+        "message": f"no backup at {backup}: {what} in {settings}, kept everything else",
+    }
+
+
+# --------------------------------------------------------------------------- click
+
+
+def _fail(message: str, as_json: bool, code: str = "BAD_SETTINGS") -> NoReturn:
+    if as_json:
+        click.echo(json.dumps({"error": message, "code": code}))
+    else:
+        click.echo(f"tmuxtok: {message}", err=True)
+    sys.exit(2)
+
+
+def _settings_option(f: Any) -> Any:
+    return click.option(
+        "--settings",
+        "settings_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Claude Code settings file (default: $CLAUDE_CONFIG_DIR/settings.json, "
+        "else ~/.claude/settings.json).",
+    )(f)
+
+
+@click.group()
+def hook() -> None:
+    """Claude Code's statusLine hook: official 5-hour and weekly limits."""
+
+
+@hook.command("statusline")
+@click.option("--then", "then", metavar="CMD", help="Also run your own status line command.")
+def statusline(then: str | None) -> None:
+    """Read Claude Code's statusLine JSON on stdin, record its rate limits, print a line.
+
+    Claude Code runs this on every redraw (`tmuxtok hook install` sets it up).
+    With --then, CMD (run by /bin/sh, as Claude Code would) gets the same stdin
+    and its output is printed instead of tmuxtok's line.
+    """
+    from tmuxtok.line import claude_statusline as hook_mod
+
+    sys.exit(hook_mod.main(["--then", then] if then is not None else []))
+
+
+@hook.command("install")
+@_settings_option
+@click.option("--force", is_flag=True, help="Replace an existing tmuxtok backup file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def install_cmd(settings_path: Path | None, force: bool, as_json: bool) -> None:
+    """Make tmuxtok Claude Code's statusLine, chaining the one you have.
+
+    Keeps a backup (settings.json.tmuxtok-backup) for `tmuxtok hook uninstall`.
+    Running it again changes nothing.
+    """
+    path = settings_path or default_settings_path()
+    try:
+        r = install(path, force=force)
+    except SettingsError as e:
+        _fail(str(e), as_json)
+    except OSError as e:
+        _fail(f"cannot write {path}: {e.strerror or e}", as_json, "IO_ERROR")
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+        return
+    if r["action"] == "unchanged":
+        click.echo(f"already installed in {path}; nothing to do")
+        return
+    if r["action"] == "updated":
+        click.echo(f"updated the tmuxtok statusLine in {path} (now: {r['command']})")
+        return
+    msg = f"installed the statusLine hook in {path}"
+    if r["chained"]:
+        msg += f"; your previous command still runs after it: {r['chained']}"
+    if r["backup"]:
+        msg += f"; backup at {r['backup']}"
+    click.echo(msg)
+
+
+@hook.command("uninstall")
+@_settings_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def uninstall_cmd(settings_path: Path | None, as_json: bool) -> None:
+    """Take tmuxtok out of Claude Code's statusLine (restoring the backup)."""
+    path = settings_path or default_settings_path()
+    try:
+        r = uninstall(path)
+    except SettingsError as e:
+        _fail(str(e), as_json)
+    except OSError as e:
+        _fail(f"cannot write {path}: {e.strerror or e}", as_json, "IO_ERROR")
+    if as_json:
+        click.echo(json.dumps(r, indent=2))
+    else:
+        click.echo(r["message"])

@@ -1,0 +1,482 @@
+"""The daemon: watch the agents' logs, keep the ledger and state file current,
+and push values into tmux options.
+
+One instance per user, enforced by an exclusive ``flock`` on
+``<state>/watch.lock`` (released by the kernel even on SIGKILL, so a crashed
+daemon never blocks the next). Work happens only when a log changes or the
+minute turns; an idle daemon sleeps in the kernel and writes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import logging.handlers
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from tmuxtok.config import Config, ConfigError, config_path
+from tmuxtok.config import load as load_config
+from tmuxtok.daemon import publish as snapshot
+from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.line import state as statefile
+from tmuxtok.paths import private_dir
+from tmuxtok.reports.query import resolve_tz
+from tmuxtok.sources import SOURCES
+
+log = logging.getLogger("tmuxtok.watch")
+
+LOCK_FILE = "watch.lock"
+PID_FILE = "watch.pid"
+LOG_FILE = "watch.log"
+LOG_BYTES = 1 << 20
+#: Time-dependent tmux values (remaining, countdown) refresh this often.
+TICK_SECONDS = 60
+#: A full rescan catches anything the file watcher missed (e.g. new dirs).
+RESCAN_SECONDS = 300
+#: How often to look for log dirs that did not exist yet; also the longest a
+#: write made while the file watch was starting waits to be read.
+POLL_MS = 1000
+#: Limit estimates need every completed block: recomputed this often.
+ESTIMATE_SECONDS = 600
+LIMITS_DIR = "limits"
+
+
+def hook_readings(now: float) -> list[Any]:
+    """Official windows captured by ``tmuxtok hook statusline`` (Claude Code)."""
+    from tmuxtok.model.limits import Official
+
+    try:
+        from tmuxtok.line import claude_statusline as hook
+    except ImportError:
+        return []
+    out: list[Any] = []
+    try:
+        captures = hook.read_captures(str(state_dir()))
+    except Exception:
+        log.exception("could not read statusLine captures")
+        return []
+    for cap in captures:
+        try:
+            windows = hook.effective(cap, now)
+        except Exception:
+            continue
+        for window, w in windows.items():
+            pct = w.get("used_pct")
+            if not isinstance(pct, int | float):
+                continue
+            out.append(
+                Official(
+                    window=window,
+                    used_pct=float(pct),
+                    resets_at=w.get("resets_at"),
+                    captured_at=float(cap.get("captured_at", 0)),
+                    source="claude:statusline",
+                )
+            )
+    return out
+
+
+def state_dir() -> Path:
+    return Path(statefile.state_dir())
+
+
+class DaemonLock:
+    """An exclusive flock on the lock file; the file holds the owner's pid."""
+
+    def __init__(self, directory: Path) -> None:
+        self.path = directory / LOCK_FILE
+        self.fd: int | None = None
+
+    def acquire(self) -> bool:
+        private_dir(self.path.parent)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            os.close(fd)
+            return False
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self.fd = fd
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def holder(directory: Path) -> int | None:
+    """The pid of the running daemon, or None when nobody holds the lock."""
+    path = directory / LOCK_FILE
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except OSError:
+            raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(raw) if raw.isdigit() else -1
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        return None
+    finally:
+        os.close(fd)
+
+
+@dataclass
+class Options:
+    tmux_socket: str | None = None
+    fmt: str | None = None
+    once: bool = False
+
+
+class Daemon:
+    """One ingest → model → state → tmux cycle, reused by the watch loop."""
+
+    def __init__(
+        self,
+        cfg: Config,
+        opts: Options,
+        env: Mapping[str, str] = os.environ,
+        config_error: str | None = None,
+    ) -> None:
+        from tmuxtok.daemon.alerts import AlertLog
+        from tmuxtok.ingest import refresh as store
+
+        self.cfg = cfg
+        self.config_error = config_error
+        self.estimates: dict[str, int | None] = {}
+        self.estimated_at = 0.0
+        self.opts = opts
+        self.env = env
+        self.tz = resolve_tz(cfg.timezone)
+        self.ledger: Ledger = store.open_ledger(env)
+        if self.ledger.recovered_from is not None:
+            log.warning(
+                "ledger was unreadable; moved to %s and rebuilt", self.ledger.recovered_from
+            )
+        self.dir = state_dir()
+        self.alert_log = AlertLog(self.dir)
+        self.pusher: Any = None
+        if opts.tmux_socket:
+            from tmuxtok.tmux import Pusher
+
+            self.pusher = Pusher(socket_path=opts.tmux_socket)
+        self.settings: Any = None
+        self.settings_at = 0.0
+        self.last_tick = 0.0
+        self.last_rescan = 0.0
+
+    def log_dirs(self) -> list[Path]:
+        dirs: list[Path] = [self.dir / LIMITS_DIR]
+        for name, source in SOURCES.items():
+            for root in source.roots(self.env, self.cfg.roots.get(name)):
+                dirs.extend(source.log_dirs(root))
+        return dirs
+
+    def ingest(self, only: set[str] | None = None) -> None:
+        from tmuxtok.ingest import refresh as store
+
+        started = time.perf_counter()
+        try:
+            stats = store.refresh(
+                self.ledger, self.cfg, self.env, only=[Path(p) for p in only] if only else None
+            )
+        except Exception:
+            log.exception("ingest failed; will retry on the next change")
+            return
+        if stats.events_new or stats.errors or stats.skipped:
+            log.info(
+                "ingested %d new events from %d files in %.0f ms (skipped %s, errors %d)",
+                stats.events_new,
+                stats.files_read,
+                (time.perf_counter() - started) * 1000,
+                stats.skipped or "none",
+                len(stats.errors),
+            )
+        if only is None:
+            self.last_rescan = time.monotonic()
+
+    def publish(self) -> None:
+        """State file (only if changed), prompt file, then tmux (only changed options)."""
+        now = time.time()
+        try:
+            if now - self.estimated_at >= ESTIMATE_SECONDS:
+                self.estimates = {
+                    a: snapshot.completed_estimate(self.ledger, a, now, self.cfg.session_hours)
+                    for a in self.ledger.agents()
+                }
+                self.estimated_at = now
+            data = snapshot.build(
+                self.ledger,
+                now,
+                self.tz,
+                self.cfg.session_hours,
+                budgets=self.cfg.budgets,
+                estimates=self.estimates,
+                captures=hook_readings(now),
+                config_error=self.config_error,
+            )
+            path = str(self.dir / statefile.FILE_NAME)
+            if statefile.write_if_changed(data, path):
+                self._write_prompt(data)
+            if self.pusher is not None:
+                self._push(data, now)
+            self._alert(data, now)
+        except OSError as e:
+            log.error("could not publish state: %s", e)
+        self.last_tick = now
+
+    def _alert(self, data: dict[str, Any], now: float) -> None:
+        """Announce each new threshold crossing once: tmux message, notifier."""
+        from tmuxtok.daemon.alerts import crossings
+
+        fresh = self.alert_log.new(crossings(data, now, self.tz))
+        if not fresh:
+            return
+        for alert in fresh:
+            log.warning("alert: %s", alert.message)
+            if self.pusher is not None and self.cfg.alerts.tmux:
+                self.pusher.display_message(alert.message)
+            if self.cfg.alerts.notify:
+                try:
+                    subprocess.Popen(
+                        [*self.cfg.alerts.notify, alert.message],
+                        stdin=subprocess.DEVNULL,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                except OSError as e:
+                    log.error("alerts.notify failed: %s", e)
+        self.alert_log.remember(fresh, now)
+
+    def _push(self, data: dict[str, Any], now: float) -> None:
+        """tmux options, with the user's @tmuxtok_* settings re-read once a tick."""
+        from tmuxtok.tmux import push_values
+
+        if self.settings is None or now - self.settings_at >= TICK_SECONDS:
+            self.settings = self.pusher.read_settings()
+            self.settings_at = now
+        s = self.settings
+        if s is None:
+            values = push_values(data, now, fmt=self.opts.fmt)
+        else:
+            values = push_values(
+                data,
+                now,
+                fmt=self.opts.fmt,
+                primary=s.agent,
+                medium=s.medium,
+                high=s.high,
+                colors=s.colors or None,
+            )
+        self.pusher.push(values)
+
+    def _write_prompt(self, data: dict[str, Any]) -> None:
+        try:
+            from tmuxtok.line import prompt
+        except ImportError:
+            return
+        target = self.dir / prompt.PROMPT_FILE
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(prompt.shell_env(data))
+        os.replace(tmp, target)
+
+    def due(self) -> bool:
+        return time.time() - self.last_tick >= TICK_SECONDS or (
+            int(time.time()) // 60 != int(self.last_tick) // 60
+        )
+
+
+def run(opts: Options) -> int:
+    """Foreground daemon; returns the exit code."""
+    try:
+        directory = private_dir(state_dir())
+        lock = DaemonLock(directory)
+        acquired = lock.acquire()
+    except OSError as e:
+        print(
+            f"tmuxtok watch: cannot use the state dir {state_dir()}: {e.strerror or e}",
+            file=sys.stderr,
+            flush=True,
+        )
+        return 1
+    if not acquired:
+        pid = holder(directory)
+        print(f"tmuxtok watch: already running (pid {pid}); nothing to do", flush=True)
+        return 0
+    pid_file = directory / PID_FILE
+    _write_private(pid_file, f"{os.getpid()}\n")
+    private_dir(directory / LIMITS_DIR)
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("received signal %d, stopping", signum)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        config_error = None
+        try:
+            cfg = load_config()
+        except ConfigError as e:
+            config_error = str(e)
+            log.error("%s; running with defaults until it is fixed", e)
+            cfg = Config(path=config_path())
+        daemon = Daemon(cfg, opts, config_error=config_error)
+        log.info("started (pid %d), watching %s", os.getpid(), daemon.log_dirs())
+        daemon.ingest()
+        daemon.publish()
+        if not opts.once:
+            _loop(daemon, stop)
+    except Exception as e:  # a daemon reports and exits; it never dumps a trace on tmux
+        log.exception("stopped by an error: %s", e)
+        return 1
+    finally:
+        with contextlib.suppress(OSError):
+            if pid_file.read_text().strip() == str(os.getpid()):
+                pid_file.unlink()
+        lock.release()
+    log.info("stopped")
+    return 0
+
+
+def _loop(daemon: Daemon, stop: threading.Event) -> None:
+    import watchfiles
+
+    limits_dir = str(daemon.dir / LIMITS_DIR) + os.sep
+
+    def wanted(change: Any, path: str) -> bool:
+        if path.startswith(limits_dir):
+            return path.endswith(".json")
+        return path.endswith(".jsonl") or "." not in os.path.basename(path)
+
+    watched: set[Path] = set()
+    while not stop.is_set():
+        dirs = [d for d in daemon.log_dirs() if d.is_dir()]
+        if set(dirs) != watched:
+            if watched or dirs:
+                daemon.ingest()  # files may have appeared before the watch started
+                daemon.publish()
+            watched = set(dirs)
+        if not dirs:
+            if stop.wait(POLL_MS / 1000):
+                break
+            if daemon.due():
+                daemon.publish()
+            continue
+        # The watch sees only writes made after it has started, which is some
+        # time into the first iteration: that first batch (or timeout) also
+        # reads whatever landed between the ingest above and the watch.
+        caught_up = False
+        for changes in watchfiles.watch(
+            *dirs,
+            watch_filter=wanted,
+            debounce=30,
+            step=50,
+            stop_event=stop,
+            rust_timeout=POLL_MS,
+            yield_on_timeout=True,
+            raise_interrupt=False,
+        ):
+            files = {p for _, p in changes if p.endswith(".jsonl")}
+            captured = {p for _, p in changes if p.startswith(limits_dir)}
+            other = len(files) + len(captured) != len(changes)
+            if not caught_up or other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
+                caught_up = True
+                daemon.ingest()
+                daemon.publish()
+            elif files:
+                daemon.ingest(files)
+                daemon.publish()
+            elif captured:
+                daemon.publish()  # a statusLine capture: new official %
+            elif daemon.due():
+                daemon.publish()
+            if stop.is_set():
+                return
+            if {d for d in daemon.log_dirs() if d.is_dir()} != watched:
+                break  # a root appeared or vanished: watch the new set
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+def setup_logging(log_file: Path | None, verbose: bool = False) -> None:
+    handler: logging.Handler
+    if log_file is not None:
+        private_dir(log_file.parent)
+        handler = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=LOG_BYTES, backupCount=1, encoding="utf-8"
+        )
+        with contextlib.suppress(OSError):
+            os.chmod(log_file, 0o600)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.DEBUG if verbose else logging.INFO)
+
+
+def start_background(opts: Options) -> tuple[bool, int | None]:
+    """Detach a daemon (new session, no terminal); returns (started, pid)."""
+    directory = private_dir(state_dir())
+    running = holder(directory)
+    if running is not None:
+        return False, running
+    argv = [sys.executable, "-m", "tmuxtok", "watch", "--log-file", str(directory / LOG_FILE)]
+    if opts.tmux_socket:
+        argv += ["--tmux-socket", opts.tmux_socket]
+    if opts.fmt:
+        argv += ["--format", opts.fmt]
+    proc = subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+        close_fds=True,
+        cwd="/",
+    )
+    return True, proc.pid
+
+
+def stop_running(timeout: float = 10.0) -> tuple[bool, str]:
+    """SIGTERM the daemon by its recorded pid, only if it really holds the lock."""
+    directory = state_dir()
+    pid = holder(directory)
+    if pid is None:
+        with contextlib.suppress(OSError):
+            (directory / PID_FILE).unlink()
+        return False, "tmuxtok watch is not running"
+    if pid <= 0:
+        return False, "a tmuxtok watch holds the lock but its pid is unknown"
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False, f"pid {pid} is gone"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if holder(directory) is None:
+            return True, f"stopped tmuxtok watch (pid {pid})"
+        time.sleep(0.05)
+    return False, f"pid {pid} did not stop within {timeout:.0f} s"

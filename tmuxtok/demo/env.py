@@ -1,0 +1,46 @@
+"""Demo mode for `make run` on a machine without agent logs.
+
+Demo logs get their own ledger and state dirs so they can never mix with a
+user's real history.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from tmuxtok.paths import _base, private_dir
+from tmuxtok.sources import SOURCES
+
+
+def has_agent_logs() -> bool:
+    for source in SOURCES.values():
+        for root in source.roots(os.environ):
+            for _ in source.discover(root):
+                return True
+    return False
+
+
+def demo_root() -> str:
+    return str(_base(os.environ, "XDG_CACHE_HOME", ".cache") / "tmuxtok" / "demo")
+
+
+def activate(mb: float = 8.0) -> str:
+    """Generate fresh demo logs ending now and point this process at them."""
+    from pathlib import Path
+
+    from tmuxtok.demo.corpus import generate
+
+    root = Path(demo_root())
+    shutil.rmtree(root, ignore_errors=True)
+    private_dir(root)
+    s = generate(root / "logs", mb=mb, days=7, seed=7)
+    os.environ["CLAUDE_CONFIG_DIR"] = str(s.claude_root)
+    os.environ["CODEX_HOME"] = str(s.codex_root)
+    os.environ["XDG_DATA_HOME"] = str(root / "data")
+    os.environ["XDG_STATE_HOME"] = str(root / "state")
+    return f"DEMO DATA: no agent logs on this machine; showing generated logs in {root}"
+
+
+def activate_if_empty() -> str | None:
+    return None if has_agent_logs() else activate()

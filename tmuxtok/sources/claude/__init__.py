@@ -1,0 +1,4 @@
+"""Claude Code: where its transcripts live (``paths``), how their lines become
+events (``parser``), and the typed decoder of its usual line (``typed``)."""
+
+NAME = "claude"

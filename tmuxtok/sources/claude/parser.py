@@ -1,0 +1,402 @@
+"""Claude Code's transcript lines to events: the hot loop of a cold ingest.
+
+Dedup is keyed on ``message.id`` alone. Claude Code writes one line per
+content block of a response (same id, sometimes a partial ``output_tokens`` on
+early lines), resumed sessions copy old lines into new files, and subagent
+transcripts replay parent messages under a *new* requestId. ``message.id`` is
+unique per API response, so keying on it alone collapses all three cases no
+matter in which order files are read; ``id:requestId`` would count a sidechain
+replay twice when the subagent file happens to be read first.
+
+Two decoders. For a large read (``enable_typed``), msgspec reads the usual
+assistant line into typed structs of just the fields an event needs, skipping
+the rest (message content above all) without building it, at half orjson's
+cost. Every other line, and every line of a small read, goes to orjson and is
+judged field by field; property tests hold the two ways to the same rows.
+A line orjson cannot decode gets a second look from msgspec, whatever the
+size of the read: non-UTF-8 bytes in a reply's text (which no event reads)
+make the whole line invalid JSON, yet the reply was billed and its usage is
+intact, so it counts.
+
+Kept apart from ``claude.py`` so that listing log files (all a warm run does)
+never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
+when a file first has new bytes. Then too, what only rare lines need is deferred further
+(never per line): hashlib is imported, and the regexes compiled, on first use.
+"""
+
+from __future__ import annotations
+
+import json  # free here: orjson has already imported json and re
+import re
+from collections.abc import Callable
+from functools import cache
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.sources.claude import NAME
+from tmuxtok.sources.values import MAX_COST_USD, MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
+
+if TYPE_CHECKING:
+    from tmuxtok.sources.claude.typed import AssistantLine
+
+_loads = orjson.loads
+_DecodeError = orjson.JSONDecodeError
+
+
+#: The typed decoder for the usual line, set by ``enable_typed`` before a large read.
+_decode_usual: Callable[[bytes], AssistantLine] | None = None
+
+
+def enable_typed() -> None:
+    """Decode usual lines with msgspec from now on, in this process and its forks.
+
+    msgspec halves what a line costs but takes ~25 ms to import, more than a
+    small read takes: a scan turns it on only before reading a lot.
+    """
+    global _decode_usual
+    from tmuxtok.sources.claude.typed import decode_claude
+
+    _decode_usual = decode_claude
+
+
+def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
+    """The event a decoded assistant line carries, or the reason it carries none.
+
+    Every usage line of a cold ingest comes through here, so well-formed counts
+    are checked inline and only a line that fails that check pays for
+    ``tok``'s per-field validation (which decides what is wrong-shaped).
+    """
+    msg = obj.get("message")
+    if type(msg) is not dict:
+        return "wrong_shape"
+    usage = msg.get("usage")
+    if type(usage) is not dict:
+        return "no_usage"
+    model = msg.get("model")
+    if type(model) is not str or not model:
+        model = "unknown"
+    elif model == "<synthetic>":
+        return "synthetic"
+    ts = parse_ts_ms(obj.get("timestamp"))
+    if ts is None:
+        return "bad_timestamp"
+    get = usage.get
+    inp = get("input_tokens", 0)
+    out = get("output_tokens", 0)
+    create = get("cache_creation_input_tokens", 0)
+    read = get("cache_read_input_tokens", 0)
+    detail = get("cache_creation")
+    one_hour = detail.get("ephemeral_1h_input_tokens", 0) if type(detail) is dict else 0
+    if not (
+        type(inp) is int
+        and type(out) is int
+        and type(create) is int
+        and type(read) is int
+        and type(one_hour) is int
+        and min(inp, out, create, read, one_hour) >= 0
+        and max(inp, out, create, read, one_hour) <= MAX_TOKENS
+    ):
+        try:
+            inp = tok(usage, "input_tokens")
+            out = tok(usage, "output_tokens")
+            create = tok(usage, "cache_creation_input_tokens")
+            read = tok(usage, "cache_read_input_tokens")
+            one_hour = tok(detail, "ephemeral_1h_input_tokens")
+        except WrongShape:
+            return "wrong_shape"
+    ev = _event(
+        "",
+        ts,
+        model,
+        inp,
+        out,
+        create,
+        read,
+        one_hour,
+        text(obj, "sessionId"),
+        text(obj, "cwd"),
+        obj.get("costUSD"),
+    )
+    mid = msg.get("id")
+    if type(mid) is str and mid:
+        ev.key = mid
+    else:
+        rid = obj.get("requestId")
+        if type(rid) is str and rid:
+            ev.key = "req:" + rid
+        else:
+            ev.key = _line_key(raw)
+    return ev
+
+
+def _event(
+    key: str,
+    ts: int,
+    model: str,
+    inp: int,
+    out: int,
+    create: int,
+    read: int,
+    one_hour: int,
+    session: str,
+    project: str,
+    legacy: Any,
+) -> UsageEvent:
+    """The event of checked counts, whichever decoder read them.
+
+    ``one_hour`` is the part of ``create`` cached for an hour; a logged cost
+    counts only if it is sane.
+    """
+    ev = UsageEvent(
+        NAME,
+        key,
+        ts,
+        model,
+        inp,
+        out,
+        create,
+        one_hour if one_hour < create else create,
+        read,
+        0,
+        inp + out + create + read,
+        session,
+        project,
+    )
+    if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
+        ev.legacy_cost_usd = float(legacy)
+    return ev
+
+
+def _line_key(raw: bytes) -> str:
+    """The key of a line with neither id: its bytes. Rare, so hashlib loads only here."""
+    import hashlib
+
+    return "line:" + hashlib.sha1(raw).hexdigest()
+
+
+#: Raw-byte patterns for oversized lines and limit markers. Only rare lines
+#: need them, so each is compiled on first use (~0.3 ms apiece).
+_PATTERNS = {
+    "mid": rb'"message":\{"id":"([^"\\]{1,200})"',
+    "model": rb'"model":"([^"\\]{1,200})"',
+    "sid": rb'"sessionId":"([^"\\]{1,200})"',
+    "cwd": rb'"cwd":"((?:[^"\\]|\\.){1,4000})"',
+    "rid": rb'"requestId":"([^"\\]{1,200})"',
+    "ts": rb'"timestamp":"([^"\\]{1,64})"',
+    "marker": rb"usage limit reached\|(\d{9,11})",
+}
+
+
+@cache
+def _re(name: str) -> re.Pattern[bytes]:
+    return re.compile(_PATTERNS[name])
+
+
+@cache
+def _api_limit_re() -> re.Pattern[str]:
+    return re.compile(
+        r"(weekly|5-hour|session|usage) limit reached"
+        r"|(?:hit|reached) your (weekly|5-hour|session|usage) limit",
+        re.IGNORECASE,
+    )
+
+
+def _last(name: str, data: bytes) -> str:
+    found = _re(name).findall(data)
+    return found[-1].decode("utf-8", "replace") if found else ""
+
+
+def _first(name: str, data: bytes) -> str:
+    m = _re(name).search(data)
+    return m.group(1).decode("utf-8", "replace") if m else ""
+
+
+LIMIT_MARKER = b"usage limit reached|"
+
+
+def _limit_markers(obj: dict[str, Any], line: bytes, out: ParseResult) -> None:
+    """Claude Code's own words that a limit was hit: the truest "100 %" there is.
+
+    Old versions reply ``Claude AI usage limit reached|<reset epoch>`` in a
+    synthetic assistant line; newer ones write an API-error assistant line
+    such as "5-hour limit reached ∙ resets 3pm" or "You've hit your session
+    limit · resets 9:50pm".
+    """
+    ts = parse_ts_ms(obj.get("timestamp"))
+    marker = _re("marker")
+    for m in marker.finditer(line):
+        reset = float(m.group(1))
+        out.limits.append(
+            LimitSnapshot(
+                agent=NAME,
+                window="5h",
+                used_percent=100.0,
+                resets_at=reset,
+                window_minutes=300,
+                captured_at=ts / 1000 if ts is not None else reset - 5 * 3600,
+                source="log-marker",
+            )
+        )
+    if obj.get("isApiErrorMessage") and ts is not None and not marker.search(line):
+        msg = obj.get("message")
+        content = msg.get("content") if isinstance(msg, dict) else None
+        texts = [c.get("text") for c in content or [] if isinstance(c, dict)]
+        for t in texts:
+            hit = _api_limit_re().search(t) if isinstance(t, str) else None
+            if hit:
+                weekly = (hit.group(1) or hit.group(2)).lower() == "weekly"
+                out.limits.append(
+                    LimitSnapshot(
+                        agent=NAME,
+                        window="weekly" if weekly else "5h",
+                        used_percent=100.0,
+                        resets_at=None,
+                        window_minutes=10080 if weekly else 300,
+                        captured_at=ts / 1000,
+                        source="log-marker",
+                    )
+                )
+                break
+
+
+class ClaudeParser:
+    """Reads one file's new lines; what it keeps is only a speed-up within that read.
+
+    Claude Code writes one line per content block of a response, each with the
+    same ``message.id`` and usually the same usage. Such a repeat, no earlier
+    than the line already taken, cannot change the merged event (the earliest
+    time and the first strictly largest usage win), so it is dropped before
+    an event is built: half the lines of a cold ingest.
+    """
+
+    def __init__(self) -> None:
+        #: message.id -> (usage, model, time) of the first event taken for it.
+        self._taken: dict[str, tuple[Any, Any, int]] = {}
+
+    def feed(self, line: bytes, out: ParseResult) -> None:
+        decode = _decode_usual
+        if decode is None or not self._feed_typed(decode, line, out):
+            self._feed_json(line, out)
+
+    def _feed_typed(
+        self, decode: Callable[[bytes], AssistantLine], line: bytes, out: ParseResult
+    ) -> bool:
+        """Take a usual line; False (nothing done) leaves it to ``_feed_json``."""
+        try:
+            got = decode(line)
+        except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
+            return False
+        if got.type != "assistant":
+            return True  # a user or tool-result line that merely quotes one
+        msg = got.message
+        mid = msg.id
+        model = msg.model
+        if got.isApiErrorMessage or not mid or not model or model == "<synthetic>":
+            return False
+        ts = parse_ts_ms(got.timestamp)
+        if ts is None:
+            return False
+        usage = msg.usage
+        taken = self._taken.get(mid)
+        if taken is not None and usage == taken[0] and model == taken[1] and ts >= taken[2]:
+            return True
+        inp = usage.input_tokens
+        out_ = usage.output_tokens
+        create = usage.cache_creation_input_tokens
+        read = usage.cache_read_input_tokens
+        detail = usage.cache_creation
+        one_hour = detail.ephemeral_1h_input_tokens if detail is not None else 0
+        if not (
+            0 <= inp <= MAX_TOKENS
+            and 0 <= out_ <= MAX_TOKENS
+            and 0 <= create <= MAX_TOKENS
+            and 0 <= read <= MAX_TOKENS
+            and 0 <= one_hour <= MAX_TOKENS
+        ):
+            return False
+        ev = _event(
+            mid, ts, model, inp, out_, create, read, one_hour, got.sessionId, got.cwd, got.costUSD
+        )
+        if taken is None:
+            self._taken[mid] = (usage, model, ts)
+        out.events.append(ev)
+        return True
+
+    def _feed_json(self, line: bytes, out: ParseResult) -> None:
+        """Decode the whole line and judge it field by field: every line of a small
+        read, and the API errors, synthetic replies and oddities of a large one."""
+        try:
+            obj = _loads(line)
+        except _DecodeError:
+            # orjson refuses a whole line for bytes that are not UTF-8 even in
+            # the reply text, which no event reads. The typed decoder skips
+            # that text, so it has the last word whatever the size of the read
+            # (this rare line is worth msgspec's import).
+            from tmuxtok.sources.claude.typed import decode_claude
+
+            if not self._feed_typed(decode_claude, line, out):
+                out.skip("malformed")
+            return
+        if type(obj) is not dict:
+            out.skip("wrong_shape")
+            return
+        if obj.get("type") != "assistant":
+            return
+        msg = obj.get("message")
+        error = obj.get("isApiErrorMessage")
+        mid = None
+        if type(msg) is dict:
+            mid = msg.get("id")
+            taken = self._taken.get(mid) if type(mid) is str and not error else None
+            if taken and msg.get("usage") == taken[0] and msg.get("model") == taken[1]:
+                ts = parse_ts_ms(obj.get("timestamp"))
+                if ts is not None and ts >= taken[2]:
+                    return
+        got = _event_from(obj, line)
+        if isinstance(got, str):
+            # A limit marker is Claude Code's own synthetic reply, never a billed one.
+            if error or got == "synthetic" or got == "no_usage":
+                _limit_markers(obj, line, out)
+            if got != "no_usage":
+                out.skip(got)
+            return
+        if error:
+            _limit_markers(obj, line, out)
+        elif type(msg) is dict and got.key == mid and mid not in self._taken:
+            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms)
+        out.events.append(got)
+
+    def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
+        """Rebuild an assistant line too long to hold from its two ends.
+
+        The bulk of such a line is one content block (a huge Write). Claude Code
+        puts ``message.id``/``model`` before the content and ``usage``,
+        ``requestId``, ``type`` and ``timestamp`` after it. Quotes inside JSON
+        strings are escaped, so these raw-byte patterns only match structure.
+        """
+        if b'"type":"assistant"' not in tail or b'"usage":{' not in tail:
+            return
+        at = tail.rfind(b'"usage":{') + len(b'"usage":')
+        try:
+            usage, _ = json.JSONDecoder().raw_decode(tail[at:].decode("utf-8", "replace"))
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
+            out.skip("malformed")
+            return
+        obj: dict[str, Any] = {
+            "type": "assistant",
+            "timestamp": _last("ts", tail),
+            "requestId": _last("rid", tail),
+            "sessionId": _first("sid", head),
+            "cwd": _first("cwd", head),
+            "message": {"id": _first("mid", head), "model": _first("model", head), "usage": usage},
+        }
+        got = _event_from(obj, head + tail)
+        if isinstance(got, str):
+            out.skip(got)
+        else:
+            out.events.append(got)
+
+    def state(self) -> dict[str, Any] | None:
+        return None

@@ -1,0 +1,299 @@
+"""Codex CLI rollout lines to events: cumulative totals turned into per-turn usage.
+
+Codex logs *cumulative* per-thread totals and re-emits them unchanged, so a
+turn is counted only when ``total_token_usage`` advances, by the field-wise
+difference. Forked and subagent rollouts open with a sub-second replay of the
+parent's history; the totals seen in that burst are a baseline, not usage.
+The parser therefore carries state across reads; the tailer stores it with the
+file's cursor so incremental reads resume exactly where they stopped.
+
+Kept apart from ``codex.py`` so that listing log files (all a warm run does)
+never imports orjson; ``CodexSource.parser`` imports this module when a file
+first has new bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.sources.codex import NAME
+from tmuxtok.sources.values import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
+
+if TYPE_CHECKING:
+    from tmuxtok.sources.codex.typed import CodexUsage, TokenLine
+
+#: Token counts stamped within this long after the session starts are replay.
+REPLAY_BURST_MS = 1000
+_FIELDS = ("input_tokens", "cached_input_tokens", "output_tokens", "reasoning_output_tokens")
+DEFAULT_MODEL = "gpt-5"
+
+
+def window_name(minutes: int | None) -> str:
+    """Classify by length, never by slot: Codex moves windows between slots."""
+    if minutes is None:
+        return "unknown"
+    if 240 <= minutes <= 360:
+        return "5h"
+    if 8640 <= minutes <= 11520:
+        return "weekly"
+    return f"other:{minutes}"
+
+
+def _vec(usage: Any) -> tuple[int, int, int, int, int]:
+    if not isinstance(usage, dict):
+        raise WrongShape("usage is not an object")
+    i, c, o, r = (tok(usage, f) for f in _FIELDS)
+    total = tok(usage, "total_tokens") or i + o
+    return (i, c, o, r, total)
+
+
+#: The typed decoder for token_count lines, set by ``enable_typed`` before a large read.
+_decode_tokens: Callable[[bytes], TokenLine] | None = None
+
+
+def enable_typed() -> None:
+    """As ``claude_lines.enable_typed``: msgspec for the usual lines from now on."""
+    global _decode_tokens
+    from tmuxtok.sources.codex.typed import decode_codex
+
+    _decode_tokens = decode_codex
+
+
+def _plain_vec(u: CodexUsage | None) -> tuple[int, int, int, int, int] | None:
+    """``_vec`` of counts msgspec has typed, or None if any is out of range."""
+    if u is None:
+        return None
+    i, c, o, r, t = (
+        u.input_tokens,
+        u.cached_input_tokens,
+        u.output_tokens,
+        u.reasoning_output_tokens,
+        u.total_tokens,
+    )
+    if not (
+        0 <= i <= MAX_TOKENS
+        and 0 <= c <= MAX_TOKENS
+        and 0 <= o <= MAX_TOKENS
+        and 0 <= r <= MAX_TOKENS
+        and 0 <= t <= MAX_TOKENS
+    ):
+        return None
+    return (i, c, o, r, t or i + o)
+
+
+class CodexParser:
+    def __init__(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> None:
+        s = state or {}
+        self.sid: str = s.get("sid") or _sid_from_name(path)
+        self.model: str = s.get("model") or ""
+        prev = s.get("prev")
+        self.prev: tuple[int, ...] | None = tuple(prev) if isinstance(prev, list) else None
+        self.resets: int = int(s.get("resets", 0))
+        self.start_ms: int | None = s.get("start")
+        self.project: str = s.get("cwd", "")
+
+    def state(self) -> dict[str, Any] | None:
+        return {
+            "sid": self.sid,
+            "model": self.model,
+            "prev": list(self.prev) if self.prev is not None else None,
+            "resets": self.resets,
+            "start": self.start_ms,
+            "cwd": self.project,
+        }
+
+    def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
+        """Only session_meta/turn_context matter among huge lines; those are small."""
+        return
+
+    def feed(self, line: bytes, out: ParseResult) -> None:
+        decode = _decode_tokens
+        if decode is None or not self._feed_typed(decode, line, out):
+            self._feed_json(line, out)
+
+    def _feed_typed(
+        self, decode: Callable[[bytes], TokenLine], line: bytes, out: ParseResult
+    ) -> bool:
+        try:
+            got = decode(line)
+        except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
+            return False
+        return self._plain_token_count(got, out)
+
+    def _plain_token_count(self, got: TokenLine, out: ParseResult) -> bool:
+        """Take a plain ``token_count`` line; False (nothing changed) sends it to orjson."""
+        p = got.payload
+        if got.type != "event_msg" or p.type != "token_count":
+            return False
+        ts = parse_ts_ms(got.timestamp)
+        if ts is None:
+            return False
+        info = p.info
+        cur = last = None
+        if info is not None:
+            cur = _plain_vec(info.total_token_usage)
+            if cur is None:
+                return False
+            last = _plain_vec(info.last_token_usage)
+            if last is None and self._is_reset(cur, ts):
+                return False  # the general path counts the reset, then skips the line
+        rl = p.rate_limits
+        if rl is not None:
+            for w in (rl.primary, rl.secondary):
+                if w is None:
+                    continue
+                resets = w.resets_at
+                if resets is None and w.resets_in_seconds is not None:
+                    resets = ts / 1000 + w.resets_in_seconds
+                out.limits.append(
+                    LimitSnapshot(
+                        agent=NAME,
+                        window=window_name(w.window_minutes),
+                        used_percent=w.used_percent,
+                        resets_at=resets,
+                        window_minutes=w.window_minutes,
+                        captured_at=ts / 1000,
+                    )
+                )
+        if cur is not None:
+            # last is read only on a reset, and a reset without it went the general way.
+            delta = last if last is not None else cur
+            self._advance(cur, lambda: delta, ts, out)
+        return True
+
+    def _feed_json(self, line: bytes, out: ParseResult) -> None:
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            # As for Claude: a token_count line damaged only where no event
+            # reads counts, whatever the size of the read.
+            from tmuxtok.sources.codex.typed import decode_codex
+
+            if not self._feed_typed(decode_codex, line, out):
+                out.skip("malformed")
+            return
+        if not isinstance(obj, dict) or not isinstance(obj.get("payload"), dict):
+            out.skip("wrong_shape")
+            return
+        kind, payload = obj.get("type"), obj["payload"]
+        ts = parse_ts_ms(obj.get("timestamp"))
+        if kind == "session_meta":
+            self.sid = text(payload, "id") or self.sid
+            self.project = text(payload, "cwd") or self.project
+            self.model = text(payload, "model") or self.model
+            if self.start_ms is None and ts is not None:
+                self.start_ms = ts
+        elif kind == "turn_context":
+            self.model = text(payload, "model") or self.model
+        elif kind == "event_msg" and payload.get("type") == "token_count":
+            if ts is None:
+                out.skip("bad_timestamp")
+                return
+            try:
+                self._token_count(payload, ts, out)
+            except WrongShape:
+                out.skip("wrong_shape")
+
+    def _token_count(self, payload: dict[str, Any], ts: int, out: ParseResult) -> None:
+        limits = payload.get("rate_limits")
+        if isinstance(limits, dict):
+            self._limits(limits, ts, out)
+        info = payload.get("info")
+        if not isinstance(info, dict):
+            return
+        cur = _vec(info.get("total_token_usage"))
+        self._advance(cur, lambda: _vec(info.get("last_token_usage")), ts, out)
+
+    def _in_burst(self, ts: int) -> bool:
+        # Only a file that opens with session_meta can be a fork replaying history.
+        return self.start_ms is not None and ts - self.start_ms < REPLAY_BURST_MS
+
+    def _is_reset(self, cur: tuple[int, ...], ts: int) -> bool:
+        """Whether ``_advance`` would need the line's ``last_token_usage``."""
+        prev = self.prev
+        return not self._in_burst(ts) and prev != cur and prev is not None and cur[4] < prev[4]
+
+    def _advance(
+        self,
+        cur: tuple[int, int, int, int, int],
+        last: Callable[[], tuple[int, int, int, int, int]],
+        ts: int,
+        out: ParseResult,
+    ) -> None:
+        """One cumulative reading: count what it adds since the one before."""
+        prev = self.prev
+        if self._in_burst(ts):
+            self.prev = cur  # a fork's replayed history: a baseline, not usage
+            return
+        if prev == cur:
+            return  # re-emitted, unchanged
+        if prev is not None and cur[4] < prev[4]:
+            self.resets += 1
+            delta = last()
+        elif prev is None:
+            delta = cur
+        else:
+            delta = tuple(max(0, a - b) for a, b in zip(cur, prev, strict=True))  # type: ignore[assignment]
+        self.prev = cur
+        i, c, o, r, total = delta
+        if not (i or o or total):
+            return
+        cached = min(c, i)
+        out.events.append(
+            UsageEvent(
+                agent=NAME,
+                key=f"{self.sid}:{self.resets}:{cur[4]}",
+                ts_ms=ts,
+                model=self.model or DEFAULT_MODEL,
+                input_tokens=i - cached,
+                output_tokens=o,
+                cache_read_tokens=cached,
+                reasoning_tokens=min(r, o),
+                total_tokens=total or i + o,
+                session_id=self.sid,
+                project=self.project,
+            )
+        )
+
+    def _limits(self, limits: dict[str, Any], ts: int, out: ParseResult) -> None:
+        for slot in ("primary", "secondary"):
+            w = limits.get(slot)
+            if not isinstance(w, dict):
+                continue
+            pct = w.get("used_percent")
+            if not isinstance(pct, int | float) or isinstance(pct, bool):
+                continue
+            minutes = w.get("window_minutes")
+            minutes = int(minutes) if isinstance(minutes, int | float) else None
+            resets: float | None = None
+            if isinstance(w.get("resets_at"), int | float):
+                resets = float(w["resets_at"])
+            elif isinstance(w.get("resets_in_seconds"), int | float):
+                resets = ts / 1000 + float(w["resets_in_seconds"])
+            out.limits.append(
+                LimitSnapshot(
+                    agent=NAME,
+                    window=window_name(minutes),
+                    used_percent=float(pct),
+                    resets_at=resets,
+                    window_minutes=minutes,
+                    captured_at=ts / 1000,
+                )
+            )
+
+
+def _sid_from_name(path: str | os.PathLike[str]) -> str:
+    """rollout-<date>-<uuid>.jsonl: the uuid is the session id.
+
+    The stem is taken as ``Path.stem`` does (the name up to its last dot,
+    unless the dot is first or last) without building a Path.
+    """
+    name = os.path.basename(os.fspath(path))
+    dot = name.rfind(".")
+    stem = name[:dot] if 0 < dot < len(name) - 1 else name
+    return stem[-36:] if len(stem) >= 36 else stem

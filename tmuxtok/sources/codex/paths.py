@@ -1,0 +1,46 @@
+"""Codex CLI rollouts: ``<CODEX_HOME>/{sessions,archived_sessions}/**/*.jsonl``.
+
+This module only says where the rollouts are, which is all a warm run needs;
+turning lines into events (cumulative totals, fork replays) is in
+``codex_lines``, imported by ``CodexSource.parser`` when a file first has new
+bytes, because it pulls in orjson (~20 ms).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tmuxtok.sources.base import walk_jsonl
+from tmuxtok.sources.codex import NAME
+
+if TYPE_CHECKING:
+    from tmuxtok.sources.codex.parser import CodexParser
+
+
+class CodexSource:
+    name: str = NAME
+    needles: tuple[bytes, ...] = (b'"token_count"', b'"turn_context"', b'"session_meta"')
+
+    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+        configured = [p.strip() for p in env.get("CODEX_HOME", "").split(",") if p.strip()]
+        if configured:
+            found = [Path(p).expanduser() for p in configured]
+        else:
+            home = Path(env.get("HOME") or os.path.expanduser("~"))
+            found = [home / ".codex"]
+        return [*found, *(extra or [])]
+
+    def log_dirs(self, root: Path) -> list[Path]:
+        return [root / "sessions", root / "archived_sessions"]
+
+    def discover(self, root: Path) -> Iterator[str]:
+        for d in self.log_dirs(root):
+            yield from walk_jsonl(d)
+
+    def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> CodexParser:
+        from tmuxtok.sources.codex.parser import CodexParser
+
+        return CodexParser(path, state)
