@@ -1,12 +1,14 @@
 #!/bin/sh
 # tmuxtok tmux plugin: AI coding agents' token burn in the status line.
 #
-# With TPM:    set -g @plugin '<owner>/tmuxtok'   (TPM fetches it), and after the
-#              `run '~/.tmux/plugins/tpm/tpm'` line (TPM itself only runs *.tmux at
-#              a plugin's top level): run-shell '~/.tmux/plugins/tmuxtok/tmux/tmuxtok.tmux'
+# With TPM:    set -g @plugin '<owner>/tmuxtok'   is enough: TPM runs the *.tmux
+#              files at a plugin's top level, and ../tmuxtok.tmux execs this one.
 # Without:     run-shell /path/to/tmuxtok/tmux/tmuxtok.tmux
+#              (or /path/to/tmuxtok/tmuxtok.tmux: the same thing).
 #
-# It replaces #{tmuxtok_*} placeholders in status-right / status-left:
+# It replaces #{tmuxtok_<field>} (the primary agent, @tmuxtok_agent) and
+# #{tmuxtok_<agent>_<field>} placeholders in status-right / status-left; any agent
+# name works (lowercase letters, digits, '-'), so a new agent needs no change here:
 #   push mode (default): with #{@tmuxtok_*} user options that the tmuxtok daemon
 #     sets only when a value changes -- no process per status redraw;
 #   pull mode (@tmuxtok_mode pull): with #(tmuxtok status ...) jobs that tmux runs
@@ -23,9 +25,8 @@ set -f # no globbing: option values and names are data
 
 CURRENT_DIR=$(cd "$(dirname "$0")" && pwd -P)
 
+# The fields every agent has: #{tmuxtok_<field>}, #{tmuxtok_<agent>_<field>}.
 FIELDS="segment remaining tokens cost tpm pct level color reset today_cost"
-# Agents with their own placeholder family: #{tmuxtok_<agent>_<field>}.
-EXTRA_AGENTS="codex"
 
 # tmux_opt NAME DEFAULT: a global option's value, or DEFAULT when unset or empty.
 tmux_opt() {
@@ -104,18 +105,40 @@ find_bin() {
 	printf '%s' "$_bin"
 }
 
-# placeholder AGENT FIELD: the #{...} name the user writes.
-placeholder() {
-	if [ "$1" = primary ]; then
-		printf '#{tmuxtok_%s}' "$2"
-	else
-		printf '#{tmuxtok_%s_%s}' "$1" "$2"
-	fi
+# split_name NAME: sets _agent and _field from a placeholder's NAME, the text
+# between "#{tmuxtok_" and "}": "<field>" (the primary agent: _agent empty) or
+# "<agent>_<field>", where <agent> is [a-z0-9-]+ (so never has a '_'). Fields
+# may contain '_' themselves, so the longest field NAME ends with wins:
+# "codex_today_cost" is codex's today_cost and "today_cost" the primary agent's,
+# not an agent "today"'s cost. False, with _field empty, when NAME is neither.
+split_name() {
+	_agent=
+	_field=
+	for _f in $FIELDS; do
+		[ "${#_f}" -gt "${#_field}" ] || continue
+		if [ "$1" = "$_f" ]; then
+			_agent=
+			_field=$_f
+			continue
+		fi
+		case $1 in
+		*"_$_f") ;;
+		*) continue ;;
+		esac
+		_a=${1%"_$_f"}
+		case $_a in
+		'' | *[!a-z0-9-]*) continue ;;
+		esac
+		_agent=$_a
+		_field=$_f
+	done
+	[ -n "$_field" ]
 }
 
-# push_value AGENT FIELD: the user option the daemon keeps current.
+# push_value AGENT FIELD: the user option the daemon keeps current (AGENT empty:
+# the primary agent).
 push_value() {
-	if [ "$1" = primary ]; then
+	if [ -z "$1" ]; then
 		printf '#{@tmuxtok_%s}' "$2"
 	else
 		printf '#{@tmuxtok_%s_%s}' "$1" "$2"
@@ -125,8 +148,7 @@ push_value() {
 # pull_value AGENT FIELD: a #() job printing the value. Inside #() tmux expands
 # formats first, hence ## for a literal # in the path.
 pull_value() {
-	_agent=$1
-	[ "$_agent" = primary ] && _agent=$AGENT
+	_agent=${1:-$AGENT}
 	_cmd="$PULL_STATUS --agent $_agent"
 	if [ "$2" != segment ]; then
 		_cmd="$_cmd --format '{$2}' --style plain"
@@ -135,24 +157,42 @@ pull_value() {
 	printf '#(%s)' "$(replace_all "$_cmd" '#' '##')"
 }
 
+# interpolate TEXT: every #{tmuxtok_NAME} whose NAME split_name knows replaced by
+# its push or pull form, left to right; everything else kept as it is. Plain
+# prefix/suffix removal with quoted patterns, as in replace_all: literal.
 interpolate() {
-	_text=$1
-	for _agent in primary $EXTRA_AGENTS; do
-		for _field in $FIELDS; do
-			_needle=$(placeholder "$_agent" "$_field")
-			case $_text in
-			*"$_needle"*) ;;
-			*) continue ;;
-			esac
+	_todo=$1
+	_done=
+	_open='#{tmuxtok_'
+	_close='}'
+	while :; do
+		case $_todo in
+		*"$_open"*) ;;
+		*) break ;;
+		esac
+		_done=$_done${_todo%%"$_open"*}
+		_todo=${_todo#*"$_open"}
+		case $_todo in
+		*"$_close"*) ;;
+		*) # No closing brace anywhere after it: nothing more to replace.
+			_done=$_done$_open
+			break
+			;;
+		esac
+		_name=${_todo%%"$_close"*}
+		if split_name "$_name"; then
 			if [ "$MODE" = pull ]; then
-				_with=$(pull_value "$_agent" "$_field")
+				_done=$_done$(pull_value "$_agent" "$_field")
 			else
-				_with=$(push_value "$_agent" "$_field")
+				_done=$_done$(push_value "$_agent" "$_field")
 			fi
-			_text=$(replace_all "$_text" "$_needle" "$_with")
-		done
+			_todo=${_todo#*"$_close"}
+		else
+			# Not ours: keep it, and look for the next one right after its "#{tmuxtok_".
+			_done=$_done$_open
+		fi
 	done
-	printf '%s' "$_text"
+	printf '%s' "$_done$_todo"
 }
 
 main() {

@@ -3,7 +3,7 @@ tmux redraw, shell prompt or Claude Code refresh, so they are dispatched here
 before click, rich or anything else third-party is imported: they cost only
 the interpreter's own start-up. Reports asked for with ``--json`` (what
 scripts poll) and ``scan --quiet``/``--json`` skip click too when spelled
-plainly; see ``tmuxtok.reports``."""
+plainly; see ``tmuxtok.reports.fast_argv``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ def main() -> None:
 
         raise SystemExit(hook_main(argv[2:]))
     if "--json" in argv or command == "scan":
-        from tmuxtok.reports.commands import fast_argv, run
+        from tmuxtok.reports.fast_argv import fast_argv, run
 
         kw = fast_argv(argv)
         if kw is not None:

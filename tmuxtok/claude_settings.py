@@ -7,27 +7,35 @@ line command behind ``--then`` instead of replacing it, and keeps a byte-exact
 backup; uninstall gives the original back byte-for-byte when nothing else
 changed, and otherwise takes out only what install put in.
 
-Imports nothing heavy at module level (``tmuxtok.cli`` imports this module).
+Plain functions: the ``tmuxtok hook`` commands in ``cli.py`` call them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import click
+from tmuxtok._atomic import write_atomic as replace_file
+from tmuxtok.errors import TmuxtokError
 
 BACKUP_SUFFIX = ".tmuxtok-backup"
 
 
-class SettingsError(Exception):
+class SettingsError(TmuxtokError):
     """A settings or backup file tmuxtok will not touch; the message is one line."""
+
+    code = "BAD_SETTINGS"
+
+
+class SettingsWriteError(SettingsError):
+    """The settings (or backup) file could not be written."""
+
+    code = "IO_ERROR"
 
 
 # --------------------------------------------------------------------------- paths
@@ -137,26 +145,15 @@ def encode_settings(data: dict[str, Any]) -> bytes:
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
-    """Temp file in the same directory + rename; follows a symlinked settings file.
+    """Replace the file behind ``path``, following a symlinked settings file.
 
     Dotfile managers often symlink settings.json: the file behind the link is
-    replaced, the link itself stays.
+    replaced, the link itself stays. ``mode`` is kept exactly: umask must not
+    loosen or tighten the user's choice.
     """
     target = Path(os.path.realpath(path))
     target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmuxtok.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # umask must not loosen or tighten the user's choice
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    replace_file(target, data, mode=mode)
 
 
 def _mode(path: Path, default: int = 0o600) -> int:
@@ -323,92 +320,3 @@ def uninstall(settings: Path) -> dict[str, Any]:
 
 
 # --------------------------------------------------------------------------- click
-
-
-def _fail(message: str, as_json: bool, code: str = "BAD_SETTINGS") -> NoReturn:
-    if as_json:
-        click.echo(json.dumps({"error": message, "code": code}))
-    else:
-        click.echo(f"tmuxtok: {message}", err=True)
-    sys.exit(2)
-
-
-def _settings_option(f: Any) -> Any:
-    return click.option(
-        "--settings",
-        "settings_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        help="Claude Code settings file (default: $CLAUDE_CONFIG_DIR/settings.json, "
-        "else ~/.claude/settings.json).",
-    )(f)
-
-
-@click.group()
-def hook() -> None:
-    """Claude Code's statusLine hook: official 5-hour and weekly limits."""
-
-
-@hook.command("statusline")
-@click.option("--then", "then", metavar="CMD", help="Also run your own status line command.")
-def statusline(then: str | None) -> None:
-    """Read Claude Code's statusLine JSON on stdin, record its rate limits, print a line.
-
-    Claude Code runs this on every redraw (`tmuxtok hook install` sets it up).
-    With --then, CMD (run by /bin/sh, as Claude Code would) gets the same stdin
-    and its output is printed instead of tmuxtok's line.
-    """
-    from tmuxtok.line import claude_statusline as hook_mod
-
-    sys.exit(hook_mod.main(["--then", then] if then is not None else []))
-
-
-@hook.command("install")
-@_settings_option
-@click.option("--force", is_flag=True, help="Replace an existing tmuxtok backup file.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def install_cmd(settings_path: Path | None, force: bool, as_json: bool) -> None:
-    """Make tmuxtok Claude Code's statusLine, chaining the one you have.
-
-    Keeps a backup (settings.json.tmuxtok-backup) for `tmuxtok hook uninstall`.
-    Running it again changes nothing.
-    """
-    path = settings_path or default_settings_path()
-    try:
-        r = install(path, force=force)
-    except SettingsError as e:
-        _fail(str(e), as_json)
-    except OSError as e:
-        _fail(f"cannot write {path}: {e.strerror or e}", as_json, "IO_ERROR")
-    if as_json:
-        click.echo(json.dumps(r, indent=2))
-        return
-    if r["action"] == "unchanged":
-        click.echo(f"already installed in {path}; nothing to do")
-        return
-    if r["action"] == "updated":
-        click.echo(f"updated the tmuxtok statusLine in {path} (now: {r['command']})")
-        return
-    msg = f"installed the statusLine hook in {path}"
-    if r["chained"]:
-        msg += f"; your previous command still runs after it: {r['chained']}"
-    if r["backup"]:
-        msg += f"; backup at {r['backup']}"
-    click.echo(msg)
-
-
-@hook.command("uninstall")
-@_settings_option
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def uninstall_cmd(settings_path: Path | None, as_json: bool) -> None:
-    """Take tmuxtok out of Claude Code's statusLine (restoring the backup)."""
-    path = settings_path or default_settings_path()
-    try:
-        r = uninstall(path)
-    except SettingsError as e:
-        _fail(str(e), as_json)
-    except OSError as e:
-        _fail(f"cannot write {path}: {e.strerror or e}", as_json, "IO_ERROR")
-    if as_json:
-        click.echo(json.dumps(r, indent=2))
-    else:
-        click.echo(r["message"])

@@ -1,5 +1,10 @@
 """Command-line interface. Thin on purpose: parse options, call plain
-functions in report/store/demo, print. Decorators stay at this edge."""
+functions in reports/, ingest/, daemon/, demo/, print. Decorators stay at this edge.
+
+``tmuxtok status``, ``prompt``, ``hook statusline`` and plainly spelled
+``--json`` reports never get here: ``__main__`` dispatches them before click
+is imported (see ``tmuxtok.reports.fast_argv``).
+"""
 
 from __future__ import annotations
 
@@ -13,11 +18,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from tmuxtok import __version__
-from tmuxtok.config import AGENTS, Config, ConfigError
-from tmuxtok.ingest.ledger import Ledger, LedgerError
+from tmuxtok.config import Config
+from tmuxtok.errors import TmuxtokError
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports import commands as reports
 from tmuxtok.reports.commands import Ctx, emit_json, fail
-from tmuxtok.reports.query import ReportError
+from tmuxtok.sources import AGENTS
 
 if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
     from tmuxtok.ingest.scan import ScanStats
@@ -264,7 +270,7 @@ def overview(demo_if_empty: bool, timezone: str | None) -> None:
     from datetime import datetime
 
     from tmuxtok.demo import env as demo_env
-    from tmuxtok.reports import query as report
+    from tmuxtok.reports import ccusage_json as report
     from tmuxtok.reports import tables
 
     label = demo_env.activate_if_empty() if demo_if_empty else None
@@ -326,17 +332,20 @@ def watch(
     Logs go to $XDG_STATE_HOME/tmuxtok/watch.log when detached.
     """
     from tmuxtok.daemon import watch as w
+    from tmuxtok.daemon.lock import holder
 
     if stop:
         ok, msg = w.stop_running()
         click.echo(msg)
         sys.exit(0 if ok else 1)
     if running:
-        pid = w.holder(w.state_dir())
+        pid = holder()
         click.echo(f"running (pid {pid})" if pid else "not running")
         sys.exit(0 if pid else 1)
-    if not tmux_socket and not no_tmux and os.environ.get("TMUX"):
-        tmux_socket = os.environ["TMUX"].split(",", 1)[0] or None
+    if not tmux_socket and not no_tmux:
+        from tmuxtok.tmux import socket_from_env
+
+        tmux_socket = socket_from_env(os.environ)
     opts = w.Options(tmux_socket=None if no_tmux else tmux_socket, fmt=fmt, once=once)
     if daemon:
         started, pid = w.start_background(opts)
@@ -378,7 +387,7 @@ def tmux_install(socket: str | None, option: str) -> None:
     try:
         changed = tmux.install_segment(server, option)
     except Exception as e:
-        fail(f"could not reach tmux: {e}", 2)
+        fail(TmuxtokError(f"could not reach tmux: {e}"))
     sock = socket or tmux.socket_from_env(os.environ) or _socket_path(server)
     started, pid = watch.start_background(watch.Options(tmux_socket=sock))
     click.echo(
@@ -397,7 +406,7 @@ def tmux_uninstall(socket: str | None, option: str) -> None:
     try:
         changed = tmux.uninstall_segment(_server(socket), option)
     except Exception as e:
-        fail(f"could not reach tmux: {e}", 2)
+        fail(TmuxtokError(f"could not reach tmux: {e}"))
     click.echo(f"removed the segment from {option}" if changed else "nothing to remove")
 
 
@@ -413,7 +422,7 @@ def tmux_pane(socket: str | None, percent: int, agent: str) -> None:
     try:
         pane = tmux.open_pane(_server(socket), argv, percent=percent)
     except Exception as e:
-        fail(f"could not open a pane: {e}", 2)
+        fail(TmuxtokError(f"could not open a pane: {e}"))
     click.echo(f"opened {pane}")
 
 
@@ -425,9 +434,93 @@ def _socket_path(server: Any) -> str | None:
     return out[0] if out else None
 
 
-from tmuxtok.claude_settings import hook as _hook_group  # noqa: E402  (click only)
+def _settings_option(f: Any) -> Any:
+    return click.option(
+        "--settings",
+        "settings_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Claude Code settings file (default: $CLAUDE_CONFIG_DIR/settings.json, "
+        "else ~/.claude/settings.json).",
+    )(f)
 
-cli.add_command(_hook_group)
+
+@cli.group()
+def hook() -> None:
+    """Claude Code's statusLine hook: official 5-hour and weekly limits."""
+
+
+@hook.command("statusline")
+@click.option("--then", "then", metavar="CMD", help="Also run your own status line command.")
+def statusline(then: str | None) -> None:
+    """Read Claude Code's statusLine JSON on stdin, record its rate limits, print a line.
+
+    Claude Code runs this on every redraw (`tmuxtok hook install` sets it up).
+    With --then, CMD (run by /bin/sh, as Claude Code would) gets the same stdin
+    and its output is printed instead of tmuxtok's line.
+    """
+    from tmuxtok.line import claude_statusline
+
+    sys.exit(claude_statusline.main(["--then", then] if then is not None else []))
+
+
+@hook.command("install")
+@_settings_option
+@click.option("--force", is_flag=True, help="Replace an existing tmuxtok backup file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def install_cmd(settings_path: Path | None, force: bool, as_json: bool) -> None:
+    """Make tmuxtok Claude Code's statusLine, chaining the one you have.
+
+    Keeps a backup (settings.json.tmuxtok-backup) for `tmuxtok hook uninstall`.
+    Running it again changes nothing.
+    """
+    from tmuxtok import claude_settings as cs
+
+    path = settings_path or cs.default_settings_path()
+    try:
+        r = cs.install(path, force=force)
+    except cs.SettingsError as e:
+        fail(e, as_json)
+    except OSError as e:
+        fail(cs.SettingsWriteError(f"cannot write {path}: {e.strerror or e}"), as_json)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(r, indent=2))
+        return
+    if r["action"] == "unchanged":
+        click.echo(f"already installed in {path}; nothing to do")
+        return
+    if r["action"] == "updated":
+        click.echo(f"updated the tmuxtok statusLine in {path} (now: {r['command']})")
+        return
+    msg = f"installed the statusLine hook in {path}"
+    if r["chained"]:
+        msg += f"; your previous command still runs after it: {r['chained']}"
+    if r["backup"]:
+        msg += f"; backup at {r['backup']}"
+    click.echo(msg)
+
+
+@hook.command("uninstall")
+@_settings_option
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def uninstall_cmd(settings_path: Path | None, as_json: bool) -> None:
+    """Take tmuxtok out of Claude Code's statusLine (restoring the backup)."""
+    from tmuxtok import claude_settings as cs
+
+    path = settings_path or cs.default_settings_path()
+    try:
+        r = cs.uninstall(path)
+    except cs.SettingsError as e:
+        fail(e, as_json)
+    except OSError as e:
+        fail(cs.SettingsWriteError(f"cannot write {path}: {e.strerror or e}"), as_json)
+    if as_json:
+        import json
+
+        click.echo(json.dumps(r, indent=2))
+    else:
+        click.echo(r["message"])
 
 
 @cli.command()
@@ -440,9 +533,6 @@ def budget(as_json: bool, timezone: str | None) -> None:
     warn_percent, [budgets.projects]); the month is projected from the rolling
     7-day average.
     """
-    from rich.table import Table
-
-    from tmuxtok.reports import tables
     from tmuxtok.reports.budget import budget_report
 
     ctx = Ctx(as_json, timezone)
@@ -450,40 +540,9 @@ def budget(as_json: bool, timezone: str | None) -> None:
     if as_json:
         emit_json(data)
         return
-    con = tables.console()
-    t = Table(title="Budgets", title_justify="left", header_style="bold")
-    for col in ("Budget", "Used", "Limit", "Remaining", "%"):
-        t.add_column(col, justify="left" if col == "Budget" else "right")
-    colour = {"ok": "green", "near": "yellow", "hit": "red"}
-    rows = list(data["budgets"].items())
-    for agent, kinds in data["blocks"].items():
-        rows += [(f"{agent} block {k}", v) for k, v in kinds.items()]
+    from tmuxtok.reports import tables
 
-    def fmt(v: float, money: bool) -> str:
-        return f"${v:,.2f}" if money else f"{v:,.0f}"
-
-    for name, b in rows:
-        money = "tokens" not in name
-        t.add_row(
-            name.replace("project:", "project "),
-            fmt(b["used"], money),
-            fmt(b["limit"], money),
-            fmt(b["remaining"], money),
-            f"[{colour[b['severity']]}]{b['pct']:.0f}%[/]",
-        )
-    if not rows:
-        con.print(
-            f"No budgets set. Add them to {ctx.cfg.path}, e.g.\n"
-            "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000"
-        )
-    else:
-        con.print(t)
-    p = data["projection"]
-    con.print(
-        f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}/day; "
-        f"projected month ${p['projectedMonth']:,.2f}"
-        + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else "")
-    )
+    tables.console().print(tables.budget_view(data, ctx.cfg.path))
 
 
 @cli.command("live")
@@ -532,7 +591,7 @@ def live_cmd(
     """The live panel: window, usage, burn rate, projection and models, updating
     as the agents write. Starts `tmuxtok watch` in the background if none runs.
     Keys: q or Ctrl+C to quit."""
-    from tmuxtok.live import panel as live_mod
+    from tmuxtok import live as live_mod
 
     opts = live_mod.RunOptions(
         agent=agent,
@@ -547,10 +606,8 @@ def live_cmd(
     )
     try:
         code = live_mod.run(opts)
-    except ConfigError as e:
-        fail(str(e), 30, err_code="BAD_CONFIG")
-    except (ReportError, LedgerError) as e:
-        fail(str(e), 2)
+    except TmuxtokError as e:
+        fail(e)
     sys.exit(code)
 
 

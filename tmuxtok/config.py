@@ -17,14 +17,18 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
+from tmuxtok import errors
 from tmuxtok.paths import config_dir
+from tmuxtok.sources import AGENTS
 
-AGENTS = ("claude", "codex")
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
 
-class ConfigError(ValueError):
-    pass
+class ConfigError(errors.TmuxtokError, ValueError):
+    """config.toml is unusable; the message names the file and the key."""
+
+    exit_code = errors.BAD_CONFIG
+    code = "BAD_CONFIG"
 
 
 class Budgets(NamedTuple):
@@ -56,7 +60,7 @@ class Config(NamedTuple):
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
     explicit = env.get("TMUXTOK_CONFIG")
-    return Path(explicit) if explicit else config_dir(env) / "config.toml"
+    return Path(explicit) if explicit else Path(config_dir(env)) / "config.toml"
 
 
 def load(env: Mapping[str, str] = os.environ) -> Config:

@@ -51,14 +51,14 @@ def collect(env: Mapping[str, str] = os.environ, integrity: bool = True) -> dict
 def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
     from tmuxtok.config import ConfigError
     from tmuxtok.config import load as load_config
-    from tmuxtok.sources import SOURCES
+    from tmuxtok.sources import all_sources
 
     try:
         extra = load_config(env).roots
     except ConfigError:
         extra = {}
     out: dict[str, list[dict[str, Any]]] = {}
-    for name, source in SOURCES.items():
+    for name, source in all_sources().items():
         rows = []
         for root in source.roots(env, extra.get(name)):
             files = 0
@@ -108,10 +108,11 @@ def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
 
 
 def _daemon(env: Mapping[str, str]) -> dict[str, Any]:
-    from tmuxtok.daemon.watch import LOG_FILE, holder
-    from tmuxtok.line import state as statefile
+    from tmuxtok.daemon.lock import holder
+    from tmuxtok.daemon.watch import LOG_FILE
+    from tmuxtok.paths import state_dir
 
-    directory = Path(statefile.state_dir(env))
+    directory = Path(state_dir(env))
     pid = holder(directory)
     out: dict[str, Any] = {"pid": pid if pid and pid > 0 else None, "running": pid is not None}
     if pid is not None and pid > 0:

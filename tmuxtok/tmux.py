@@ -11,7 +11,8 @@ so option values are never interpreted by anything. The one thing tmux itself
 interprets in an argv item is a trailing ``;`` (a command separator), which
 :func:`_arg` escapes.
 
-Not imported by ``tmuxtok status``: libtmux is too heavy for the hot path.
+libtmux is imported only when tmux is talked to: ``socket_from_env`` (the one
+place ``$TMUX`` is parsed) is needed by commands that never reach tmux.
 """
 
 from __future__ import annotations
@@ -20,17 +21,16 @@ import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import libtmux
-from libtmux import exc as tmux_exc
+from tmuxtok.line.fields import compute
+from tmuxtok.line.render import FormatError, marker_text, render
+from tmuxtok.sources import AGENTS, PRIMARY
 
-from tmuxtok.line import status
+if TYPE_CHECKING:
+    import libtmux
 
 OPTION_PREFIX = "@tmuxtok_"
-#: The agent whose values go into the short options (``@tmuxtok_segment``…) unless
-#: ``@tmuxtok_agent`` says otherwise; it has no ``@tmuxtok_<agent>_*`` names.
-PRIMARY_AGENT = "claude"
 LEVELS = ("low", "medium", "high", "idle")
 #: Plain fields pushed next to the segment, as ``@tmuxtok_<field>``.
 FIELDS = (
@@ -51,7 +51,7 @@ SEGMENT_TEXT = "#{@tmuxtok_segment} "
 class Settings:
     """The plugin's ``@tmuxtok_*`` options: push mode has no command line to carry them."""
 
-    agent: str = PRIMARY_AGENT
+    agent: str = PRIMARY
     medium: float | None = None
     high: float | None = None
     colors: dict[str, str] = field(default_factory=dict)
@@ -87,12 +87,12 @@ def _agent_values(
     thresholds: dict[str, float],
     colors: dict[str, str] | None,
 ) -> dict[str, str]:
-    fields = status.compute(state, agent, now, colors=colors, **thresholds)
+    fields = compute(state, agent, now, colors=colors, **thresholds)
     try:
-        segment = status.render(fields, fmt, "tmux", colors)
-    except status.FormatError as e:
+        segment = render(fields, fmt, "tmux", colors)
+    except FormatError as e:
         # A bad --format must show up where the user looks, not kill the daemon.
-        segment = status.marker_text(str(e), "tmux")
+        segment = marker_text(str(e), "tmux")
     out = {f"{prefix}segment": segment}
     for name in FIELDS:
         out[f"{prefix}{name}"] = _text(fields.get(name))
@@ -102,10 +102,10 @@ def _agent_values(
 def push_values(
     state: dict[str, Any],
     now: float,
-    agents: Iterable[str] = ("claude", "codex"),
+    agents: Iterable[str] = AGENTS,
     fmt: str | None = None,
     *,
-    primary: str = PRIMARY_AGENT,
+    primary: str = PRIMARY,
     medium: float | None = None,
     high: float | None = None,
     colors: dict[str, str] | None = None,
@@ -122,7 +122,7 @@ def push_values(
     thresholds = {k: v for k, v in (("medium", medium), ("high", high)) if v is not None}
     out = _agent_values(state, primary, now, OPTION_PREFIX, fmt, thresholds, colors)
     for agent in agents:
-        if agent != PRIMARY_AGENT:
+        if agent != PRIMARY:
             prefix = f"{OPTION_PREFIX}{agent}_"
             out.update(_agent_values(state, agent, now, prefix, fmt, thresholds, colors))
     return out
@@ -166,6 +166,8 @@ class Pusher:
     """
 
     def __init__(self, socket_path: str | None = None, socket_name: str | None = None) -> None:
+        import libtmux
+
         self.server = libtmux.Server(socket_path=socket_path, socket_name=socket_name)
         self._sent: dict[str, str] = {}
         self._server_pid: str | None = None
@@ -174,9 +176,11 @@ class Pusher:
         """The single place a tmux process is started: stdout lines, or None if tmux failed."""
         if not args:
             return None
+        from libtmux.exc import LibTmuxException
+
         try:
             proc = self.server.cmd(*args)
-        except (tmux_exc.LibTmuxException, OSError):
+        except (LibTmuxException, OSError):
             return None
         if proc.returncode != 0:
             return None
@@ -236,7 +240,7 @@ class Pusher:
         values = dict(zip(names, [*out, *[""] * len(names)], strict=False))
         agent = values["@tmuxtok_agent"].strip()
         return Settings(
-            agent=agent if agent.replace("_", "").replace("-", "").isalnum() else PRIMARY_AGENT,
+            agent=agent if agent.replace("_", "").replace("-", "").isalnum() else PRIMARY,
             medium=_number(values["@tmuxtok_medium_thresh"]),
             high=_number(values["@tmuxtok_high_thresh"]),
             colors={
@@ -266,9 +270,11 @@ class Pusher:
 
 
 def _cmd(server: libtmux.Server, *args: str) -> list[str]:
+    from libtmux.exc import LibTmuxException
+
     try:
         proc = server.cmd(*args)
-    except tmux_exc.LibTmuxException as e:
+    except LibTmuxException as e:
         raise TmuxError(str(e) or type(e).__name__) from e
     if proc.returncode != 0:
         raise TmuxError("; ".join(proc.stderr) or f"tmux {args[0]} failed")
@@ -337,6 +343,8 @@ def open_pane(
     if not 1 <= percent <= 99:
         raise ValueError(f"percent must be 1..99, not {percent}")
     if server is None:
+        import libtmux
+
         server = libtmux.Server(socket_path=socket_from_env(os.environ))
     target = target or os.environ.get("TMUX_PANE") or None
     args = ["split-window", "-P", "-F", "#{pane_id}", "-l", f"{percent}%"]

@@ -14,6 +14,7 @@ import pytest
 
 from tests.support import daemon
 from tests.support.logfmt import claude_assistant, claude_file
+from tmuxtok.line import claude_statusline
 
 
 def iso(dt: datetime) -> str:
@@ -167,7 +168,7 @@ def test_a_write_made_while_the_watch_starts_is_read(claude_root: Path) -> None:
 
     # As a daemon that ran before: every watched dir exists, so the loop does
     # not restart (and re-ingest) for a dir appearing.
-    (daemon.state_dir() / watch.LIMITS_DIR).mkdir(parents=True, exist_ok=True)
+    (daemon.state_dir() / claude_statusline.LIMITS_DIR).mkdir(parents=True, exist_ok=True)
     stop = threading.Event()
 
     def run() -> None:  # sqlite connections belong to the thread that made them

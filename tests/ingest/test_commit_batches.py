@@ -12,7 +12,7 @@ from tmuxtok.ingest import scan as scan_mod
 from tmuxtok.ingest.ledger import Ledger, merge_rows
 from tmuxtok.ingest.scan import ScanStats, scan
 from tmuxtok.ingest.tail import Cursor
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 
 
 def _files(env: dict[str, str], n: int) -> list[Path]:
@@ -61,12 +61,12 @@ def test_an_interrupted_scan_keeps_whole_batches_only(
     path = tmp_path / "ledger.sqlite3"
     ledger = Ledger(path)
     with pytest.raises(KeyboardInterrupt):
-        scan(ledger, SOURCES, env)
+        scan(ledger, all_sources(), env)
     assert not ledger.conn.in_transaction
     assert _stored(path) == (9, ["s00.jsonl", "s01.jsonl", "s02.jsonl"])
 
     monkeypatch.setattr(scan_mod, "_read_one", real)
-    stats = scan(ledger, SOURCES, env)
+    stats = scan(ledger, all_sources(), env)
     assert (stats.files_read, stats.events_new) == (5, 15)
     assert _stored(path)[0] == 24
 
@@ -112,7 +112,7 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
     def progress(_: ScanStats) -> None:
         seen.append(ledger.conn.execute("PRAGMA synchronous").fetchone()[0])
 
-    scan(ledger, SOURCES, env, progress=progress)
+    scan(ledger, all_sources(), env, progress=progress)
     # OFF at each commit (the ledger had no events), NORMAL again for the last report.
     assert seen == [0, 0, 0, 1]
     # Checkpointed at the end: every page is in the file itself, so closing has nothing to sync.
@@ -125,6 +125,6 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
         with f.open("ab") as fh:
             fh.write(claude_assistant("2026-01-09T11:00:00Z", f"msg-more-{f.stem}"))
     seen.clear()
-    scan(ledger, SOURCES, env, progress=progress)
+    scan(ledger, all_sources(), env, progress=progress)
     assert seen == [1, 1, 1, 1]  # NORMAL throughout: it already held events
     assert wal.stat().st_size > 0  # and its commits wait in the WAL as usual

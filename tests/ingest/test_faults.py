@@ -45,7 +45,7 @@ from tmuxtok.demo.corpus import DemoSummary, generate
 from tmuxtok.ingest import tail
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import ScanStats, scan
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 
 KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens")
 TRUTH_KEYS = ("input", "output", "cache_creation", "cache_read", "total")
@@ -180,7 +180,7 @@ def ledger(tmp_path: Path) -> Iterator[Ledger]:
 
 
 def ingest(led: Ledger) -> ScanStats:
-    return scan(led, SOURCES, dict(os.environ))
+    return scan(led, all_sources(), dict(os.environ))
 
 
 def usage(led: Ledger, agent: str = "claude") -> list[tuple[int, ...]]:
@@ -251,7 +251,7 @@ class _DiesInWorkers:
     """Claude's source, except that a forked worker parsing ``crash.jsonl`` dies."""
 
     def __init__(self, parent: int) -> None:
-        self.inner = SOURCES["claude"]
+        self.inner = all_sources()["claude"]
         self.name, self.needles, self.parent = self.inner.name, self.inner.needles, parent
 
     def __getattr__(self, attr: str) -> Any:
@@ -414,10 +414,10 @@ def test_file_replaced_by_a_directory_or_a_fifo(ledger: Ledger, roots: tuple[Pat
     assert result[0].errors == []
     assert len(usage(ledger)) == 3
     # The watcher names changed paths directly; those must not hang or fail either.
-    stats = scan(ledger, SOURCES, dict(os.environ), only=[f, g])
+    stats = scan(ledger, all_sources(), dict(os.environ), only=[f, g])
     assert stats.errors == [] and len(usage(ledger)) == 3
     with pytest.raises(OSError):
-        tail.read_new(g, SOURCES["claude"], None)
+        tail.read_new(g, all_sources()["claude"], None)
 
 
 def test_permission_denied_on_one_file_others_still_ingested(tmp_path: Path) -> None:

@@ -20,7 +20,7 @@ from tests.support.logfmt import (
 from tmuxtok.ingest.ledger import Ledger, merge_rows
 from tmuxtok.ingest.scan import scan
 from tmuxtok.model.pricing import PriceTable
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def totals(ledger: Ledger, agent: str) -> list[tuple[int, ...]]:
 
 
 def run(ledger: Ledger, env: dict[str, str]) -> None:
-    scan(ledger, SOURCES, env)
+    scan(ledger, all_sources(), env)
 
 
 def test_claude_same_id_keeps_largest_and_first_time(ledger: Ledger, env: dict[str, str]) -> None:
@@ -91,7 +91,7 @@ def test_synthetic_and_bad_lines_are_counted_as_skipped(
         + claude_assistant("not a time", "msg-badts")
         + good
     )
-    stats = scan(ledger, SOURCES, env)
+    stats = scan(ledger, all_sources(), env)
     assert len(totals(ledger, "claude")) == 1
     assert stats.skipped == {"synthetic": 1, "malformed": 2, "wrong_shape": 1, "bad_timestamp": 1}
     assert ledger.file_stats()["skipped"] == stats.skipped
@@ -110,7 +110,7 @@ def test_non_utf8_bytes_only_in_a_reply_text_still_count(
     sess = claude_assistant("2026-01-09T10:00:01Z", "msg-s", inp=5, out=1, session="SESS")
     f.write_bytes(text.replace(b"TEXT", b"caf\xe9 \xff") + sess.replace(b"SESS", b"s\xff"))
     with decoding(typed):
-        stats = scan(ledger, SOURCES, env)
+        stats = scan(ledger, all_sources(), env)
     assert totals(ledger, "claude") == [(7, 3, 0, 0, 10)]
     assert stats.skipped == {"malformed": 1}
 
@@ -126,7 +126,7 @@ def test_codex_token_count_damaged_only_where_unread_still_counts(
         + tokens.replace(b'"payload":{', b'"note":"\xff","payload":{', 1)
     )
     with decoding(typed):
-        stats = scan(ledger, SOURCES, env)
+        stats = scan(ledger, all_sources(), env)
     assert [(r.input, r.cache_read, r.output, r.total) for r in ledger.rows("codex")] == [
         (80, 20, 10, 110)
     ]
@@ -148,7 +148,7 @@ def test_an_absurd_logged_cost_is_ignored_not_fatal(
     f.write_bytes(line("msg-huge", 1e300) + line("msg-fair", 0.25) + line("msg-neg", -1.0))
     table = PriceTable.load(None)
     with decoding(typed):
-        stats = scan(ledger, SOURCES, env, prices=table)  # priced as parsed
+        stats = scan(ledger, all_sources(), env, prices=table)  # priced as parsed
     assert stats.errors == [] and stats.skipped == {}
     ledger.ensure_priced(table.fingerprint(), table.cost)
     got = sorted((r.cost is None, r.cost, r.total) for r in ledger.rows("claude"))
@@ -176,12 +176,12 @@ def test_only_a_large_read_imports_msgspec(
     monkeypatch.setattr(codex_lines, "_decode_tokens", None)
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     f.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2))
-    scan(ledger, SOURCES, env)
+    scan(ledger, all_sources(), env)
     assert claude_lines._decode_usual is None  # 300 bytes: orjson only
     monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 100)
     with f.open("ab") as fh:
         fh.write(claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4))
-    scan(ledger, SOURCES, env)
+    scan(ledger, all_sources(), env)
     assert claude_lines._decode_usual is claude_typed.decode_claude
     assert codex_lines._decode_tokens is codex_typed.decode_codex
     assert totals(ledger, "claude") == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
@@ -223,7 +223,7 @@ def test_truncate_rotate_delete_never_double_counts(ledger: Ledger, env: dict[st
     # deletion keeps history
     f.unlink()
     f.with_name("old.jsonl").unlink()
-    stats = scan(ledger, SOURCES, env)
+    stats = scan(ledger, all_sources(), env)
     assert stats.gone == 2
     assert len(totals(ledger, "claude")) == 4
     assert ledger.cursors("claude") == {}
@@ -245,7 +245,7 @@ def test_huge_non_usage_line_is_skipped_and_huge_usage_line_counted(
         content=[{"type": "tool_use", "name": "Write", "input": {"content": "y" * 3_000_000}}],
     )
     f.write_bytes(big_user + big_write + claude_assistant("2026-01-09T10:01:00Z", "msg-n"))
-    stats = scan(ledger, SOURCES, env)
+    stats = scan(ledger, all_sources(), env)
     assert sorted(totals(ledger, "claude")) == [(11, 22, 33, 44, 110), (100, 50, 0, 0, 150)]
     assert stats.skipped == {}
 
@@ -329,7 +329,7 @@ def test_unreadable_file_does_not_stop_the_others(ledger: Ledger, env: dict[str,
     bad.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-x"))
     good.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-y"))
     bad.chmod(0)
-    stats = scan(ledger, SOURCES, env)
+    stats = scan(ledger, all_sources(), env)
     assert len(stats.errors) == 1 and len(totals(ledger, "claude")) == 1
 
 

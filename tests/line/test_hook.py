@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.line.test_status import make_state, write_state
 from tests.support.importtime import imported, packages
+from tests.support.state import make_state, write_state
 from tmuxtok.line import claude_statusline as hook
 
 REPO = Path(__file__).resolve().parents[2]

@@ -14,7 +14,10 @@ from typing import Any
 
 import pytest
 
-from tests.line.test_status import REPO, cli_env, make_state, official, run_cli, write_state
+from tests.support.cli import REPO, cli_env, run_cli
+from tests.support.state import make_state, write_state
+from tests.support.state import official as support_official
+from tmuxtok import paths
 from tmuxtok.line import prompt
 from tmuxtok.line import state as st
 
@@ -47,7 +50,7 @@ def odd_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A state dir whose path needs quoting in every shell."""
     base = tmp_path / 'it\'s a "state" dir $HOME `true` \\ ;'
     monkeypatch.setenv("XDG_STATE_HOME", str(base))
-    return Path(st.state_dir())
+    return Path(paths.state_dir())
 
 
 # --------------------------------------------------------------------------- prompt.env
@@ -56,7 +59,7 @@ def odd_state_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_shell_env_for_an_active_block() -> None:
     t = 1_700_000_000.25
     s = make_state(t)
-    s["agents"]["claude"]["limits"]["5h"] = official(41.6, t + 600)
+    s["agents"]["claude"]["limits"]["5h"] = support_official(41.6, t + 600, t - 30)
     env = parse_env(prompt.shell_env(s))
     assert list(env) == KEYS
     block = s["agents"]["claude"]["block"]
@@ -121,7 +124,7 @@ def test_shell_env_values_never_need_quoting() -> None:
 
 
 def write_prompt_env(lines: dict[str, Any]) -> Path:
-    path = Path(st.state_dir()) / prompt.PROMPT_FILE
+    path = Path(paths.state_dir()) / prompt.PROMPT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     return path
@@ -188,7 +191,7 @@ def test_snippet_shows_the_daemons_prompt_env(
 ) -> None:
     snip = snippet_file(shell, tmp_path)
     assert run_shell(shell, snip) == ""  # no prompt.env yet
-    path = Path(st.state_dir()) / prompt.PROMPT_FILE
+    path = Path(paths.state_dir()) / prompt.PROMPT_FILE
     path.parent.mkdir(parents=True)
     path.write_text(prompt.shell_env(make_state(time.time())))
     assert run_shell(shell, snip) == ACTIVE

@@ -14,108 +14,22 @@ from typing import Any
 
 import pytest
 
+from tests.support.cli import REPO, cli_env, run_cli
 from tests.support.importtime import imported, packages
+from tests.support.state import make_state, write_state
+from tests.support.state import official as support_official
+from tmuxtok import paths
+from tmuxtok.line import fields, status
+from tmuxtok.line import render as rd
 from tmuxtok.line import state as st
-from tmuxtok.line import status
 from tmuxtok.model import blocks as bm
+from tmuxtok.model.rules import js_round
 
-REPO = Path(__file__).resolve().parents[2]
 HOUR = 3600
 START = 1_699_999_200  # 2023-11-14 22:00 UTC, on the hour
 END = START + 5 * HOUR
 NOW = START + 2 * HOUR + 47 * 60  # 2h47m in, 2h13m left
-FORBIDDEN = ("click", "rich", "libtmux", "watchfiles", "orjson")
-
-
-def make_state(
-    now: float,
-    *,
-    start: float | None = None,
-    generated_at: float | None = None,
-    model: str = "claude-opus-4-5",
-    **block: Any,
-) -> dict[str, Any]:
-    """A state file shaped like snapshot.build's output, with one active claude block.
-
-    By default the block ends 2h13m30s after ``now``: a CLI run a little later
-    still shows 2h13m.
-    """
-    start = now - (2 * HOUR + 46 * 60 + 30) if start is None else start
-    b: dict[str, Any] = {
-        "start": start,
-        "end": start + 5 * HOUR,
-        "first_event": start + 60,
-        "last_event": now - 60,
-        "entries": 40,
-        "tokens": {
-            "input": 1_000,
-            "output": 2_000,
-            "cache_creation": 3_000,
-            "cache_read": 1_200_000,
-            "total": 1_206_000,
-        },
-        "cost": 3.45,
-        "unpriced_tokens": 0,
-        "tpm": 7000.0,
-        "tpm_indicator": 4500.0,
-        "cost_per_hour": 3.0,
-        "models": [
-            {"model": "claude-haiku-4-5", "tokens": 6_000, "cost": 0.05},
-            {"model": model, "tokens": 1_200_000, "cost": 3.4},
-        ],
-        "window": "estimate",
-        "spark_end_minute": 0,
-        "spark": [0] * 60,
-    }
-    b.update(block)
-    return {
-        "schema_version": st.SCHEMA_VERSION,
-        "generated_at": now if generated_at is None else generated_at,
-        "writer_pid": 1,
-        "session_hours": 5.0,
-        "timezone": "UTC",
-        "agents": {
-            "claude": {
-                "block": b,
-                "last_event": b["last_event"],
-                "limits": {},
-                "today": {"cost": 12.3, "tokens": 2_500_000},
-                "week": {"cost": 40.0, "tokens": 9_000_000},
-                "month": {"cost": 120.5, "tokens": 30_000_000},
-            }
-        },
-    }
-
-
-def write_state(data: dict[str, Any] | bytes) -> Path:
-    path = Path(st.state_path())
-    if isinstance(data, bytes):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-    else:
-        st.write(data, str(path))
-    return path
-
-
-def cli_env(**extra: str) -> dict[str, str]:
-    env = dict(os.environ, TMUXTOK_NO_SPAWN="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
-    env.pop("TMUXTOK_SPAWN_ARGV", None)
-    env.update(extra)
-    return env
-
-
-def run_cli(
-    cmd: str, *args: str, env: dict[str, str] | None = None, pyflags: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *pyflags, "-m", "tmuxtok", cmd, *args],
-        cwd=REPO,
-        env=env or cli_env(),
-        capture_output=True,
-        text=True,
-        timeout=20,
-    )
+FORBIDDEN = ("click", "rich", "libtmux", "watchfiles", "orjson", "msgspec")
 
 
 def assert_marker(r: subprocess.CompletedProcess[str], text: str) -> None:
@@ -140,8 +54,8 @@ def local_tz(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def test_active_block_fields(local_tz: None) -> None:
-    f = status.compute(make_state(NOW, start=START), "claude", NOW)
-    assert set(status.FIELDS) <= f.keys()
+    f = fields.compute(make_state(NOW, start=START), "claude", NOW)
+    assert set(fields.FIELDS) <= f.keys()
     assert f["agent"] == "claude" and f["active"] is True
     assert (f["remaining"], f["remaining_s"]) == ("2h13m", 2 * HOUR + 13 * 60)
     assert (f["elapsed"], f["elapsed_s"]) == ("2h47m", 2 * HOUR + 47 * 60)
@@ -184,13 +98,13 @@ def test_projection_matches_the_blocks_model() -> None:
         tpm_indicator=rate.tokens_per_minute_for_indicator,
         cost_per_hour=rate.cost_per_hour,
     )
-    f = status.compute(s, "claude", now_ms / 1000)
+    f = fields.compute(s, "claude", now_ms / 1000)
     assert f["projected_tokens_n"] == proj.total_tokens
     assert f["projected_cost_n"] == proj.total_cost
 
 
 def test_round_half_up_like_javascript() -> None:
-    assert [status.round_half_up(x) for x in (0.5, 1.5, 2.5, 2.4999, -0.5, -1.5)] == [
+    assert [js_round(x) for x in (0.5, 1.5, 2.5, 2.4999, -0.5, -1.5)] == [
         1,
         2,
         3,
@@ -219,7 +133,7 @@ def test_round_half_up_like_javascript() -> None:
     ],
 )
 def test_compact(n: float, text: str) -> None:
-    assert status.compact(n) == text
+    assert rd.compact(n) == text
 
 
 @pytest.mark.parametrize(
@@ -235,7 +149,7 @@ def test_compact(n: float, text: str) -> None:
     ],
 )
 def test_duration_floors_like_a_countdown(s: float, text: str) -> None:
-    assert status.duration(s) == text
+    assert rd.duration(s) == text
 
 
 @pytest.mark.parametrize(
@@ -243,7 +157,7 @@ def test_duration_floors_like_a_countdown(s: float, text: str) -> None:
     [(END - 1, True), (END, False), (END + 3600, False), (START - 1, True)],
 )
 def test_active_until_the_block_ends(now: float, active: bool) -> None:
-    f = status.compute(make_state(NOW, start=START, last_event=START + 10), "claude", now)
+    f = fields.compute(make_state(NOW, start=START, last_event=START + 10), "claude", now)
     assert f["active"] is active
     if not active:
         assert (f["level"], f["color"]) == ("idle", "colour244")
@@ -255,16 +169,16 @@ def test_active_until_the_block_ends(now: float, active: bool) -> None:
 def test_idle_once_the_last_event_is_a_session_old() -> None:
     # an official window can outlast the local estimate; inactivity still ends the block
     s = make_state(NOW, start=START, last_event=START + 10, end=START + 10 * HOUR)
-    assert status.compute(s, "claude", START + 10 + 5 * HOUR - 1)["active"] is True
-    assert status.compute(s, "claude", START + 10 + 5 * HOUR)["active"] is False
+    assert fields.compute(s, "claude", START + 10 + 5 * HOUR - 1)["active"] is True
+    assert fields.compute(s, "claude", START + 10 + 5 * HOUR)["active"] is False
 
 
 def test_no_block_no_agent() -> None:
     s = make_state(NOW)
     s["agents"]["claude"]["block"] = None
-    f = status.compute(s, "claude", NOW)
+    f = fields.compute(s, "claude", NOW)
     assert f["active"] is False and f["level"] == "idle" and f["today_cost_n"] == 12.3
-    g = status.compute(s, "gemini", NOW)
+    g = fields.compute(s, "gemini", NOW)
     assert g["agent"] == "gemini" and g["active"] is False and g["today_cost"] is None
 
 
@@ -280,20 +194,13 @@ def test_no_block_no_agent() -> None:
     ],
 )
 def test_level_from_burn_rate(tpm: float | None, level: str) -> None:
-    f = status.compute(make_state(NOW, tpm_indicator=tpm), "claude", NOW)
+    f = fields.compute(make_state(NOW, tpm_indicator=tpm), "claude", NOW)
     assert f["level"] == level
     assert f["color"] == {"low": "green", "medium": "yellow", "high": "red"}[level]
 
 
 def official(used: float, resets_at: float | None, captured_at: float = NOW - 30) -> dict[str, Any]:
-    return {
-        "kind": "official",
-        "used_pct": used,
-        "resets_at": resets_at,
-        "captured_at": captured_at,
-        "window_minutes": 300,
-        "source": "log",
-    }
+    return support_official(used, resets_at, captured_at)
 
 
 @pytest.mark.parametrize(
@@ -311,32 +218,32 @@ def official(used: float, resets_at: float | None, captured_at: float = NOW - 30
 def test_level_from_official_percent(used: float, level: str, kw: dict[str, float]) -> None:
     s = make_state(NOW, tpm_indicator=9999.0)  # the percentage wins over the burn rate
     s["agents"]["claude"]["limits"]["5h"] = official(used, END)
-    f = status.compute(s, "claude", NOW, **kw)
+    f = fields.compute(s, "claude", NOW, **kw)
     assert (f["pct_n"], f["pct_kind"], f["level"]) == (used, "official", level)
-    assert f["pct"] == f"{status.round_half_up(used)}%"
+    assert f["pct"] == f"{js_round(used)}%"
 
 
 def test_official_limit_only_while_its_window_runs() -> None:
     s = make_state(NOW)
     s["agents"]["claude"]["limits"]["5h"] = official(42.0, NOW + 1, captured_at=NOW - 4 * HOUR)
-    assert status.compute(s, "claude", NOW)["pct"] == "42%"  # old log reading, window still on
-    f = status.compute(s, "claude", NOW + 1)  # window over
+    assert fields.compute(s, "claude", NOW)["pct"] == "42%"  # old log reading, window still on
+    f = fields.compute(s, "claude", NOW + 1)  # window over
     assert (f["pct"], f["pct_n"], f["pct_kind"]) == (None, None, None)
     assert f["level"] == "medium"  # back to the burn rate
 
 
 def test_official_limit_without_reset_time_must_be_fresh() -> None:
     s = make_state(NOW)
-    s["agents"]["claude"]["limits"]["5h"] = official(42.0, None, captured_at=NOW - 599)
-    assert status.compute(s, "claude", NOW)["pct_n"] == 42.0
     s["agents"]["claude"]["limits"]["5h"] = official(42.0, None, captured_at=NOW - 600)
-    assert status.compute(s, "claude", NOW)["pct_n"] is None
+    assert fields.compute(s, "claude", NOW)["pct_n"] == 42.0  # fresh for 600 s, inclusive
+    s["agents"]["claude"]["limits"]["5h"] = official(42.0, None, captured_at=NOW - 601)
+    assert fields.compute(s, "claude", NOW)["pct_n"] is None
 
 
 def test_weekly_official_percent() -> None:
     s = make_state(NOW)
     s["agents"]["claude"]["limits"]["weekly"] = official(12.4, NOW + 86400)
-    f = status.compute(s, "claude", NOW)
+    f = fields.compute(s, "claude", NOW)
     assert (f["week_pct"], f["week_pct_n"], f["pct"]) == ("12%", 12.4, None)
 
 
@@ -355,7 +262,7 @@ def test_budget_and_estimate_limits(
 ) -> None:
     s = make_state(NOW)
     s["agents"]["claude"]["limit"] = limit
-    f = status.compute(s, "claude", NOW)
+    f = fields.compute(s, "claude", NOW)
     if pct is None:
         assert f["pct_n"] is None
     else:
@@ -367,15 +274,15 @@ def test_official_beats_budget_until_the_window_is_over() -> None:
     s = make_state(NOW)
     s["agents"]["claude"]["limit"] = {"tokens": 2_412_000, "kind": "budget"}
     s["agents"]["claude"]["limits"]["5h"] = official(90.0, NOW + 10)
-    assert status.compute(s, "claude", NOW)["pct_kind"] == "official"
-    f = status.compute(s, "claude", NOW + 10)
+    assert fields.compute(s, "claude", NOW)["pct_kind"] == "official"
+    f = fields.compute(s, "claude", NOW + 10)
     assert (f["pct_kind"], f["pct_n"], f["level"]) == ("budget", 50.0, "medium")
 
 
 def test_unpriced_cost_is_never_a_silent_zero() -> None:
-    f = status.compute(make_state(NOW, cost=0.0, unpriced_tokens=5), "claude", NOW)
+    f = fields.compute(make_state(NOW, cost=0.0, unpriced_tokens=5), "claude", NOW)
     assert (f["cost"], f["cost_n"], f["projected_cost"]) == (None, None, None)
-    g = status.compute(make_state(NOW, unpriced_tokens=5), "claude", NOW)
+    g = fields.compute(make_state(NOW, unpriced_tokens=5), "claude", NOW)
     assert g["cost"] == "$3.45+"
 
 
@@ -383,7 +290,7 @@ def test_foreign_values_do_not_crash_compute() -> None:
     s = make_state(NOW, tokens="lots", cost=None, tpm=float("nan"), models="x", end="soon")
     s["agents"]["claude"]["limits"] = {"5h": "full"}
     s["agents"]["claude"]["today"] = []
-    f = status.compute(s, "claude", NOW)
+    f = fields.compute(s, "claude", NOW)
     assert f["active"] is False and f["today_cost"] is None
 
 
@@ -392,45 +299,45 @@ def test_foreign_values_do_not_crash_compute() -> None:
 
 def test_render_default_templates() -> None:
     s = make_state(NOW)
-    f = status.compute(s, "claude", NOW)
-    assert status.render(f, None, "plain") == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m"
+    f = fields.compute(s, "claude", NOW)
+    assert rd.render(f, None, "plain") == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m"
     s["agents"]["claude"]["limits"]["5h"] = official(41.5, NOW + 60)
-    f = status.compute(s, "claude", NOW)
-    assert status.render(f, None, "plain") == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m · 42%"
-    idle = status.compute(s, "claude", NOW + 6 * HOUR)
-    assert status.render(idle, None, "plain") == "idle · today $12.30"
+    f = fields.compute(s, "claude", NOW)
+    assert rd.render(f, None, "plain") == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m · 42%"
+    idle = fields.compute(s, "claude", NOW + 6 * HOUR)
+    assert rd.render(idle, None, "plain") == "idle · today $12.30"
 
 
 def test_render_styles_and_colours() -> None:
-    f = status.compute(make_state(NOW), "claude", NOW)
-    assert status.render(f, "{tokens}", "tmux") == "#[fg=yellow]1.2M#[default]"
-    assert status.render(f, "{tokens}", "ansi") == "\x1b[33m1.2M\x1b[0m"
-    assert status.render(f, "{tokens}", "plain") == "1.2M"
-    assert status.render(f, "{tokens}", "tmux", {"medium": "colour208"}) == (
+    f = fields.compute(make_state(NOW), "claude", NOW)
+    assert rd.render(f, "{tokens}", "tmux") == "#[fg=yellow]1.2M#[default]"
+    assert rd.render(f, "{tokens}", "ansi") == "\x1b[33m1.2M\x1b[0m"
+    assert rd.render(f, "{tokens}", "plain") == "1.2M"
+    assert rd.render(f, "{tokens}", "tmux", {"medium": "colour208"}) == (
         "#[fg=colour208]1.2M#[default]"
     )
-    assert status.render(f, "{tokens}", "ansi", {"medium": "#ff8000"}) == (
+    assert rd.render(f, "{tokens}", "ansi", {"medium": "#ff8000"}) == (
         "\x1b[38;2;255;128;0m1.2M\x1b[0m"
     )
-    idle = status.compute(make_state(NOW), "claude", NOW + 6 * HOUR)
-    assert status.render(idle, "x", "ansi") == "\x1b[38;5;244mx\x1b[0m"
+    idle = fields.compute(make_state(NOW), "claude", NOW + 6 * HOUR)
+    assert rd.render(idle, "x", "ansi") == "\x1b[38;5;244mx\x1b[0m"
 
 
 def test_tmux_hashes_are_doubled_from_data_and_template() -> None:
-    f = status.compute(make_state(NOW, start=START, model="gpt#5 #[fg=red]"), "claude", NOW)
-    out = status.render(f, "#{model} {reset_at:.0f}#", "tmux")
+    f = fields.compute(make_state(NOW, start=START, model="gpt#5 #[fg=red]"), "claude", NOW)
+    out = rd.render(f, "#{model} {reset_at:.0f}#", "tmux")
     assert out == f"#[fg=yellow]##gpt##5 ##[fg=red] {END}###[default]"
-    assert status.render(f, "#{model}", "plain") == "#gpt#5 #[fg=red]"
+    assert rd.render(f, "#{model}", "plain") == "#gpt#5 #[fg=red]"
 
 
 def test_render_none_and_bad_templates() -> None:
-    f = status.compute(make_state(NOW, tpm_indicator=None), "claude", NOW)
-    assert status.render(f, "{tpm}/m {pct}", "plain") == "–/m –"
-    with pytest.raises(status.FormatError, match=r"^unknown field \{nope\}$"):
-        status.render(f, "{tokens} {nope}", "plain")
+    f = fields.compute(make_state(NOW, tpm_indicator=None), "claude", NOW)
+    assert rd.render(f, "{tpm}/m {pct}", "plain") == "–/m –"
+    with pytest.raises(rd.FormatError, match=r"^unknown field \{nope\}$"):
+        rd.render(f, "{tokens} {nope}", "plain")
     for bad in ("{tokens", "{tokens:%%%}", "{agent.x}", "{0}"):
-        with pytest.raises(status.FormatError) as e:
-            status.render(f, bad, "plain")
+        with pytest.raises(rd.FormatError) as e:
+            rd.render(f, bad, "plain")
         assert "\n" not in str(e.value)
 
 
@@ -454,19 +361,22 @@ def test_render_none_and_bad_templates() -> None:
         b"[" * 100_000,
     ],
 )
-def test_fast_reader_agrees_with_state_read(tmp_path: Path, raw: bytes) -> None:
-    """status.load avoids `import json`; it must accept and reject exactly what state.read does."""
+def test_reader_agrees_with_json_loads(tmp_path: Path, raw: bytes) -> None:
+    """st.read avoids `import json`; it must accept and reject exactly what json.loads does
+    (for the UTF-8 files the daemon writes)."""
     path = tmp_path / "state.json"
     path.write_bytes(raw)
     try:
-        expected: Any = st.read(str(path))
-    except st.StateError as e:
-        expected = e.marker
-    except RecursionError:
+        expected: Any = json.loads(raw)
+        if not isinstance(expected, dict) or not isinstance(expected.get("agents"), dict):
+            expected = "corrupt"
+        elif expected.get("schema_version") != st.SCHEMA_VERSION:
+            expected = "schema"
+    except (ValueError, RecursionError):
         expected = "corrupt"
     try:
-        got: Any = status.load(str(path))
-    except status.Unusable as e:
+        got: Any = st.read(str(path))
+    except st.StateError as e:
         got = e.marker
     if isinstance(expected, dict) and "a" in expected["agents"]:
         assert got["agents"]["a"]["x"] != got["agents"]["a"]["x"]  # NaN
@@ -474,17 +384,12 @@ def test_fast_reader_agrees_with_state_read(tmp_path: Path, raw: bytes) -> None:
         assert got == expected
 
 
-def test_shared_constants_match_state_module() -> None:
-    assert status.SCHEMA_VERSION == st.SCHEMA_VERSION
-    assert status.STALE_SECONDS == st.STALE_SECONDS
-    assert status.FILE_NAME == st.FILE_NAME
-    for env in (
-        {"HOME": "/h"},
-        {"HOME": "/h", "XDG_STATE_HOME": "/x"},
-        {"HOME": "/h", "XDG_STATE_HOME": "rel"},
-    ):
-        assert status.state_dir(env) == st.state_dir(env)
-        assert status.state_path(env) == st.state_path(env)
+def test_state_dir_follows_xdg() -> None:
+    """A relative XDG_STATE_HOME is ignored, as the XDG spec says."""
+    assert paths.state_dir({"HOME": "/h"}) == "/h/.local/state/tmuxtok"
+    assert paths.state_dir({"HOME": "/h", "XDG_STATE_HOME": "/x"}) == "/x/tmuxtok"
+    assert paths.state_dir({"HOME": "/h", "XDG_STATE_HOME": "rel"}) == "/h/.local/state/tmuxtok"
+    assert st.state_path({"HOME": "/h"}) == "/h/.local/state/tmuxtok/state.json"
 
 
 # --------------------------------------------------------------------------- the CLI
@@ -527,7 +432,7 @@ def test_cli_json() -> None:
     assert r.returncode == 0 and r.stderr == ""
     data = json.loads(r.stdout)
     assert list(data) == sorted(data)
-    assert set(status.FIELDS) <= data.keys() and "marker" not in data
+    assert set(fields.FIELDS) <= data.keys() and "marker" not in data
     assert (data["remaining"], data["tokens_n"], data["level"]) == ("2h13m", 1_206_000, "medium")
 
 
@@ -554,7 +459,7 @@ def test_cli_missing_state() -> None:
     r = run_cli("status", "--json")
     data = json.loads(r.stdout)
     assert data["marker"] == "tmuxtok: no daemon" and "no state file" in data["detail"]
-    assert data["active"] is False and set(status.FIELDS) <= data.keys()
+    assert data["active"] is False and set(fields.FIELDS) <= data.keys()
 
 
 def test_cli_corrupt_state() -> None:
@@ -629,7 +534,7 @@ def test_cli_spawns_daemon_when_state_missing(tmp_path: Path) -> None:
     time.sleep(0.3)
     assert marker.read_text() == "spawned\n"
     # after the grace period a daemon that never took its lock is reported missing…
-    stamp = Path(st.state_dir()) / status.SPAWN_STAMP
+    stamp = Path(paths.state_dir()) / status.SPAWN_STAMP
     t = time.time() - status.SPAWN_GRACE_SECONDS - 1
     os.utime(stamp, (t, t))
     assert_marker(run_cli("status", env=env), "no daemon")
@@ -660,11 +565,11 @@ def test_running_daemon_makes_old_state_current(tmp_path: Path) -> None:
     """An idle daemon rewrites nothing: old generated_at + held lock is normal, not stale."""
     marker = tmp_path / "spawned"
     write_state(make_state(time.time(), generated_at=time.time() - 3600))
-    lock = Path(st.state_dir()) / status.LOCK_FILE
+    lock = Path(paths.state_dir()) / st.LOCK_FILE
     fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        assert status.lock_held(st.state_dir())
+        assert st.lock_held(paths.state_dir())
         r = run_cli("status", "--style=plain", env=_spawn_env(marker))
         assert r.stdout == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m\n"
         # state missing while the daemon runs: it is starting, and no second one is spawned
@@ -672,7 +577,7 @@ def test_running_daemon_makes_old_state_current(tmp_path: Path) -> None:
         assert_marker(run_cli("status", env=_spawn_env(marker)), "starting…")
     finally:
         os.close(fd)
-    assert not status.lock_held(st.state_dir())
+    assert not st.lock_held(paths.state_dir())
     time.sleep(0.3)
     assert not marker.exists()
 
@@ -688,7 +593,7 @@ def test_hot_paths_import_no_third_party_modules() -> None:
         assert "_json" in mods and "encodings" in mods
         assert packages(mods, FORBIDDEN) == set(), cmd
         # `json` (→ re, enum) and `typing` cost more than the rest of the run together
-        assert not {"json", "re", "typing", "tmuxtok.line.state"} & mods, (cmd, sorted(mods))
+        assert not {"json", "re", "typing", "tmuxtok.daemon.publish"} & mods, (cmd, sorted(mods))
 
 
 def test_docs_example_is_a_valid_state_file(tmp_path: Path) -> None:
@@ -702,11 +607,9 @@ def test_docs_example_is_a_valid_state_file(tmp_path: Path) -> None:
     assert example
     path = tmp_path / "state.json"
     path.write_text(example.group(1))
-    data = status.load(str(path))
+    data = st.read(str(path))
     now = data["generated_at"]
-    lines = [
-        status.render(status.compute(data, a, now), None, "plain") for a in ("claude", "codex")
-    ]
+    lines = [rd.render(fields.compute(data, a, now), None, "plain") for a in ("claude", "codex")]
     assert "```\n" + "\n".join(lines) + "\n```" in doc
     assert "```sh\n" + prompt.shell_env(data) + "```" in doc
     first_cells = re.findall(r"^\| ([^|]*)\|", doc, re.M)

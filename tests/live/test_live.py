@@ -22,11 +22,11 @@ from rich.cells import cell_len
 from rich.console import Console
 
 from tests.support.logfmt import claude_assistant, claude_file, codex_file, codex_line, codex_tokens
+from tmuxtok import live
 from tmuxtok.config import load as load_config
 from tmuxtok.daemon import watch
 from tmuxtok.ingest import refresh as store
-from tmuxtok.live import panel as live
-from tmuxtok.reports import query as report
+from tmuxtok.reports import ccusage_json
 
 SONNET = "claude-sonnet-4-5-20250929"
 OPUS = "claude-opus-4-1-20250805"
@@ -102,8 +102,8 @@ def active_block_json(now_ms: int, agent: str = "claude") -> dict[str, Any]:
     """What `blocks --active --json` prints at ``now_ms`` (the CLI reads the clock itself)."""
     ledger = store.open_ledger()
     try:
-        q = report.BlocksQuery(agent=agent, active=True)
-        data, chosen = report.blocks_report(ledger, q, now_ms, UTC)
+        q = ccusage_json.BlocksQuery(agent=agent, active=True)
+        data, chosen = ccusage_json.blocks_report(ledger, q, now_ms, UTC)
     finally:
         ledger.close()
     assert len(chosen) == 1

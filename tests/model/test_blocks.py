@@ -17,11 +17,11 @@ from tmuxtok.model.blocks import (
     active_block,
     build_blocks,
     burn_rate,
-    indicator_level,
     iso_ms,
     max_completed_total,
     projection,
 )
+from tmuxtok.model.rules import indicator_level
 
 MIN_MS = 60_000
 LATER = 10**15  # a "now" long after every entry: nothing is active

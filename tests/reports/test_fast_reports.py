@@ -20,7 +20,7 @@ from tests.support.logfmt import (
     codex_usage,
 )
 from tmuxtok.cli import cli
-from tmuxtok.reports.commands import fast_argv
+from tmuxtok.reports.fast_argv import fast_argv
 
 THIRD_PARTY = ("click", "rich", "libtmux", "watchfiles")
 

@@ -31,8 +31,9 @@ from tmuxtok.ingest.ledger import Ledger, latest_limits, merge_rows
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.model.pricing import PriceTable
+from tmuxtok.reports import ccusage_json
 from tmuxtok.reports import query as report
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 from tmuxtok.sources.claude.parser import ClaudeParser
 from tmuxtok.sources.codex.parser import CodexParser
 
@@ -469,9 +470,9 @@ def test_any_chunk_size_reads_the_same_lines(n: int, chunk: int, data: Any) -> N
     if data.draw(st.booleans()):
         content += b'{"type":"assistant","half a line'  # never read until complete
     with _log(content) as p:
-        want = tail.read_new(p, SOURCES["claude"], None)
+        want = tail.read_new(p, all_sources()["claude"], None)
         with mock.patch.object(tail, "CHUNK", chunk):
-            got = tail.read_new(p, SOURCES["claude"], None)
+            got = tail.read_new(p, all_sources()["claude"], None)
     assert _events(got) == _events(want)
     assert got.parsed.skipped == want.parsed.skipped
     assert got.cursor.offset == want.cursor.offset == content.rfind(b"\n") + 1
@@ -489,13 +490,13 @@ def test_appending_in_any_pieces_reads_each_line_once(n: int, data: Any) -> None
         for a, b in zip([0, *cuts], [*cuts, len(content)], strict=True):
             with p.open("ab") as f:
                 f.write(content[a:b])
-            res = tail.read_new(p, SOURCES["claude"], cur)
+            res = tail.read_new(p, all_sources()["claude"], cur)
             assert not res.restarted
             events += _events(res)
             for k, v in res.parsed.skipped.items():
                 skipped[k] = skipped.get(k, 0) + v
             cur = res.cursor
-        whole = tail.read_new(p, SOURCES["claude"], None)
+        whole = tail.read_new(p, all_sources()["claude"], None)
     assert events == _events(whole)
     assert skipped == whole.parsed.skipped
 
@@ -791,8 +792,8 @@ def test_recent_entries_give_the_latest_and_active_blocks_of_all_history(
         recent = bm.build_blocks(report.recent_entries(led, "claude", now, hours), now, hours)
         assert [b for b in recent if b.is_active] == [b for b in full if b.is_active]
         assert [b for b in recent if not b.is_gap][-1:] == [b for b in full if not b.is_gap][-1:]
-        q = report.BlocksQuery(active=True, session_hours=hours)
-        fresh = report.blocks_report(led, q, now, report.resolve_tz("UTC"))[0]
+        q = ccusage_json.BlocksQuery(active=True, session_hours=hours)
+        fresh = ccusage_json.blocks_report(led, q, now, report.resolve_tz("UTC"))[0]
         report.all_blocks(led, "claude", now, hours)  # now served from the cache
-        assert report.blocks_report(led, q, now, report.resolve_tz("UTC"))[0] == fresh
-        assert fresh["blocks"] == [report.block_json(b, now) for b in full if b.is_active]
+        assert ccusage_json.blocks_report(led, q, now, report.resolve_tz("UTC"))[0] == fresh
+        assert fresh["blocks"] == [ccusage_json.block_json(b, now) for b in full if b.is_active]

@@ -77,3 +77,23 @@ def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     res = tmuxtok("tmux", "install", "--socket", str(tmp_path / "no-such-socket"))
     assert res.returncode == 2
     assert res.stderr.startswith("tmuxtok: could not reach tmux") and "Traceback" not in res.stderr
+
+
+def test_watch_pushes_to_a_server_whose_socket_path_has_a_comma(tmp_path: Path) -> None:
+    """$TMUX is "<socket path>,<pid>,<session>" and the path may hold commas."""
+    d = tmp_path / "a,b"
+    d.mkdir()
+    sock = str(d / "s")
+    server = Server(socket_path=sock)
+    server.cmd("new-session", "-d", "-s", "t")
+    try:
+        pid = server.cmd("display-message", "-p", "#{pid}").stdout[0]
+        env = dict(os.environ, TMUX=f"{sock},{pid},0")
+        env["CLAUDE_CONFIG_DIR"] = str(tmp_path / "claude")
+        env["CODEX_HOME"] = str(tmp_path / "codex")
+        res = tmuxtok("watch", "--once", env=env)
+        assert res.returncode == 0, res.stderr
+        pushed = server.cmd("show-option", "-gqv", "@tmuxtok_segment").stdout
+        assert pushed and "idle" in pushed[0]
+    finally:
+        server.kill()

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from libtmux import Server, Session
 
-from tmuxtok.line import status
+from tmuxtok.line import fields as fl
+from tmuxtok.line import render as rd
 from tmuxtok.line.state import SCHEMA_VERSION
 from tmuxtok.tmux import (
     FIELDS,
@@ -143,10 +144,10 @@ def test_push_values_for_a_hand_built_state() -> None:
     assert values["@tmuxtok_pct"] == "42%"
     assert values["@tmuxtok_level"] == "low"
     assert values["@tmuxtok_today_cost"] == "$9.99"
-    assert values["@tmuxtok_reset"] == status.clock(END)
-    fields = status.compute(state, "claude", NOW)
+    assert values["@tmuxtok_reset"] == rd.clock(END)
+    fields = fl.compute(state, "claude", NOW)
     assert values["@tmuxtok_color"] == fields["color"] != ""
-    assert values["@tmuxtok_segment"] == status.render(fields, None, "tmux")
+    assert values["@tmuxtok_segment"] == rd.render(fields, None, "tmux")
     assert "2h13m · 1.2M" in values["@tmuxtok_segment"]
     assert values["@tmuxtok_segment"].startswith("#[fg=")
 

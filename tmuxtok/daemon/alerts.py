@@ -9,14 +9,14 @@ window or day starts fresh.
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
-from tmuxtok.line import status
+from tmuxtok._atomic import write_atomic
+from tmuxtok.line.fields import compute
 from tmuxtok.model import limits as lm
 
 ALERTS_FILE = "alerts.json"
@@ -37,7 +37,7 @@ def crossings(state: dict[str, Any], now: float, tz: tzinfo) -> list[Alert]:
     raw_agents = state.get("agents")
     agents: dict[str, Any] = raw_agents if isinstance(raw_agents, dict) else {}
     for agent in sorted(agents):
-        f = status.compute(state, agent, now)
+        f = compute(state, agent, now)
         if not f["active"]:
             continue
         start = int(agents[agent]["block"]["start"])
@@ -128,8 +128,4 @@ class AlertLog:
             if sev == "hit":
                 self.fired.setdefault(f"{base}:near", now)
         self.fired = {k: v for k, v in self.fired.items() if now - v < KEEP_SECONDS}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(self.fired, fh, sort_keys=True)
-        os.replace(tmp, self.path)
+        write_atomic(self.path, json.dumps(self.fired, sort_keys=True).encode(), sync=False)

@@ -1,24 +1,31 @@
-"""Ledger → state-file content: what the daemon publishes for cheap readers.
+"""Ledger → state.json and prompt.env: what the daemon publishes for cheap readers.
 
 Only values that change when *data* changes go in; anything derived from the
 clock is left to readers, so an idle daemon writes nothing. The one exception
 is which official readings still count (they expire), which is why the daemon
-republishes on its minute tick.
+republishes on its minute tick. The files are replaced atomically and only
+when their content changes (docs/state.md); ``tmuxtok.line.state`` reads them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
+from tmuxtok._atomic import write_atomic
 from tmuxtok.config import Budgets
 from tmuxtok.ingest.ledger import Ledger
-from tmuxtok.line.state import SCHEMA_VERSION
+from tmuxtok.line import claude_statusline
+from tmuxtok.line.prompt import PROMPT_FILE, shell_env
+from tmuxtok.line.state import FILE_NAME, SCHEMA_VERSION
 from tmuxtok.model import blocks as bm
 from tmuxtok.model import limits as lm
 from tmuxtok.reports import query as report
+from tmuxtok.reports.spend import budget_spend, periods
+from tmuxtok.sources.claude import NAME as CLAUDE
 
 SPARK_MINUTES = 60
 
@@ -55,7 +62,7 @@ def build(
         "session_hours": session_hours,
         "timezone": str(getattr(tz, "key", None) or tz.tzname(datetime.now(tz)) or "local"),
         "warn_pct": budgets.warn_pct,
-        "budgets": _budgets(ledger, now_ms, tz, budgets),
+        "budgets": budget_spend(ledger, now_ms, tz, budgets),
         "agents": agents,
     }
     if config_error:
@@ -119,7 +126,7 @@ def _agent(
             block["tokens"]["total"],
             block["cost"],
         )
-    out.update(_periods(ledger, agent, now_ms, tz))
+    out.update(periods(ledger, agent, now_ms, tz))
     return out
 
 
@@ -137,6 +144,10 @@ def _block(b: bm.Block, entries: list[bm.Entry]) -> dict[str, Any]:
     return {
         "start": b.start_ms / 1000,
         "end": b.end_ms / 1000,
+        # The block's own bounds stay even where an official window replaces
+        # start/end: the projection runs to the block's end, as in ccusage.
+        "block_start": b.start_ms / 1000,
+        "block_end": b.end_ms / 1000,
         "first_event": (b.first_ms or 0) / 1000,
         "last_event": (b.actual_end_ms or 0) / 1000,
         "entries": b.entries,
@@ -178,47 +189,45 @@ def _limits(readings: list[lm.Official], now: float) -> dict[str, Any]:
     return out
 
 
-def _period_starts(now_ms: int, tz: tzinfo) -> tuple[date, date, date]:
-    today = datetime.fromtimestamp(now_ms / 1000, tz).date()
-    return today, today - timedelta(days=today.weekday()), today.replace(day=1)
+def encode(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
 
 
-def _periods(ledger: Ledger, agent: str | None, now_ms: int, tz: tzinfo) -> dict[str, Any]:
-    today, week_start, month_start = _period_starts(now_ms, tz)
-    lo, _ = report.day_bounds(min(week_start, month_start), None, tz)
-    rows = ledger.grouped("bucket", agent, lo, None, report.BUCKET_MS)
-    sums = {k: [0, 0] for k in ("today", "week", "month")}
-    for r in rows:
-        d: date = datetime.fromtimestamp(r[1] * report.BUCKET_MS / 1000, tz).date()
-        for key, start in (("today", today), ("week", week_start), ("month", month_start)):
-            if d >= start:
-                sums[key][0] += r[10]
-                sums[key][1] += r[9]
-    return {k: {"cost": v[0] / report.NANO, "tokens": v[1]} for k, v in sums.items()}
+def write(data: dict[str, Any], directory: str) -> bool:
+    """state.json, and prompt.env after it, when the content (but for
+    ``generated_at``) differs from what is there; returns whether it wrote.
+
+    Leaving ``generated_at`` out of the comparison is what keeps an idle
+    daemon off the disk: a clock tick with nothing new writes nothing.
+    """
+    path = os.path.join(directory, FILE_NAME)
+    body = {k: v for k, v in data.items() if k != "generated_at"}
+    try:
+        with open(path, "rb") as f:
+            old = json.loads(f.read(1 << 20))
+        if isinstance(old, dict):
+            old.pop("generated_at", None)
+            if old == json.loads(encode(body)):
+                return False
+    except (OSError, ValueError):
+        pass
+    write_atomic(path, encode(data))
+    write_atomic(os.path.join(directory, PROMPT_FILE), shell_env(data).encode())
+    return True
 
 
-def _budgets(ledger: Ledger, now_ms: int, tz: tzinfo, budgets: Budgets) -> dict[str, Any]:
-    """Spend against the user's cost budgets, all agents together."""
-    periods = _periods(ledger, None, now_ms, tz)
-    warn = budgets.warn_pct
-    out = lm.merge_budgets(
-        {
-            "daily": lm.budget_status(periods["today"]["cost"], budgets.daily, warn),
-            "weekly": lm.budget_status(periods["week"]["cost"], budgets.weekly, warn),
-            "monthly": lm.budget_status(periods["month"]["cost"], budgets.monthly, warn),
-        }
-    )
-    if budgets.projects:
-        today, _, _ = _period_starts(now_ms, tz)
-        lo, _ = report.day_bounds(today, None, tz)
-        spent: dict[str, float] = dict.fromkeys(budgets.projects, 0.0)
-        for r in ledger.grouped("session", None, lo, None):
-            project = r[2] or ""
-            for root in budgets.projects:
-                if project == root or project.startswith(root.rstrip("/") + "/"):
-                    spent[root] += r[10] / report.NANO
-        for root, limit in budgets.projects.items():
-            st = lm.budget_status(spent[root], limit, warn)
-            if st is not None:
-                out[f"project:{root}"] = st
+def statusline_readings(state_dir: str, now: float) -> list[lm.Official]:
+    """Official windows captured by ``tmuxtok hook statusline`` (Claude Code), still in force."""
+    out: list[lm.Official] = []
+    for cap in claude_statusline.read_captures(state_dir):
+        for window, w in claude_statusline.effective(cap, now).items():
+            out.append(
+                lm.Official(
+                    window=window,
+                    used_pct=float(w["used_pct"]),
+                    resets_at=w.get("resets_at"),
+                    captured_at=float(cap["captured_at"]),
+                    source=f"{CLAUDE}:statusline",
+                )
+            )
     return out

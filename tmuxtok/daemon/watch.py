@@ -10,7 +10,6 @@ minute turns; an idle daemon sleeps in the kernel and writes nothing.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import logging.handlers
 import os
@@ -26,16 +25,16 @@ from typing import Any
 
 from tmuxtok.config import Config, ConfigError, config_path
 from tmuxtok.config import load as load_config
-from tmuxtok.daemon import publish as snapshot
+from tmuxtok.daemon import publish
+from tmuxtok.daemon.lock import DaemonLock, daemon_dir, holder
 from tmuxtok.ingest.ledger import Ledger
-from tmuxtok.line import state as statefile
+from tmuxtok.line.claude_statusline import limits_dir
 from tmuxtok.paths import private_dir
 from tmuxtok.reports.query import resolve_tz
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 
 log = logging.getLogger("tmuxtok.watch")
 
-LOCK_FILE = "watch.lock"
 PID_FILE = "watch.pid"
 LOG_FILE = "watch.log"
 LOG_BYTES = 1 << 20
@@ -48,91 +47,6 @@ RESCAN_SECONDS = 300
 POLL_MS = 1000
 #: Limit estimates need every completed block: recomputed this often.
 ESTIMATE_SECONDS = 600
-LIMITS_DIR = "limits"
-
-
-def hook_readings(now: float) -> list[Any]:
-    """Official windows captured by ``tmuxtok hook statusline`` (Claude Code)."""
-    from tmuxtok.model.limits import Official
-
-    try:
-        from tmuxtok.line import claude_statusline as hook
-    except ImportError:
-        return []
-    out: list[Any] = []
-    try:
-        captures = hook.read_captures(str(state_dir()))
-    except Exception:
-        log.exception("could not read statusLine captures")
-        return []
-    for cap in captures:
-        try:
-            windows = hook.effective(cap, now)
-        except Exception:
-            continue
-        for window, w in windows.items():
-            pct = w.get("used_pct")
-            if not isinstance(pct, int | float):
-                continue
-            out.append(
-                Official(
-                    window=window,
-                    used_pct=float(pct),
-                    resets_at=w.get("resets_at"),
-                    captured_at=float(cap.get("captured_at", 0)),
-                    source="claude:statusline",
-                )
-            )
-    return out
-
-
-def state_dir() -> Path:
-    return Path(statefile.state_dir())
-
-
-class DaemonLock:
-    """An exclusive flock on the lock file; the file holds the owner's pid."""
-
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / LOCK_FILE
-        self.fd: int | None = None
-
-    def acquire(self) -> bool:
-        private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            os.close(fd)
-            return False
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-        self.fd = fd
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-def holder(directory: Path) -> int | None:
-    """The pid of the running daemon, or None when nobody holds the lock."""
-    path = directory / LOCK_FILE
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except OSError:
-            raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
-            return int(raw) if raw.isdigit() else -1
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        return None
-    finally:
-        os.close(fd)
 
 
 @dataclass
@@ -167,7 +81,7 @@ class Daemon:
             log.warning(
                 "ledger was unreadable; moved to %s and rebuilt", self.ledger.recovered_from
             )
-        self.dir = state_dir()
+        self.dir = Path(private_dir(daemon_dir()))
         self.alert_log = AlertLog(self.dir)
         self.pusher: Any = None
         if opts.tmux_socket:
@@ -180,8 +94,8 @@ class Daemon:
         self.last_rescan = 0.0
 
     def log_dirs(self) -> list[Path]:
-        dirs: list[Path] = [self.dir / LIMITS_DIR]
-        for name, source in SOURCES.items():
+        dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
+        for name, source in all_sources().items():
             for root in source.roots(self.env, self.cfg.roots.get(name)):
                 dirs.extend(source.log_dirs(root))
         return dirs
@@ -215,23 +129,21 @@ class Daemon:
         try:
             if now - self.estimated_at >= ESTIMATE_SECONDS:
                 self.estimates = {
-                    a: snapshot.completed_estimate(self.ledger, a, now, self.cfg.session_hours)
+                    a: publish.completed_estimate(self.ledger, a, now, self.cfg.session_hours)
                     for a in self.ledger.agents()
                 }
                 self.estimated_at = now
-            data = snapshot.build(
+            data = publish.build(
                 self.ledger,
                 now,
                 self.tz,
                 self.cfg.session_hours,
                 budgets=self.cfg.budgets,
                 estimates=self.estimates,
-                captures=hook_readings(now),
+                captures=publish.statusline_readings(str(self.dir), now),
                 config_error=self.config_error,
             )
-            path = str(self.dir / statefile.FILE_NAME)
-            if statefile.write_if_changed(data, path):
-                self._write_prompt(data)
+            publish.write(data, str(self.dir))
             if self.pusher is not None:
                 self._push(data, now)
             self._alert(data, now)
@@ -285,18 +197,6 @@ class Daemon:
             )
         self.pusher.push(values)
 
-    def _write_prompt(self, data: dict[str, Any]) -> None:
-        try:
-            from tmuxtok.line import prompt
-        except ImportError:
-            return
-        target = self.dir / prompt.PROMPT_FILE
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(prompt.shell_env(data))
-        os.replace(tmp, target)
-
     def due(self) -> bool:
         return time.time() - self.last_tick >= TICK_SECONDS or (
             int(time.time()) // 60 != int(self.last_tick) // 60
@@ -306,12 +206,12 @@ class Daemon:
 def run(opts: Options) -> int:
     """Foreground daemon; returns the exit code."""
     try:
-        directory = private_dir(state_dir())
+        directory = Path(private_dir(daemon_dir()))
         lock = DaemonLock(directory)
         acquired = lock.acquire()
     except OSError as e:
         print(
-            f"tmuxtok watch: cannot use the state dir {state_dir()}: {e.strerror or e}",
+            f"tmuxtok watch: cannot use the state dir {daemon_dir()}: {e.strerror or e}",
             file=sys.stderr,
             flush=True,
         )
@@ -322,7 +222,7 @@ def run(opts: Options) -> int:
         return 0
     pid_file = directory / PID_FILE
     _write_private(pid_file, f"{os.getpid()}\n")
-    private_dir(directory / LIMITS_DIR)
+    private_dir(limits_dir(str(directory)))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -360,10 +260,10 @@ def run(opts: Options) -> int:
 def _loop(daemon: Daemon, stop: threading.Event) -> None:
     import watchfiles
 
-    limits_dir = str(daemon.dir / LIMITS_DIR) + os.sep
+    captures_dir = limits_dir(str(daemon.dir)) + os.sep
 
     def wanted(change: Any, path: str) -> bool:
-        if path.startswith(limits_dir):
+        if path.startswith(captures_dir):
             return path.endswith(".json")
         return path.endswith(".jsonl") or "." not in os.path.basename(path)
 
@@ -396,7 +296,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             raise_interrupt=False,
         ):
             files = {p for _, p in changes if p.endswith(".jsonl")}
-            captured = {p for _, p in changes if p.startswith(limits_dir)}
+            captured = {p for _, p in changes if p.startswith(captures_dir)}
             other = len(files) + len(captured) != len(changes)
             if not caught_up or other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
                 caught_up = True
@@ -439,7 +339,7 @@ def setup_logging(log_file: Path | None, verbose: bool = False) -> None:
 
 def start_background(opts: Options) -> tuple[bool, int | None]:
     """Detach a daemon (new session, no terminal); returns (started, pid)."""
-    directory = private_dir(state_dir())
+    directory = Path(private_dir(daemon_dir()))
     running = holder(directory)
     if running is not None:
         return False, running
@@ -462,7 +362,7 @@ def start_background(opts: Options) -> tuple[bool, int | None]:
 
 def stop_running(timeout: float = 10.0) -> tuple[bool, str]:
     """SIGTERM the daemon by its recorded pid, only if it really holds the lock."""
-    directory = state_dir()
+    directory = daemon_dir()
     pid = holder(directory)
     if pid is None:
         with contextlib.suppress(OSError):

@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import shutil
 
-from tmuxtok.paths import _base, private_dir
-from tmuxtok.sources import SOURCES
+from tmuxtok.paths import cache_dir, private_dir
+from tmuxtok.sources import all_sources
 
 
 def has_agent_logs() -> bool:
-    for source in SOURCES.values():
+    for source in all_sources().values():
         for root in source.roots(os.environ):
             for _ in source.discover(root):
                 return True
@@ -22,7 +22,7 @@ def has_agent_logs() -> bool:
 
 
 def demo_root() -> str:
-    return str(_base(os.environ, "XDG_CACHE_HOME", ".cache") / "tmuxtok" / "demo")
+    return os.path.join(cache_dir(), "demo")
 
 
 def activate(mb: float = 8.0) -> str:

@@ -21,11 +21,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
 
-from tmuxtok.ingest.tail import Cursor
-
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
+from tmuxtok.errors import TmuxtokError
+from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 
 SCHEMA_VERSION = 1
@@ -144,8 +144,10 @@ _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
 
 
-class LedgerError(Exception):
+class LedgerError(TmuxtokError):
     """A ledger tmuxtok cannot use (e.g. written by a newer version)."""
+
+    code = "LEDGER"
 
 
 class LedgerCorrupt(LedgerError):
@@ -178,6 +180,27 @@ class Row(NamedTuple):
     cost: int | None  # nano-dollars; None = unpriced
     session: str
     project: str
+
+
+class GroupRow(NamedTuple):
+    """Sums of one (agent, group, model) from ``Ledger.grouped``.
+
+    ``group`` is a bucket number (``ts_ms // bucket_ms``) or a session id.
+    """
+
+    agent: str
+    group: Any
+    project: str | None
+    model: str
+    entries: int
+    input: int
+    output: int
+    cache_create: int
+    cache_read: int
+    total: int
+    cost: int  # nano-dollars, the priced part
+    unpriced: int  # tokens of events without a price
+    last_ms: int
 
 
 def is_corrupt(e: BaseException) -> bool:
@@ -581,14 +604,11 @@ class Ledger:
         since_ms: int | None = None,
         until_ms: int | None = None,
         bucket_ms: int = 900_000,
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[GroupRow]:
         """Sums per (agent, bucket|session, model), so reports never touch every row.
 
         Quarter-hour buckets let the caller map to local days in any time zone
         (every zone's offset is a multiple of 15 minutes).
-        Rows: agent, group key, project, model, entries, input, output,
-        cache_create, cache_read, total, cost (nano-$, known part),
-        unpriced tokens, last ts_ms.
 
         Open-ended bucket sums (what the daemon asks for on every change) are
         cached and brought up to date from the earliest time a change touched,
@@ -607,7 +627,7 @@ class Ledger:
         since_ms: int | None,
         until_ms: int | None,
         bucket_ms: int,
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[GroupRow]:
         where, args = _where(agent, since_ms, until_ms)
         group, extra = ("ts_ms / ?", [bucket_ms]) if by == "bucket" else ("session", [])
         q = (
@@ -616,11 +636,11 @@ class Ledger:
             "coalesce(sum(cost), 0), sum(iif(cost IS NULL, total, 0)), max(ts_ms) "
             f"FROM events{where} GROUP BY agent, g, model ORDER BY agent, g, model"
         )
-        return self.conn.execute(q, [*extra, *args]).fetchall()
+        return [GroupRow._make(r) for r in self.conn.execute(q, [*extra, *args])]
 
     def _grouped_cached(
         self, agent: str | None, since_ms: int | None, bucket_ms: int
-    ) -> list[tuple[Any, ...]]:
+    ) -> list[GroupRow]:
         # json and fastjson, not orjson: a warm daily/weekly/monthly report
         # needs no other JSON, and importing orjson costs ~20 ms (it pulls in
         # dataclasses and inspect).
@@ -631,15 +651,17 @@ class Ledger:
         key = f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
         version = self.version()
         got = self.conn.execute("SELECT version, v FROM cache WHERE k=?", (key,)).fetchone()
-        rows: list[tuple[Any, ...]] | None = None
+        rows: list[GroupRow] | None = None
         if got is not None:
             try:
                 data = loads(bytes(got[1]).decode())
             except (ValueError, RecursionError):
                 data = None
-            # Rows of the 13 columns ``_grouped`` selects, or damage: sum again.
-            ok = isinstance(data, list) and all(isinstance(r, list) and len(r) == 13 for r in data)
-            cached = [tuple(r) for r in data] if ok else None
+            # Rows of GroupRow's columns, or damage: sum again.
+            ok = isinstance(data, list) and all(
+                isinstance(r, list) and len(r) == len(GroupRow._fields) for r in data
+            )
+            cached = [GroupRow._make(r) for r in data] if ok else None
             if cached is not None and got[0] == version:
                 return cached
             known, earliest = self.changed_since(got[0]) if cached is not None else (False, None)
@@ -650,9 +672,9 @@ class Ledger:
                     # Buckets before the one holding the earliest touched time
                     # are as cached; the rest are summed again.
                     cut = max(since_ms or 0, earliest - earliest % bucket_ms)
-                    kept = [r for r in cached if r[1] < cut // bucket_ms]
+                    kept = [r for r in cached if r.group < cut // bucket_ms]
                     fresh = self._grouped("bucket", agent, cut, None, bucket_ms)
-                    rows = sorted(kept + fresh, key=lambda r: (r[0], r[1], r[3]))
+                    rows = sorted(kept + fresh, key=lambda r: (r.agent, r.group, r.model))
         if rows is None:
             rows = self._grouped("bucket", agent, since_ms, None, bucket_ms)
         self.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())

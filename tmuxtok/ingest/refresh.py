@@ -15,11 +15,11 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import Progress, ScanStats, scan
 from tmuxtok.model.pricing import PriceConfigError, PriceTable, default_override_path
 from tmuxtok.paths import data_dir, private_dir
-from tmuxtok.sources import SOURCES
+from tmuxtok.sources import all_sources
 
 
 def ledger_path(env: Mapping[str, str] = os.environ) -> Path:
-    return data_dir(env) / "ledger.sqlite3"
+    return Path(data_dir(env)) / "ledger.sqlite3"
 
 
 def open_ledger(env: Mapping[str, str] = os.environ) -> Ledger:
@@ -45,9 +45,9 @@ def refresh(
     except PriceConfigError:
         # A bad override must not stop ingest: events go in unpriced, then the
         # caller reports the override.
-        scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only)
+        scan(ledger, all_sources(), env, cfg.roots, progress=progress, only=only)
         raise
     # Loaded once here and handed to scan, whose parse workers price as they go.
-    stats = scan(ledger, SOURCES, env, cfg.roots, progress=progress, only=only, prices=table)
+    stats = scan(ledger, all_sources(), env, cfg.roots, progress=progress, only=only, prices=table)
     ledger.ensure_priced(table.fingerprint(), table.cost)
     return stats

@@ -242,9 +242,9 @@ def _scan(
     n = _workers() if pending >= PARALLEL_BYTES and len(todo) > 1 else 1
     committer = _Committer(ledger, stats, progress)
     if pending >= PARALLEL_BYTES:
-        from tmuxtok.sources import enable_typed
-
-        enable_typed()
+        # msgspec for the usual lines, imported once before the workers fork.
+        for source in sources.values():
+            source.enable_typed()
     with ledger.bulk() if pending >= PARALLEL_BYTES else contextlib.nullcontext():
         # Rows priced as they are parsed go in with one write; unpriced ones
         # take a second (ensure_priced), which also lengthens append -> state.

@@ -8,10 +8,10 @@ Since v2.1.80 that JSON carries the account's *official* rate-limit readings
 tokens but not the server's view of the limit. This module records them for the
 daemon, one small file per Claude config dir, and prints a status line.
 
-It runs on every Claude Code redraw, so like :mod:`tmuxtok.status` it imports
+It runs on every Claude Code redraw, so like ``tmuxtok status`` it imports
 the standard library only, and not even ``json`` or ``hashlib`` (which drag in
 ``re``/``enum`` and OpenSSL): JSON goes through ``_json``'s C scanner and
-encoder, the hash through :mod:`tmuxtok.digest`.
+encoder, the hash through :mod:`tmuxtok._digest`.
 ``subprocess`` is imported only for ``--then``.
 
 Whatever goes wrong, it prints something short and exits 0: a status line must
@@ -26,9 +26,15 @@ import os
 import sys
 import time
 
+from tmuxtok._atomic import write_atomic
 from tmuxtok._digest import sha256_hex
 from tmuxtok._fastjson import dumps, loads
-from tmuxtok.line import status
+from tmuxtok.line.fields import compute, level, number
+from tmuxtok.line.render import DEFAULT_COLORS, clock, money, paint, pct_text, render
+from tmuxtok.line.state import StateError, is_stale, lock_held, pick_agent, read, state_path
+from tmuxtok.model.rules import OFFICIAL_FRESH_SECONDS, official_in_force
+from tmuxtok.paths import state_dir as default_state_dir
+from tmuxtok.sources.claude import NAME as AGENT
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -36,10 +42,7 @@ if TYPE_CHECKING:
 
 
 SCHEMA = 1
-AGENT = "claude"
 LIMITS_DIR = "limits"
-#: A capture older than this says nothing reliable about the account any more.
-STALE_SECONDS = 600
 #: Unchanged content is rewritten after this long, so ``captured_at`` tells the
 #: daemon the hook is alive without a disk write per redraw.
 REFRESH_SECONDS = 60
@@ -81,7 +84,7 @@ def capture_key(cfg_dir: str | None) -> str:
 
 
 def limits_dir(state_dir: str | None = None) -> str:
-    return os.path.join(state_dir or status.state_dir(), LIMITS_DIR)
+    return os.path.join(state_dir or default_state_dir(), LIMITS_DIR)
 
 
 def capture_path(cfg_dir: str | None, state_dir: str | None = None) -> str:
@@ -89,14 +92,6 @@ def capture_path(cfg_dir: str | None, state_dir: str | None = None) -> str:
 
 
 # --------------------------------------------------------------------------- parse
-
-
-def _num(x: Any) -> float | None:
-    """A finite number, or None: bools and NaN are not readings."""
-    if isinstance(x, bool) or not isinstance(x, int | float):
-        return None
-    f = float(x)
-    return f if f - f == 0 else None
 
 
 def window_name(key: str) -> str:
@@ -124,7 +119,7 @@ def _epoch(x: Any) -> float | None:
     ISO 8601 strings, and milliseconds are an easy mistake upstream, so both
     are accepted rather than dropped.
     """
-    v = _num(x)
+    v = number(x)
     if v is not None:
         return v / 1000.0 if v > 1e11 else v
     if isinstance(x, str) and x.strip():
@@ -159,7 +154,7 @@ def build_capture(payload: Any, now: float, cfg_dir: str | None) -> dict[str, An
             seen = True
             name = window_name(key)
             raw = w.get("used_percentage")
-            pct = _num(raw)
+            pct = number(raw)
             reason = None
             if pct is None:
                 reason = "not a number"
@@ -224,39 +219,27 @@ def read_capture(path: str) -> dict[str, Any] | None:
         not isinstance(data, dict)
         or data.get("schema") != SCHEMA
         or data.get("agent") != AGENT
-        or _num(data.get("captured_at")) is None
+        or number(data.get("captured_at")) is None
         or not isinstance(data.get("windows"), dict)
     ):
         return None
     return data
 
 
-def _write_atomic(path: str, text: str) -> None:
-    """Temp file + rename: a reader sees the old capture or the new, never half.
+def _store(path: str, text: str) -> None:
+    """Write a capture: a reader sees the old one or the new, never half.
 
     No fsync: this runs on every redraw, and a capture lost to a power cut is
     replaced within seconds of Claude Code's next message (a torn file is
     skipped by the readers).
     """
     directory = os.path.dirname(path)
-    base = os.path.dirname(directory)
-    os.makedirs(base, mode=0o700, exist_ok=True)
+    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
     try:  # noqa: SIM105  (contextlib would be one more import on the hot path)
         os.mkdir(directory, 0o700)
     except FileExistsError:
         pass
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        try:  # noqa: SIM105
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_atomic(path, text.encode("utf-8"), sync=False)
 
 
 def record(capture: dict[str, Any], path: str, now: float) -> tuple[bool, dict[str, Any] | None]:
@@ -274,12 +257,12 @@ def record(capture: dict[str, Any], path: str, now: float) -> tuple[bool, dict[s
         if (
             capture["status"] == "absent"
             and prev.get("status") == "present"
-            and age <= STALE_SECONDS
+            and age <= OFFICIAL_FRESH_SECONDS
         ):
             return False, prev
         if _substance(prev) == _substance(capture) and 0 <= age < REFRESH_SECONDS:
             return False, prev
-    _write_atomic(path, dumps(capture) + "\n")
+    _store(path, dumps(capture) + "\n")
     return True, prev
 
 
@@ -310,31 +293,30 @@ def effective(capture: dict[str, Any], now: float) -> dict[str, dict[str, Any]]:
 
     A window whose reset time has passed is dropped (its percentage belongs to
     a window that is over). The rest carry ``stale: True`` when the capture is
-    more than STALE_SECONDS old: the value was true then, but usage may have
+    more than OFFICIAL_FRESH_SECONDS old: the value was true then, but usage may have
     moved since, so a reader should label it rather than trust it.
     """
     if not isinstance(capture, dict) or capture.get("status") != "present":
         return {}
-    captured = _num(capture.get("captured_at"))
+    captured = number(capture.get("captured_at"))
     windows = capture.get("windows")
     if captured is None or not isinstance(windows, dict):
         return {}
-    stale = now - captured > STALE_SECONDS
     out: dict[str, dict[str, Any]] = {}
     for name, w in windows.items():
         if not isinstance(w, dict):
             continue
-        used = _num(w.get("used_pct"))
+        used = number(w.get("used_pct"))
         if used is None or not 0 <= used <= 100:
             continue
-        resets_at = _num(w.get("resets_at"))
+        resets_at = number(w.get("resets_at"))
         if resets_at is not None and now >= resets_at:
             continue
         out[str(name)] = {
             "used_pct": used,
             "resets_at": resets_at,
             "captured_at": captured,
-            "stale": stale,
+            "stale": not official_in_force(resets_at, captured, now, statusline=True),
         }
     return out
 
@@ -342,24 +324,18 @@ def effective(capture: dict[str, Any], now: float) -> dict[str, dict[str, Any]]:
 # --------------------------------------------------------------------------- output
 
 
-def _colour(text: str, color: str | None) -> str:
-    """ANSI, which Claude Code renders; NO_COLOR turns it off."""
-    sgr = "" if os.environ.get("NO_COLOR") else status.ansi_color(color)
-    return f"{sgr}{text}\x1b[0m" if sgr else text
-
-
 def _daemon_fields(now: float) -> dict[str, Any] | None:
     """The daemon's numbers for Claude, or None when there is no usable state."""
-    path = status.state_path()
+    path = state_path()
     try:
-        state = status.load(path)
-    except status.Unusable:
+        state = read(path)
+    except StateError:
         return None
-    if status.is_stale(state, now) and not status.lock_held(os.path.dirname(path)):
+    if is_stale(state, now) and not lock_held(os.path.dirname(path)):
         return None
-    if status.pick_agent(state, AGENT) is None:
+    if pick_agent(state, AGENT) is None:
         return None
-    return status.compute(state, AGENT, now)
+    return compute(state, AGENT, now)
 
 
 def line(payload: Any, capture: dict[str, Any] | None, now: float) -> str:
@@ -376,9 +352,9 @@ def line(payload: Any, capture: dict[str, Any] | None, now: float) -> str:
     pct5 = five["used_pct"] if five and not five["stale"] else None
     official = []
     if five:
-        official.append(f"5h {status.pct_text(five['used_pct'])}")
+        official.append(f"5h {pct_text(five['used_pct'])}")
     if week:
-        official.append(f"7d {status.pct_text(week['used_pct'])}")
+        official.append(f"7d {pct_text(week['used_pct'])}")
     official_text = ""
     if official:
         old = any(w["stale"] for w in (five, week) if w)
@@ -392,10 +368,10 @@ def line(payload: Any, capture: dict[str, Any] | None, now: float) -> str:
     parts: list[str] = []
     color: str | None = None
     if fields is not None and fields.get("active"):
-        parts.append(status.render(fields, "⏳ {remaining} · {tokens} · {cost}", "plain"))
+        parts.append(render(fields, "⏳ {remaining} · {tokens} · {cost}", "plain"))
         color = fields.get("color")
     elif fields is not None and fields.get("today_cost"):
-        parts.append(status.render(fields, "today {today_cost}", "plain"))
+        parts.append(render(fields, "today {today_cost}", "plain"))
     if not parts:
         model = data.get("model")
         name = model.get("display_name") if isinstance(model, dict) else None
@@ -404,23 +380,16 @@ def line(payload: Any, capture: dict[str, Any] | None, now: float) -> str:
     if official_text:
         parts.append(official_text)
         if fields is None and five and five["resets_at"] is not None:
-            parts.append(f"↻ {status.clock(five['resets_at'])}")
+            parts.append(f"↻ {clock(five['resets_at'])}")
     elif fields is None:
         cost = data.get("cost")
-        usd = _num(cost.get("total_cost_usd")) if isinstance(cost, dict) else None
+        usd = number(cost.get("total_cost_usd")) if isinstance(cost, dict) else None
         if usd is not None:
-            parts.append(f"{status.money(usd)} session")
+            parts.append(f"{money(usd)} session")
     if pct5 is not None:
-        level = (
-            "low"
-            if pct5 < status.DEFAULT_MEDIUM
-            else "medium"
-            if pct5 < status.DEFAULT_HIGH
-            else "high"
-        )
-        color = status.DEFAULT_COLORS[level]
+        color = DEFAULT_COLORS[level(True, pct5, None)]
     text = " · ".join(p for p in parts if p) or "tmuxtok"
-    return _colour(text.replace("\n", " ").replace("\r", " "), color)
+    return paint(text.replace("\n", " ").replace("\r", " "), color, "ansi")
 
 
 # --------------------------------------------------------------------------- --then

@@ -1,38 +1,40 @@
-"""The state file: the contract between the daemon and every cheap reader.
+"""Reading the state file: the contract between the daemon and every cheap reader.
 
-Stdlib only: ``tmuxtok status`` and ``tmuxtok prompt`` import this on every
-tmux redraw and shell prompt. The writer replaces the file atomically and only
-when its content changes, so readers never see half a file and an idle daemon
-never touches the disk. Time-dependent values (remaining, elapsed, countdown)
-are *not* stored: readers derive them from ``now``. See docs/state.md.
+``tmuxtok status``, ``tmuxtok prompt``, Claude Code's statusLine command and
+the live panel all come through here, so it imports only the standard
+library, and not even ``json`` (which drags in ``re`` and ``enum``, more than
+the rest of a status line costs): the file is parsed by ``_json``'s C
+scanner. The daemon writes the file (``tmuxtok.daemon.publish``); see
+docs/state.md for the contract.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
-from typing import Any
+
+from tmuxtok._fastjson import loads
+from tmuxtok.paths import state_dir
+from tmuxtok.sources import PRIMARY
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
 
 SCHEMA_VERSION = 1
 FILE_NAME = "state.json"
-#: A state file older than this (and no live writer) is reported as stale.
+#: A state file older than this, with no daemon holding the lock, is stale.
 STALE_SECONDS = 180
+#: The daemon holds an exclusive ``flock`` on this file in the state dir.
+LOCK_FILE = "watch.lock"
 
 
-def state_dir(env: Any = os.environ) -> str:
-    base = env.get("XDG_STATE_HOME")
-    if not base or not os.path.isabs(base):
-        base = os.path.join(env.get("HOME") or os.path.expanduser("~"), ".local", "state")
-    return os.path.join(base, "tmuxtok")
-
-
-def state_path(env: Any = os.environ) -> str:
+def state_path(env: Mapping[str, str] = os.environ) -> str:
     return os.path.join(state_dir(env), FILE_NAME)
 
 
 class StateError(Exception):
-    """Why a state file could not be used, in a few words for a status line."""
+    """Why a state file cannot be used; ``marker`` is the short reason a status line shows."""
 
     def __init__(self, marker: str, detail: str) -> None:
         super().__init__(detail)
@@ -40,19 +42,21 @@ class StateError(Exception):
 
 
 def read(path: str | None = None) -> dict[str, Any]:
-    """Load and validate; raises StateError("missing"|"corrupt"|"schema", …)."""
+    """Load and validate; raises StateError("missing"|"unreadable"|"corrupt"|"schema", …)."""
     path = path or state_path()
     try:
         with open(path, "rb") as f:
             raw = f.read(1 << 20)
-    except FileNotFoundError as e:
-        raise StateError("missing", f"no state file at {path}") from e
+    except FileNotFoundError:
+        raise StateError("missing", f"no state file at {path}") from None
     except OSError as e:
-        raise StateError("unreadable", f"{path}: {e.strerror}") from e
+        raise StateError("unreadable", f"{path}: {e.strerror}") from None
     try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError) as e:
-        raise StateError("corrupt", f"{path}: not valid JSON") from e
+        if raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        data = loads(raw.decode("utf-8"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+        raise StateError("corrupt", f"{path}: not valid JSON") from None
     if not isinstance(data, dict) or not isinstance(data.get("agents"), dict):
         raise StateError("corrupt", f"{path}: not a tmuxtok state file")
     if data.get("schema_version") != SCHEMA_VERSION:
@@ -62,44 +66,50 @@ def read(path: str | None = None) -> dict[str, Any]:
     return data
 
 
-def encode(data: dict[str, Any]) -> bytes:
-    return json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+def is_stale(state: Mapping[str, Any], now: float) -> bool:
+    """Old ``generated_at`` alone is normal: an idle daemon rewrites nothing."""
+    gen = state.get("generated_at")
+    if isinstance(gen, bool) or not isinstance(gen, int | float) or gen - gen != 0:
+        return True
+    return now - gen > STALE_SECONDS
 
 
-def write_if_changed(data: dict[str, Any], path: str | None = None) -> bool:
-    """Atomically replace the file when the content (ignoring generated_at) differs.
+def lock_holder(directory: str) -> int | None:
+    """The pid of the daemon holding its lock in ``directory``; -1 if it holds it but
+    its pid is unreadable; None when no daemon holds it.
 
-    Returns whether it wrote. The comparison leaves out ``generated_at`` so a
-    clock tick with nothing new does not touch the disk.
+    A shared non-blocking ``flock`` fails with EWOULDBLOCK only while someone
+    holds the lock exclusively; when it succeeds it is released at once, so
+    asking never gets in the way of a daemon that is starting.
     """
-    path = path or state_path()
-    body = {k: v for k, v in data.items() if k != "generated_at"}
+    import fcntl
+
     try:
-        with open(path, "rb") as f:
-            old = json.loads(f.read(1 << 20))
-        if isinstance(old, dict):
-            old.pop("generated_at", None)
-            if old == json.loads(encode(body)):
-                return False
-    except (OSError, ValueError):
-        pass
-    write(data, path)
-    return True
+        fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raw = os.pread(fd, 32, 0).decode(errors="replace").strip()
+            return int(raw) if raw.isdigit() else -1
+        except OSError:
+            return None
+        return None
+    finally:
+        os.close(fd)  # closing drops our shared lock, if we got it
 
 
-def write(data: dict[str, Any], path: str) -> None:
-    """Temp file in the same dir + fsync + rename: readers see old or new, never half."""
-    d = os.path.dirname(path)
-    os.makedirs(d, mode=0o700, exist_ok=True)
-    tmp = os.path.join(d, f".{os.path.basename(path)}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(encode(data))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+def lock_held(directory: str) -> bool:
+    return lock_holder(directory) is not None
+
+
+def pick_agent(state: Mapping[str, Any], agent: str | None = None) -> str | None:
+    """The requested agent if it has data, else the primary one, else the first one."""
+    agents = state.get("agents") or {}
+    if agent is not None:
+        return agent if agent in agents else None
+    if PRIMARY in agents:
+        return PRIMARY
+    return next(iter(agents), None)

@@ -9,10 +9,11 @@ says round first; ccusage does not, and ccusage wins).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
+
+from tmuxtok.model.rules import is_active, js_round, project
 
 __all__ = [
     "Block",
@@ -23,7 +24,6 @@ __all__ = [
     "active_block",
     "build_blocks",
     "burn_rate",
-    "indicator_level",
     "iso_ms",
     "max_completed_total",
     "projection",
@@ -31,8 +31,6 @@ __all__ = [
 
 HOUR_MS = 3_600_000
 SYNTHETIC_MODEL = "<synthetic>"  # Claude Code's placeholder for locally made replies
-MODERATE_TPM = 2000
-HIGH_TPM = 5000
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 # The records below are NamedTuples, not dataclasses: importing ``dataclasses``
@@ -121,12 +119,6 @@ def iso_ms(ts_ms: int) -> str:
     """JS ``Date.toISOString()``: always milliseconds, always ``Z``."""
     dt = _EPOCH + timedelta(milliseconds=ts_ms)
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
-
-
-def _js_round(x: float) -> int:
-    """``Math.round``: half up (towards +inf), unlike Python's banker's rounding."""
-    floor = math.floor(x)
-    return floor + 1 if x - floor >= 0.5 else floor
 
 
 def build_blocks(entries: Iterable[Entry], now_ms: int, session_hours: float = 5.0) -> list[Block]:
@@ -238,7 +230,7 @@ def _block(start: int, entries: list[Entry], now_ms: int, span_ms: float) -> Blo
         end_ms=end,
         actual_end_ms=last,
         first_ms=entries[0].ts_ms,
-        is_active=now_ms - last < span_ms and now_ms < end,
+        is_active=is_active(last, end, now_ms, span_ms),
         is_gap=False,
         entries=tally.entries,
         input_tokens=tally.input,
@@ -296,11 +288,11 @@ def projection(block: Block, now_ms: int) -> Projection | None:
     if rate is None:
         return None
     remaining = max(0.0, (block.end_ms - now_ms) / 60_000)
-    return Projection(
-        total_tokens=_js_round(block.total_tokens + rate.tokens_per_minute * remaining),
-        total_cost=_js_round((block.cost + rate.cost_per_hour / 60 * remaining) * 100) / 100,
-        remaining_minutes=_js_round(remaining),
+    tokens, cost = project(
+        block.total_tokens, block.cost, rate.tokens_per_minute, rate.cost_per_hour, remaining
     )
+    assert cost is not None  # a block's cost is a number (its known part)
+    return Projection(total_tokens=tokens, total_cost=cost, remaining_minutes=js_round(remaining))
 
 
 def active_block(blocks: Sequence[Block]) -> Block | None:
@@ -309,13 +301,6 @@ def active_block(blocks: Sequence[Block]) -> Block | None:
     Only future-dated entries (clock skew) can make more than one block active.
     """
     return next((b for b in blocks if b.is_active), None)
-
-
-def indicator_level(tpm_for_indicator: float) -> str:
-    """Thresholds as in ``ccusage statusline`` (``ccusage blocks --live`` uses ``>``)."""
-    if tpm_for_indicator < MODERATE_TPM:
-        return "normal"
-    return "moderate" if tpm_for_indicator < HIGH_TPM else "high"
 
 
 def max_completed_total(blocks: Iterable[Block]) -> int | None:

@@ -12,8 +12,8 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-#: A statusLine capture older than this no longer speaks for the window.
-OFFICIAL_FRESH_SECONDS = 600
+from tmuxtok.model.rules import official_in_force
+
 FIVE_HOURS = 5 * 3600
 
 
@@ -31,16 +31,10 @@ class Official(NamedTuple):
     source: str
 
     def usable(self, now: float) -> bool:
-        """An official reading counts until its window resets.
-
-        A reading whose reset time is unknown (or that comes from a
-        statusLine capture) goes stale after OFFICIAL_FRESH_SECONDS.
-        """
-        if self.resets_at is not None and now >= self.resets_at:
-            return False
-        if self.source.endswith("statusline") or self.resets_at is None:
-            return now - self.captured_at <= OFFICIAL_FRESH_SECONDS
-        return True
+        """Whether the reading is in force at ``now`` (:func:`official_in_force`)."""
+        return official_in_force(
+            self.resets_at, self.captured_at, now, self.source.endswith("statusline")
+        )
 
 
 def pick_official(readings: Iterable[Official], window: str, now: float) -> Official | None:

@@ -25,6 +25,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from tmuxtok import errors
 from tmuxtok._digest import sha256_hex
 from tmuxtok._fastjson import loads as json_loads
 
@@ -53,8 +54,11 @@ class ModelPrice(NamedTuple):
     cache_read_above_200k: float | None = None
 
 
-class PriceConfigError(ValueError):
+class PriceConfigError(errors.TmuxtokError, ValueError):
     """The user's price override is unusable; the message names file and key."""
+
+    exit_code = errors.BAD_CONFIG
+    code = "BAD_CONFIG"
 
 
 _FIELDS: tuple[str, ...] = ModelPrice._fields
@@ -190,12 +194,9 @@ def default_override_path(env: Mapping[str, str] | None = None) -> Path:
     """Where the user's price override lives, following the XDG base-dir spec."""
     from pathlib import Path
 
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or ""
-    if not base:
-        home = env.get("HOME")
-        base = str(Path(home) / ".config") if home else str(Path.home() / ".config")
-    return Path(base) / "tmuxtok" / "prices.toml"
+    from tmuxtok.paths import config_dir
+
+    return Path(config_dir(os.environ if env is None else env)) / "prices.toml"
 
 
 class PriceTable:

@@ -7,21 +7,21 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from tmuxtok.config import Budgets
-from tmuxtok.daemon import publish as snapshot
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
 from tmuxtok.model import limits as lm
 from tmuxtok.reports import query as report
+from tmuxtok.reports.spend import budget_spend, periods
 
 
 def budget_report(
     ledger: Ledger, budgets: Budgets, now: float, tz: tzinfo, session_hours: float
 ) -> dict[str, Any]:
     now_ms = int(now * 1000)
-    spent = snapshot._budgets(ledger, now_ms, tz, budgets)
-    periods = snapshot._periods(ledger, None, now_ms, tz)
+    spent = budget_spend(ledger, now_ms, tz, budgets)
+    sums = periods(ledger, None, now_ms, tz)
     week_ago = int((now - 7 * 86400) * 1000)
-    last7 = sum(r[10] for r in ledger.grouped("bucket", None, week_ago, None)) / report.NANO
+    last7 = sum(r.cost for r in ledger.grouped("bucket", None, week_ago, None)) / report.NANO
     local = datetime.fromtimestamp(now, tz)
     days_in_month = calendar.monthrange(local.year, local.month)[1]
     month_end = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0) + timedelta(
@@ -45,13 +45,13 @@ def budget_report(
         )
     return {
         "warnPercent": budgets.warn_pct,
-        "spent": {k: round(v["cost"], 6) for k, v in periods.items()},
+        "spent": {k: round(v["cost"], 6) for k, v in sums.items()},
         "budgets": spent,
         "blocks": blocks,
         "projection": {
             "sevenDayAverage": round(avg, 6),
-            "monthToDate": round(periods["month"]["cost"], 6),
-            "projectedMonth": round(periods["month"]["cost"] + avg * days_left, 6),
+            "monthToDate": round(sums["month"]["cost"], 6),
+            "projectedMonth": round(sums["month"]["cost"] + avg * days_left, 6),
             "monthlyBudget": budgets.monthly,
         },
     }

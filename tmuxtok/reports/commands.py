@@ -1,16 +1,10 @@
-"""The report commands as plain functions, and a click-free way in for scripts.
+"""The report commands as plain functions: what ``cli.py`` and ``fast_argv`` both call.
 
-``tmuxtok blocks --json`` is what scripts, status bars and other tools poll,
-and with nothing new in the logs click's import alone costs more than the
-report. So ``__main__`` offers ``<report> --json ...`` to ``fast_argv`` first:
-it accepts only spellings it understands completely and returns None for
-anything else (help, typos, bad values, human output), which click in
-``cli.py`` then handles with its usual messages. Both ways end in the same
-functions below, so their output is the same by construction.
-
-Only the standard library and tmuxtok's own report path are imported here
-(JSON goes out through ``json``: orjson's import pulls in dataclasses and
-inspect).
+Both ways in end here, so a ``--json`` report is the same bytes whether click
+parsed its options or not. Only the standard library and tmuxtok's own report
+path are imported (JSON goes out through ``json``: orjson's import pulls in
+dataclasses and inspect), and every failure ends as a ``TmuxtokError``: one
+line (or ``{"error", "code"}`` under ``--json``) and its exit status.
 """
 
 from __future__ import annotations
@@ -20,7 +14,7 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
-from tmuxtok.config import AGENTS
+from tmuxtok.errors import NoData, TmuxtokError
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -40,12 +34,13 @@ def echo(text: str, err: bool = False) -> None:
     stream.flush()
 
 
-def fail(message: str, code: int = 2, as_json: bool = False, err_code: str = "ERROR") -> NoReturn:
+def fail(error: TmuxtokError, as_json: bool = False) -> NoReturn:
+    """End the command with ``error``: its message, its JSON code, its exit status."""
     if as_json:
-        echo(json.dumps({"error": message, "code": err_code}, ensure_ascii=False))
+        echo(json.dumps({"error": str(error), "code": error.code}, ensure_ascii=False))
     else:
-        echo(f"tmuxtok: {message}", err=True)
-    sys.exit(code)
+        echo(f"tmuxtok: {error}", err=True)
+    sys.exit(error.exit_code)
 
 
 def emit_json(data: Any) -> None:
@@ -56,20 +51,18 @@ class Ctx:
     """What every report needs: config, an up-to-date ledger, the time zone."""
 
     def __init__(self, as_json: bool, timezone: str | None) -> None:
-        from tmuxtok.config import ConfigError
         from tmuxtok.config import load as load_config
         from tmuxtok.ingest import refresh as store
         from tmuxtok.ingest.ledger import LedgerError
-        from tmuxtok.model.pricing import PriceConfigError
-        from tmuxtok.reports import query as report
+        from tmuxtok.reports.query import resolve_tz
 
         self.as_json = as_json
         try:
             self.cfg = load_config()
-            self.tz = report.resolve_tz(timezone or self.cfg.timezone)
+            self.tz = resolve_tz(timezone or self.cfg.timezone)
             self.ledger = store.open_ledger()
-        except (ConfigError, report.ReportError, LedgerError) as e:
-            fail(str(e), 30 if isinstance(e, ConfigError) else 2, as_json, "BAD_CONFIG")
+        except TmuxtokError as e:
+            fail(e, as_json)
         if self.ledger.recovered_from is not None:
             echo(
                 f"tmuxtok: the ledger was unreadable; moved it to {self.ledger.recovered_from} "
@@ -79,17 +72,17 @@ class Ctx:
             )
         try:
             self.stats: ScanStats = store.refresh(self.ledger, self.cfg)
-        except PriceConfigError as e:
-            fail(str(e), 30, as_json, "BAD_CONFIG")
         except LedgerError as e:  # e.g. a full disk: report from what is stored
             from tmuxtok.ingest.scan import ScanStats
 
             echo(f"tmuxtok: {e}", err=True)
             self.stats = ScanStats()
+        except TmuxtokError as e:  # a bad prices.toml
+            fail(e, as_json)
 
     def no_data(self, what: str = "usage data") -> NoReturn:
         if self.as_json:
-            fail("No data found", 1, True, "NO_DATA")
+            fail(NoData(), True)
         roots = ", ".join(r for rs in self.stats.roots.values() for r in rs) or "none found"
         echo(
             f"No {what} found. Agent log roots: {roots}. "
@@ -132,7 +125,8 @@ def period(
     breakdown: bool = False,
     start_of_week: str = "sunday",
 ) -> None:
-    from tmuxtok.reports import query as report
+    from tmuxtok.reports import ccusage_json as report
+    from tmuxtok.reports.query import parse_day
 
     ctx = Ctx(as_json, timezone)
     try:
@@ -141,13 +135,13 @@ def period(
             period,
             agent=_agent(agent),
             tz=ctx.tz,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
             order=order,
             week_start=WEEKDAYS.index(start_of_week),
         )
-    except report.ReportError as e:
-        fail(str(e), 2, as_json)
+    except TmuxtokError as e:
+        fail(e, as_json)
     show(
         ctx,
         data,
@@ -165,7 +159,8 @@ def session(
     order: str = "asc",
     breakdown: bool = False,
 ) -> None:
-    from tmuxtok.reports import query as report
+    from tmuxtok.reports import ccusage_json as report
+    from tmuxtok.reports.query import parse_day
 
     ctx = Ctx(as_json, timezone)
     try:
@@ -173,12 +168,12 @@ def session(
             ctx.ledger,
             agent=_agent(agent),
             tz=ctx.tz,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
             order=order,
         )
-    except report.ReportError as e:
-        fail(str(e), 2, as_json)
+    except TmuxtokError as e:
+        fail(e, as_json)
     show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown))
 
 
@@ -195,7 +190,8 @@ def blocks(
     order: str = "asc",
     breakdown: bool = False,
 ) -> None:
-    from tmuxtok.reports import query as report
+    from tmuxtok.reports import ccusage_json as report
+    from tmuxtok.reports.query import parse_day
 
     ctx = Ctx(as_json, timezone)
     now_ms = int(time.time() * 1000)
@@ -206,14 +202,14 @@ def blocks(
             active=active,
             recent=recent,
             token_limit=token_limit,
-            since=report.parse_day(since, "--since"),
-            until=report.parse_day(until, "--until"),
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
             order=order,
             breakdown=breakdown,
         )
         data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
-    except report.ReportError as e:
-        fail(str(e), 2, as_json)
+    except TmuxtokError as e:
+        fail(e, as_json)
     show(
         ctx,
         data,
@@ -236,16 +232,13 @@ def scan(
     come here without click: a GiB of history is read in about a second, and
     click's import would be a few percent of it.
     """
-    from tmuxtok.config import ConfigError
     from tmuxtok.config import load as load_config
     from tmuxtok.ingest import refresh as store
-    from tmuxtok.ingest.ledger import LedgerError
-    from tmuxtok.model.pricing import PriceConfigError
 
     try:
         cfg = load_config()
-    except ConfigError as e:
-        fail(str(e), 30, as_json, "BAD_CONFIG")
+    except TmuxtokError as e:
+        fail(e, as_json)
     ledger = store.open_ledger()
     if ledger.recovered_from is not None:
         echo(
@@ -257,10 +250,8 @@ def scan(
     started = time.perf_counter()
     try:
         stats = (refresh or store.refresh)(ledger, cfg)
-    except PriceConfigError as e:
-        fail(str(e), 30, as_json, "BAD_CONFIG")
-    except LedgerError as e:
-        fail(str(e), 2, as_json, "LEDGER")
+    except TmuxtokError as e:
+        fail(e, as_json)
     elapsed = time.perf_counter() - started
     summary = {
         "files": stats.files,
@@ -287,105 +278,3 @@ def scan(
         )
         for err in stats.errors:
             echo(f"  could not read {err}", err=True)
-
-
-# --- the click-free way in ------------------------------------------------------------------
-
-#: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
-#: allowed values, or "hours" (a float in [1, 24], as click's FloatRange).
-_Spec = dict[str, tuple[str, Any]]
-_COMMON: _Spec = {
-    "--json": ("as_json", "flag"),
-    "--since": ("since", "text"),
-    "--until": ("until", "text"),
-    "--timezone": ("timezone", "text"),
-    "-z": ("timezone", "text"),
-    "--order": ("order", ("asc", "desc")),
-    "--breakdown": ("breakdown", "flag"),
-    "-b": ("breakdown", "flag"),
-}
-_SPECS: dict[str, _Spec] = {
-    "daily": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
-    "monthly": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
-    "weekly": {
-        **_COMMON,
-        "--agent": ("agent", (*AGENTS, "all")),
-        "--start-of-week": ("start_of_week", tuple(WEEKDAYS)),
-    },
-    "session": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
-    "scan": {"--json": ("as_json", "flag"), "--quiet": ("quiet", "flag"), "-q": ("quiet", "flag")},
-    "blocks": {
-        **_COMMON,
-        "--agent": ("agent", tuple(AGENTS)),
-        "--active": ("active", "flag"),
-        "-a": ("active", "flag"),
-        "--recent": ("recent", "flag"),
-        "-r": ("recent", "flag"),
-        "--token-limit": ("token_limit", "text"),
-        "-t": ("token_limit", "text"),
-        "--session-length": ("session_length", "hours"),
-        "-n": ("session_length", "hours"),
-    },
-}
-
-
-def fast_argv(argv: list[str]) -> dict[str, Any] | None:
-    """Keyword arguments for ``run`` if argv is a ``--json`` report spelled plainly.
-
-    None means "let click do it": click owns every message about bad usage.
-    """
-    if not argv or argv[0] not in _SPECS:
-        return None
-    spec = _SPECS[argv[0]]
-    kw: dict[str, Any] = {}
-    args = argv[1:]
-    i = 0
-    while i < len(args):
-        name, eq, inline = args[i].partition("=")
-        got = spec.get(name)
-        if got is None:
-            return None
-        key, kind = got
-        if kind == "flag":
-            if eq:
-                return None
-            kw[key] = True
-            i += 1
-            continue
-        if eq:
-            value = inline
-        elif i + 1 < len(args):
-            value = args[i + 1]
-            i += 1
-        else:
-            return None
-        i += 1
-        if isinstance(kind, tuple):
-            if value not in kind:
-                return None
-        elif kind == "hours":
-            try:
-                hours = float(value)
-            except ValueError:
-                return None
-            if not 1 <= hours <= 24:
-                return None
-            kw[key] = hours
-            continue
-        elif value.startswith("-"):
-            return None  # click would read it as the value; a typo is likelier
-        kw[key] = value
-    if not (kw.get("as_json") or (argv[0] == "scan" and kw.get("quiet"))):
-        return None  # a human's scan may want the progress bar, which is rich's
-    return {"command": argv[0], **kw}
-
-
-def run(command: str, **kw: Any) -> None:
-    if command in PERIODS:
-        period(command, **kw)
-    elif command == "session":
-        session(**kw)
-    elif command == "scan":
-        scan(**kw)
-    else:
-        blocks(**kw)

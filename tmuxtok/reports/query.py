@@ -1,27 +1,26 @@
-"""Report data in ccusage's JSON shapes, built from ledger aggregates.
+"""Questions reports ask of the ledger: time zones and days, usage entries, and
+the cached history of blocks.
 
-Field names and nesting match ``ccusage daily|weekly|monthly|session|blocks
---json`` so scripts written for ccusage (tmux-claude-live among them) can
-switch. tmuxtok adds ``unpricedTokens`` where ccusage would silently say $0.
-Key order is fixed and costs are exact sums of nano-dollars, so the same data
-always gives the same bytes.
+Shared by the report commands, the daemon (which publishes the state file
+from the same blocks) and the live panel; the ccusage-shaped JSON built from
+the answers is in ``ccusage_json``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
 
+from tmuxtok.errors import TmuxtokError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
+from tmuxtok.model.rules import is_active
 
 BUCKET_MS = 900_000
 NANO = 1e9
 
 
-class ReportError(ValueError):
-    pass
+class ReportError(TmuxtokError, ValueError):
+    """A report option tmuxtok cannot use (a date, a zone, a limit); one line."""
 
 
 def resolve_tz(name: str | None) -> tzinfo:
@@ -60,207 +59,15 @@ def day_bounds(since: date | None, until: date | None, tz: tzinfo) -> tuple[int 
     )
 
 
-class Acc:
-    """Token and cost sums of one report row (or one model within it).
-
-    Mutated in place, so a slotted class rather than a NamedTuple (and not a
-    dataclass: ``dataclasses`` costs ~10 ms to import).
-    """
-
-    __slots__ = (
-        "cache_create",
-        "cache_read",
-        "cost_n",
-        "entries",
-        "input",
-        "last_ms",
-        "models",
-        "output",
-        "total",
-        "unpriced",
-    )
-
-    def __init__(
-        self,
-        input: int = 0,
-        output: int = 0,
-        cache_create: int = 0,
-        cache_read: int = 0,
-        total: int = 0,
-        cost_n: int = 0,
-        unpriced: int = 0,
-        entries: int = 0,
-        last_ms: int = 0,
-        models: dict[str, Acc] | None = None,
-    ) -> None:
-        self.input = input
-        self.output = output
-        self.cache_create = cache_create
-        self.cache_read = cache_read
-        self.total = total
-        self.cost_n = cost_n
-        self.unpriced = unpriced
-        self.entries = entries
-        self.last_ms = last_ms
-        self.models: dict[str, Acc] = {} if models is None else models
-
-    def add(self, r: Sequence[Any]) -> None:
-        """Add one ``Ledger.grouped`` row (from its ``entries`` column on)."""
-        self.entries += r[4]
-        self.input += r[5]
-        self.output += r[6]
-        self.cache_create += r[7]
-        self.cache_read += r[8]
-        self.total += r[9]
-        self.cost_n += r[10]
-        self.unpriced += r[11]
-        self.last_ms = max(self.last_ms, r[12])
-
-    @property
-    def cost(self) -> float:
-        return self.cost_n / NANO
-
-    def tokens_json(self, cache_key: str = "cacheCreationTokens") -> dict[str, Any]:
-        return {
-            "inputTokens": self.input,
-            "outputTokens": self.output,
-            cache_key: self.cache_create,
-            "cacheReadTokens": self.cache_read,
-            "totalTokens": self.total,
-            "totalCost": self.cost,
-        }
-
-    def breakdowns(self) -> list[dict[str, Any]]:
-        rows = sorted(self.models.items(), key=lambda kv: (-kv[1].cost_n, kv[0]))
-        return [
-            {
-                "modelName": name,
-                "inputTokens": m.input,
-                "outputTokens": m.output,
-                "cacheCreationTokens": m.cache_create,
-                "cacheReadTokens": m.cache_read,
-                "cost": m.cost if m.unpriced < m.total or m.total == 0 else None,
-            }
-            for name, m in rows
-        ]
-
-
-def _accumulate(
-    rows: list[tuple[Any, ...]], key: Callable[[tuple[Any, ...]], str]
-) -> dict[str, Acc]:
-    out: dict[str, Acc] = {}
-    for r in rows:
-        acc = out.setdefault(key(r), Acc())
-        acc.add(r)
-        acc.models.setdefault(r[3], Acc()).add(r)
-    return out
-
-
-def _row(label_key: str, label: str, acc: Acc, agents: list[str] | None = None) -> dict[str, Any]:
-    row: dict[str, Any] = {label_key: label, **acc.tokens_json()}
-    row["modelsUsed"] = sorted(acc.models)
-    row["modelBreakdowns"] = acc.breakdowns()
-    row["unpricedTokens"] = acc.unpriced
-    if agents is not None:
-        row["agents"] = agents
-    return row
-
-
-def _totals(accs: list[Acc]) -> dict[str, Any]:
-    t = Acc()
-    for a in accs:
-        for f in ("input", "output", "cache_create", "cache_read", "total", "cost_n", "unpriced"):
-            setattr(t, f, getattr(t, f) + getattr(a, f))
-    out = {
-        "inputTokens": t.input,
-        "outputTokens": t.output,
-        "cacheCreationTokens": t.cache_create,
-        "cacheReadTokens": t.cache_read,
-        "totalCost": t.cost,
-        "totalTokens": t.total,
-        "unpricedTokens": t.unpriced,
-    }
-    return out
-
-
-PERIODS = {"daily": "date", "weekly": "week", "monthly": "month"}
-
-
-def period_label(period: str, d: date, week_start: int = 6) -> str:
-    """ccusage labels: a date, the first day of the week, or YYYY-MM."""
-    if period == "monthly":
-        return d.strftime("%Y-%m")
-    if period == "weekly":
-        return (d - timedelta(days=(d.weekday() - week_start) % 7)).isoformat()
-    return d.isoformat()
-
-
-def period_report(
-    ledger: Ledger,
-    period: str,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
-    order: str = "asc",
-    week_start: int = 6,
-) -> dict[str, Any]:
-    lo, hi = day_bounds(since, until, tz)
-    rows = ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
-    agents_of: dict[str, set[str]] = {}
-
-    def key(r: tuple[Any, ...]) -> str:
-        d = datetime.fromtimestamp(r[1] * BUCKET_MS / 1000, tz).date()
-        label = period_label(period, d, week_start)
-        agents_of.setdefault(label, set()).add(r[0])
-        return label
-
-    accs = _accumulate(rows, key)
-    labels = sorted(accs, reverse=order == "desc")
-    name = PERIODS[period]
-    return {
-        period: [
-            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if agent is None else None)
-            for lbl in labels
-        ],
-        "totals": _totals(list(accs.values())),
-    }
-
-
-def session_report(
-    ledger: Ledger,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
-    order: str = "desc",
-) -> dict[str, Any]:
-    lo, hi = day_bounds(since, until, tz)
-    rows = ledger.grouped("session", agent, lo, hi)
-    meta: dict[str, tuple[str, str]] = {}
-
-    def key(r: tuple[Any, ...]) -> str:
-        k = f"{r[0]}\0{r[1]}"
-        meta[k] = (r[0], r[2] or "")
-        return k
-
-    accs = _accumulate(rows, key)
-    ordered = sorted(accs, key=lambda k: (accs[k].last_ms, k), reverse=order == "desc")
-    sessions = []
-    for k in ordered:
-        acc = accs[k]
-        ag, project = meta[k]
-        row: dict[str, Any] = {"sessionId": k.split("\0", 1)[1], **acc.tokens_json()}
-        row["lastActivity"] = datetime.fromtimestamp(acc.last_ms / 1000, tz).date().isoformat()
-        row["modelsUsed"] = sorted(acc.models)
-        row["modelBreakdowns"] = acc.breakdowns()
-        row["projectPath"] = project
-        row["agent"] = ag
-        row["unpricedTokens"] = acc.unpriced
-        sessions.append(row)
-    return {"sessions": sessions, "totals": _totals(list(accs.values()))}
+def parse_token_limit(raw: str) -> int:
+    """``--token-limit N``: a positive token count (``1_000_000`` and ``1,000,000`` too)."""
+    try:
+        value = int(raw.replace("_", "").replace(",", ""))
+    except ValueError as e:
+        raise ReportError(f"--token-limit: expected a number or 'max', got {raw!r}") from e
+    if value <= 0:
+        raise ReportError("--token-limit: must be positive")
+    return value
 
 
 def entries(ledger: Ledger, agent: str, since_ms: int | None = None) -> list[bm.Entry]:
@@ -396,7 +203,7 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
                 actual_end_ms=last,
                 first_ms=first,
                 # as bm.build_blocks decides it, from the block's own times
-                is_active=not gap and now_ms - last < span_ms and now_ms < end,
+                is_active=not gap and is_active(last, end, now_ms, span_ms),
                 is_gap=gap,
                 entries=n,
                 input_tokens=i,
@@ -413,140 +220,19 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
     return out
 
 
-def block_json(
-    b: bm.Block, now_ms: int, token_limit: int | None = None, breakdown: bool = False
-) -> dict[str, Any]:
-    rate = bm.burn_rate(b) if b.is_active else None
-    proj = bm.projection(b, now_ms) if b.is_active else None
-    out: dict[str, Any] = {
-        "id": b.id,
-        "startTime": bm.iso_ms(b.start_ms),
-        "endTime": bm.iso_ms(b.end_ms),
-        "actualEndTime": bm.iso_ms(b.actual_end_ms) if b.actual_end_ms is not None else None,
-        "isActive": b.is_active,
-        "isGap": b.is_gap,
-        "entries": b.entries,
-        "tokenCounts": {
-            "inputTokens": b.input_tokens,
-            "outputTokens": b.output_tokens,
-            "cacheCreationInputTokens": b.cache_creation_tokens,
-            "cacheReadInputTokens": b.cache_read_tokens,
-        },
-        "totalTokens": b.total_tokens,
-        "costUSD": b.cost,
-        "models": list(b.models),
-        "burnRate": None
-        if rate is None
-        else {
-            "tokensPerMinute": rate.tokens_per_minute,
-            "tokensPerMinuteForIndicator": rate.tokens_per_minute_for_indicator,
-            "costPerHour": rate.cost_per_hour,
-        },
-        "projection": None
-        if proj is None
-        else {
-            "totalTokens": proj.total_tokens,
-            "totalCost": proj.total_cost,
-            "remainingMinutes": proj.remaining_minutes,
-        },
-        "unpricedTokens": b.unpriced_tokens,
-    }
-    if token_limit and b.is_active:
-        projected = proj.total_tokens if proj else b.total_tokens
-        out["tokenLimitStatus"] = {
-            "limit": token_limit,
-            "projectedUsage": projected,
-            "percentUsed": projected / token_limit * 100,
-            "status": "exceeds"
-            if projected > token_limit
-            else "warning"
-            if projected > token_limit * 0.8
-            else "ok",
-        }
-    if breakdown:
-        out["modelBreakdowns"] = [
-            {
-                "modelName": m.model,
-                "inputTokens": m.input_tokens,
-                "outputTokens": m.output_tokens,
-                "cacheCreationTokens": m.cache_creation_tokens,
-                "cacheReadTokens": m.cache_read_tokens,
-                "totalTokens": m.total_tokens,
-                "cost": m.cost,
-            }
-            for m in b.per_model
-        ]
-    return out
-
-
-class BlocksQuery(NamedTuple):
-    """What ``blocks_report`` is asked for: the ``tmuxtok blocks`` options."""
-
-    agent: str = "claude"
-    session_hours: float = 5.0
-    active: bool = False
-    recent: bool = False
-    token_limit: str | None = None
-    since: date | None = None
-    until: date | None = None
-    order: str = "asc"
-    breakdown: bool = False
-
-
-RECENT_DAYS = 3
-
-
-def blocks_report(
-    ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
-) -> tuple[dict[str, Any], list[bm.Block]]:
-    full = not q.active or q.token_limit == "max"
-    # --active needs only the blocks after the last week's first long gap: a
-    # fresh cache serves them, a stale one is not rebuilt for so few.
-    cached = all_blocks(ledger, q.agent, now_ms, q.session_hours, build=full)
-    found = cached if full and cached is not None else _recent_blocks(ledger, q, now_ms, cached)
-    limit = _token_limit(q.token_limit, found)
-    lo, hi = day_bounds(q.since, q.until, tz)
-    chosen = []
-    for b in found:
-        if q.active and not b.is_active:
-            continue
-        if q.recent and b.start_ms < now_ms - RECENT_DAYS * 86_400_000 and not b.is_active:
-            continue
-        if lo is not None and b.start_ms < lo:
-            continue
-        if hi is not None and b.start_ms >= hi:
-            continue
-        chosen.append(b)
-    if q.order == "desc":
-        chosen.reverse()
-    data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
-    return data, chosen
-
-
-def _recent_blocks(
-    ledger: Ledger, q: BlocksQuery, now_ms: int, cached: list[bm.Block] | None
+def recent_blocks(
+    ledger: Ledger, agent: str, now_ms: int, session_hours: float, cached: list[bm.Block] | None
 ) -> list[bm.Block]:
-    """The blocks ``recent_entries`` gives: from the last long gap before ``now`` on."""
-    after = ledger.last_gap(q.agent, now_ms, q.session_hours * bm.HOUR_MS)
+    """The blocks ``recent_entries`` gives: from the last long gap before ``now`` on.
+
+    Taken from ``cached`` (every block, from ``all_blocks``) when it has them.
+    """
+    after = ledger.last_gap(agent, now_ms, session_hours * bm.HOUR_MS)
     if cached is None:
-        return bm.build_blocks(entries(ledger, q.agent, after), now_ms, q.session_hours)
+        return bm.build_blocks(entries(ledger, agent, after), now_ms, session_hours)
     if after is None:
         return cached
     for k, b in enumerate(cached):
         if not b.is_gap and b.first_ms == after:
             return cached[k:]
-    return bm.build_blocks(entries(ledger, q.agent, after), now_ms, q.session_hours)
-
-
-def _token_limit(raw: str | None, blocks: list[bm.Block]) -> int | None:
-    if raw is None:
-        return None
-    if raw == "max":
-        return bm.max_completed_total(blocks)
-    try:
-        value = int(raw.replace("_", "").replace(",", ""))
-    except ValueError as e:
-        raise ReportError(f"--token-limit: expected a number or 'max', got {raw!r}") from e
-    if value <= 0:
-        raise ReportError("--token-limit: must be positive")
-    return value
+    return bm.build_blocks(entries(ledger, agent, after), now_ms, session_hours)

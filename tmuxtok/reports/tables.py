@@ -1,16 +1,18 @@
-"""Rich tables for the human-readable reports (the JSON is in report.py)."""
+"""Rich tables for the human-readable reports (their JSON is in ``ccusage_json``)."""
 
 from __future__ import annotations
 
 from datetime import datetime, tzinfo
+from pathlib import Path
 from typing import Any
 
 from rich.box import SIMPLE_HEAD
-from rich.console import Console
+from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from tmuxtok.model import blocks as bm
+from tmuxtok.model.rules import indicator_level
 
 _TOKEN_COLS = (
     ("Input", "inputTokens"),
@@ -180,7 +182,7 @@ def blocks_table(
         if b.is_active:
             rate, proj = row["burnRate"], row["projection"]
             if rate:
-                level = bm.indicator_level(rate["tokensPerMinuteForIndicator"])
+                level = indicator_level(rate["tokensPerMinuteForIndicator"])
                 style = {"normal": "green", "moderate": "yellow", "high": "red"}[level]
                 t.add_row(
                     "",
@@ -237,3 +239,40 @@ def _short(model: str) -> str:
 def console(stderr: bool = False) -> Console:
     """Rich honours NO_COLOR itself; this keeps one place to configure output."""
     return Console(stderr=stderr, highlight=False)
+
+
+def budget_view(data: dict[str, Any], config_path: Path) -> Group:
+    """``tmuxtok budget``: each budget's use, then the month's projection."""
+    t = Table(title="Budgets", title_justify="left", header_style="bold")
+    for col in ("Budget", "Used", "Limit", "Remaining", "%"):
+        t.add_column(col, justify="left" if col == "Budget" else "right")
+    colour = {"ok": "green", "near": "yellow", "hit": "red"}
+    rows = list(data["budgets"].items())
+    for agent, kinds in data["blocks"].items():
+        rows += [(f"{agent} block {k}", v) for k, v in kinds.items()]
+
+    def fmt(v: float, money: bool) -> str:
+        return f"${v:,.2f}" if money else f"{v:,.0f}"
+
+    for name, b in rows:
+        money = "tokens" not in name
+        t.add_row(
+            name.replace("project:", "project "),
+            fmt(b["used"], money),
+            fmt(b["limit"], money),
+            fmt(b["remaining"], money),
+            f"[{colour[b['severity']]}]{b['pct']:.0f}%[/]",
+        )
+    first: RenderableType = t
+    if not rows:
+        first = (
+            f"No budgets set. Add them to {config_path}, e.g.\n"
+            "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000"
+        )
+    p = data["projection"]
+    return Group(
+        first,
+        f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}/day; "
+        f"projected month ${p['projectedMonth']:,.2f}"
+        + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else ""),
+    )

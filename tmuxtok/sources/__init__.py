@@ -1,29 +1,45 @@
-"""One module per agent; ``SOURCES`` is the registry the rest of tmuxtok uses.
+"""The agents tmuxtok reads, one package each; this registry is the one list every
+other module takes their names from.
 
-Importing this is cheap on purpose (no parser, orjson or re): every command
-lists log files through it, and a parser is loaded only for a file with new
-bytes.
+Adding an agent is one package under ``tmuxtok/sources/`` (its paths, parser
+and typed decoder) and one line in ``_AGENTS`` below; config keys,
+``--agent`` choices, tmux options, the status line, the live panel and the
+reports all follow from here.
+
+Import-free at module level: the status line asks it which agent is the
+primary one on every redraw, and a source module is imported only when its
+files are listed.
 """
 
 from __future__ import annotations
 
-from tmuxtok.sources.base import LineParser, Source
-from tmuxtok.sources.claude.paths import ClaudeSource
-from tmuxtok.sources.codex.paths import CodexSource
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from tmuxtok.sources.base import Source
 
-SOURCES: dict[str, Source] = {"claude": ClaudeSource(), "codex": CodexSource()}
+#: (name, display name, module whose ``SOURCE`` lists its logs), in display order.
+_AGENTS = (
+    ("claude", "Claude Code", "tmuxtok.sources.claude.paths"),
+    ("codex", "Codex", "tmuxtok.sources.codex.paths"),
+)
+
+AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
+#: Whose numbers the short tmux options and a plain ``tmuxtok status`` show.
+PRIMARY: str = AGENTS[0]
+DISPLAY_NAMES: dict[str, str] = {a[0]: a[1] for a in _AGENTS}
+
+_SOURCES: dict[str, Source] = {}
 
 
-def enable_typed() -> None:
-    """Before a large read: the parsers decode usual lines with msgspec (``<agent>.typed``).
-
-    Called before parse workers fork, so the import is paid once.
-    """
-    from tmuxtok.sources.claude import parser as claude_lines
-    from tmuxtok.sources.codex import parser as codex_lines
-
-    claude_lines.enable_typed()
-    codex_lines.enable_typed()
+def display_name(agent: str) -> str:
+    return DISPLAY_NAMES.get(agent, agent.capitalize())
 
 
-__all__ = ["SOURCES", "LineParser", "Source", "enable_typed"]
+def all_sources() -> dict[str, Source]:
+    """Every agent's log source, by name, in display order."""
+    if not _SOURCES:
+        import importlib
+
+        for name, _, module in _AGENTS:
+            _SOURCES[name] = importlib.import_module(module).SOURCE
+    return _SOURCES

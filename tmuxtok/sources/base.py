@@ -55,6 +55,10 @@ class Source(Protocol):
         """
         ...
 
+    def enable_typed(self) -> None:
+        """From now on (and in forks) decode usual lines with the typed decoder."""
+        ...
+
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> LineParser: ...
 
 

@@ -49,6 +49,11 @@ class ClaudeSource:
     def discover(self, root: Path) -> Iterator[str]:
         yield from walk_jsonl(root / "projects")
 
+    def enable_typed(self) -> None:
+        from tmuxtok.sources.claude import parser
+
+        parser.enable_typed()
+
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> ClaudeParser:
         from tmuxtok.sources.claude.parser import ClaudeParser
 
@@ -64,3 +69,6 @@ def _unique(paths: list[Path]) -> list[Path]:
             seen.add(k)
             out.append(p)
     return out
+
+
+SOURCE = ClaudeSource()

@@ -40,7 +40,15 @@ class CodexSource:
         for d in self.log_dirs(root):
             yield from walk_jsonl(d)
 
+    def enable_typed(self) -> None:
+        from tmuxtok.sources.codex import parser
+
+        parser.enable_typed()
+
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> CodexParser:
         from tmuxtok.sources.codex.parser import CodexParser
 
         return CodexParser(path, state)
+
+
+SOURCE = CodexSource()

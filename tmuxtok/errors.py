@@ -1,0 +1,41 @@
+"""Exit statuses and the one error every command reports as a single line.
+
+Scripts branch on these numbers (``tmuxtok status --check`` in a prompt, a
+report's ``--json`` error code in a cron job), so each is written once, here.
+Stdlib only and import-free: the status line imports it on every redraw.
+"""
+
+from __future__ import annotations
+
+OK = 0
+#: A report found nothing to show (``--json``: ``{"code": "NO_DATA"}``).
+NO_DATA = 1
+#: A bad option value, or a ledger or file tmuxtok cannot use.
+USAGE = 2
+#: ``status --check``: a limit is near, or hit.
+NEAR_LIMIT = 10
+LIMIT_HIT = 11
+#: ``status --check``: no active block.
+IDLE = 20
+#: config.toml or prices.toml is unusable; ``status --check`` also says so
+#: when there is no data to judge.
+BAD_CONFIG = 30
+
+
+class TmuxtokError(Exception):
+    """An error a command ends with: its message is one line, fit for a terminal.
+
+    Subclasses say which exit status and which ``--json`` error code they
+    mean, so no call site repeats (or contradicts) them.
+    """
+
+    exit_code: int = USAGE
+    code: str = "ERROR"
+
+
+class NoData(TmuxtokError):
+    exit_code = NO_DATA
+    code = "NO_DATA"
+
+    def __init__(self, message: str = "No data found") -> None:
+        super().__init__(message)

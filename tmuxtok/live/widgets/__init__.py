@@ -1,0 +1,1 @@
+"""The pieces of the live panel, one renderable per module."""
