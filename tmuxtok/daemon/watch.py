@@ -14,7 +14,6 @@ import logging
 import logging.handlers
 import os
 import signal
-import subprocess
 import sys
 import threading
 import time
@@ -23,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tmuxtok._detach import detach
 from tmuxtok.config import Config, ConfigError, config_path
 from tmuxtok.config import load as load_config
 from tmuxtok.daemon import publish
@@ -164,13 +164,7 @@ class Daemon:
                 self.pusher.display_message(alert.message)
             if self.cfg.alerts.notify:
                 try:
-                    subprocess.Popen(
-                        [*self.cfg.alerts.notify, alert.message],
-                        stdin=subprocess.DEVNULL,
-                        stdout=subprocess.DEVNULL,
-                        stderr=subprocess.DEVNULL,
-                        start_new_session=True,
-                    )
+                    detach([*self.cfg.alerts.notify, alert.message])
                 except OSError as e:
                     log.error("alerts.notify failed: %s", e)
         self.alert_log.remember(fresh, now)
@@ -348,16 +342,7 @@ def start_background(opts: Options) -> tuple[bool, int | None]:
         argv += ["--tmux-socket", opts.tmux_socket]
     if opts.fmt:
         argv += ["--format", opts.fmt]
-    proc = subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-        cwd="/",
-    )
-    return True, proc.pid
+    return True, detach(argv, cwd="/")
 
 
 def stop_running(timeout: float = 10.0) -> tuple[bool, str]:

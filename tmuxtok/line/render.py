@@ -66,6 +66,14 @@ def pct_text(p: float | None) -> str | None:
     return None if p is None else f"{js_round(p)}%"
 
 
+def model_label(name: str) -> str:
+    """claude-sonnet-4-5-20250929 → sonnet-4-5: the part that tells models apart at a glance."""
+    if name.startswith("claude-"):
+        name = name[len("claude-") :]
+    head, _, tail = name.rpartition("-")
+    return head if len(tail) == 8 and tail.isdigit() else name
+
+
 class FormatError(ValueError):
     """A template the user wrote cannot be filled; the message is one line."""
 

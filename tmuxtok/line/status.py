@@ -82,16 +82,9 @@ def spawn_daemon(directory: str, now: float, env: Mapping[str, str] = os.environ
     os.makedirs(directory, mode=0o700, exist_ok=True)
     with open(stamp, "w"):
         pass
-    import subprocess
+    from tmuxtok._detach import detach
 
-    subprocess.Popen(
-        argv,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-        close_fds=True,
-    )
+    detach(argv)
     return True
 
 

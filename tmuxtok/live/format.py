@@ -77,14 +77,6 @@ def ago(seconds: float) -> str:
     return f"{s // 86400}d {s % 86400 // 3600}h ago"
 
 
-def model_name(name: str) -> str:
-    """claude-sonnet-4-5-20250929 → sonnet-4-5: the part that tells models apart."""
-    if name.startswith("claude-"):
-        name = name[len("claude-") :]
-    head, _, tail = name.rpartition("-")
-    return head if len(tail) == 8 and tail.isdigit() else name
-
-
 def pace_of(view: AgentView) -> tuple[str, str] | None:
     if view.limit is None or view.window is None:
         return None

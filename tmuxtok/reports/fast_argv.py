@@ -30,7 +30,7 @@ _COMMON: _Spec = {
     "--breakdown": ("breakdown", "flag"),
     "-b": ("breakdown", "flag"),
 }
-_SPECS: dict[str, _Spec] = {
+SPECS: dict[str, _Spec] = {
     "daily": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
     "monthly": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
     "weekly": {
@@ -60,9 +60,9 @@ def fast_argv(argv: list[str]) -> dict[str, Any] | None:
 
     None means "let click do it": click owns every message about bad usage.
     """
-    if not argv or argv[0] not in _SPECS:
+    if not argv or argv[0] not in SPECS:
         return None
-    spec = _SPECS[argv[0]]
+    spec = SPECS[argv[0]]
     kw: dict[str, Any] = {}
     args = argv[1:]
     i = 0

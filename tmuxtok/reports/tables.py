@@ -11,6 +11,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from tmuxtok.line.render import model_label
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import indicator_level
 
@@ -36,13 +37,7 @@ def money(v: float | None, unpriced: int = 0) -> str:
 
 def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool) -> Table:
     title = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
-    t = Table(
-        title=f"{title} usage",
-        title_justify="left",
-        header_style="bold",
-        box=SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    t = _table(f"{title} usage")
     t.add_column(label.capitalize(), no_wrap=True)
     t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
     for name, _ in _TOKEN_COLS:
@@ -51,7 +46,7 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
     for row in data[period]:
         t.add_row(
             row[label],
-            "\n".join(_short(m) for m in row["modelsUsed"]),
+            "\n".join(model_label(m) for m in row["modelsUsed"]),
             *(num(row[k]) for _, k in _TOKEN_COLS),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -60,7 +55,7 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
                 total = sum(m[k] for _, k in _TOKEN_COLS[:4])
                 t.add_row(
                     "",
-                    Text("└ " + _short(m["modelName"]), style="dim"),
+                    Text("└ " + model_label(m["modelName"]), style="dim"),
                     *(
                         Text(num(v), style="dim")
                         for v in (
@@ -74,25 +69,12 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
-    _caption(t, tot)
-    t.add_section()
-    t.add_row(
-        Text("Total", style="bold"),
-        "",
-        *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS),
-        Text(money(_cost_or_unknown(tot), tot["unpricedTokens"]), style="bold yellow"),
-    )
+    _total_row(t, tot, "", *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS))
     return t
 
 
 def session_table(data: dict[str, Any], breakdown: bool) -> Table:
-    t = Table(
-        title="Usage by session",
-        title_justify="left",
-        header_style="bold",
-        box=SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    t = _table("Usage by session")
     t.add_column("Session")
     t.add_column("Project", overflow="fold")
     t.add_column("Last")
@@ -104,7 +86,7 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
             row["sessionId"][:8],
             row["projectPath"],
             row["lastActivity"],
-            "\n".join(_short(m) for m in row["modelsUsed"]),
+            "\n".join(model_label(m) for m in row["modelsUsed"]),
             num(row["totalTokens"]),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -114,21 +96,12 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
                     "",
                     "",
                     "",
-                    Text("└ " + _short(m["modelName"]), style="dim"),
+                    Text("└ " + model_label(m["modelName"]), style="dim"),
                     "",
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
-    _caption(t, tot)
-    t.add_section()
-    t.add_row(
-        Text("Total", style="bold"),
-        "",
-        "",
-        "",
-        Text(num(tot["totalTokens"]), style="bold"),
-        Text(money(_cost_or_unknown(tot), tot["unpricedTokens"]), style="bold yellow"),
-    )
+    _total_row(t, tot, "", "", "", Text(num(tot["totalTokens"]), style="bold"))
     return t
 
 
@@ -140,13 +113,7 @@ def blocks_table(
     agent: str,
     breakdown: bool = False,
 ) -> Table:
-    t = Table(
-        title=f"5-hour blocks · {agent}",
-        title_justify="left",
-        header_style="bold",
-        box=SIMPLE_HEAD,
-        pad_edge=False,
-    )
+    t = _table(f"5-hour blocks · {agent}")
     t.add_column("Block start", no_wrap=True)
     t.add_column("Status", no_wrap=True)
     t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
@@ -166,7 +133,7 @@ def blocks_table(
         t.add_row(
             start,
             status,
-            "\n".join(_short(m) for m in b.models),
+            "\n".join(model_label(m) for m in b.models),
             num(b.total_tokens),
             money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
         )
@@ -175,7 +142,7 @@ def blocks_table(
                 t.add_row(
                     "",
                     "",
-                    Text("└ " + _short(m.model), style="dim"),
+                    Text("└ " + model_label(m.model), style="dim"),
                     Text(num(m.total_tokens), style="dim"),
                     Text(money(m.cost), style="dim"),
                 )
@@ -212,6 +179,23 @@ def blocks_table(
     return t
 
 
+def _table(title: str) -> Table:
+    return Table(
+        title=title, title_justify="left", header_style="bold", box=SIMPLE_HEAD, pad_edge=False
+    )
+
+
+def _total_row(t: Table, totals: dict[str, Any], *middle: str | Text) -> None:
+    """The bold Total row under a section line (and the unpriced-tokens caption)."""
+    _caption(t, totals)
+    t.add_section()
+    t.add_row(
+        Text("Total", style="bold"),
+        *middle,
+        Text(money(_cost_or_unknown(totals), totals["unpricedTokens"]), style="bold yellow"),
+    )
+
+
 def _caption(t: Table, totals: dict[str, Any]) -> None:
     if totals.get("unpricedTokens"):
         t.caption = (
@@ -225,15 +209,6 @@ def _cost_or_unknown(row: dict[str, Any]) -> float | None:
     if row["totalCost"] == 0 and row.get("unpricedTokens"):
         return None
     return float(row["totalCost"])
-
-
-def _short(model: str) -> str:
-    """claude-sonnet-4-5-20250929 → sonnet-4-5: tables are read at a glance."""
-    m = model.removeprefix("claude-")
-    parts = m.split("-")
-    if parts and len(parts[-1]) == 8 and parts[-1].isdigit():
-        parts = parts[:-1]
-    return "-".join(parts)
 
 
 def console(stderr: bool = False) -> Console:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from tmuxtok.line.render import model_label
 from tmuxtok.live.format import (
     BURN_STYLE,
     DEMO_LABEL,
@@ -12,7 +13,6 @@ from tmuxtok.live.format import (
     Fmt,
     ago,
     countdown,
-    model_name,
     money,
     pace_of,
     short,
@@ -101,7 +101,7 @@ def compact_agent_view(v: AgentView, f: Fmt, opts: ViewOptions, width: int) -> R
     if v.models:
         lines.append(
             Text(
-                " ".join(f"{model_name(m.model)} {m.token_pct:.0f}%" for m in v.models[:2]),
+                " ".join(f"{model_label(m.model)} {m.token_pct:.0f}%" for m in v.models[:2]),
                 style="magenta",
             )
         )

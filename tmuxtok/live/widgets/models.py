@@ -5,7 +5,8 @@ from __future__ import annotations
 from rich.console import RenderableType
 from rich.table import Table
 
-from tmuxtok.live.format import Fmt, model_name, money
+from tmuxtok.line.render import model_label
+from tmuxtok.live.format import Fmt, money
 from tmuxtok.live.model import AgentView
 from tmuxtok.live.widgets.bars import bar
 
@@ -20,7 +21,7 @@ def models_view(v: AgentView, f: Fmt) -> RenderableType:
     grid.add_column(justify="right", no_wrap=True)
     for m in v.models:
         grid.add_row(
-            model_name(m.model),
+            model_label(m.model),
             bar(m.token_pct, 10, "magenta"),
             f"{m.token_pct:3.0f}% of tokens",
             money(m.cost),
