@@ -36,9 +36,30 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[P
     yield home
 
 
+def _agent_roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    claude, codex = tmp_path / "claude", tmp_path / "codex"
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
+    monkeypatch.setenv("CODEX_HOME", str(codex))
+    return claude, codex
+
+
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Agent log roots under the test's temp dir, and the environment that names them."""
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
+    _agent_roots(tmp_path, monkeypatch)
     return dict(os.environ)
+
+
+@pytest.fixture
+def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
+    """The Claude and Codex log roots (as ``env`` names them), for tests that run tmuxtok
+    as a process: TMUXTOK_NO_SPAWN=1 too, so no command starts a daemon of its own."""
+    claude_codex = _agent_roots(tmp_path, monkeypatch)
+    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
+    return claude_codex
+
+
+@pytest.fixture
+def utf8_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """LC_ALL=C.UTF-8: tmux shows non-ASCII as "_" to a client whose locale is not UTF-8."""
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")

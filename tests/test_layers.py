@@ -5,7 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / "tmuxtok"
+from tests.support.cli import REPO
+
+PACKAGE = REPO / "tmuxtok"
 
 #: Prefix of a module's dotted name (longest match wins) → its layer.
 LAYERS = {

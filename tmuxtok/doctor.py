@@ -75,7 +75,7 @@ def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
 
 
 def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
-    from tmuxtok.ingest import ledger as lg
+    from tmuxtok.ingest import schema
     from tmuxtok.ingest.refresh import ledger_path
 
     path = ledger_path(env)
@@ -85,7 +85,7 @@ def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
         out["note"] = "not created yet: any report or `tmuxtok scan` creates it"
         return out
     try:
-        got = lg.inspect(path, integrity=integrity)
+        got = schema.inspect(path, integrity=integrity)
     except Exception as e:
         out["error"] = f"cannot read it: {e} (the next `tmuxtok scan` moves it aside and rebuilds)"
         return out

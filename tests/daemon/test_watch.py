@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,28 +12,22 @@ from pathlib import Path
 import pytest
 
 from tests.support import daemon
-from tests.support.logfmt import claude_assistant, claude_file
+from tests.support.cli import tmuxtok
+from tests.support.logfmt import claude_assistant, claude_file, iso
+from tests.support.poll import wait_for
 from tmuxtok.line import claude_statusline
 
 
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 @pytest.fixture
-def claude_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "claude"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
-    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
-    return root
+def claude_root(roots: tuple[Path, Path]) -> Path:
+    return roots[0]
 
 
 @pytest.fixture
 def running(claude_root: Path) -> Iterator[subprocess.Popen[bytes]]:
     proc = daemon.start("--no-tmux")
     try:
-        daemon.wait_for(lambda: daemon.read_state() is not None)
+        wait_for(lambda: daemon.read_state() is not None)
         yield proc
     finally:
         daemon.stop(proc)
@@ -53,10 +46,10 @@ def test_appended_line_reaches_state_file(
     now = datetime.now(UTC)
     f = claude_file(claude_root)  # the projects dir did not exist when the daemon started
     f.write_bytes(claude_assistant(iso(now - timedelta(minutes=5)), "msg-a", inp=100, out=50))
-    daemon.wait_for(lambda: total_tokens() == 150)
+    wait_for(lambda: total_tokens() == 150)
     with f.open("ab") as fh:
         fh.write(claude_assistant(iso(now), "msg-b", inp=1000, out=500))
-    daemon.wait_for(lambda: total_tokens() == 1650, timeout=2.0)
+    wait_for(lambda: total_tokens() == 1650, timeout=2.0)
     state = daemon.read_state()
     assert state is not None and state["writer_pid"] == running.pid
     mode = (daemon.state_dir() / "state.json").stat().st_mode & 0o777
@@ -74,26 +67,12 @@ def test_second_daemon_exits_cleanly(running: subprocess.Popen[bytes]) -> None:
 
 
 def test_watch_stop_ends_it_by_pid(running: subprocess.Popen[bytes]) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "watch", "--stop"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=30,
-        check=False,
-    )
+    res = tmuxtok("watch", "--stop", timeout=30)
     assert res.returncode == 0, res.stderr
     assert f"pid {running.pid}" in res.stdout
     assert running.wait(10) == 0
     assert not (daemon.state_dir() / "watch.pid").exists()
-    again = subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "watch", "--stop"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=30,
-        check=False,
-    )
+    again = tmuxtok("watch", "--stop", timeout=30)
     assert again.returncode == 1 and "not running" in again.stdout
 
 
@@ -102,7 +81,7 @@ def test_sigkilled_daemon_is_recovered_by_the_next(claude_root: Path) -> None:
     f = claude_file(claude_root)
     f.write_bytes(claude_assistant(iso(now - timedelta(minutes=3)), "msg-1", inp=10, out=5))
     first = daemon.start("--no-tmux")
-    daemon.wait_for(lambda: total_tokens() == 15)
+    wait_for(lambda: total_tokens() == 15)
     first.send_signal(signal.SIGKILL)
     first.wait(10)
     with f.open("ab") as fh:
@@ -110,7 +89,7 @@ def test_sigkilled_daemon_is_recovered_by_the_next(claude_root: Path) -> None:
     (daemon.state_dir() / "state.json").write_bytes(b"{half a file")
     second = daemon.start("--no-tmux")
     try:
-        daemon.wait_for(lambda: total_tokens() == 45)
+        wait_for(lambda: total_tokens() == 45)
         state = daemon.read_state()
         assert state is not None and state["writer_pid"] == second.pid
     finally:
@@ -118,30 +97,17 @@ def test_sigkilled_daemon_is_recovered_by_the_next(claude_root: Path) -> None:
 
 
 def test_daemon_mode_detaches_and_logs(claude_root: Path) -> None:
-    res = subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "watch", "--daemon", "--no-tmux"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=30,
-        check=False,
-    )
+    res = tmuxtok("watch", "--daemon", "--no-tmux", timeout=30)
     assert res.returncode == 0 and "started (pid" in res.stdout
     pid = int(res.stdout.split("pid ")[1].split(")")[0])
     try:
-        daemon.wait_for(lambda: daemon.read_state() is not None)
+        wait_for(lambda: daemon.read_state() is not None)
         log = daemon.state_dir() / "watch.log"
-        daemon.wait_for(lambda: log.exists() and b"started" in log.read_bytes())
+        wait_for(lambda: log.exists() and b"started" in log.read_bytes())
         assert (log.stat().st_mode & 0o777) == 0o600
         assert os.getsid(pid) == pid  # its own session: no terminal, survives the shell
     finally:
-        subprocess.run(
-            [sys.executable, "-m", "tmuxtok", "watch", "--stop"],
-            env=os.environ.copy(),
-            timeout=30,
-            check=False,
-            capture_output=True,
-        )
+        tmuxtok("watch", "--stop", timeout=30)
 
 
 def test_a_write_made_while_the_watch_starts_is_read(claude_root: Path) -> None:
@@ -181,7 +147,7 @@ def test_a_write_made_while_the_watch_starts_is_read(claude_root: Path) -> None:
     loop = threading.Thread(target=run, daemon=True)
     loop.start()
     try:
-        daemon.wait_for(lambda: total_tokens() == 5120, timeout=watch.POLL_MS / 1000 + 3)
+        wait_for(lambda: total_tokens() == 5120, timeout=watch.POLL_MS / 1000 + 3)
     finally:
         stop.set()
         loop.join(timeout=10)

@@ -14,13 +14,12 @@ import pytest
 from libtmux import Server
 
 from tests.support import daemon
-from tests.support.logfmt import claude_assistant, claude_file
+from tests.support.cli import REPO
+from tests.support.logfmt import claude_assistant, claude_file, iso
+from tests.support.poll import wait_for
+from tests.support.tmux import socket_of
 
 pytestmark = pytest.mark.tmux
-
-
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def option(server: Server, name: str) -> str:
@@ -29,23 +28,17 @@ def option(server: Server, name: str) -> str:
 
 
 @pytest.fixture
-def claude_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "claude"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
-    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-    return root
+def claude_root(roots: tuple[Path, Path], utf8_locale: None) -> Path:
+    return roots[0]
 
 
 @pytest.fixture
 def pushing(
     server: Server, session: object, claude_root: Path
 ) -> Iterator[subprocess.Popen[bytes]]:
-    socket = server.cmd("display-message", "-p", "#{socket_path}").stdout[0]
-    proc = daemon.start("--tmux-socket", socket)
+    proc = daemon.start("--tmux-socket", socket_of(server))
     try:
-        daemon.wait_for(lambda: daemon.read_state() is not None)
+        wait_for(lambda: daemon.read_state() is not None)
         yield proc
     finally:
         daemon.stop(proc)
@@ -57,11 +50,11 @@ def test_append_changes_segment_within_2s(
     now = datetime.now(UTC)
     f = claude_file(claude_root)
     f.write_bytes(claude_assistant(iso(now - timedelta(minutes=10)), "msg-1", inp=1000, out=200))
-    daemon.wait_for(lambda: "1.2k" in option(server, "@tmuxtok_segment"))
+    wait_for(lambda: "1.2k" in option(server, "@tmuxtok_segment"))
     with f.open("ab") as fh:
         fh.write(claude_assistant(iso(now), "msg-2", inp=500_000, out=40_000))
     started = time.monotonic()
-    daemon.wait_for(lambda: "541" in option(server, "@tmuxtok_segment"), timeout=2.0)
+    wait_for(lambda: "541" in option(server, "@tmuxtok_segment"), timeout=2.0)
     assert time.monotonic() - started < 2.0
     assert option(server, "@tmuxtok_tokens").startswith("541")
     assert option(server, "@tmuxtok_level") in ("low", "medium", "high")
@@ -78,7 +71,7 @@ def test_plugin_then_daemon_end_to_end(server: Server, session: object, claude_r
     claude_file(claude_root).write_bytes(
         claude_assistant(iso(now - timedelta(minutes=2)), "msg-e", inp=7000, out=700)
     )
-    plugin = Path(__file__).resolve().parents[2] / "tmux" / "tmuxtok.tmux"
+    plugin = REPO / "tmux" / "tmuxtok.tmux"
     exe = Path(sys.executable).parent / "tmuxtok"
     server.cmd("set-option", "-g", "@tmuxtok_bin", str(exe))
     server.cmd("set-option", "-g", "status-right", "[#{tmuxtok_segment}]")
@@ -95,7 +88,7 @@ def test_plugin_then_daemon_end_to_end(server: Server, session: object, claude_r
     server.cmd("run-shell", str(plugin))
     assert option(server, "status-right") == "[#{@tmuxtok_segment}]"
     try:
-        daemon.wait_for(lambda: "7.7k" in option(server, "@tmuxtok_segment"), timeout=15)
+        wait_for(lambda: "7.7k" in option(server, "@tmuxtok_segment"), timeout=15)
         shown = server.cmd("display-message", "-p", option(server, "status-right")).stdout[0]
         assert shown.startswith("[") and "7.7k" in shown
     finally:

@@ -11,47 +11,33 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
-from tmuxtok.cli import cli
+from tests.support.cli import invoke
+from tests.support.demo import KEYS, TRUTH_KEYS, roots_of
 from tmuxtok.demo.corpus import DemoSummary, append_claude_turn, generate
-
-KEYS = {
-    "inputTokens": "input",
-    "outputTokens": "output",
-    "cacheCreationTokens": "cache_creation",
-    "cacheReadTokens": "cache_read",
-    "totalTokens": "total",
-}
 
 
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> DemoSummary:
     s = generate(tmp_path / "demo", mb=6, days=5, seed=21)
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(s.claude_root))
-    monkeypatch.setenv("CODEX_HOME", str(s.codex_root))
+    for var, value in roots_of(s).items():
+        monkeypatch.setenv(var, value)
     return s
 
 
-def run(*args: str) -> Any:
-    res = CliRunner().invoke(cli, [*args, "--json"], catch_exceptions=False)
-    assert res.exit_code == 0, res.output
-    return json.loads(res.stdout)
-
-
 def expected(truth: dict[str, Any], agent: str) -> dict[str, int]:
-    return {k: truth[agent][v] for k, v in KEYS.items()}
+    return {k: truth[agent][t] for k, t in zip(KEYS, TRUTH_KEYS, strict=True)}
 
 
 def totals(agent: str) -> dict[str, int]:
-    t = run("daily", "--agent", agent, "-z", "UTC")["totals"]
+    t = invoke("daily", "--agent", agent, "-z", "UTC", "--json")["totals"]
     return {k: t[k] for k in KEYS}
 
 
 def check(truth: dict[str, Any]) -> None:
     for agent in ("claude", "codex"):
         assert totals(agent) == expected(truth, agent), agent
-        blocks = run("blocks", "--agent", agent)["blocks"]
+        blocks = invoke("blocks", "--agent", agent, "--json")["blocks"]
         assert sum(b["totalTokens"] for b in blocks) == truth[agent]["total"]
         assert sum(b["entries"] for b in blocks) == truth[agent]["events"]
 
@@ -59,12 +45,12 @@ def check(truth: dict[str, Any]) -> None:
 def test_reports_equal_ground_truth(demo: DemoSummary) -> None:
     truth = json.loads(demo.truth_path.read_text())
     check(truth)
-    days = run("daily", "--agent", "claude", "-z", "UTC")["daily"]
+    days = invoke("daily", "--agent", "claude", "-z", "UTC", "--json")["daily"]
     got = {d["date"]: d["totalTokens"] for d in days}
     assert got == {d: v["total"] for d, v in truth["claude"]["days"].items()}
-    doctor = run("scan")
+    doctor = invoke("scan", "--json")
     assert doctor["skipped"] == {}  # all counted on the first pass already
-    active = run("blocks", "--active")["blocks"]
+    active = invoke("blocks", "--active", "--json")["blocks"]
     assert len(active) == 1 and active[0]["isActive"] and active[0]["projection"]
 
 

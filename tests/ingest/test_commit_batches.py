@@ -9,7 +9,8 @@ import pytest
 
 from tests.support.logfmt import claude_assistant, claude_file
 from tmuxtok.ingest import scan as scan_mod
-from tmuxtok.ingest.ledger import Ledger, merge_rows
+from tmuxtok.ingest.batch import merge_rows
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import ScanStats, scan
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.sources import all_sources

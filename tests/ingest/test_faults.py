@@ -31,6 +31,8 @@ import pytest
 from click.testing import CliRunner
 
 from tests.support import daemon
+from tests.support.cli import cli_env, command, spawn, tmuxtok
+from tests.support.demo import KEYS, TRUTH_KEYS, report_totals, roots_of, truth_totals
 from tests.support.logfmt import (
     claude_assistant,
     claude_file,
@@ -39,63 +41,17 @@ from tests.support.logfmt import (
     codex_line,
     codex_tokens,
     codex_usage,
+    iso,
 )
+from tests.support.poll import wait_for
 from tmuxtok.cli import cli
-from tmuxtok.demo.corpus import DemoSummary, generate
+from tmuxtok.demo.corpus import generate
 from tmuxtok.ingest import tail
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import ScanStats, scan
 from tmuxtok.sources import all_sources
 
-KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens")
-TRUTH_KEYS = ("input", "output", "cache_creation", "cache_read", "total")
-
-
 # --- helpers ------------------------------------------------------------------
-
-
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def cli_env(demo: DemoSummary | None = None, **extra: str) -> dict[str, str]:
-    env = os.environ.copy()
-    if demo is not None:
-        env.update(CLAUDE_CONFIG_DIR=str(demo.claude_root), CODEX_HOME=str(demo.codex_root))
-    env["TMUXTOK_NO_SPAWN"] = "1"
-    env.update(extra)
-    return env
-
-
-def tmuxtok(
-    *args: str,
-    env: dict[str, str],
-    timeout: float = 120,
-    preexec_fn: Callable[[], None] | None = None,
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=timeout,
-        check=False,
-        preexec_fn=preexec_fn,
-    )
-
-
-def truth_totals(truth: dict[str, Any]) -> dict[str, int]:
-    return {
-        k: truth["claude"][t] + truth["codex"][t] for k, t in zip(KEYS, TRUTH_KEYS, strict=True)
-    }
-
-
-def report_totals(env: dict[str, str]) -> dict[str, int]:
-    res = tmuxtok("daily", "--json", env=env)
-    assert res.returncode == 0, res.stderr
-    assert "Traceback" not in res.stderr, res.stderr
-    t = json.loads(res.stdout)["totals"]
-    return {k: t[k] for k in KEYS}
 
 
 def one_clean_line(stderr: str) -> str:
@@ -164,15 +120,6 @@ def confined(probe_dir: Path) -> Callable[[], None] | None:
 
 
 @pytest.fixture
-def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    claude, codex = tmp_path / "claude", tmp_path / "codex"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
-    monkeypatch.setenv("CODEX_HOME", str(codex))
-    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
-    return claude, codex
-
-
-@pytest.fixture
 def ledger(tmp_path: Path) -> Iterator[Ledger]:
     led = Ledger(tmp_path / "data" / "ledger.sqlite3")
     yield led
@@ -197,7 +144,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
     demo = generate(tmp_path / "demo", mb=96, days=3, seed=31)
     marker = f"tmuxtok-fault-{os.getpid()}-{time.monotonic_ns()}"
     env = cli_env(
-        demo,
+        **roots_of(demo),
         TMUXTOK_COMMIT_BYTES=str(256 << 10),  # many transactions to land between
         TMUXTOK_WORKERS="2",  # the forked parse workers must die with their parent
         TMUXTOK_FAULT_MARK=marker,
@@ -209,12 +156,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
             break
         argv = ["scan", "--quiet"] if attempt % 2 == 0 else ["watch", "--no-tmux"]
         before = daemon.committed_bytes()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "tmuxtok", *argv],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        proc = spawn(*argv, env=env)
         try:
             # A random moment: sometimes during start-up, mostly just after this
             # run's first commit, while batches are being parsed and committed
@@ -239,10 +181,10 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
         mid_ingest += progressed
     assert kills == 20, f"only {kills} runs could be killed: make the corpus bigger"
     assert mid_ingest >= 10, "most kills must land inside an ingest"
-    daemon.wait_for(lambda: not processes_marked(marker), timeout=5)
+    wait_for(lambda: not processes_marked(marker), timeout=5)
     truth = json.loads(demo.truth_path.read_text())
     assert report_totals(env) == truth_totals(truth)
-    res = tmuxtok("blocks", "--json", "--agent", "claude", env=env)
+    res = tmuxtok("blocks", "--json", "--agent", "claude", env=env, timeout=120)
     blocks = json.loads(res.stdout)["blocks"]
     assert sum(b["entries"] for b in blocks) == truth["claude"]["events"]
 
@@ -426,15 +368,15 @@ def test_permission_denied_on_one_file_others_still_ingested(tmp_path: Path) -> 
     bad = claude_file(demo.claude_root, "zz-unreadable.jsonl")
     bad.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-secret", inp=999_999))
     bad.chmod(0)
-    env = cli_env(demo)
-    res = tmuxtok("scan", "--json", env=env, preexec_fn=preexec)
+    env = cli_env(**roots_of(demo))
+    res = tmuxtok("scan", "--json", env=env, preexec_fn=preexec, timeout=120)
     assert res.returncode == 0, res.stderr
     assert "Traceback" not in res.stderr
     summary = json.loads(res.stdout)
     assert len(summary["errors"]) == 1 and "zz-unreadable.jsonl" in summary["errors"][0]
     assert "ermission denied" in summary["errors"][0]
     truth = json.loads(demo.truth_path.read_text())
-    res = tmuxtok("daily", "--json", env=env, preexec_fn=preexec)
+    res = tmuxtok("daily", "--json", env=env, preexec_fn=preexec, timeout=120)
     got = json.loads(res.stdout)["totals"]
     assert {k: got[k] for k in KEYS} == truth_totals(truth)
 
@@ -492,7 +434,7 @@ def test_a_fifty_megabyte_line_is_counted_in_bounded_memory(tmp_path: Path) -> N
         fh.write(claude_assistant("2026-01-09T10:01:00Z", "msg-after", inp=1, out=2))
     del big_write
     env = cli_env(CLAUDE_CONFIG_DIR=str(claude_root), CODEX_HOME=str(tmp_path / "codex"))
-    argv = [sys.executable, "-m", "tmuxtok", "scan", "--quiet"]
+    argv = command("scan", "--quiet")
     empty = cli_env(CLAUDE_CONFIG_DIR=str(tmp_path / "none"), CODEX_HOME=str(tmp_path / "none"))
     code, base = _peak_rss_mib(argv, empty)
     assert code == 0
@@ -500,10 +442,10 @@ def test_a_fifty_megabyte_line_is_counted_in_bounded_memory(tmp_path: Path) -> N
     assert code == 0
     # Two 50 MB lines; the tailer holds at most a chunk and a line's two ends.
     assert peak - base < 20, f"peak RSS {peak:.0f} MiB, {base:.0f} MiB with nothing to read"
-    res = tmuxtok("session", "--json", "--agent", "claude", env=env)
+    res = tmuxtok("session", "--json", "--agent", "claude", env=env, timeout=120)
     t = json.loads(res.stdout)["totals"]
     assert (t["inputTokens"], t["outputTokens"], t["totalTokens"]) == (12, 24, 113)
-    scanned = json.loads(tmuxtok("scan", "--json", env=env).stdout)
+    scanned = json.loads(tmuxtok("scan", "--json", env=env, timeout=120).stdout)
     assert scanned["skipped"] == {}
 
 
@@ -602,7 +544,7 @@ def test_timestamps_in_the_future_without_zone_or_unparseable(
 def test_two_daemons_started_at_the_same_instant(roots: tuple[Path, Path]) -> None:
     procs = [daemon.start("--no-tmux") for _ in range(3)]
     try:
-        daemon.wait_for(lambda: sum(p.poll() is None for p in procs) == 1, timeout=30)
+        wait_for(lambda: sum(p.poll() is None for p in procs) == 1, timeout=30)
         winner = next(p for p in procs if p.poll() is None)
         for p in procs:
             if p is winner:
@@ -611,7 +553,7 @@ def test_two_daemons_started_at_the_same_instant(roots: tuple[Path, Path]) -> No
             assert p.returncode == 0, err
             assert f"already running (pid {winner.pid})" in out.decode()
             assert b"Traceback" not in err
-        daemon.wait_for(lambda: daemon.read_state() is not None)
+        wait_for(lambda: daemon.read_state() is not None)
         assert daemon.read_state()["writer_pid"] == winner.pid  # type: ignore[index]
     finally:
         for p in procs:
@@ -635,20 +577,22 @@ def test_state_dir_turning_unwritable_daemon_keeps_running(
     f = claude_file(roots[0])
     f.write_bytes(claude_assistant(iso(now - timedelta(minutes=2)), "msg-1", inp=10, out=5))
     log = tmp_path / "watch.log"  # outside the state dir, which is about to lock up
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tmuxtok", "watch", "--no-tmux", "--log-file", str(log)],
+    proc = spawn(
+        "watch",
+        "--no-tmux",
+        "--log-file",
+        str(log),
         env=cli_env(),
-        stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         preexec_fn=preexec,
     )
     state_dir = daemon.state_dir()
     try:
-        daemon.wait_for(lambda: daemon.read_state() is not None, timeout=30)
+        wait_for(lambda: daemon.read_state() is not None, timeout=30)
         state_dir.chmod(0o500)  # no new files: the atomic state write must fail
         with f.open("ab") as fh:
             fh.write(claude_assistant(iso(now), "msg-2", inp=20, out=10))
-        daemon.wait_for(lambda: b"could not publish state" in log.read_bytes(), timeout=30)
+        wait_for(lambda: b"could not publish state" in log.read_bytes(), timeout=30)
         time.sleep(0.5)
         assert proc.poll() is None, log.read_text()
         state_dir.chmod(0o700)
@@ -660,7 +604,7 @@ def test_state_dir_turning_unwritable_daemon_keeps_running(
             block = s["agents"]["claude"]["block"] if s else None
             return int(block["tokens"]["total"]) if block else 0
 
-        daemon.wait_for(lambda: total() == 105, timeout=30)
+        wait_for(lambda: total() == 105, timeout=30)
     finally:
         state_dir.chmod(0o700)
         daemon.stop(proc)
@@ -694,8 +638,8 @@ def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int, 
     Also the events stored and the ledger's size so far (its file or WAL, whichever is larger).
     """
     first = generate(tmp_path / "first", mb=3, days=2, seed=41)
-    env = cli_env(first, TMUXTOK_COMMIT_BYTES=str(256 << 10))
-    assert tmuxtok("scan", "--quiet", env=env).returncode == 0
+    env = cli_env(**roots_of(first), TMUXTOK_COMMIT_BYTES=str(256 << 10))
+    assert tmuxtok("scan", "--quiet", env=env, timeout=120).returncode == 0
     con = sqlite3.connect(daemon.ledger_file())
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
@@ -721,7 +665,7 @@ def test_disk_full_keeps_what_was_committed(
     env, truth, events, size = half_ingested
     script = (
         "from tmuxtok.ingest import refresh as store; from tmuxtok.config import load\n"
-        "from tmuxtok.ingest.ledger import LedgerError\n"
+        "from tmuxtok.ingest.errors import LedgerError\n"
         "led = store.open_ledger()\n"
         "try:\n"
         "    store.refresh(led, load())\n"
@@ -749,7 +693,8 @@ def test_disk_full_scan_says_so_in_one_line(
     half_ingested: tuple[dict[str, str], dict[str, Any], int, int],
 ) -> None:
     env, truth, events, size = half_ingested
-    res = tmuxtok("scan", "--quiet", env=env, preexec_fn=_file_size_limit(size + (96 << 10)))
+    limit = _file_size_limit(size + (96 << 10))
+    res = tmuxtok("scan", "--quiet", env=env, preexec_fn=limit, timeout=120)
     assert res.returncode != 0
     assert "cannot write the ledger" in one_clean_line(res.stderr)
     assert _ledger_events() >= events
@@ -766,9 +711,9 @@ def test_corrupt_state_file_is_rewritten(roots: tuple[Path, Path]) -> None:
     state.parent.mkdir(parents=True)
     for junk in (b"{half a file", b"\x00" * 64, b'{"schema_version": 1, "agents": []}', b""):
         state.write_bytes(junk)
-        res = tmuxtok("status", env=cli_env())
+        res = tmuxtok("status", env=cli_env(), timeout=120)
         assert "Traceback" not in res.stderr
-        res = tmuxtok("watch", "--no-tmux", "--once", env=cli_env())
+        res = tmuxtok("watch", "--no-tmux", "--once", env=cli_env(), timeout=120)
         assert res.returncode == 0 and "Traceback" not in res.stderr
         got = daemon.read_state()
         assert got is not None and got["agents"]["claude"]["block"]["tokens"]["total"] == 7
@@ -814,7 +759,7 @@ def _corrupt(path: Path, how: str) -> None:
 )
 def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> None:
     demo = generate(tmp_path / "demo", mb=3, days=2, seed=17)
-    env = cli_env(demo)
+    env = cli_env(**roots_of(demo))
     truth = truth_totals(json.loads(demo.truth_path.read_text()))
     assert report_totals(env) == truth
     con = sqlite3.connect(daemon.ledger_file())
@@ -826,7 +771,7 @@ def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> 
         f.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-late", inp=5, out=6))
         truth = {**truth, "inputTokens": truth["inputTokens"] + 5}
         truth.update(outputTokens=truth["outputTokens"] + 6, totalTokens=truth["totalTokens"] + 11)
-    res = tmuxtok("daily", "--json", env=env)
+    res = tmuxtok("daily", "--json", env=env, timeout=120)
     assert res.returncode == 0, res.stderr
     message = one_clean_line(res.stderr)
     assert "moved" in message
@@ -835,7 +780,7 @@ def test_corrupt_ledger_is_moved_aside_and_rebuilt(tmp_path: Path, how: str) -> 
     t = json.loads(res.stdout)["totals"]
     assert {k: t[k] for k in KEYS} == truth
     assert list(daemon.ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))
-    res = tmuxtok("daily", "--json", env=env)  # and it is healthy now
+    res = tmuxtok("daily", "--json", env=env, timeout=120)  # and it is healthy now
     assert res.returncode == 0 and res.stderr == ""
 
 
@@ -846,24 +791,20 @@ def test_doctor_reports_roots_ledger_skips_daemon_and_state(tmp_path: Path) -> N
     demo = generate(tmp_path / "demo", mb=3, days=2, seed=23)
     with next(demo.claude_root.rglob("*.jsonl")).open("ab") as f:
         f.write(b'{"type":"assistant","message":{"usage":{"input_tokens":1\n')  # cut short
-    env = cli_env(demo)
-    fresh = tmuxtok("doctor", "--json", env=env)  # nothing ingested yet: still a report
+    env = cli_env(**roots_of(demo))
+    # Nothing ingested yet: still a report.
+    fresh = tmuxtok("doctor", "--json", env=env, timeout=120)
     assert fresh.returncode == 0 and "Traceback" not in fresh.stderr
     before = json.loads(fresh.stdout)
     assert before["ledger"]["exists"] is False and not daemon.ledger_file().exists()
-    scanned = json.loads(tmuxtok("scan", "--json", env=env).stdout)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "tmuxtok", "watch", "--no-tmux"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    scanned = json.loads(tmuxtok("scan", "--json", env=env, timeout=120).stdout)
+    proc = spawn("watch", "--no-tmux", env=env)
     try:
-        daemon.wait_for(lambda: daemon.read_state() is not None, timeout=30)
-        res = tmuxtok("doctor", "--json", env=env)
+        wait_for(lambda: daemon.read_state() is not None, timeout=30)
+        res = tmuxtok("doctor", "--json", env=env, timeout=120)
         assert res.returncode == 0, res.stderr
         doc = json.loads(res.stdout)
-        text = tmuxtok("doctor", env=env).stdout
+        text = tmuxtok("doctor", env=env, timeout=120).stdout
     finally:
         daemon.stop(proc)
     claude = doc["roots"]["claude"][0]
@@ -882,7 +823,7 @@ def test_doctor_reports_roots_ledger_skips_daemon_and_state(tmp_path: Path) -> N
     with contextlib.suppress(FileNotFoundError):
         Path(f"{daemon.ledger_file()}-wal").unlink()
     _corrupt(daemon.ledger_file(), "header")
-    res = tmuxtok("doctor", "--json", env=env)
+    res = tmuxtok("doctor", "--json", env=env, timeout=120)
     assert res.returncode == 0 and "Traceback" not in res.stderr
     assert "error" in json.loads(res.stdout)["ledger"]
     assert not list(daemon.ledger_file().parent.glob("ledger.sqlite3.corrupt-*"))

@@ -17,7 +17,8 @@ from tests.support.logfmt import (
     codex_usage,
     decoding,
 )
-from tmuxtok.ingest.ledger import Ledger, merge_rows
+from tmuxtok.ingest.batch import merge_rows
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import scan
 from tmuxtok.model.pricing import PriceTable
 from tmuxtok.sources import all_sources

@@ -12,26 +12,18 @@ import os
 import shlex
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.support.cli import cli_env, tmuxtok
 from tests.support.importtime import imported, packages
 from tests.support.state import make_state, write_state
 from tmuxtok.line import claude_statusline as hook
 
-REPO = Path(__file__).resolve().parents[2]
 FORBIDDEN = ("click", "rich", "orjson", "libtmux", "watchfiles")
-
-
-def env(**extra: str) -> dict[str, str]:
-    e = dict(os.environ, TMUXTOK_NO_SPAWN="1")
-    e["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), e.get("PYTHONPATH")]))
-    e.update(extra)
-    return e
 
 
 def run_hook(
@@ -40,14 +32,18 @@ def run_hook(
     extra_env: dict[str, str] | None = None,
     pyflags: tuple[str, ...] = (),
 ) -> subprocess.CompletedProcess[bytes]:
+    """`tmuxtok hook statusline ARGS` as Claude Code runs it: ``stdin`` (a dict as JSON) in,
+    bytes out."""
     data = json.dumps(stdin).encode() if isinstance(stdin, dict) else stdin
-    return subprocess.run(
-        [sys.executable, *pyflags, "-m", "tmuxtok", "hook", "statusline", *args],
+    return tmuxtok(
+        "hook",
+        "statusline",
+        *args,
         input=data,
-        cwd=REPO,
-        env=env(**(extra_env or {})),
-        capture_output=True,
+        env=cli_env(**(extra_env or {})),
+        pyflags=pyflags,
         timeout=30,
+        text=False,
     )
 
 
@@ -405,17 +401,6 @@ def test_hot_path_imports_nothing_heavy() -> None:
 # --------------------------------------------------------------------------- install / uninstall
 
 
-def cli(*args: str, extra_env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "hook", *args],
-        cwd=REPO,
-        env=env(**(extra_env or {})),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 ORIGINAL = (
     b'{\n    "model": "opus",\n    "statusLine": {"type": "command", '
     b'"command": "~/bin/my status --x \'a b\'", "padding": 2},\n'
@@ -427,7 +412,7 @@ def test_install_chains_an_existing_status_line(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_bytes(ORIGINAL)
     settings.chmod(0o644)
-    r = cli("install", "--settings", str(settings))
+    r = tmuxtok("hook", "install", "--settings", str(settings))
     assert r.returncode == 0, r
     assert "~/bin/my status" in r.stdout
     backup = tmp_path / "settings.json.tmuxtok-backup"
@@ -444,12 +429,12 @@ def test_install_chains_an_existing_status_line(tmp_path: Path) -> None:
     assert os.path.isabs(words[0]) and os.path.basename(words[0]) == "tmuxtok"
     assert words[1:] == ["hook", "statusline", "--then", "~/bin/my status --x 'a b'"]
 
-    again = cli("install", "--settings", str(settings), "--json")
+    again = tmuxtok("hook", "install", "--settings", str(settings), "--json")
     assert again.returncode == 0, again
     assert json.loads(again.stdout)["action"] == "unchanged"
     assert json.loads(settings.read_text())["statusLine"] == sl  # not chained into itself
 
-    r = cli("uninstall", "--settings", str(settings))
+    r = tmuxtok("hook", "uninstall", "--settings", str(settings))
     assert r.returncode == 0, r
     assert settings.read_bytes() == ORIGINAL
     assert not backup.exists()
@@ -463,11 +448,11 @@ def test_installed_command_really_chains(tmp_path: Path) -> None:
     script.chmod(0o755)
     settings = tmp_path / "settings.json"
     settings.write_text(json.dumps({"statusLine": {"type": "command", "command": str(script)}}))
-    assert cli("install", "--settings", str(settings)).returncode == 0
+    assert tmuxtok("hook", "install", "--settings", str(settings)).returncode == 0
     cmd = json.loads(settings.read_text())["statusLine"]["command"]
     stdin = json.dumps(payload(limits(five=61))).encode()
     r = subprocess.run(
-        ["/bin/sh", "-c", cmd], input=stdin, env=env(), capture_output=True, timeout=30
+        ["/bin/sh", "-c", cmd], input=stdin, env=cli_env(), capture_output=True, timeout=30
     )
     assert r.stdout == b"MINE\n"
     assert got.read_bytes() == stdin
@@ -478,7 +463,7 @@ def test_install_without_a_status_line_and_restore(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     original = b'{"model":"sonnet","env":{"A":"1"}}\n'
     settings.write_bytes(original)
-    r = cli("install", "--settings", str(settings), "--json")
+    r = tmuxtok("hook", "install", "--settings", str(settings), "--json")
     assert r.returncode == 0, r
     res = json.loads(r.stdout)
     assert res["action"] == "installed" and res["chained"] is None
@@ -486,26 +471,26 @@ def test_install_without_a_status_line_and_restore(tmp_path: Path) -> None:
     assert list(data) == ["model", "env", "statusLine"]
     assert data["statusLine"]["padding"] == 0
     assert "--then" not in data["statusLine"]["command"]
-    r = cli("uninstall", "--settings", str(settings), "--json")
+    r = tmuxtok("hook", "uninstall", "--settings", str(settings), "--json")
     assert json.loads(r.stdout)["action"] == "restored"
     assert settings.read_bytes() == original
 
 
 def test_install_without_a_settings_file_and_restore(isolated_home: Path) -> None:
     settings = isolated_home / ".claude" / "settings.json"
-    r = cli("install")  # default: ~/.claude/settings.json
+    r = tmuxtok("hook", "install")  # default: ~/.claude/settings.json
     assert r.returncode == 0, r
     assert "backup" not in r.stdout
     assert set(json.loads(settings.read_text())) == {"statusLine"}
     assert not (settings.parent / "settings.json.tmuxtok-backup").exists()
-    r = cli("uninstall")
+    r = tmuxtok("hook", "uninstall")
     assert r.returncode == 0, r
     assert not settings.exists()  # as it was
 
 
 def test_default_path_follows_claude_config_dir(tmp_path: Path) -> None:
     cfg = tmp_path / "cfg"
-    r = cli("install", "--json", extra_env={"CLAUDE_CONFIG_DIR": str(cfg)})
+    r = tmuxtok("hook", "install", "--json", env=cli_env(CLAUDE_CONFIG_DIR=str(cfg)))
     assert json.loads(r.stdout)["settings"] == str(cfg / "settings.json")
     assert (cfg / "settings.json").exists()
 
@@ -515,11 +500,11 @@ def test_existing_backup_is_never_overwritten_without_force(tmp_path: Path) -> N
     settings.write_bytes(ORIGINAL)
     backup = tmp_path / "settings.json.tmuxtok-backup"
     backup.write_bytes(b"older original")
-    r = cli("install", "--settings", str(settings))
+    r = tmuxtok("hook", "install", "--settings", str(settings))
     assert r.returncode == 2
     assert "--force" in r.stderr and r.stderr.count("\n") == 1
     assert settings.read_bytes() == ORIGINAL and backup.read_bytes() == b"older original"
-    r = cli("install", "--settings", str(settings), "--force")
+    r = tmuxtok("hook", "install", "--settings", str(settings), "--force")
     assert r.returncode == 0, r
     assert backup.read_bytes() == ORIGINAL
 
@@ -536,11 +521,11 @@ def test_invalid_settings_are_refused(tmp_path: Path, content: bytes, words: str
     settings = tmp_path / "settings.json"
     settings.write_bytes(content)
     for cmd in ("install", "uninstall"):
-        r = cli(cmd, "--settings", str(settings))
+        r = tmuxtok("hook", cmd, "--settings", str(settings))
         assert r.returncode == 2, r
         assert words in r.stderr and r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
         assert settings.read_bytes() == content
-    r = cli("install", "--settings", str(settings), "--json")
+    r = tmuxtok("hook", "install", "--settings", str(settings), "--json")
     assert json.loads(r.stdout)["code"] == "BAD_SETTINGS"
     assert not (tmp_path / "settings.json.tmuxtok-backup").exists()
 
@@ -548,11 +533,11 @@ def test_invalid_settings_are_refused(tmp_path: Path, content: bytes, words: str
 def test_uninstall_keeps_changes_made_after_install(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_bytes(ORIGINAL)
-    assert cli("install", "--settings", str(settings)).returncode == 0
+    assert tmuxtok("hook", "install", "--settings", str(settings)).returncode == 0
     data = json.loads(settings.read_text())
     data["permissions"]["allow"].append("Bash(git:*)")  # Claude Code edits its settings too
     settings.write_text(json.dumps(data))
-    r = cli("uninstall", "--settings", str(settings))
+    r = tmuxtok("hook", "uninstall", "--settings", str(settings))
     assert r.returncode == 0 and "changed since install" in r.stdout
     after = json.loads(settings.read_text())
     assert after["statusLine"] == json.loads(ORIGINAL)["statusLine"]
@@ -563,7 +548,7 @@ def test_uninstall_keeps_changes_made_after_install(tmp_path: Path) -> None:
 def test_uninstall_leaves_a_foreign_status_line_alone(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_bytes(ORIGINAL)
-    r = cli("uninstall", "--settings", str(settings))
+    r = tmuxtok("hook", "uninstall", "--settings", str(settings))
     assert r.returncode == 0 and "not tmuxtok's" in r.stdout
     assert settings.read_bytes() == ORIGINAL
 
@@ -571,9 +556,9 @@ def test_uninstall_leaves_a_foreign_status_line_alone(tmp_path: Path) -> None:
 def test_uninstall_without_backup_unwraps_the_chain(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     settings.write_bytes(ORIGINAL)
-    assert cli("install", "--settings", str(settings)).returncode == 0
+    assert tmuxtok("hook", "install", "--settings", str(settings)).returncode == 0
     (tmp_path / "settings.json.tmuxtok-backup").unlink()
-    r = cli("uninstall", "--settings", str(settings))
+    r = tmuxtok("hook", "uninstall", "--settings", str(settings))
     assert r.returncode == 0 and "no backup" in r.stdout
     assert json.loads(settings.read_text()) == json.loads(ORIGINAL)
 
@@ -582,7 +567,7 @@ def test_install_recognises_an_install_from_elsewhere(tmp_path: Path) -> None:
     settings = tmp_path / "settings.json"
     old = "'/other venv/bin/tmuxtok' hook statusline --then 'my line'"
     settings.write_text(json.dumps({"statusLine": {"type": "command", "command": old}}))
-    r = cli("install", "--settings", str(settings), "--json")
+    r = tmuxtok("hook", "install", "--settings", str(settings), "--json")
     res = json.loads(r.stdout)
     assert res["action"] == "updated" and res["chained"] == "my line"
     words = shlex.split(json.loads(settings.read_text())["statusLine"]["command"])
@@ -595,10 +580,10 @@ def test_install_follows_a_symlinked_settings_file(tmp_path: Path) -> None:
     real.write_bytes(ORIGINAL)
     link = tmp_path / "settings.json"
     link.symlink_to(real)
-    assert cli("install", "--settings", str(link)).returncode == 0
+    assert tmuxtok("hook", "install", "--settings", str(link)).returncode == 0
     assert link.is_symlink()
     assert "statusline" in json.loads(real.read_text())["statusLine"]["command"]
-    assert cli("uninstall", "--settings", str(link)).returncode == 0
+    assert tmuxtok("hook", "uninstall", "--settings", str(link)).returncode == 0
     assert link.is_symlink() and real.read_bytes() == ORIGINAL
 
 

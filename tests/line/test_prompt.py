@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import REPO, cli_env, run_cli
+from tests.support.cli import REPO, cli_env, tmuxtok
 from tests.support.state import make_state, write_state
 from tests.support.state import official as support_official
 from tmuxtok import paths
@@ -131,7 +131,7 @@ def write_prompt_env(lines: dict[str, Any]) -> Path:
 
 
 def snippet_file(shell: str, tmp_path: Path) -> Path:
-    r = run_cli("prompt", "--init", shell, env=cli_env())
+    r = tmuxtok("prompt", "--init", shell)
     assert r.returncode == 0 and r.stderr == "", r
     path = tmp_path / f"snippet.{shell}"
     path.write_text(r.stdout)
@@ -277,7 +277,7 @@ def test_zsh_snippet_hook_psvar_and_p10k(odd_state_dir: Path, tmp_path: Path) ->
 
 
 def test_starship_block(odd_state_dir: Path, tmp_path: Path) -> None:
-    r = run_cli("prompt", "--init", "starship", "--agent", "claude")
+    r = tmuxtok("prompt", "--init", "starship", "--agent", "claude")
     assert r.returncode == 0 and "[custom.tmuxtok]" in r.stdout
     mod = tomllib.loads(r.stdout)["custom"]["tmuxtok"]
     assert mod["shell"] == ["sh"]
@@ -300,7 +300,7 @@ def test_starship_block(odd_state_dir: Path, tmp_path: Path) -> None:
 
 
 def test_init_rejects_unknown_shells() -> None:
-    r = run_cli("prompt", "--init", "tcsh")
+    r = tmuxtok("prompt", "--init", "tcsh")
     assert r.returncode == 2 and r.stdout == "" and "bash, zsh, fish, starship" in r.stderr
 
 
@@ -309,9 +309,9 @@ def test_init_rejects_unknown_shells() -> None:
 
 def test_prompt_cli_active_block() -> None:
     write_state(make_state(time.time(), model="opus"))
-    r = run_cli("prompt")
+    r = tmuxtok("prompt")
     assert (r.returncode, r.stdout, r.stderr) == (0, ACTIVE + "\n", "")
-    r = run_cli("prompt", "--format", "{model}#{level}")
+    r = tmuxtok("prompt", "--format", "{model}#{level}")
     assert r.stdout == "opus#medium\n"  # plain: no tmux escaping, no colour
 
 
@@ -336,14 +336,14 @@ def test_prompt_cli_prints_nothing_unless_active(setup: str) -> None:
     elif setup == "other-agent":
         write_state(s)
         args = ["--agent", "codex"]
-    r = run_cli("prompt", *args)
+    r = tmuxtok("prompt", *args)
     assert (r.returncode, r.stdout, r.stderr) == (0, "", "")
 
 
 def test_prompt_cli_bad_template_goes_to_stderr() -> None:
     write_state(make_state(time.time()))
-    r = run_cli("prompt", "--format", "{remaining} {nope}")
+    r = tmuxtok("prompt", "--format", "{remaining} {nope}")
     assert (r.returncode, r.stdout) == (2, "")
     assert r.stderr == "tmuxtok prompt: unknown field {nope}\n"
-    r = run_cli("prompt", "--bogus")
+    r = tmuxtok("prompt", "--bogus")
     assert (r.returncode, r.stdout, r.stderr) == (2, "", "tmuxtok prompt: unknown option --bogus\n")

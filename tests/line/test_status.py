@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import REPO, cli_env, run_cli
+from tests.support.cli import REPO, cli_env, tmuxtok
 from tests.support.importtime import imported, packages
+from tests.support.poll import wait_for
 from tests.support.state import make_state, write_state
 from tests.support.state import official as support_official
 from tmuxtok import paths
@@ -397,15 +398,15 @@ def test_state_dir_follows_xdg() -> None:
 
 def test_cli_active_block_all_styles() -> None:
     write_state(make_state(time.time()))
-    r = run_cli("status")
+    r = tmuxtok("status")
     assert r.returncode == 0 and r.stderr == ""
     assert r.stdout == "#[fg=yellow]⏳ 2h13m · 1.2M · $3.45 · 4.5k/m#[default]\n"
-    assert run_cli("status", "--style", "plain").stdout == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m\n"
+    assert tmuxtok("status", "--style", "plain").stdout == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m\n"
     assert (
-        run_cli("status", "--style=ansi").stdout
+        tmuxtok("status", "--style=ansi").stdout
         == "\x1b[33m⏳ 2h13m · 1.2M · $3.45 · 4.5k/m\x1b[0m\n"
     )
-    r = run_cli("status", "--style", "plain", "--format", "{level} {pct}")
+    r = tmuxtok("status", "--style", "plain", "--format", "{level} {pct}")
     assert r.stdout == "medium –\n"
 
 
@@ -413,22 +414,22 @@ def test_cli_thresholds() -> None:
     s = make_state(time.time())
     s["agents"]["claude"]["limits"]["5h"] = official(45.0, time.time() + 600)
     write_state(s)
-    assert run_cli("status", "--format", "{level}", "--style=plain").stdout == "low\n"
-    r = run_cli("status", "--format", "{level}", "--style=plain", "--medium", "40", "--high=45")
+    assert tmuxtok("status", "--format", "{level}", "--style=plain").stdout == "low\n"
+    r = tmuxtok("status", "--format", "{level}", "--style=plain", "--medium", "40", "--high=45")
     assert r.stdout == "high\n"
-    r = run_cli("status", "--medium", "lots")
+    r = tmuxtok("status", "--medium", "lots")
     assert (r.returncode, r.stdout) == (2, "tmuxtok: --medium needs a number, not 'lots'\n")
 
 
 def test_cli_hashes_doubled() -> None:
     write_state(make_state(time.time(), model="o#1"))
-    r = run_cli("status", "--format", "#{model}#")
+    r = tmuxtok("status", "--format", "#{model}#")
     assert r.stdout == "#[fg=yellow]##o##1###[default]\n"  # "##" then "#[default]"
 
 
 def test_cli_json() -> None:
     write_state(make_state(time.time()))
-    r = run_cli("status", "--json")
+    r = tmuxtok("status", "--json")
     assert r.returncode == 0 and r.stderr == ""
     data = json.loads(r.stdout)
     assert list(data) == sorted(data)
@@ -443,20 +444,20 @@ def test_cli_agent_choice() -> None:
         "claude": {**s["agents"]["claude"], "block": None},
     }
     write_state(s)
-    assert run_cli("status", "--style=plain").stdout.startswith("idle")  # claude first
-    assert run_cli("status", "--style=plain", "--agent", "codex").stdout.startswith("⏳ 2h13m")
-    assert_marker(run_cli("status", "--agent", "gemini"), "no gemini data")
+    assert tmuxtok("status", "--style=plain").stdout.startswith("idle")  # claude first
+    assert tmuxtok("status", "--style=plain", "--agent", "codex").stdout.startswith("⏳ 2h13m")
+    assert_marker(tmuxtok("status", "--agent", "gemini"), "no gemini data")
     s["agents"] = {"codex": s["agents"]["codex"]}
     write_state(s)
-    assert run_cli("status", "--style=plain").stdout.startswith("⏳ 2h13m")  # first present
+    assert tmuxtok("status", "--style=plain").stdout.startswith("⏳ 2h13m")  # first present
     s["agents"] = {}
     write_state(s)
-    assert_marker(run_cli("status"), "no data")
+    assert_marker(tmuxtok("status"), "no data")
 
 
 def test_cli_missing_state() -> None:
-    assert_marker(run_cli("status"), "no daemon")
-    r = run_cli("status", "--json")
+    assert_marker(tmuxtok("status"), "no daemon")
+    r = tmuxtok("status", "--json")
     data = json.loads(r.stdout)
     assert data["marker"] == "tmuxtok: no daemon" and "no state file" in data["detail"]
     assert data["active"] is False and set(fields.FIELDS) <= data.keys()
@@ -464,13 +465,13 @@ def test_cli_missing_state() -> None:
 
 def test_cli_corrupt_state() -> None:
     write_state(b"\x89PNG\x00\xff{{{ not json")
-    assert_marker(run_cli("status"), "bad state")
+    assert_marker(tmuxtok("status"), "bad state")
 
 
 def test_cli_half_written_state() -> None:
     """A state file cut mid-object, read by a process that never imported json."""
     write_state(b'{"agents": {"claude": {"block": {"tokens": 1')
-    res = run_cli("status")
+    res = tmuxtok("status")
     assert "Traceback" not in res.stderr
     assert_marker(res, "bad state")
 
@@ -479,33 +480,33 @@ def test_cli_foreign_schema() -> None:
     s = make_state(time.time())
     s["schema_version"] = 99
     write_state(s)
-    assert_marker(run_cli("status"), "update tmuxtok")
+    assert_marker(tmuxtok("status"), "update tmuxtok")
 
 
 def test_cli_stale_state_without_daemon() -> None:
     write_state(make_state(time.time(), generated_at=time.time() - st.STALE_SECONDS - 5))
-    assert_marker(run_cli("status"), "no daemon")
+    assert_marker(tmuxtok("status"), "no daemon")
     write_state(make_state(time.time(), generated_at=time.time() - st.STALE_SECONDS + 30))
-    assert run_cli("status").stdout.startswith("#[fg=yellow]⏳")
+    assert tmuxtok("status").stdout.startswith("#[fg=yellow]⏳")
 
 
 def test_cli_unknown_field() -> None:
     write_state(make_state(time.time()))
-    r = run_cli("status", "--format", "{tokens} {bogus}")
+    r = tmuxtok("status", "--format", "{tokens} {bogus}")
     assert_marker(r, "unknown field {bogus}")
 
 
 def test_cli_bad_option() -> None:
-    r = run_cli("status", "--bogus")
+    r = tmuxtok("status", "--bogus")
     assert (r.returncode, r.stdout, r.stderr) == (2, "tmuxtok: unknown option --bogus\n", "")
-    r = run_cli("status", "--style", "html")
+    r = tmuxtok("status", "--style", "html")
     assert r.returncode == 2 and "--style" in r.stdout
 
 
 def test_cli_last_resort_error(tmp_path: Path) -> None:
     env = cli_env(TMUXTOK_NO_SPAWN="", TMUXTOK_SPAWN_ARGV="not json")
-    assert_marker(run_cli("status", env=env), "error")
-    data = json.loads(run_cli("status", "--json", env=env).stdout)
+    assert_marker(tmuxtok("status", env=env), "error")
+    data = json.loads(tmuxtok("status", "--json", env=env).stdout)
     assert data["marker"] == "tmuxtok: error" and "ValueError" in data["detail"]
 
 
@@ -515,41 +516,35 @@ def _spawn_env(marker: Path) -> dict[str, str]:
     return cli_env(TMUXTOK_NO_SPAWN="", TMUXTOK_SPAWN_ARGV=argv)
 
 
-def _wait_for(path: Path, timeout: float = 5.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if path.exists() and path.read_text():
-            return True
-        time.sleep(0.02)
-    return False
+def _spawned(marker: Path) -> str:
+    """What the stand-in daemons wrote to ``marker`` so far."""
+    return marker.read_text() if marker.exists() else ""
 
 
 def test_cli_spawns_daemon_when_state_missing(tmp_path: Path) -> None:
     marker = tmp_path / "spawned"
     env = _spawn_env(marker)
-    assert_marker(run_cli("status", env=env), "starting…")
-    assert _wait_for(marker)
+    assert_marker(tmuxtok("status", env=env), "starting…")
+    wait_for(lambda: _spawned(marker), timeout=5.0)
     # a second redraw right after must not start a second daemon
-    assert_marker(run_cli("status", env=env), "starting…")
+    assert_marker(tmuxtok("status", env=env), "starting…")
     time.sleep(0.3)
     assert marker.read_text() == "spawned\n"
     # after the grace period a daemon that never took its lock is reported missing…
     stamp = Path(paths.state_dir()) / status.SPAWN_STAMP
     t = time.time() - status.SPAWN_GRACE_SECONDS - 1
     os.utime(stamp, (t, t))
-    assert_marker(run_cli("status", env=env), "no daemon")
+    assert_marker(tmuxtok("status", env=env), "no daemon")
     # …and once the backoff is over it is tried again
     t = time.time() - status.SPAWN_BACKOFF_SECONDS - 1
     os.utime(stamp, (t, t))
-    assert_marker(run_cli("status", env=env), "starting…")
-    deadline = time.monotonic() + 5
-    while marker.read_text() != "spawned\nspawned\n" and time.monotonic() < deadline:
-        time.sleep(0.02)
+    assert_marker(tmuxtok("status", env=env), "starting…")
+    wait_for(lambda: _spawned(marker) == "spawned\nspawned\n", timeout=5.0)
     assert marker.read_text() == "spawned\nspawned\n"
     # --no-spawn and TMUXTOK_NO_SPAWN are honoured
     stamp.unlink()
-    assert_marker(run_cli("status", "--no-spawn", env=env), "no daemon")
-    assert_marker(run_cli("status", env={**env, "TMUXTOK_NO_SPAWN": "1"}), "no daemon")
+    assert_marker(tmuxtok("status", "--no-spawn", env=env), "no daemon")
+    assert_marker(tmuxtok("status", env={**env, "TMUXTOK_NO_SPAWN": "1"}), "no daemon")
     time.sleep(0.3)
     assert marker.read_text() == "spawned\nspawned\n"
 
@@ -557,8 +552,8 @@ def test_cli_spawns_daemon_when_state_missing(tmp_path: Path) -> None:
 def test_cli_spawns_daemon_when_stale(tmp_path: Path) -> None:
     marker = tmp_path / "spawned"
     write_state(make_state(time.time(), generated_at=time.time() - 3600))
-    assert_marker(run_cli("status", env=_spawn_env(marker)), "starting…")
-    assert _wait_for(marker)
+    assert_marker(tmuxtok("status", env=_spawn_env(marker)), "starting…")
+    wait_for(lambda: _spawned(marker), timeout=5.0)
 
 
 def test_running_daemon_makes_old_state_current(tmp_path: Path) -> None:
@@ -570,11 +565,11 @@ def test_running_daemon_makes_old_state_current(tmp_path: Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         assert st.lock_held(paths.state_dir())
-        r = run_cli("status", "--style=plain", env=_spawn_env(marker))
+        r = tmuxtok("status", "--style=plain", env=_spawn_env(marker))
         assert r.stdout == "⏳ 2h13m · 1.2M · $3.45 · 4.5k/m\n"
         # state missing while the daemon runs: it is starting, and no second one is spawned
         Path(st.state_path()).unlink()
-        assert_marker(run_cli("status", env=_spawn_env(marker)), "starting…")
+        assert_marker(tmuxtok("status", env=_spawn_env(marker)), "starting…")
     finally:
         os.close(fd)
     assert not st.lock_held(paths.state_dir())
@@ -585,7 +580,7 @@ def test_running_daemon_makes_old_state_current(tmp_path: Path) -> None:
 def test_hot_paths_import_no_third_party_modules() -> None:
     write_state(make_state(time.time()))
     for cmd in ("status", "prompt"):
-        r = run_cli(cmd, pyflags=("-X", "importtime"))
+        r = tmuxtok(cmd, pyflags=("-X", "importtime"))
         assert r.returncode == 0 and r.stdout
         mods = imported(r.stderr)
         # the parse works and the state was really read (importlib.import_module, used by

@@ -7,11 +7,9 @@ import io
 import json
 import os
 import re
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,18 @@ from libtmux import Session
 from rich.cells import cell_len
 from rich.console import Console
 
-from tests.support.logfmt import claude_assistant, claude_file, codex_file, codex_line, codex_tokens
+from tests.support import daemon
+from tests.support.cli import command as tmuxtok_command
+from tests.support.cli import tmuxtok
+from tests.support.logfmt import (
+    claude_assistant,
+    claude_file,
+    codex_file,
+    codex_line,
+    codex_tokens,
+    iso,
+)
+from tests.support.poll import wait_for
 from tmuxtok import live
 from tmuxtok.config import load as load_config
 from tmuxtok.daemon import watch
@@ -33,28 +42,10 @@ OPUS = "claude-opus-4-1-20250805"
 COLOR_SGR = re.compile(r"\x1b\[((?:\d+;)*\d+)m")
 
 
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
-def tmuxtok(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        env=env or os.environ.copy(),
-        timeout=60,
-    )
-
-
 @pytest.fixture
-def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    claude, codex = tmp_path / "claude", tmp_path / "codex"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
-    monkeypatch.setenv("CODEX_HOME", str(codex))
-    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")  # tmux shows non-ASCII as "_" to a C-locale client
-    return claude, codex
+def roots(roots: tuple[Path, Path], utf8_locale: None) -> tuple[Path, Path]:
+    """The shared agent roots, with a UTF-8 locale (the pane tests read a tmux screen)."""
+    return roots
 
 
 def write_active_claude(root: Path, now: datetime) -> Path:
@@ -75,15 +66,6 @@ def write_active_claude(root: Path, now: datetime) -> Path:
         )
     )
     return f
-
-
-def state_via_daemon() -> dict[str, Any]:
-    """The state file exactly as the daemon writes it."""
-    res = tmuxtok("watch", "--once", "--no-tmux")
-    assert res.returncode == 0, res.stderr
-    path = Path(os.environ["XDG_STATE_HOME"]) / "tmuxtok" / "state.json"
-    data: dict[str, Any] = json.loads(path.read_bytes())
-    return data
 
 
 def state_in_process() -> dict[str, Any]:
@@ -127,7 +109,7 @@ def opts(**kw: Any) -> live.ViewOptions:
 
 def test_panel_numbers_equal_blocks_active_json(roots: tuple[Path, Path]) -> None:
     write_active_claude(roots[0], datetime.now(UTC))
-    state = state_via_daemon()
+    state = daemon.publish()  # the state file exactly as the daemon writes it
     cli = tmuxtok("blocks", "--active", "--json")
     assert cli.returncode == 0, cli.stderr
     cli_block = json.loads(cli.stdout)["blocks"][0]
@@ -327,24 +309,13 @@ def test_demo_writer_appends_turns_until_stopped(tmp_path: Path) -> None:
     def grown() -> int:
         return sum(p.stat().st_size - before[p] for p in files)
 
-    wait(lambda: grown() > 0)
+    wait_for(lambda: grown() > 0)
     stop.set()
     thread.join(timeout=5)
     assert not thread.is_alive()
     settled = grown()
     time.sleep(0.15)
     assert grown() == settled  # nothing is written after stop
-
-
-def wait(pred: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        got = pred()
-        if got:
-            return got
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(0.05)
 
 
 # --------------------------------------------------------------------------- tmux
@@ -380,7 +351,7 @@ class LivePane:
 
     def __init__(self, session: Session, cwd: Path, *args: str) -> None:
         self.server = session.server
-        command = " ".join([sys.executable, "-m", "tmuxtok", "live", *args])
+        command = " ".join(tmuxtok_command("live", *args))
         window = session.new_window(
             window_name="live",
             start_directory=str(cwd),
@@ -431,7 +402,7 @@ def test_live_in_a_tmux_pane(
         m = re.search(r"([\d,]+) tokens · \$", pane.screen())
         return int(m.group(1).replace(",", "")) if m else None
 
-    first = wait(tokens_shown)
+    first = wait_for(tokens_shown)
     text = pane.screen()
     assert re.search(r"resets \d{2}:\d{2} \(estimated\) · in \d+h \d{2}m \d{2}s", text), text
     assert re.search(r"[\d,]+ tok/min", text), text
@@ -440,17 +411,17 @@ def test_live_in_a_tmux_pane(
 
     with log.open("ab") as f:
         f.write(claude_assistant(iso(datetime.now(UTC)), "msg-5", inp=7000, out=3000))
-    wait(lambda: tokens_shown() == first + 10_000, timeout=2.0)
+    wait_for(lambda: tokens_shown() == first + 10_000, timeout=2.0)
 
     pane.resize(40, 20)
-    wait(lambda: "Proj " in pane.screen() and "╭" not in pane.screen())
+    wait_for(lambda: "Proj " in pane.screen() and "╭" not in pane.screen())
     lines = pane.lines()
     assert all(cell_len(line) <= 40 for line in lines), lines  # a wrapped line would be joined
     for label in ("Claude Code", "Reset ", "Used ", "Burn ", "Proj "):
         assert label in pane.screen(), (label, lines)
 
     pane.pane.send_keys("C-c", enter=False, literal=False)
-    assert wait(pane.exit_status) == "0", pane.everything()
+    assert wait_for(pane.exit_status) == "0", pane.everything()
     assert "Traceback" not in pane.everything()
 
 
@@ -460,8 +431,8 @@ def test_q_quits_the_in_process_panel(
 ) -> None:
     write_active_claude(roots[0], datetime.now(UTC))
     pane = LivePane(session, tmp_path, "--no-daemon", "--agent", "claude")
-    wait(lambda: "in-process ingest" in pane.screen())
+    wait_for(lambda: "in-process ingest" in pane.screen())
     pane.pane.send_keys("q", enter=False)
-    assert wait(pane.exit_status) == "0", pane.everything()
+    assert wait_for(pane.exit_status) == "0", pane.everything()
     assert "Traceback" not in pane.everything()
     assert tmuxtok("watch", "--running").returncode == 1  # --no-daemon started none

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +13,8 @@ import pytest
 from libtmux import Server
 
 from tests.support import daemon
+from tests.support.cli import tmuxtok
+from tests.support.daemon import publish
 from tests.support.logfmt import (
     claude_assistant,
     claude_file,
@@ -22,41 +22,17 @@ from tests.support.logfmt import (
     codex_line,
     codex_tokens,
     codex_usage,
+    iso,
 )
+from tests.support.poll import wait_for
+from tests.support.tmux import socket_of
 from tmuxtok.model import limits as lm
 
 
-def iso(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
-
-
 @pytest.fixture
-def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
-    claude, codex = tmp_path / "claude", tmp_path / "codex"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
-    monkeypatch.setenv("CODEX_HOME", str(codex))
-    monkeypatch.setenv("TMUXTOK_NO_SPAWN", "1")
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-    return claude, codex
-
-
-def tmuxtok(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=60,
-        check=False,
-    )
-
-
-def publish() -> dict[str, Any]:
-    res = tmuxtok("watch", "--once", "--no-tmux")
-    assert res.returncode == 0, res.stderr
-    state = daemon.read_state()
-    assert state is not None
-    return state
+def roots(roots: tuple[Path, Path], utf8_locale: None) -> tuple[Path, Path]:
+    """The shared agent roots, with a UTF-8 locale (the alerts test reads tmux messages)."""
+    return roots
 
 
 def config(home: Path, text: str) -> None:
@@ -283,7 +259,7 @@ def test_budget_crossing_shows_exactly_one_message(
     now = datetime.now(UTC)
     f = claude_file(claude)
     f.write_bytes(claude_assistant(iso(now - timedelta(minutes=3)), "msg-1", inp=100, out=10))
-    socket = server.cmd("display-message", "-p", "#{socket_path}").stdout[0]
+    socket = socket_of(server)
 
     def messages() -> list[str]:
         try:
@@ -294,15 +270,15 @@ def test_budget_crossing_shows_exactly_one_message(
     try:
         proc = daemon.start("--tmux-socket", socket)
         try:
-            daemon.wait_for(lambda: daemon.read_state() is not None)
+            wait_for(lambda: daemon.read_state() is not None)
             time.sleep(0.5)
             assert messages() == []  # $0.0005 of $0.01: nothing to say yet
             with f.open("ab") as fh:  # sonnet-4 output at $15/M: 2,000 tokens = $0.03
                 fh.write(claude_assistant(iso(now), "msg-2", inp=100, out=2000))
-            daemon.wait_for(lambda: len(messages()) == 1)
+            wait_for(lambda: len(messages()) == 1)
             with f.open("ab") as fh:  # still over budget: no second message
                 fh.write(claude_assistant(iso(now), "msg-3", inp=100, out=2000))
-            daemon.wait_for(
+            wait_for(
                 lambda: (
                     (daemon.read_state() or {})
                     .get("agents", {})
@@ -317,7 +293,7 @@ def test_budget_crossing_shows_exactly_one_message(
             daemon.stop(proc)
         again = daemon.start("--tmux-socket", socket)  # a restart remembers what it said
         try:
-            daemon.wait_for(
+            wait_for(
                 lambda: (
                     daemon.read_state() is not None
                     and daemon.read_state()["writer_pid"] == again.pid
@@ -350,15 +326,7 @@ def test_statusline_capture_is_the_claude_official_pct(roots: tuple[Path, Path])
             "seven_day": {"used_percentage": 150.0, "resets_at": resets + 86400},
         },
     }
-    hook = subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "hook", "statusline"],
-        input=json.dumps(payload),
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        timeout=30,
-        check=False,
-    )
+    hook = tmuxtok("hook", "statusline", input=json.dumps(payload), timeout=30)
     assert hook.returncode == 0 and hook.stdout.strip()
     state = publish()
     limits = state["agents"]["claude"]["limits"]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from tests.support.cli import tmuxtok
 from tests.support.importtime import imported, packages
 from tests.support.logfmt import (
     claude_assistant,
@@ -26,11 +26,9 @@ THIRD_PARTY = ("click", "rich", "libtmux", "watchfiles")
 
 
 @pytest.fixture
-def logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def logs(tmp_path: Path, env: dict[str, str]) -> Path:
     """Usage from January 2026 only, so no block is active and output does not move with time."""
-    claude, codex = tmp_path / "claude", tmp_path / "codex"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(claude))
-    monkeypatch.setenv("CODEX_HOME", str(codex))
+    claude, codex = Path(env["CLAUDE_CONFIG_DIR"]), Path(env["CODEX_HOME"])
     claude_file(claude).write_bytes(
         claude_assistant("2026-01-09T10:00:00.000Z", "msg-1", "claude-sonnet-4-5", 100, 50, 25, 10)
         + claude_assistant("2026-01-09T12:30:00.000Z", "msg-2", "claude-opus-4-1", 200, 75, 50, 20)
@@ -43,13 +41,8 @@ def logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def fast(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONWARNINGS": "ignore"},
-        timeout=60,
-    )
+    """``tmuxtok ARGS`` in the test's environment, with Python's warnings silenced."""
+    return tmuxtok(*args, env={**os.environ, "PYTHONWARNINGS": "ignore"})
 
 
 @pytest.mark.parametrize(
@@ -121,12 +114,7 @@ def test_scan_without_click_says_what_click_says(
 
 
 def with_importtime(*args: str) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    got = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    got = tmuxtok(*args, env=dict(os.environ), pyflags=("-X", "importtime"))
     return got, imported(got.stderr)
 
 

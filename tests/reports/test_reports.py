@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from tests.support.cli import invoke, tmuxtok
 from tests.support.logfmt import (
     claude_assistant,
     claude_file,
@@ -32,17 +30,8 @@ FIXTURE = [
 
 
 @pytest.fixture
-def claude_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "claude"
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
-    return root
-
-
-def invoke(*args: str, code: int = 0) -> Any:
-    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
-    assert res.exit_code == code, res.output
-    return json.loads(res.stdout) if "--json" in args else res.stdout
+def claude_root(env: dict[str, str]) -> Path:
+    return Path(env["CLAUDE_CONFIG_DIR"])
 
 
 def write_fixture(root: Path) -> None:
@@ -207,13 +196,7 @@ def test_corrupt_ledger_recovers_via_cli(claude_root: Path, isolated_home: Path)
     for suffix in ("-wal", "-shm"):
         Path(f"{ledger}{suffix}").unlink(missing_ok=True)
     ledger.write_bytes(b"garbage" * 1000)
-    proc = subprocess.run(
-        [sys.executable, "-m", "tmuxtok", "daily", "--json"],
-        capture_output=True,
-        text=True,
-        env=os.environ.copy(),
-        check=False,
-    )
+    proc = tmuxtok("daily", "--json", env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr
     assert "moved it to" in proc.stderr and "Traceback" not in proc.stderr
     assert json.loads(proc.stdout)["totals"]["totalTokens"] == 1240

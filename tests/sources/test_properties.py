@@ -27,7 +27,8 @@ from hypothesis import strategies as st
 
 from tests.support.logfmt import claude_assistant, codex_line, codex_tokens, codex_usage, decoding
 from tmuxtok.ingest import tail
-from tmuxtok.ingest.ledger import Ledger, latest_limits, merge_rows
+from tmuxtok.ingest.batch import latest_limits, merge_rows
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.model.pricing import PriceTable

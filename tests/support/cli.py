@@ -1,11 +1,17 @@
-"""Run tmuxtok as a user (or tmux) does: a real process, this checkout first on the path."""
+"""Run tmuxtok as a user (or tmux) does: a real process, this checkout first on the path.
+
+Also its click CLI in this process (``invoke``), for tests that need no real process.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Literal, overload
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -19,14 +25,89 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(
-    cmd: str, *args: str, env: dict[str, str] | None = None, pyflags: tuple[str, ...] = ()
-) -> subprocess.CompletedProcess[str]:
+def command(*args: str, pyflags: Sequence[str] = ()) -> list[str]:
+    """The argv that runs tmuxtok with this test run's Python: ``python -m tmuxtok ARGS``."""
+    return [sys.executable, *pyflags, "-m", "tmuxtok", *args]
+
+
+@overload
+def tmuxtok(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: str | None = None,
+    pyflags: Sequence[str] = (),
+    timeout: float = 60,
+    cwd: Path | None = REPO,
+    text: Literal[True] = True,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[str]: ...
+
+
+@overload
+def tmuxtok(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: bytes | None = None,
+    pyflags: Sequence[str] = (),
+    timeout: float = 60,
+    cwd: Path | None = REPO,
+    text: Literal[False],
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[bytes]: ...
+
+
+def tmuxtok(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    input: str | bytes | None = None,
+    pyflags: Sequence[str] = (),
+    timeout: float = 60,
+    cwd: Path | None = REPO,
+    text: bool = True,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.CompletedProcess[Any]:
+    """Run ``python -m tmuxtok ARGS`` to the end and capture its output (never raises on
+    an exit code). ``env`` is the whole environment: ``cli_env()`` unless given."""
     return subprocess.run(
-        [sys.executable, *pyflags, "-m", "tmuxtok", cmd, *args],
-        cwd=REPO,
-        env=env or cli_env(),
+        command(*args, pyflags=pyflags),
+        input=input,
+        cwd=cwd,
+        env=cli_env() if env is None else env,
         capture_output=True,
-        text=True,
-        timeout=20,
+        text=text,
+        timeout=timeout,
+        check=False,
+        preexec_fn=preexec_fn,
     )
+
+
+def spawn(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    stdout: int = subprocess.DEVNULL,
+    stderr: int = subprocess.DEVNULL,
+    cwd: Path | None = REPO,
+    preexec_fn: Callable[[], None] | None = None,
+) -> subprocess.Popen[bytes]:
+    """Start ``python -m tmuxtok ARGS`` and return at once (the caller waits or kills it).
+    ``env`` is the whole environment: ``cli_env()`` unless given."""
+    return subprocess.Popen(
+        command(*args),
+        cwd=cwd,
+        env=cli_env() if env is None else env,
+        stdout=stdout,
+        stderr=stderr,
+        preexec_fn=preexec_fn,
+    )
+
+
+def invoke(*args: str, code: int = 0) -> Any:
+    """The click CLI run in this process: its output (parsed when ``--json`` is among
+    ``args``), after checking the exit code."""
+    from click.testing import CliRunner
+
+    from tmuxtok.cli import cli
+
+    res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
+    assert res.exit_code == code, res.output
+    return json.loads(res.stdout) if "--json" in args else res.stdout

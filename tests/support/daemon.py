@@ -7,11 +7,10 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from tests.support.cli import spawn, tmuxtok
 
 
 def state_dir() -> Path:
@@ -34,16 +33,6 @@ def committed_bytes() -> int:
         return -1
 
 
-def wait_for(pred: Callable[[], Any], timeout: float = 10.0, step: float = 0.02) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = pred()
-        if got:
-            return got
-        time.sleep(step)
-    raise AssertionError(f"condition not met within {timeout} s")
-
-
 def read_state() -> dict[str, Any] | None:
     try:
         data: dict[str, Any] = json.loads((state_dir() / "state.json").read_bytes())
@@ -52,12 +41,19 @@ def read_state() -> dict[str, Any] | None:
     return data
 
 
+def publish() -> dict[str, Any]:
+    """One ``tmuxtok watch --once --no-tmux`` (ingest, then write the state): that state."""
+    res = tmuxtok("watch", "--once", "--no-tmux")
+    assert res.returncode == 0, res.stderr
+    state = read_state()
+    assert state is not None
+    return state
+
+
 def start(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "tmuxtok", "watch", *args],
-        env=os.environ.copy(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
+    """``tmuxtok watch ARGS`` in the background, in the test's environment as it is."""
+    return spawn(
+        "watch", *args, env=dict(os.environ), stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
 
 

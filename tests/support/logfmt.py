@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+
+def iso(dt: datetime) -> str:
+    """``dt`` as Claude Code stamps its log lines: ``2026-01-09T10:00:00.123Z``.
+
+    The digits are ``dt``'s own (no zone conversion), so pass a UTC time.
+    """
+    return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
 
 
 def claude_assistant(

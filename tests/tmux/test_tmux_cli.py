@@ -3,56 +3,41 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from libtmux import Server, Session
 
-from tests.support import daemon
+from tests.support.cli import tmuxtok
+from tests.support.poll import wait_for
+from tests.support.tmux import socket_of
 
+# Commands run in the test's environment as it is (daemon spawning not turned off, as in a
+# user's shell), not in ``cli_env()``.
 pytestmark = pytest.mark.tmux
 
 
-def tmuxtok(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tmuxtok", *args],
-        capture_output=True,
-        text=True,
-        env=env or os.environ.copy(),
-        timeout=60,
-        check=False,
-    )
-
-
-def socket_of(server: Server) -> str:
-    return str(server.cmd("display-message", "-p", "#{socket_path}").stdout[0])
-
-
 def test_install_keeps_status_right_and_uninstall_restores(
-    server: Server, session: Session, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: Server, session: Session, env: dict[str, str]
 ) -> None:
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(tmp_path / "claude"))
-    monkeypatch.setenv("CODEX_HOME", str(tmp_path / "codex"))
     original = '"#{=21:pane_title}" %H:%M %d-%b-%y'
     server.cmd("set-option", "-g", "status-right", original)
     sock = socket_of(server)
     try:
-        res = tmuxtok("tmux", "install", "--socket", sock)
+        res = tmuxtok("tmux", "install", "--socket", sock, env=env)
         assert res.returncode == 0, res.stderr
         assert "added the segment" in res.stdout
         right = server.cmd("show-option", "-gv", "status-right").stdout[0]
         assert right == "#{@tmuxtok_segment} " + original
-        again = tmuxtok("tmux", "install", "--socket", sock)
+        again = tmuxtok("tmux", "install", "--socket", sock, env=env)
         assert "already" in again.stdout
         assert server.cmd("show-option", "-gv", "status-right").stdout[0] == right
-        daemon.wait_for(lambda: tmuxtok("watch", "--running").returncode == 0)
-        res = tmuxtok("tmux", "uninstall", "--socket", sock)
+        wait_for(lambda: tmuxtok("watch", "--running", env=env).returncode == 0)
+        res = tmuxtok("tmux", "uninstall", "--socket", sock, env=env)
         assert res.returncode == 0 and "removed" in res.stdout
         assert server.cmd("show-option", "-gv", "status-right").stdout[0] == original
     finally:
-        tmuxtok("watch", "--stop")
+        tmuxtok("watch", "--stop", env=env)
 
 
 def test_pane_opens_the_live_panel(server: Server, session: Session) -> None:
@@ -70,11 +55,13 @@ def test_pane_opens_the_live_panel(server: Server, session: Session) -> None:
         assert "live" in " ".join(cmd) and "--agent" in " ".join(cmd)
         server.cmd("kill-pane", "-t", new_id)
     finally:
-        tmuxtok("watch", "--stop")  # the panel may have started a daemon
+        tmuxtok("watch", "--stop", env=dict(os.environ))  # the panel may have started a daemon
 
 
 def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
-    res = tmuxtok("tmux", "install", "--socket", str(tmp_path / "no-such-socket"))
+    res = tmuxtok(
+        "tmux", "install", "--socket", str(tmp_path / "no-such-socket"), env=dict(os.environ)
+    )
     assert res.returncode == 2
     assert res.stderr.startswith("tmuxtok: could not reach tmux") and "Traceback" not in res.stderr
 

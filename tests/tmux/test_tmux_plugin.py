@@ -8,31 +8,23 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from libtmux import Server, Session
 
-pytestmark = pytest.mark.tmux
+from tests.support.cli import REPO
+from tests.support.poll import wait_for
+from tests.support.tmux import opt
 
-REPO = Path(__file__).resolve().parents[2]
+# tmux prints non-ASCII as "_" to a client whose locale is not UTF-8.
+pytestmark = [pytest.mark.tmux, pytest.mark.usefixtures("utf8_locale")]
+
 PLUGIN = REPO / "tmux" / "tmuxtok.tmux"
 #: The top-level entry TPM runs (it runs only a plugin's top-level *.tmux files).
 ENTRY = REPO / "tmuxtok.tmux"
 FIELDS = ("remaining", "tokens", "cost", "tpm", "pct", "level", "color", "reset", "today_cost")
 END = "--end--"
-
-
-@pytest.fixture(autouse=True)
-def utf8_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    # tmux prints non-ASCII as "_" to a client whose locale is not UTF-8.
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-
-
-def opt(server: Server, name: str) -> str:
-    return "\n".join(server.cmd("show-option", "-gqv", name).stdout)
 
 
 def set_opt(server: Server, name: str, value: str) -> None:
@@ -65,14 +57,6 @@ def calls(record: Path) -> list[list[str]]:
         else:
             out[-1].append(line)
     return out[:-1]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 @pytest.fixture

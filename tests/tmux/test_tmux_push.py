@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import subprocess
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 from libtmux import Server, Session
 
+from tests.support.poll import wait_for
+from tests.support.tmux import opt, socket_of
 from tmuxtok.line import fields as fl
 from tmuxtok.line import render as rd
 from tmuxtok.line.state import SCHEMA_VERSION
@@ -25,6 +25,9 @@ from tmuxtok.tmux import (
     socket_from_env,
     uninstall_segment,
 )
+
+# tmux prints non-ASCII as "_" to a client whose locale is not UTF-8.
+pytestmark = pytest.mark.usefixtures("utf8_locale")
 
 NOW = 1_700_000_000.0
 START = NOW - (2 * 3600 + 47 * 60)  # 5 h block → 2h13m left
@@ -101,24 +104,6 @@ class CountingPusher(Pusher):
     def _run(self, args: list[str]) -> list[str] | None:
         self.runs.append(list(args))
         return super()._run(args)
-
-
-@pytest.fixture(autouse=True)
-def utf8_client(monkeypatch: pytest.MonkeyPatch) -> None:
-    # tmux prints non-ASCII as "_" to a client whose locale is not UTF-8.
-    monkeypatch.setenv("LC_ALL", "C.UTF-8")
-
-
-def opt(server: Server, name: str) -> str:
-    return "\n".join(server.cmd("show-option", "-gqv", name).stdout)
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
 
 
 # --------------------------------------------------------------------------- values
@@ -395,7 +380,7 @@ def test_open_pane_from_inside_tmux(
     server = session.server
     first = session.active_window.active_pane
     assert first is not None and first.pane_id is not None
-    socket = server.cmd("display-message", "-p", "#{socket_path}").stdout[0]
+    socket = socket_of(server)
     monkeypatch.setenv("TMUX", f"{socket},1,0")
     monkeypatch.setenv("TMUX_PANE", first.pane_id)
     # One item goes through the default shell: a path with a space must survive.

@@ -9,14 +9,18 @@ what it read, which is why reports can reach further back than the logs.
 A ledger SQLite reports as corrupt is moved aside and started afresh, with one
 warning line: the agents' logs can rebuild most of it, and a report that dies
 with a traceback helps nobody.
+
+The file itself (its tables, opening, corruption, ``doctor``'s inspection)
+is ``schema``; one write transaction and the rows it stores are ``batch``;
+the errors are ``errors``. This module is the ``Ledger`` callers hold: it
+opens, recovers, hands out cursors, writes through a ``Batch`` and answers
+the reports' queries.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -24,146 +28,27 @@ from typing import Any, NamedTuple, TypeVar
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
-from tmuxtok.errors import TmuxtokError
+from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, to_nano
+from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
+from tmuxtok.ingest.schema import (
+    connect,
+    file_stats_of,
+    info_of,
+    is_corrupt,
+    log_change,
+    move_aside,
+    sizes_of,
+    state_of,
+)
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 
-SCHEMA_VERSION = 1
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS events(
-  id INTEGER PRIMARY KEY,
-  agent TEXT NOT NULL, key TEXT NOT NULL, ts_ms INTEGER NOT NULL, model TEXT NOT NULL,
-  input INTEGER NOT NULL, output INTEGER NOT NULL, cache_create INTEGER NOT NULL,
-  cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
-  total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
-  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0,
-  UNIQUE(agent, key));
-CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
-CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
-CREATE TABLE IF NOT EXISTS files(
-  path TEXT PRIMARY KEY, agent TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER,
-  size INTEGER, mtime_ns INTEGER, fingerprint TEXT, state TEXT, skipped TEXT,
-  updated REAL);
-CREATE TABLE IF NOT EXISTS limits(
-  agent TEXT NOT NULL, window TEXT NOT NULL, source TEXT NOT NULL, used_percent REAL,
-  resets_at REAL, window_minutes INTEGER, captured_at REAL NOT NULL,
-  PRIMARY KEY(agent, window, source));
-CREATE TABLE IF NOT EXISTS cache(k TEXT PRIMARY KEY, version TEXT NOT NULL, v BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS changes(
-  seq INTEGER PRIMARY KEY, dv_before INTEGER NOT NULL, dv_after INTEGER NOT NULL,
-  id_before INTEGER NOT NULL, id_after INTEGER NOT NULL, min_ts INTEGER);
-INSERT OR IGNORE INTO meta VALUES('data_version', '0');
-CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN
-  UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
-CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
-  UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
-"""
-
-# Derived data (cached blocks, period sums) is keyed by (data_version, max(id)).
-# New events raise max(id); the triggers above count updates and deletions,
-# whoever makes them (an older tmuxtok too). Each change this code makes is
-# also logged in ``changes`` with the earliest event time it touched, so a
-# cached sum over time buckets can be brought up to date from that time on.
-# The temp trigger (per connection) collects those times.
-_TEMP = """
-CREATE TEMP TABLE IF NOT EXISTS touched(ts INTEGER);
-CREATE TEMP TRIGGER IF NOT EXISTS touched_updated AFTER UPDATE ON main.events BEGIN
-  INSERT INTO touched VALUES (min(old.ts_ms, new.ts_ms)); END;
-CREATE TEMP TRIGGER IF NOT EXISTS touched_deleted AFTER DELETE ON main.events BEGIN
-  INSERT INTO touched VALUES (old.ts_ms); END;
-"""
 #: Page cache of a large ingest (``Ledger.bulk``); about the size of the
 #: ledger that 1 GiB of logs makes.
 BULK_CACHE_KIB = 48 << 10
-#: Log entries kept; a cache older than that is simply rebuilt.
-CHANGES_KEPT = 2000
-
-# The upsert keeps, per key, the earliest time and the usage of the first row
-# with the strictly largest total; session and project stay those of the first
-# row stored. ``merge_rows`` applies the same rule in memory and must agree.
-_ON_CONFLICT = """
-ON CONFLICT(agent, key) DO UPDATE SET
-  ts_ms = min(events.ts_ms, excluded.ts_ms),
-  model = iif(excluded.total > events.total, excluded.model, events.model),
-  input = iif(excluded.total > events.total, excluded.input, events.input),
-  output = iif(excluded.total > events.total, excluded.output, events.output),
-  cache_create = iif(excluded.total > events.total, excluded.cache_create, events.cache_create),
-  cache_create_1h = iif(excluded.total > events.total, excluded.cache_create_1h,
-                        events.cache_create_1h),
-  cache_read = iif(excluded.total > events.total, excluded.cache_read, events.cache_read),
-  reasoning = iif(excluded.total > events.total, excluded.reasoning, events.reasoning),
-  legacy_cost = iif(excluded.total > events.total, excluded.legacy_cost, events.legacy_cost),
-  cost = iif(excluded.total > events.total, excluded.cost, events.cost),
-  priced = iif(excluded.total > events.total, excluded.priced, events.priced),
-  total = max(excluded.total, events.total)
-"""
-_COLUMNS = (
-    "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced"
-)
-#: Rows priced with the table the ledger's prices are recorded under.
-_UPSERT_PRICED = (
-    f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
-)
-#: Rows priced with another table (or not at all): stored unpriced, so
-#: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
-#: still referenced because sqlite3 binds exactly as many values as the
-#: statement names.
-_UPSERT_UNPRICED = (
-    f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16)"
-)
-_UPSERT_PRICED += _ON_CONFLICT
-_UPSERT_UNPRICED += _ON_CONFLICT
-
-_OBJECTS = {
-    "meta",
-    "events",
-    "files",
-    "limits",
-    "cache",
-    "changes",
-    "events_time",
-    "events_unpriced",
-    "events_updated",
-    "events_deleted",
-}
-
-CostFn = Callable[[str, int, int, int, int, int], float | None]
-#: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
-EventRow = tuple[Any, ...]
 _T = TypeVar("_T")
 #: Paths per ``IN (...)`` query, well below SQLite's bound on parameters.
 _IN_CHUNK = 500
-
-# SQLite's primary result codes for a damaged file.
-_SQLITE_CORRUPT = 11
-_SQLITE_NOTADB = 26
-
-
-class LedgerError(TmuxtokError):
-    """A ledger tmuxtok cannot use (e.g. written by a newer version)."""
-
-    code = "LEDGER"
-
-
-class LedgerCorrupt(LedgerError):
-    """SQLite found the ledger damaged mid-operation; it has been moved aside.
-
-    Raised from ``commit`` so the scan that was writing restarts from an empty
-    ledger instead of storing cursors that no longer have their events.
-    """
-
-
-class LedgerWriteError(LedgerError):
-    """The ledger could not be written (disk full, read-only, I/O error).
-
-    Everything committed before stays; the message is one line for a terminal
-    or a log.
-    """
 
 
 class Row(NamedTuple):
@@ -203,39 +88,6 @@ class GroupRow(NamedTuple):
     last_ms: int
 
 
-def is_corrupt(e: BaseException) -> bool:
-    """Whether SQLite says the file itself is damaged (not busy, full or read-only)."""
-    if not isinstance(e, sqlite3.DatabaseError):
-        return False
-    code = getattr(e, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    msg = str(e)
-    return "malformed" in msg or "not a database" in msg
-
-
-_WRITE_HINTS = {
-    "SQLITE_FULL": "the disk is full",
-    "SQLITE_IOERR_WRITE": "is the disk full, or a quota or file size limit reached?",
-    "SQLITE_READONLY": "the file or its directory is read-only",
-    "SQLITE_BUSY": "another process kept it locked",
-}
-
-
-def write_error(path: Path, e: BaseException) -> LedgerWriteError:
-    """One line saying what failed and the likely why."""
-    detail = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    name = getattr(e, "sqlite_errorname", "")
-    hint = _WRITE_HINTS.get(name) or next(
-        (h for k, h in _WRITE_HINTS.items() if name.startswith(k)), None
-    )
-    return LedgerWriteError(
-        f"cannot write the ledger {path}: {detail}"
-        + (f" ({hint})" if hint else "")
-        + "; what it stored before is kept"
-    )
-
-
 class Ledger:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -250,62 +102,14 @@ class Ledger:
         except OSError as e:
             raise LedgerError(f"cannot create {path.parent}: {e.strerror or e}") from e
         try:
-            self.conn = self._open()
+            self.conn = connect(path)
         except sqlite3.DatabaseError as e:
             if not is_corrupt(e):
                 raise LedgerError(f"cannot open the ledger {path}: {e}") from e
-            self.recovered_from = self._move_aside()
-            self.conn = self._open()
+            self.recovered_from = move_aside(path)
+            self.conn = connect(path)
         except OSError as e:
             raise LedgerError(f"cannot open the ledger {path}: {e.strerror or e}") from e
-
-    def _open(self) -> sqlite3.Connection:
-        fresh = not self.path.exists()
-        if fresh:
-            os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
-        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        try:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            conn.execute("PRAGMA busy_timeout=30000")
-            if fresh or not self._has_schema(conn):
-                conn.executescript(_SCHEMA)
-            got = conn.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
-            if got is None:
-                conn.execute("INSERT INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
-            elif int(got[0]) > SCHEMA_VERSION:
-                raise LedgerError(
-                    f"{self.path} has schema {got[0]}, newer than this tmuxtok "
-                    f"understands ({SCHEMA_VERSION}); upgrade tmuxtok or run "
-                    "`tmuxtok ledger rebuild`"
-                )
-            conn.execute("SELECT count(*) FROM files").fetchone()
-            conn.executescript(_TEMP)
-        except BaseException:
-            conn.close()
-            raise
-        for suffix in ("", "-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                os.chmod(f"{self.path}{suffix}", 0o600)
-        return conn
-
-    @staticmethod
-    def _has_schema(conn: sqlite3.Connection) -> bool:
-        """All tables present: then the DDL script (a write) can be skipped on every run."""
-        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-        return names >= _OBJECTS
-
-    def _move_aside(self) -> Path:
-        aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}")
-        n = 1
-        while aside.exists():
-            aside = self.path.with_name(f"{self.path.name}.corrupt-{int(time.time())}-{n}")
-            n += 1
-        os.replace(self.path, aside)
-        for suffix in ("-wal", "-shm"):
-            with contextlib.suppress(OSError):
-                os.replace(f"{self.path}{suffix}", f"{aside}{suffix}")
-        return aside
 
     def close(self) -> None:
         self.conn.close()
@@ -318,8 +122,8 @@ class Ledger:
 
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
-        self.recovered_from = self._move_aside()
-        self.conn = self._open()
+        self.recovered_from = move_aside(self.path)
+        self.conn = connect(self.path)
         logging.getLogger("tmuxtok.ledger").warning(
             "tmuxtok: the ledger was damaged (%s); moved it to %s and rebuilt it from the "
             "agents' logs",
@@ -495,7 +299,7 @@ class Ledger:
         cold ingest overlap with the parsing of later files instead of all
         waiting for the batch to be complete.
         """
-        return Batch(self, price_fp)
+        return Batch(self.conn, price_fp, self._commit_error)
 
     def _commit_error(self, e: sqlite3.DatabaseError | OSError) -> LedgerError:
         if is_corrupt(e):
@@ -530,7 +334,7 @@ class Ledger:
         except sqlite3.OperationalError as e:
             raise write_error(self.path, e) from e
         try:
-            start = _state_of(c)
+            start = state_of(c)
             got = c.execute("SELECT v FROM meta WHERE k='price_fp'").fetchone()
             if got is None or got[0] != fingerprint:
                 c.execute("UPDATE events SET priced=0")
@@ -540,11 +344,11 @@ class Ledger:
                 "legacy_cost FROM events WHERE priced=0"
             ).fetchall()
             updates = [
-                (_nano(cost(model, i, o, cc, cc1h, cr), legacy), rid)
+                (to_nano(cost(model, i, o, cc, cc1h, cr), legacy), rid)
                 for rid, model, i, o, cc, cc1h, cr, legacy in rows
             ]
             c.executemany("UPDATE events SET cost=?, priced=1 WHERE id=?", updates)
-            _log_change(c, start, None)
+            log_change(c, start, None)
             c.execute("COMMIT")
         except BaseException as e:
             with contextlib.suppress(sqlite3.Error):
@@ -703,17 +507,17 @@ class Ledger:
 
     def file_stats(self) -> dict[str, Any]:
         """Files tracked and lines skipped by reason, for ``doctor`` and ``scan``."""
-        return self._guard(lambda: _file_stats(self.conn))
+        return self._guard(lambda: file_stats_of(self.conn))
 
     def info(self) -> dict[str, Any]:
         """Schema, size and bookkeeping values, for ``doctor``."""
-        return {**self._guard(lambda: _info(self.conn)), **_sizes(self.path)}
+        return {**self._guard(lambda: info_of(self.conn)), **sizes_of(self.path)}
 
     # --- derived-data cache --------------------------------------------------
 
     def version(self) -> str:
         """Changes whenever any event or its cost changes, by whichever process."""
-        dv, mid = self._guard(lambda: _state_of(self.conn))
+        dv, mid = self._guard(lambda: state_of(self.conn))
         return f"{dv}:{mid}"
 
     def cache_lookup(self, key: str) -> tuple[str, bytes] | None:
@@ -750,7 +554,7 @@ class Ledger:
             dv, mid = (int(x) for x in version.split(":"))
         except ValueError:
             return False, None
-        now = _state_of(self.conn)
+        now = state_of(self.conn)
         expect = (dv, mid)
         earliest: int | None = None
         for b_dv, a_dv, b_id, a_id, lo in self.conn.execute(
@@ -769,236 +573,13 @@ class Ledger:
         """Forget everything (for ``ledger rebuild``)."""
         c = self.conn
         c.execute("BEGIN IMMEDIATE")
-        start = _state_of(c)
+        start = state_of(c)
         for table in ("events", "files", "limits", "cache"):
             c.execute(f"DELETE FROM {table}")
         c.execute("DELETE FROM meta WHERE k='price_fp'")
-        _log_change(c, start, None)
+        log_change(c, start, None)
         c.execute("COMMIT")
         c.execute("VACUUM")
-
-
-class Batch:
-    """One transaction of ``Ledger.commit_rows``: events with the cursors that produced them.
-
-    Every method ends the transaction (rolled back) on failure and raises
-    LedgerCorrupt or LedgerWriteError, so nothing of a batch is stored unless
-    ``commit`` returns.
-    """
-
-    def __init__(self, ledger: Ledger, price_fp: str | None) -> None:
-        self._ledger = ledger
-        self._c = c = ledger.conn
-        self._files: list[tuple[Any, ...]] = []
-        self._limits: list[tuple[Any, ...]] = []
-        self._earliest: int | None = None
-        self._now = time.time()
-        try:
-            c.execute("BEGIN IMMEDIATE")
-        except sqlite3.DatabaseError as e:
-            raise ledger._commit_error(e) from e
-        self.open = True
-        with self._failing():
-            self._start = _state_of(c)
-            self._sql = _UPSERT_UNPRICED
-            if price_fp is not None:
-                got = c.execute("SELECT v FROM meta WHERE k='price_fp'").fetchone()
-                if got is None:
-                    c.execute("INSERT INTO meta VALUES('price_fp', ?)", (price_fp,))
-                    self._sql = _UPSERT_PRICED
-                elif got[0] == price_fp:
-                    self._sql = _UPSERT_PRICED
-
-    @contextlib.contextmanager
-    def _failing(self) -> Iterator[None]:
-        if not self.open:  # outside its transaction, each statement would commit alone
-            raise RuntimeError("this batch has already been committed or rolled back")
-        try:
-            yield
-        except BaseException as e:
-            self.rollback()
-            if is_corrupt(e) or isinstance(e, sqlite3.OperationalError | OSError):
-                raise self._ledger._commit_error(e) from e  # type: ignore[arg-type]
-            raise
-
-    def add(
-        self, cur: Cursor, rows: Sequence[EventRow], skipped: dict[str, int], restarted: bool
-    ) -> None:
-        """One file's merged rows and its new cursor.
-
-        A restarted file's skip counts replace the old ones instead of adding up.
-        """
-        import orjson
-
-        c = self._c
-        with self._failing():
-            if rows:
-                c.executemany(self._sql, rows)
-                least = min([r[2] for r in rows])
-                if self._earliest is None or least < self._earliest:
-                    self._earliest = least
-            merged = None
-            if restarted or skipped:
-                old = None
-                if not restarted:
-                    got = c.execute("SELECT skipped FROM files WHERE path=?", (cur.path,))
-                    old = got.fetchone()
-                merged = _merge_skipped(old[0] if old else None, skipped)
-            self._files.append(
-                (
-                    cur.path,
-                    cur.agent,
-                    cur.dev,
-                    cur.ino,
-                    cur.offset,
-                    cur.size,
-                    cur.mtime_ns,
-                    cur.fingerprint,
-                    orjson.dumps(cur.state).decode() if cur.state is not None else None,
-                    merged,
-                    self._now,
-                    restarted or bool(skipped),
-                )
-            )
-
-    def add_limits(self, limits: Iterable[LimitSnapshot]) -> None:
-        self._limits.extend(
-            (
-                lim.agent,
-                lim.window,
-                lim.source,
-                lim.used_percent,
-                lim.resets_at,
-                lim.window_minutes,
-                lim.captured_at,
-            )
-            for lim in limits
-        )
-
-    def commit(self, gone: Iterable[str] = ()) -> int:
-        """Store the cursors and limits too, and commit; returns how many events were new."""
-        c = self._c
-        with self._failing():
-            # Skip counts are only rewritten when they change; otherwise the
-            # stored ones are kept by the upsert.
-            c.executemany(
-                "INSERT INTO files VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,coalesce(?10,'{}'),?11) "
-                "ON CONFLICT(path) DO UPDATE SET agent=excluded.agent, dev=excluded.dev, "
-                "ino=excluded.ino, offset=excluded.offset, size=excluded.size, "
-                "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
-                "state=excluded.state, updated=excluded.updated, "
-                "skipped=iif(?12, coalesce(?10,'{}'), files.skipped)",
-                self._files,
-            )
-            c.executemany(
-                "INSERT INTO limits VALUES(?,?,?,?,?,?,?) "
-                "ON CONFLICT(agent, window, source) DO UPDATE SET "
-                "used_percent=excluded.used_percent, resets_at=excluded.resets_at, "
-                "window_minutes=excluded.window_minutes, captured_at=excluded.captured_at "
-                "WHERE excluded.captured_at >= limits.captured_at",
-                self._limits,
-            )
-            c.executemany("DELETE FROM files WHERE path=?", ((p,) for p in gone))
-            if self._earliest is not None:
-                _log_change(c, self._start, self._earliest)
-            after = c.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-            c.execute("COMMIT")
-            self.open = False
-        return int(after - self._start[1])
-
-    def rollback(self) -> None:
-        """End the transaction storing nothing (also what every failure does)."""
-        if self.open:
-            self.open = False
-            with contextlib.suppress(sqlite3.Error):
-                self._c.execute("ROLLBACK")
-
-
-def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:
-    """What ``doctor`` shows about a ledger, opened read-only: never moved or created.
-
-    Raises sqlite3.Error (or OSError) when it cannot be read at all.
-    """
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
-    try:
-        out = {**_info(conn), **_file_stats(conn), **_sizes(path)}
-        if integrity:
-            got = conn.execute("PRAGMA quick_check").fetchall()
-            out["integrity"] = "ok" if got == [("ok",)] else "; ".join(r[0] for r in got[:5])
-        return out
-    finally:
-        conn.close()
-
-
-def _file_stats(conn: sqlite3.Connection) -> dict[str, Any]:
-    import orjson
-
-    files = 0
-    tracked = 0
-    skipped: dict[str, int] = {}
-    for offset, sk in conn.execute("SELECT offset, skipped FROM files"):
-        files += 1
-        tracked += offset or 0
-        try:
-            counts = orjson.loads(sk) if sk else {}
-        except orjson.JSONDecodeError:
-            counts = {}
-        for k, v in counts.items() if isinstance(counts, dict) else ():
-            if isinstance(v, int):
-                skipped[k] = skipped.get(k, 0) + v
-    events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
-    return {"files": files, "bytes": tracked, "skipped": skipped, "events": events}
-
-
-def _info(conn: sqlite3.Connection) -> dict[str, Any]:
-    meta = dict(conn.execute("SELECT k, v FROM meta").fetchall())
-    pages = conn.execute("PRAGMA page_count").fetchone()[0]
-    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
-    return {
-        "schema": int(meta.get("schema", SCHEMA_VERSION)),
-        "schema_supported": SCHEMA_VERSION,
-        "data_version": int(meta.get("data_version", 0)),
-        "price_fingerprint": meta.get("price_fp"),
-        "db_bytes": pages * page_size,
-    }
-
-
-def _sizes(path: Path) -> dict[str, int]:
-    out = {}
-    for suffix, key in (("", "file_bytes"), ("-wal", "wal_bytes")):
-        try:
-            out[key] = os.stat(f"{path}{suffix}").st_size
-        except OSError:
-            out[key] = 0
-    return out
-
-
-def _state_of(c: sqlite3.Connection) -> tuple[int, int]:
-    """(data_version, max(id)): what derived data is keyed by."""
-    got = c.execute(
-        "SELECT coalesce((SELECT CAST(v AS INTEGER) FROM meta WHERE k='data_version'), 0), "
-        "coalesce((SELECT max(id) FROM events), 0)"
-    ).fetchone()
-    return int(got[0]), int(got[1])
-
-
-def _log_change(c: sqlite3.Connection, start: tuple[int, int], earliest: int | None) -> None:
-    """Count a change (inside its transaction) and log the earliest event time it touched."""
-    touched = c.execute("SELECT min(ts) FROM temp.touched").fetchone()[0]
-    c.execute("DELETE FROM temp.touched")
-    times = [t for t in (touched, earliest) if t is not None]
-    c.execute(
-        "INSERT INTO meta VALUES('data_version', '1') "
-        "ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1"
-    )
-    end = _state_of(c)
-    c.execute(
-        "INSERT INTO changes(dv_before, dv_after, id_before, id_after, min_ts) VALUES(?,?,?,?,?)",
-        (start[0], end[0], start[1], end[1], min(times) if times else None),
-    )
-    c.execute(
-        "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (CHANGES_KEPT,)
-    )
 
 
 _BAD_STATE: Any = object()
@@ -1015,115 +596,6 @@ def _state(raw: str | None) -> Any:
     except orjson.JSONDecodeError:
         return _BAD_STATE
     return got if isinstance(got, dict) else _BAD_STATE
-
-
-def _merge_skipped(old: str | None, new: dict[str, int]) -> str:
-    import orjson
-
-    merged: dict[str, int] = {}
-    if old:
-        try:
-            got = orjson.loads(old)
-        except orjson.JSONDecodeError:
-            got = {}
-        if isinstance(got, dict):
-            merged = {k: v for k, v in got.items() if isinstance(v, int)}
-    for k, v in new.items():
-        merged[k] = merged.get(k, 0) + v
-    return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
-
-
-#: SQLite's largest integer: a cost beyond it (an absurd price override, say)
-#: is left unpriced rather than failing the whole commit.
-_NANO_MAX = 2**63 - 1
-
-
-def _nano(value: float | None, legacy: float | None) -> int | None:
-    """Cost in integer nano-dollars; the log's own costUSD when the model has no price."""
-    if value is None:
-        value = legacy
-    if value is None:
-        return None
-    nano = value * 1e9
-    return round(nano) if -_NANO_MAX <= nano <= _NANO_MAX else None
-
-
-def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
-    """One row per key, exactly what upserting ``events`` one by one would leave.
-
-    The earliest time; usage, model and legacy cost of the first event with
-    the strictly largest total; session and project of the first event. Claude
-    writes one line per content block with the same usage, so this roughly
-    halves the rows a commit has to upsert. With ``cost``, rows carry their
-    price (priced=1); without, they are left for ``ensure_priced``.
-    """
-    best: dict[str, list[Any]] = {}
-    for e in events:
-        got = best.get(e.key)
-        if got is None:
-            best[e.key] = [e.ts_ms, e, e]
-            continue
-        if e.ts_ms < got[0]:
-            got[0] = e.ts_ms
-        if e.total_tokens > got[1].total_tokens:
-            got[1] = e
-    rows: list[EventRow] = []
-    # One object per distinct model, session and project: rows cross a pipe
-    # from parse workers, and pickle writes a repeated object only once.
-    same: dict[str, str] = {}
-    for ts, e, first in best.values():
-        value = None
-        priced = 0
-        if cost is not None:
-            value = _nano(
-                cost(
-                    e.model,
-                    e.input_tokens,
-                    e.output_tokens,
-                    e.cache_creation_tokens,
-                    e.cache_creation_1h_tokens,
-                    e.cache_read_tokens,
-                ),
-                e.legacy_cost_usd,
-            )
-            priced = 1
-        rows.append(
-            (
-                e.agent,
-                e.key,
-                ts,
-                same.setdefault(e.model, e.model),
-                e.input_tokens,
-                e.output_tokens,
-                e.cache_creation_tokens,
-                e.cache_creation_1h_tokens,
-                e.cache_read_tokens,
-                e.reasoning_tokens,
-                e.total_tokens,
-                same.setdefault(first.session_id, first.session_id),
-                same.setdefault(first.project, first.project),
-                e.legacy_cost_usd,
-                value,
-                priced,
-            )
-        )
-    return rows
-
-
-def latest_limits(limits: Iterable[LimitSnapshot]) -> list[LimitSnapshot]:
-    """Per (agent, window, source), the reading the limits upsert would keep.
-
-    Stored in order, a reading replaces the kept one when it is at least as
-    recent, so the survivor is the last of the most recent ones. Codex repeats
-    its rate limits on every turn; this turns thousands into a few.
-    """
-    kept: dict[tuple[str, str, str], LimitSnapshot] = {}
-    for lim in limits:
-        k = (lim.agent, lim.window, lim.source)
-        old = kept.get(k)
-        if old is None or lim.captured_at >= old.captured_at:
-            kept[k] = lim
-    return list(kept.values())
 
 
 def _where(agent: str | None, since: int | None, until: int | None) -> tuple[str, list[Any]]:

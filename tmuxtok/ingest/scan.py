@@ -22,15 +22,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from tmuxtok.ingest.ledger import (
-    Batch,
-    CostFn,
-    EventRow,
-    Ledger,
-    LedgerCorrupt,
-    latest_limits,
-    merge_rows,
-)
+from tmuxtok.ingest.batch import Batch, CostFn, EventRow, latest_limits, merge_rows
+from tmuxtok.ingest.errors import LedgerCorrupt
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.tail import Cursor, read_new
 from tmuxtok.model.events import Record
 

@@ -53,7 +53,7 @@ class Ctx:
     def __init__(self, as_json: bool, timezone: str | None) -> None:
         from tmuxtok.config import load as load_config
         from tmuxtok.ingest import refresh as store
-        from tmuxtok.ingest.ledger import LedgerError
+        from tmuxtok.ingest.errors import LedgerError
         from tmuxtok.reports.query import resolve_tz
 
         self.as_json = as_json

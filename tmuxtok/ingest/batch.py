@@ -1,0 +1,317 @@
+"""Writing events: one transaction of rows and cursors, and the rows themselves.
+
+``Batch`` is the write transaction a scan fills file by file (``Ledger.begin``);
+the upsert it runs and ``merge_rows``, which applies the same keep-the-largest
+rule in memory before rows ever reach SQLite, must agree, so they live
+together here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any
+
+# orjson is imported by the functions that use it: it costs ~20 ms (it
+# imports dataclasses, inspect, uuid and json), and a scan that finds nothing
+# new, followed by a report, never needs it.
+from tmuxtok.ingest.errors import LedgerError
+from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
+from tmuxtok.ingest.tail import Cursor
+from tmuxtok.model.events import LimitSnapshot, UsageEvent
+
+# The upsert keeps, per key, the earliest time and the usage of the first row
+# with the strictly largest total; session and project stay those of the first
+# row stored. ``merge_rows`` applies the same rule in memory and must agree.
+_ON_CONFLICT = """
+ON CONFLICT(agent, key) DO UPDATE SET
+  ts_ms = min(events.ts_ms, excluded.ts_ms),
+  model = iif(excluded.total > events.total, excluded.model, events.model),
+  input = iif(excluded.total > events.total, excluded.input, events.input),
+  output = iif(excluded.total > events.total, excluded.output, events.output),
+  cache_create = iif(excluded.total > events.total, excluded.cache_create, events.cache_create),
+  cache_create_1h = iif(excluded.total > events.total, excluded.cache_create_1h,
+                        events.cache_create_1h),
+  cache_read = iif(excluded.total > events.total, excluded.cache_read, events.cache_read),
+  reasoning = iif(excluded.total > events.total, excluded.reasoning, events.reasoning),
+  legacy_cost = iif(excluded.total > events.total, excluded.legacy_cost, events.legacy_cost),
+  cost = iif(excluded.total > events.total, excluded.cost, events.cost),
+  priced = iif(excluded.total > events.total, excluded.priced, events.priced),
+  total = max(excluded.total, events.total)
+"""
+_COLUMNS = (
+    "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced"
+)
+#: Rows priced with the table the ledger's prices are recorded under.
+_UPSERT_PRICED = (
+    f"INSERT INTO events({_COLUMNS}) "
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+)
+#: Rows priced with another table (or not at all): stored unpriced, so
+#: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
+#: still referenced because sqlite3 binds exactly as many values as the
+#: statement names.
+_UPSERT_UNPRICED = (
+    f"INSERT INTO events({_COLUMNS}) "
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16)"
+)
+_UPSERT_PRICED += _ON_CONFLICT
+_UPSERT_UNPRICED += _ON_CONFLICT
+
+CostFn = Callable[[str, int, int, int, int, int], float | None]
+#: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
+EventRow = tuple[Any, ...]
+
+
+class Batch:
+    """One transaction of ``Ledger.commit_rows``: events with the cursors that produced them.
+
+    Every method ends the transaction (rolled back) on failure and raises
+    LedgerCorrupt or LedgerWriteError, so nothing of a batch is stored unless
+    ``commit`` returns.
+    """
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        price_fp: str | None,
+        commit_error: Callable[[sqlite3.DatabaseError | OSError], LedgerError],
+    ) -> None:
+        # What a failure is raised as (``Ledger`` recovers a damaged file there).
+        self._commit_error = commit_error
+        self._c = c = conn
+        self._files: list[tuple[Any, ...]] = []
+        self._limits: list[tuple[Any, ...]] = []
+        self._earliest: int | None = None
+        self._now = time.time()
+        try:
+            c.execute("BEGIN IMMEDIATE")
+        except sqlite3.DatabaseError as e:
+            raise commit_error(e) from e
+        self.open = True
+        with self._failing():
+            self._start = state_of(c)
+            self._sql = _UPSERT_UNPRICED
+            if price_fp is not None:
+                got = c.execute("SELECT v FROM meta WHERE k='price_fp'").fetchone()
+                if got is None:
+                    c.execute("INSERT INTO meta VALUES('price_fp', ?)", (price_fp,))
+                    self._sql = _UPSERT_PRICED
+                elif got[0] == price_fp:
+                    self._sql = _UPSERT_PRICED
+
+    @contextlib.contextmanager
+    def _failing(self) -> Iterator[None]:
+        if not self.open:  # outside its transaction, each statement would commit alone
+            raise RuntimeError("this batch has already been committed or rolled back")
+        try:
+            yield
+        except BaseException as e:
+            self.rollback()
+            if is_corrupt(e) or isinstance(e, sqlite3.OperationalError | OSError):
+                raise self._commit_error(e) from e  # type: ignore[arg-type]
+            raise
+
+    def add(
+        self, cur: Cursor, rows: Sequence[EventRow], skipped: dict[str, int], restarted: bool
+    ) -> None:
+        """One file's merged rows and its new cursor.
+
+        A restarted file's skip counts replace the old ones instead of adding up.
+        """
+        import orjson
+
+        c = self._c
+        with self._failing():
+            if rows:
+                c.executemany(self._sql, rows)
+                least = min([r[2] for r in rows])
+                if self._earliest is None or least < self._earliest:
+                    self._earliest = least
+            merged = None
+            if restarted or skipped:
+                old = None
+                if not restarted:
+                    got = c.execute("SELECT skipped FROM files WHERE path=?", (cur.path,))
+                    old = got.fetchone()
+                merged = _merge_skipped(old[0] if old else None, skipped)
+            self._files.append(
+                (
+                    cur.path,
+                    cur.agent,
+                    cur.dev,
+                    cur.ino,
+                    cur.offset,
+                    cur.size,
+                    cur.mtime_ns,
+                    cur.fingerprint,
+                    orjson.dumps(cur.state).decode() if cur.state is not None else None,
+                    merged,
+                    self._now,
+                    restarted or bool(skipped),
+                )
+            )
+
+    def add_limits(self, limits: Iterable[LimitSnapshot]) -> None:
+        self._limits.extend(
+            (
+                lim.agent,
+                lim.window,
+                lim.source,
+                lim.used_percent,
+                lim.resets_at,
+                lim.window_minutes,
+                lim.captured_at,
+            )
+            for lim in limits
+        )
+
+    def commit(self, gone: Iterable[str] = ()) -> int:
+        """Store the cursors and limits too, and commit; returns how many events were new."""
+        c = self._c
+        with self._failing():
+            # Skip counts are only rewritten when they change; otherwise the
+            # stored ones are kept by the upsert.
+            c.executemany(
+                "INSERT INTO files VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,coalesce(?10,'{}'),?11) "
+                "ON CONFLICT(path) DO UPDATE SET agent=excluded.agent, dev=excluded.dev, "
+                "ino=excluded.ino, offset=excluded.offset, size=excluded.size, "
+                "mtime_ns=excluded.mtime_ns, fingerprint=excluded.fingerprint, "
+                "state=excluded.state, updated=excluded.updated, "
+                "skipped=iif(?12, coalesce(?10,'{}'), files.skipped)",
+                self._files,
+            )
+            c.executemany(
+                "INSERT INTO limits VALUES(?,?,?,?,?,?,?) "
+                "ON CONFLICT(agent, window, source) DO UPDATE SET "
+                "used_percent=excluded.used_percent, resets_at=excluded.resets_at, "
+                "window_minutes=excluded.window_minutes, captured_at=excluded.captured_at "
+                "WHERE excluded.captured_at >= limits.captured_at",
+                self._limits,
+            )
+            c.executemany("DELETE FROM files WHERE path=?", ((p,) for p in gone))
+            if self._earliest is not None:
+                log_change(c, self._start, self._earliest)
+            after = c.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            c.execute("COMMIT")
+            self.open = False
+        return int(after - self._start[1])
+
+    def rollback(self) -> None:
+        """End the transaction storing nothing (also what every failure does)."""
+        if self.open:
+            self.open = False
+            with contextlib.suppress(sqlite3.Error):
+                self._c.execute("ROLLBACK")
+
+
+def _merge_skipped(old: str | None, new: dict[str, int]) -> str:
+    import orjson
+
+    merged: dict[str, int] = {}
+    if old:
+        try:
+            got = orjson.loads(old)
+        except orjson.JSONDecodeError:
+            got = {}
+        if isinstance(got, dict):
+            merged = {k: v for k, v in got.items() if isinstance(v, int)}
+    for k, v in new.items():
+        merged[k] = merged.get(k, 0) + v
+    return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
+
+
+#: SQLite's largest integer: a cost beyond it (an absurd price override, say)
+#: is left unpriced rather than failing the whole commit.
+_NANO_MAX = 2**63 - 1
+
+
+def to_nano(value: float | None, legacy: float | None) -> int | None:
+    """Cost in integer nano-dollars; the log's own costUSD when the model has no price."""
+    if value is None:
+        value = legacy
+    if value is None:
+        return None
+    nano = value * 1e9
+    return round(nano) if -_NANO_MAX <= nano <= _NANO_MAX else None
+
+
+def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
+    """One row per key, exactly what upserting ``events`` one by one would leave.
+
+    The earliest time; usage, model and legacy cost of the first event with
+    the strictly largest total; session and project of the first event. Claude
+    writes one line per content block with the same usage, so this roughly
+    halves the rows a commit has to upsert. With ``cost``, rows carry their
+    price (priced=1); without, they are left for ``ensure_priced``.
+    """
+    best: dict[str, list[Any]] = {}
+    for e in events:
+        got = best.get(e.key)
+        if got is None:
+            best[e.key] = [e.ts_ms, e, e]
+            continue
+        if e.ts_ms < got[0]:
+            got[0] = e.ts_ms
+        if e.total_tokens > got[1].total_tokens:
+            got[1] = e
+    rows: list[EventRow] = []
+    # One object per distinct model, session and project: rows cross a pipe
+    # from parse workers, and pickle writes a repeated object only once.
+    same: dict[str, str] = {}
+    for ts, e, first in best.values():
+        value = None
+        priced = 0
+        if cost is not None:
+            value = to_nano(
+                cost(
+                    e.model,
+                    e.input_tokens,
+                    e.output_tokens,
+                    e.cache_creation_tokens,
+                    e.cache_creation_1h_tokens,
+                    e.cache_read_tokens,
+                ),
+                e.legacy_cost_usd,
+            )
+            priced = 1
+        rows.append(
+            (
+                e.agent,
+                e.key,
+                ts,
+                same.setdefault(e.model, e.model),
+                e.input_tokens,
+                e.output_tokens,
+                e.cache_creation_tokens,
+                e.cache_creation_1h_tokens,
+                e.cache_read_tokens,
+                e.reasoning_tokens,
+                e.total_tokens,
+                same.setdefault(first.session_id, first.session_id),
+                same.setdefault(first.project, first.project),
+                e.legacy_cost_usd,
+                value,
+                priced,
+            )
+        )
+    return rows
+
+
+def latest_limits(limits: Iterable[LimitSnapshot]) -> list[LimitSnapshot]:
+    """Per (agent, window, source), the reading the limits upsert would keep.
+
+    Stored in order, a reading replaces the kept one when it is at least as
+    recent, so the survivor is the last of the most recent ones. Codex repeats
+    its rate limits on every turn; this turns thousands into a few.
+    """
+    kept: dict[tuple[str, str, str], LimitSnapshot] = {}
+    for lim in limits:
+        k = (lim.agent, lim.window, lim.source)
+        old = kept.get(k)
+        if old is None or lim.captured_at >= old.captured_at:
+            kept[k] = lim
+    return list(kept.values())

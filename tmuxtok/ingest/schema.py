@@ -1,0 +1,238 @@
+"""The ledger's file: its tables, opening it, and telling when it is damaged.
+
+``SCHEMA_VERSION`` and the DDL live here, with the one function that opens
+(or creates) a ledger and checks it is one this tmuxtok can use: a future
+migration goes there. Also here: the change log every writer keeps, the
+corruption test and the move aside of a damaged file, and the read-only
+inspection ``doctor`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+# orjson is imported by the functions that use it: it costs ~20 ms (it
+# imports dataclasses, inspect, uuid and json), and a scan that finds nothing
+# new, followed by a report, never needs it.
+from tmuxtok.ingest.errors import LedgerError
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS events(
+  id INTEGER PRIMARY KEY,
+  agent TEXT NOT NULL, key TEXT NOT NULL, ts_ms INTEGER NOT NULL, model TEXT NOT NULL,
+  input INTEGER NOT NULL, output INTEGER NOT NULL, cache_create INTEGER NOT NULL,
+  cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
+  total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
+  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0,
+  UNIQUE(agent, key));
+CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
+CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
+CREATE TABLE IF NOT EXISTS files(
+  path TEXT PRIMARY KEY, agent TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER,
+  size INTEGER, mtime_ns INTEGER, fingerprint TEXT, state TEXT, skipped TEXT,
+  updated REAL);
+CREATE TABLE IF NOT EXISTS limits(
+  agent TEXT NOT NULL, window TEXT NOT NULL, source TEXT NOT NULL, used_percent REAL,
+  resets_at REAL, window_minutes INTEGER, captured_at REAL NOT NULL,
+  PRIMARY KEY(agent, window, source));
+CREATE TABLE IF NOT EXISTS cache(k TEXT PRIMARY KEY, version TEXT NOT NULL, v BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes(
+  seq INTEGER PRIMARY KEY, dv_before INTEGER NOT NULL, dv_after INTEGER NOT NULL,
+  id_before INTEGER NOT NULL, id_after INTEGER NOT NULL, min_ts INTEGER);
+INSERT OR IGNORE INTO meta VALUES('data_version', '0');
+CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN
+  UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
+CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
+  UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
+"""
+
+# Derived data (cached blocks, period sums) is keyed by (data_version, max(id)).
+# New events raise max(id); the triggers above count updates and deletions,
+# whoever makes them (an older tmuxtok too). Each change this code makes is
+# also logged in ``changes`` with the earliest event time it touched, so a
+# cached sum over time buckets can be brought up to date from that time on.
+# The temp trigger (per connection) collects those times.
+_TEMP = """
+CREATE TEMP TABLE IF NOT EXISTS touched(ts INTEGER);
+CREATE TEMP TRIGGER IF NOT EXISTS touched_updated AFTER UPDATE ON main.events BEGIN
+  INSERT INTO touched VALUES (min(old.ts_ms, new.ts_ms)); END;
+CREATE TEMP TRIGGER IF NOT EXISTS touched_deleted AFTER DELETE ON main.events BEGIN
+  INSERT INTO touched VALUES (old.ts_ms); END;
+"""
+#: Log entries kept; a cache older than that is simply rebuilt.
+CHANGES_KEPT = 2000
+
+_OBJECTS = {
+    "meta",
+    "events",
+    "files",
+    "limits",
+    "cache",
+    "changes",
+    "events_time",
+    "events_unpriced",
+    "events_updated",
+    "events_deleted",
+}
+
+# SQLite's primary result codes for a damaged file.
+_SQLITE_CORRUPT = 11
+_SQLITE_NOTADB = 26
+
+
+def is_corrupt(e: BaseException) -> bool:
+    """Whether SQLite says the file itself is damaged (not busy, full or read-only)."""
+    if not isinstance(e, sqlite3.DatabaseError):
+        return False
+    code = getattr(e, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+    msg = str(e)
+    return "malformed" in msg or "not a database" in msg
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (or create) the ledger at ``path``: pragmas, tables, schema check."""
+    fresh = not path.exists()
+    if fresh:
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    conn = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA busy_timeout=30000")
+        if fresh or not _has_schema(conn):
+            conn.executescript(_SCHEMA)
+        got = conn.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
+        if got is None:
+            conn.execute("INSERT INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(got[0]) > SCHEMA_VERSION:
+            raise LedgerError(
+                f"{path} has schema {got[0]}, newer than this tmuxtok "
+                f"understands ({SCHEMA_VERSION}); upgrade tmuxtok or run "
+                "`tmuxtok ledger rebuild`"
+            )
+        conn.execute("SELECT count(*) FROM files").fetchone()
+        conn.executescript(_TEMP)
+    except BaseException:
+        conn.close()
+        raise
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.chmod(f"{path}{suffix}", 0o600)
+    return conn
+
+
+def _has_schema(conn: sqlite3.Connection) -> bool:
+    """All tables present: then the DDL script (a write) can be skipped on every run."""
+    names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    return names >= _OBJECTS
+
+
+def move_aside(path: Path) -> Path:
+    """Rename a damaged ledger (and its WAL and shared memory) to ``<name>.corrupt-<time>``."""
+    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    n = 1
+    while aside.exists():
+        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}-{n}")
+        n += 1
+    os.replace(path, aside)
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(OSError):
+            os.replace(f"{path}{suffix}", f"{aside}{suffix}")
+    return aside
+
+
+def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:
+    """What ``doctor`` shows about a ledger, opened read-only: never moved or created.
+
+    Raises sqlite3.Error (or OSError) when it cannot be read at all.
+    """
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    try:
+        out = {**info_of(conn), **file_stats_of(conn), **sizes_of(path)}
+        if integrity:
+            got = conn.execute("PRAGMA quick_check").fetchall()
+            out["integrity"] = "ok" if got == [("ok",)] else "; ".join(r[0] for r in got[:5])
+        return out
+    finally:
+        conn.close()
+
+
+def file_stats_of(conn: sqlite3.Connection) -> dict[str, Any]:
+    import orjson
+
+    files = 0
+    tracked = 0
+    skipped: dict[str, int] = {}
+    for offset, sk in conn.execute("SELECT offset, skipped FROM files"):
+        files += 1
+        tracked += offset or 0
+        try:
+            counts = orjson.loads(sk) if sk else {}
+        except orjson.JSONDecodeError:
+            counts = {}
+        for k, v in counts.items() if isinstance(counts, dict) else ():
+            if isinstance(v, int):
+                skipped[k] = skipped.get(k, 0) + v
+    events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
+    return {"files": files, "bytes": tracked, "skipped": skipped, "events": events}
+
+
+def info_of(conn: sqlite3.Connection) -> dict[str, Any]:
+    meta = dict(conn.execute("SELECT k, v FROM meta").fetchall())
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    return {
+        "schema": int(meta.get("schema", SCHEMA_VERSION)),
+        "schema_supported": SCHEMA_VERSION,
+        "data_version": int(meta.get("data_version", 0)),
+        "price_fingerprint": meta.get("price_fp"),
+        "db_bytes": pages * page_size,
+    }
+
+
+def sizes_of(path: Path) -> dict[str, int]:
+    out = {}
+    for suffix, key in (("", "file_bytes"), ("-wal", "wal_bytes")):
+        try:
+            out[key] = os.stat(f"{path}{suffix}").st_size
+        except OSError:
+            out[key] = 0
+    return out
+
+
+def state_of(c: sqlite3.Connection) -> tuple[int, int]:
+    """(data_version, max(id)): what derived data is keyed by."""
+    got = c.execute(
+        "SELECT coalesce((SELECT CAST(v AS INTEGER) FROM meta WHERE k='data_version'), 0), "
+        "coalesce((SELECT max(id) FROM events), 0)"
+    ).fetchone()
+    return int(got[0]), int(got[1])
+
+
+def log_change(c: sqlite3.Connection, start: tuple[int, int], earliest: int | None) -> None:
+    """Count a change (inside its transaction) and log the earliest event time it touched."""
+    touched = c.execute("SELECT min(ts) FROM temp.touched").fetchone()[0]
+    c.execute("DELETE FROM temp.touched")
+    times = [t for t in (touched, earliest) if t is not None]
+    c.execute(
+        "INSERT INTO meta VALUES('data_version', '1') "
+        "ON CONFLICT(k) DO UPDATE SET v = CAST(v AS INTEGER) + 1"
+    )
+    end = state_of(c)
+    c.execute(
+        "INSERT INTO changes(dv_before, dv_after, id_before, id_after, min_ts) VALUES(?,?,?,?,?)",
+        (start[0], end[0], start[1], end[1], min(times) if times else None),
+    )
+    c.execute(
+        "DELETE FROM changes WHERE seq <= (SELECT max(seq) FROM changes) - ?", (CHANGES_KEPT,)
+    )
