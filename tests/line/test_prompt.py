@@ -124,7 +124,7 @@ def test_shell_env_values_never_need_quoting() -> None:
 
 
 def write_prompt_env(lines: dict[str, Any]) -> Path:
-    path = Path(paths.state_dir()) / prompt.PROMPT_FILE
+    path = Path(paths.state_dir()) / st.PROMPT_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(f"{k}={v}\n" for k, v in lines.items()))
     return path
@@ -191,7 +191,7 @@ def test_snippet_shows_the_daemons_prompt_env(
 ) -> None:
     snip = snippet_file(shell, tmp_path)
     assert run_shell(shell, snip) == ""  # no prompt.env yet
-    path = Path(paths.state_dir()) / prompt.PROMPT_FILE
+    path = Path(paths.state_dir()) / st.PROMPT_FILE
     path.parent.mkdir(parents=True)
     path.write_text(prompt.shell_env(make_state(time.time())))
     assert run_shell(shell, snip) == ACTIVE

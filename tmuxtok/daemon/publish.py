@@ -19,8 +19,8 @@ from tmuxtok._atomic import write_atomic
 from tmuxtok.config import Budgets
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line import claude_statusline
-from tmuxtok.line.prompt import PROMPT_FILE, shell_env
-from tmuxtok.line.state import FILE_NAME, SCHEMA_VERSION
+from tmuxtok.line.prompt import shell_env
+from tmuxtok.line.state import FILE_NAME, PROMPT_FILE, SCHEMA_VERSION
 from tmuxtok.model import blocks as bm
 from tmuxtok.model import limits as lm
 from tmuxtok.reports import query as report

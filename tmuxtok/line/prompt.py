@@ -23,8 +23,6 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-#: Written by the daemon, atomically, next to state.json.
-PROMPT_FILE = "prompt.env"
 DEFAULT_TEMPLATE = "{remaining} {tokens} {cost}"
 
 _SAFE = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._$%-")

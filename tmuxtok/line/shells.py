@@ -13,7 +13,7 @@ import os
 import sys
 
 from tmuxtok.line.args import UsageError
-from tmuxtok.line.prompt import PROMPT_FILE
+from tmuxtok.line.state import PROMPT_FILE
 
 SHELLS = ("bash", "zsh", "fish", "starship")
 

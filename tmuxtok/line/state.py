@@ -23,6 +23,8 @@ if TYPE_CHECKING:
 
 SCHEMA_VERSION = 1
 FILE_NAME = "state.json"
+#: The same numbers as ``KEY=VALUE`` lines for shells, written next to it.
+PROMPT_FILE = "prompt.env"
 #: A state file older than this, with no daemon holding the lock, is stale.
 STALE_SECONDS = 180
 #: The daemon holds an exclusive ``flock`` on this file in the state dir.
