@@ -23,7 +23,7 @@ from tmuxtok.errors import TmuxtokError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports import commands as reports
 from tmuxtok.reports.commands import Ctx, emit_json, fail
-from tmuxtok.sources import AGENTS
+from tmuxtok.sources import AGENTS, PRIMARY
 
 if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
     from tmuxtok.ingest.scan import ScanStats
@@ -108,7 +108,7 @@ def session(
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output (ccusage shape).")
-@click.option("--agent", type=AGENT_ONE, default="claude", show_default=True)
+@click.option("--agent", type=AGENT_ONE, default=PRIMARY, show_default=True)
 @click.option("--active", "-a", is_flag=True, help="Only the active block, with projection.")
 @click.option(
     "--recent", "-r", is_flag=True, help="Blocks of the last 3 days (and the active one)."

@@ -22,7 +22,7 @@ from tmuxtok.sources import AGENTS
 class ViewOptions:
     """How to draw: the user's choices, independent of the data."""
 
-    agent: str = "all"  # "claude" | "codex" | "all" (every agent with data)
+    agent: str = "all"  # an agent's name, or "all" (every agent with data)
     tz: tzinfo = UTC
     hour24: bool = True
     compact: bool = False

@@ -23,6 +23,7 @@ from tmuxtok.reports.query import (
     parse_token_limit,
     recent_blocks,
 )
+from tmuxtok.sources import PRIMARY
 
 
 class Acc:
@@ -295,7 +296,7 @@ def block_json(
 class BlocksQuery(NamedTuple):
     """What ``blocks_report`` is asked for: the ``tmuxtok blocks`` options."""
 
-    agent: str = "claude"
+    agent: str = PRIMARY
     session_hours: float = 5.0
     active: bool = False
     recent: bool = False

@@ -15,6 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from tmuxtok.errors import NoData, TmuxtokError
+from tmuxtok.sources import PRIMARY
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -179,7 +180,7 @@ def session(
 
 def blocks(
     as_json: bool = False,
-    agent: str = "claude",
+    agent: str = PRIMARY,
     active: bool = False,
     recent: bool = False,
     token_limit: str | None = None,
