@@ -2,10 +2,11 @@
 
 Claude Code has a single ``statusLine`` slot, and the settings file is the
 user's (and Claude Code rewrites it, e.g. for permissions). So install edits
-exactly one key, keeps every other key in its order, chains an existing status
-line command behind ``--then`` instead of replacing it, and keeps a byte-exact
-backup; uninstall gives the original back byte-for-byte when nothing else
-changed, and otherwise takes out only what install put in.
+exactly one key, keeps every other key in its order and every number as it was
+spelled, chains an existing status line command behind ``--then`` instead of
+replacing it, and keeps a byte-exact backup; uninstall gives the original back
+byte-for-byte when nothing else changed, and otherwise takes out only what
+install put in.
 
 Plain functions: the ``tmuxtok hook`` commands in ``cli.py`` call them.
 """
@@ -13,12 +14,14 @@ Plain functions: the ``tmuxtok hook`` commands in ``cli.py`` call them.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shlex
 import shutil
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from tmuxtok._atomic import write_atomic as replace_file
 from tmuxtok.errors import TmuxtokError
@@ -124,24 +127,129 @@ def read_settings(path: Path) -> tuple[bytes | None, dict[str, Any] | None]:
     return raw, parse_settings(raw, path)
 
 
-def parse_settings(raw: bytes, path: Path) -> dict[str, Any]:
+class _Int(int):
+    """An integer from the settings file that remembers how it was written."""
+
+    text: str
+
+    def __new__(cls, text: str) -> _Int:
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+class _Float(float):
+    """A number from the settings file that remembers how it was written: ``1e400``
+    is ``inf`` to Python but must go back as ``1e400`` (``Infinity`` is not JSON)."""
+
+    __slots__ = ("text",)
+    text: str
+
+    def __new__(cls, text: str) -> _Float:
+        self = super().__new__(cls, text)
+        self.text = text
+        return self
+
+
+def _parse_int(text: str) -> int | float:
     try:
-        data = json.loads(raw.decode("utf-8-sig"))
+        return _Int(text)
+    except ValueError:  # more digits than int() takes: the value matters less than the text
+        return _Float(text)
+
+
+class _NotJSON(ValueError):
+    pass
+
+
+def _no_constant(name: str) -> NoReturn:
+    raise _NotJSON(f"{name} is not a JSON value")
+
+
+def parse_settings(raw: bytes, path: Path) -> dict[str, Any]:
+    """The settings object; its numbers keep their text, so ``encode_settings``
+    writes each one back exactly as it was written."""
+    refuse = "fix it first, tmuxtok will not rewrite a file it cannot read"
+    try:
+        data = json.loads(
+            raw.decode("utf-8-sig"),
+            parse_int=_parse_int,
+            parse_float=_Float,
+            parse_constant=_no_constant,
+        )
     except UnicodeDecodeError:
         raise SettingsError(f"{path} is not UTF-8 text; fix it or pass --settings") from None
     except json.JSONDecodeError as e:
         raise SettingsError(
-            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); "
-            "fix it first, tmuxtok will not rewrite a file it cannot read"
+            f"{path} is not valid JSON (line {e.lineno}, column {e.colno}: {e.msg}); {refuse}"
         ) from None
+    except _NotJSON as e:
+        raise SettingsError(f"{path} is not valid JSON ({e}); {refuse}") from None
+    except RecursionError:
+        raise _too_deep(path) from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path} does not hold a JSON object; not a Claude settings file")
     return data
 
 
-def encode_settings(data: dict[str, Any]) -> bytes:
-    """Two-space JSON, as Claude Code writes its settings."""
-    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+def _too_deep(path: Path | None) -> SettingsError:
+    where = f"{path} is" if path is not None else "the settings are"
+    return SettingsError(f"{where} nested too deeply for tmuxtok to rewrite; left it as it is")
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each lone surrogate as its ``\\uXXXX`` escape: JSON may spell one
+    (JavaScript reads it), UTF-8 cannot, so this is how it is written and printed."""
+    return _LONE_SURROGATE.sub(lambda m: f"\\u{ord(m[0]):04x}", text)
+
+
+def _string(s: str) -> str:
+    return escape_surrogates(json.dumps(s, ensure_ascii=False))
+
+
+def _encode(o: Any, indent: str, out: list[str]) -> None:
+    """Append ``o`` as ``json.dumps(o, indent=2, ensure_ascii=False)`` writes it, except
+    that numbers read from the file keep their text. One stack frame per level."""
+    if isinstance(o, str):
+        out.append(_string(o))
+    elif o is None or isinstance(o, bool):
+        out.append(json.dumps(o))
+    elif isinstance(o, _Int | _Float):
+        out.append(o.text)
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float) and math.isfinite(o):
+        out.append(float.__repr__(o))
+    elif isinstance(o, dict | list):
+        is_dict = isinstance(o, dict)
+        if not o:
+            out.append("{}" if is_dict else "[]")
+            return
+        inner = indent + "  "
+        out.append("{" if is_dict else "[")
+        pairs = o.items() if isinstance(o, dict) else enumerate(o)
+        for i, (key, value) in enumerate(pairs):
+            out.append(",\n" + inner if i else "\n" + inner)
+            if is_dict:
+                out.append(_string(key) + ": ")
+            _encode(value, inner, out)
+        out.append("\n" + indent + ("}" if is_dict else "]"))
+    else:
+        raise ValueError(f"{o!r} cannot be written as JSON")
+
+
+def encode_settings(data: dict[str, Any], path: Path | None = None) -> bytes:
+    """Two-space JSON, as Claude Code writes its settings; numbers as they were read,
+    lone surrogates as the escapes they were read from."""
+    out: list[str] = []
+    try:
+        _encode(data, "", out)
+    except RecursionError:
+        raise _too_deep(path) from None
+    return ("".join(out) + "\n").encode("utf-8")
 
 
 def write_atomic(path: Path, data: bytes, mode: int) -> None:
@@ -206,7 +314,8 @@ def install(settings: Path, force: bool = False, launcher: str | None = None) ->
         if new_cmd == old_cmd:
             return {**result, "action": "unchanged", "changed": False}
         updated = {**current, "command": new_cmd}
-        write_atomic(settings, encode_settings(_with_status_line(data, updated)), _mode(settings))
+        new_raw = encode_settings(_with_status_line(data, updated), settings)
+        write_atomic(settings, new_raw, _mode(settings))
         return {**result, "action": "updated", "changed": True}
 
     if backup.exists() and not force:
@@ -224,14 +333,14 @@ def install(settings: Path, force: bool = False, launcher: str | None = None) ->
     if isinstance(current, dict):  # keep keys Claude Code may add later
         for k, v in current.items():
             new_sl.setdefault(k, v)
+    new_raw = encode_settings(_with_status_line(data or {}, new_sl), settings)  # before the backup
     if raw is not None:
         _write_backup(backup, raw, force)
         result["backup"] = str(backup)
     elif force:
         backup.unlink(missing_ok=True)  # a stale backup of some other file
-    new = _with_status_line(data or {}, new_sl)
     try:
-        write_atomic(settings, encode_settings(new), _mode(settings))
+        write_atomic(settings, new_raw, _mode(settings))
     except BaseException:
         if raw is not None and not force:
             backup.unlink(missing_ok=True)
@@ -273,7 +382,8 @@ def uninstall(settings: Path) -> dict[str, Any]:
             raise SettingsError(f"cannot read the backup {backup}: {e.strerror or e}") from None
         original = parse_settings(original_raw, backup)
         restored = _with_status_line(data, original.get("statusLine"))
-        if list(restored.items()) == list(original.items()):
+        restored_raw = encode_settings(restored, settings)
+        if restored_raw == encode_settings(original, backup):  # every key, order and number
             write_atomic(settings, original_raw, _mode(settings))
             backup.unlink()
             return {
@@ -282,7 +392,7 @@ def uninstall(settings: Path) -> dict[str, Any]:
                 "changed": True,
                 "message": f"restored {settings} from {backup} (byte-for-byte)",
             }
-        write_atomic(settings, encode_settings(restored), _mode(settings))
+        write_atomic(settings, restored_raw, _mode(settings))
         backup.unlink()
         return {
             **result,
@@ -310,7 +420,7 @@ def uninstall(settings: Path) -> dict[str, Any]:
             "changed": True,
             "message": f"removed {settings} (tmuxtok created it and nothing else was in it)",
         }
-    write_atomic(settings, encode_settings(restored), _mode(settings))
+    write_atomic(settings, encode_settings(restored, settings), _mode(settings))
     return {
         **result,
         "action": "removed",

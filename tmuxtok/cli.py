@@ -490,15 +490,16 @@ def install_cmd(settings_path: Path | None, force: bool, as_json: bool) -> None:
     if r["action"] == "unchanged":
         click.echo(f"already installed in {path}; nothing to do")
         return
-    if r["action"] == "updated":
-        click.echo(f"updated the tmuxtok statusLine in {path} (now: {r['command']})")
+    if r["action"] == "updated":  # the command comes from the file: escape lone surrogates
+        now = cs.escape_surrogates(r["command"])
+        click.echo(f"updated the tmuxtok statusLine in {path} (now: {now})")
         return
     msg = f"installed the statusLine hook in {path}"
     if r["chained"]:
         msg += f"; your previous command still runs after it: {r['chained']}"
     if r["backup"]:
         msg += f"; backup at {r['backup']}"
-    click.echo(msg)
+    click.echo(cs.escape_surrogates(msg))
 
 
 @hook.command("uninstall")
