@@ -23,6 +23,7 @@ REASONS = {
     "wrong_shape": "valid JSON of the wrong shape (e.g. a string where a count belongs)",
     "synthetic": "Claude Code's <synthetic> placeholder replies (not billed)",
     "bad_timestamp": "missing or unparseable timestamp",
+    "utf16": "whole files in UTF-16, not read (agents write UTF-8; convert them to count them)",
 }
 
 

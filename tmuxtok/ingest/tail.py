@@ -1,10 +1,19 @@
 """Read only what is new in an append-only log, a bounded chunk at a time.
 
-A cursor is ``(dev, inode, offset)`` plus a fingerprint of the file's first
-bytes: inodes are reused after delete-and-recreate, and a file truncated and
-regrown past the old offset keeps its inode, so the fingerprint is what tells
-"same file, grown" from "different content". Any doubt restarts from byte 0;
-dedup keys downstream make re-reading safe, never double counting.
+A cursor is ``(dev, inode, offset)`` plus a fingerprint of the bytes before
+the offset: inodes are reused after delete-and-recreate, and a file truncated
+and rewritten in place (``cp backup.jsonl log.jsonl``) keeps its inode and may
+reach or pass the old offset, so the fingerprint is what tells "same file,
+grown" from "different content". It hashes the first KiB and the last KiB
+before the offset (two reads, whatever the file's size): the head catches a
+different file, the tail a rewrite whose first lines are the same, and it is
+where reading resumes. Any doubt restarts from byte 0; dedup keys downstream
+make re-reading safe, never double counting.
+
+Encodings are settled here too, at byte 0 of a file: a UTF-8 BOM is stepped
+over (the agents' parsers, and orjson, would call that first line malformed),
+and a UTF-16 file is not decoded at all but counted once as ``utf16``, its
+cursor put at its end so that it costs no more than any unchanged file.
 """
 
 from __future__ import annotations
@@ -28,6 +37,9 @@ CHUNK = 1 << 20
 MAX_LINE = 1 << 20
 KEEP = 64 << 10
 FINGERPRINT = 1024
+BOM = b"\xef\xbb\xbf"
+#: The skip reason of a UTF-16 file (counted once per file, not per line).
+UTF16 = "utf16"
 
 
 class Cursor(Record):
@@ -82,12 +94,42 @@ def unchanged(cur: Cursor | None, st: os.stat_result) -> bool:
     )
 
 
-def _fingerprint(fd: int, length: int) -> str:
+def _fingerprint(fd: int, offset: int) -> str:
+    """A witness of the bytes before ``offset``: ``head`` or ``head:tail``.
+
+    ``head`` hashes the first ``min(offset, FINGERPRINT)`` bytes; past that
+    the last ``FINGERPRINT`` bytes before ``offset`` are hashed too. A cursor
+    stored before the tail was kept has only a head: past ``FINGERPRINT``
+    it matches nothing, so such a file is read again once when it next
+    changes (re-reading is safe; trusting the head alone is what missed
+    rewrites). Files that never change again are never opened.
+    """
     # hashlib is imported here: it costs ~4 ms (OpenSSL), and only a file
     # that is actually read needs it, never a scan that finds nothing new.
     import hashlib
 
-    return hashlib.blake2b(os.pread(fd, length, 0), digest_size=12).hexdigest() if length else ""
+    if offset <= 0:
+        return ""
+    head = hashlib.blake2b(os.pread(fd, min(offset, FINGERPRINT), 0), digest_size=12).hexdigest()
+    if offset <= FINGERPRINT:
+        return head
+    tail = os.pread(fd, FINGERPRINT, offset - FINGERPRINT)
+    return f"{head}:{hashlib.blake2b(tail, digest_size=12).hexdigest()}"
+
+
+def is_utf16(lead: bytes) -> bool:
+    """Do a file's first four bytes say UTF-16: a BOM, or ASCII interleaved with NULs?
+
+    JSON text starts with ASCII, so UTF-16 without a BOM shows as NUL in every
+    other byte. A run of NULs (a crash's hole) is not that: it is read, and
+    the valid lines after it count.
+    """
+    if lead[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return True
+    if len(lead) < 4:
+        return False
+    zero = [b == 0 for b in lead]
+    return zero in ([False, True, False, True], [True, False, True, False])
 
 
 def read_new(
@@ -108,12 +150,21 @@ def read_new(
             cur is None
             or (cur.dev, cur.ino) != (st.st_dev, st.st_ino)
             or st.st_size < cur.offset
-            or _fingerprint(fd, min(FINGERPRINT, cur.offset)) != cur.fingerprint
+            or _fingerprint(fd, cur.offset) != cur.fingerprint
         )
         start = 0 if restart or cur is None else cur.offset
         parser = source.parser(path, None if restart or cur is None else cur.state)
         parsed = ParseResult()
-        end, done = _scan(fd, start, parser, source.needles, parsed, max_bytes)
+        lead = os.pread(fd, 4, 0)
+        if is_utf16(lead):
+            # Not decoded: counted once (when read from byte 0), then skipped to the end.
+            if start == 0:
+                parsed.skip(UTF16)
+            end, done, nread = st.st_size, True, 0
+        else:
+            first = len(BOM) if start == 0 and lead.startswith(BOM) else start
+            end, done = _scan(fd, first, parser, source.needles, parsed, max_bytes)
+            nread = end - start
         new = Cursor(
             path=str(path),
             agent=source.name,
@@ -122,10 +173,10 @@ def read_new(
             offset=end,
             size=st.st_size if done else -1,
             mtime_ns=st.st_mtime_ns if done else -1,
-            fingerprint=_fingerprint(fd, min(FINGERPRINT, end)),
+            fingerprint=_fingerprint(fd, end),
             state=parser.state(),
         )
-        return ReadResult(new, parsed, end - start, restart and cur is not None, done)
+        return ReadResult(new, parsed, nread, restart and cur is not None, done)
     finally:
         os.close(fd)
 

@@ -272,10 +272,16 @@ def scan(
     elif not quiet:
         mib = stats.bytes_read / (1 << 20)
         skipped = ", ".join(f"{v} {k}" for k, v in sorted(stats.skipped.items())) or "none"
+        n = len(stats.errors)
+        # The unreadable files belong to the summary, as they do to --json's.
+        unread = f"; {n:,} file{'' if n == 1 else 's'} could not be read:" if n else "."
         echo(
             f"Scanned {stats.files:,} files ({stats.files_read:,} read, {mib:,.1f} MiB) in "
             f"{elapsed:.2f} s: {stats.events_new:,} new events ({stats.events_seen:,} seen); "
-            f"skipped lines: {skipped}."
+            f"skipped lines: {skipped}{unread}"
         )
         for err in stats.errors:
-            echo(f"  could not read {err}", err=True)
+            echo(f"  {err}")
+    else:  # --quiet: no summary, but a file that cannot be read is still said
+        for err in stats.errors:
+            echo(f"tmuxtok: could not read {err}", err=True)
