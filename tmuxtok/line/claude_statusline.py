@@ -30,7 +30,15 @@ from tmuxtok._atomic import write_atomic
 from tmuxtok._digest import sha256_hex
 from tmuxtok._fastjson import dumps, loads
 from tmuxtok.line.fields import compute, level, number
-from tmuxtok.line.render import DEFAULT_COLORS, clock, money, paint, pct_text, render
+from tmuxtok.line.render import (
+    DEFAULT_COLORS,
+    clock,
+    money,
+    paint,
+    pct_text,
+    printable,
+    render,
+)
 from tmuxtok.line.state import StateError, is_stale, lock_held, pick_agent, read, state_path
 from tmuxtok.model.rules import OFFICIAL_FRESH_SECONDS, official_in_force
 from tmuxtok.paths import state_dir as default_state_dir
@@ -375,8 +383,9 @@ def line(payload: Any, capture: dict[str, Any] | None, now: float) -> str:
     if not parts:
         model = data.get("model")
         name = model.get("display_name") if isinstance(model, dict) else None
-        if isinstance(name, str) and name.strip():
-            parts.append(name.strip())
+        name = printable(name).strip() if isinstance(name, str) else ""
+        if name:
+            parts.append(name)
     if official_text:
         parts.append(official_text)
         if fields is None and five and five["resets_at"] is not None:

@@ -66,8 +66,25 @@ def pct_text(p: float | None) -> str | None:
     return None if p is None else f"{js_round(p)}%"
 
 
+#: What :func:`printable` does to each control character: C0 (U+0000–U+001F), DEL and
+#: C1 (U+0080–U+009F, where U+009B is an 8-bit CSI) are removed; tab and line breaks
+#: become a space, so words stay apart on the one line they are shown on.
+_CONTROLS: dict[int, str | None] = dict.fromkeys((*range(0x20), *range(0x7F, 0xA0)))
+_CONTROLS.update(dict.fromkeys(map(ord, "\t\n\v\f\r"), " "))
+
+
+def printable(text: str) -> str:
+    """``text`` from a log (or another program) without the control characters a
+    terminal acts on: ESC/OSC sequences, BEL, 8-bit CSI. Apply it wherever such text
+    is shown, never to what is stored or printed as JSON."""
+    return text if text.isprintable() else text.translate(_CONTROLS)
+
+
 def model_label(name: str) -> str:
-    """claude-sonnet-4-5-20250929 → sonnet-4-5: the part that tells models apart at a glance."""
+    """claude-sonnet-4-5-20250929 → sonnet-4-5: the part that tells models apart at a glance.
+
+    Also :func:`printable`: a model name is whatever the log said."""
+    name = printable(name)
     if name.startswith("claude-"):
         name = name[len("claude-") :]
     head, _, tail = name.rpartition("-")
@@ -131,13 +148,23 @@ def render(
     style: str = "tmux",
     colors: Mapping[str, str] | None = None,
 ) -> str:
-    """Fill the template and colour it by level; raises :class:`FormatError`."""
+    """Fill the template and colour it by level; raises :class:`FormatError`.
+
+    String field values are :func:`printable`; the template is kept as written
+    (but for line breaks, which would split the line), in every style."""
     if fmt is None:
         if fields.get("active"):
             fmt = ACTIVE_TEMPLATE + (PCT_SUFFIX if fields.get("pct") is not None else "")
         else:
             fmt = IDLE_TEMPLATE
-    values = _Values({k: NONE_TEXT if v is None else v for k, v in fields.items()})
+    # Field values come from logs (a model name): only they are made printable; the
+    # template is the user's own, escapes and all.
+    values = _Values(
+        {
+            k: NONE_TEXT if v is None else printable(v) if isinstance(v, str) else v
+            for k, v in fields.items()
+        }
+    )
     try:
         text = fmt.format_map(values)
     except FormatError:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tmuxtok.line.render import model_label
+from tmuxtok.line.render import model_label, printable
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import indicator_level
 
@@ -46,7 +47,7 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
     for row in data[period]:
         t.add_row(
             row[label],
-            "\n".join(model_label(m) for m in row["modelsUsed"]),
+            _models(row["modelsUsed"]),
             *(num(row[k]) for _, k in _TOKEN_COLS),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -83,10 +84,10 @@ def session_table(data: dict[str, Any], breakdown: bool) -> Table:
     t.add_column("Cost", justify="right", no_wrap=True)
     for row in data["sessions"]:
         t.add_row(
-            row["sessionId"][:8],
-            row["projectPath"],
+            Text(printable(row["sessionId"])[:8]),
+            Text(printable(row["projectPath"])),
             row["lastActivity"],
-            "\n".join(model_label(m) for m in row["modelsUsed"]),
+            _models(row["modelsUsed"]),
             num(row["totalTokens"]),
             money(_cost_or_unknown(row), row["unpricedTokens"]),
         )
@@ -133,7 +134,7 @@ def blocks_table(
         t.add_row(
             start,
             status,
-            "\n".join(model_label(m) for m in b.models),
+            _models(b.models),
             num(b.total_tokens),
             money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
         )
@@ -177,6 +178,12 @@ def blocks_table(
                     "",
                 )
     return t
+
+
+def _models(names: Iterable[str]) -> Text:
+    """Model names, one a line. Log text goes into a table as ``Text``, never as a
+    ``str`` (rich would read ``[link=…]`` or ``[/]`` in it as markup)."""
+    return Text("\n".join(model_label(m) for m in names))
 
 
 def _table(title: str) -> Table:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import RenderableType
 from rich.table import Table
+from rich.text import Text
 
 from tmuxtok.line.render import model_label
 from tmuxtok.live.format import Fmt, money
@@ -21,7 +22,7 @@ def models_view(v: AgentView, f: Fmt) -> RenderableType:
     grid.add_column(justify="right", no_wrap=True)
     for m in v.models:
         grid.add_row(
-            model_label(m.model),
+            Text(model_label(m.model)),  # log text: never rich markup
             bar(m.token_pct, 10, "magenta"),
             f"{m.token_pct:3.0f}% of tokens",
             money(m.cost),
