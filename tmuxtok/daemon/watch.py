@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISDIR
 from typing import Any
 
 from tmuxtok._detach import detach
@@ -261,14 +262,14 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             return path.endswith(".json")
         return path.endswith(".jsonl") or "." not in os.path.basename(path)
 
-    watched: set[Path] = set()
+    watched: dict[Path, tuple[int, int]] = {}
     while not stop.is_set():
-        dirs = [d for d in daemon.log_dirs() if d.is_dir()]
-        if set(dirs) != watched:
+        dirs = _identities(daemon.log_dirs())
+        if dirs != watched:
             if watched or dirs:
                 daemon.ingest()  # files may have appeared before the watch started
                 daemon.publish()
-            watched = set(dirs)
+            watched = dirs
         if not dirs:
             if stop.wait(POLL_MS / 1000):
                 break
@@ -305,8 +306,27 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
                 daemon.publish()
             if stop.is_set():
                 return
-            if {d for d in daemon.log_dirs() if d.is_dir()} != watched:
-                break  # a root appeared or vanished: watch the new set
+            if _identities(daemon.log_dirs()) != watched:
+                break  # a dir appeared, vanished or was replaced: watch what is there now
+
+
+def _identities(dirs: list[Path]) -> dict[Path, tuple[int, int]]:
+    """The dirs that exist, each with the ``(st_dev, st_ino)`` of the directory it names.
+
+    An inotify watch holds a directory, not a path: a dir moved away and
+    recreated, deleted and recreated, or replaced by a symlink keeps its path
+    while the watch stays on the old one. Symlinks are followed (a symlinked
+    root is legitimate, and re-pointing it is a swap too). One stat per dir.
+    """
+    found: dict[Path, tuple[int, int]] = {}
+    for d in dirs:
+        try:
+            st = d.stat()
+        except OSError:
+            continue
+        if S_ISDIR(st.st_mode):
+            found[d] = (st.st_dev, st.st_ino)
+    return found
 
 
 def _write_private(path: Path, text: str) -> None:
