@@ -347,15 +347,18 @@ def watch(
 
         tmux_socket = socket_from_env(os.environ)
     opts = w.Options(tmux_socket=None if no_tmux else tmux_socket, fmt=fmt, once=once)
-    if daemon:
-        started, pid = w.start_background(opts)
-        click.echo(
-            f"tmuxtok watch started (pid {pid})"
-            if started
-            else f"tmuxtok watch: already running (pid {pid}); nothing to do"
-        )
-        return
-    w.setup_logging(log_file, verbose)
+    try:
+        if daemon:
+            started, pid = w.start_background(opts)
+            click.echo(
+                f"tmuxtok watch started (pid {pid})"
+                if started
+                else f"tmuxtok watch: already running (pid {pid}); nothing to do"
+            )
+            return
+        w.setup_logging(log_file, verbose)
+    except TmuxtokError as e:  # a state dir or a file in it that is not safely ours
+        fail(e)
     sys.exit(w.run(opts))
 
 

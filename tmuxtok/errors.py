@@ -39,3 +39,10 @@ class NoData(TmuxtokError):
 
     def __init__(self, message: str = "No data found") -> None:
         super().__init__(message)
+
+
+class PathError(TmuxtokError):
+    """A dir or file tmuxtok will not use: another user's, a link or a file planted at
+    one of its names, or a dir it cannot make private (see ``paths.private_dir``)."""
+
+    code = "PATH"

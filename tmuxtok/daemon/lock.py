@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 
 from tmuxtok.line.state import LOCK_FILE, lock_holder
-from tmuxtok.paths import private_dir, state_dir
+from tmuxtok.paths import open_private, private_dir, state_dir
 
 
 def daemon_dir() -> Path:
@@ -34,8 +34,10 @@ class DaemonLock:
         self.fd: int | None = None
 
     def acquire(self) -> bool:
+        """True once held; False if another daemon holds it. PathError for a dir
+        or a lock file that is not safely ours (a link planted at its name)."""
         private_dir(self.path.parent)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        fd = open_private(self.path, os.O_RDWR | os.O_CREAT)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:

@@ -19,18 +19,22 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from io import TextIOWrapper
 from pathlib import Path
 from stat import S_ISDIR
 from typing import Any
 
+from tmuxtok._atomic import write_atomic
 from tmuxtok._detach import detach
 from tmuxtok.config import Config, ConfigError, config_path
 from tmuxtok.config import load as load_config
 from tmuxtok.daemon import publish
 from tmuxtok.daemon.lock import DaemonLock, daemon_dir, holder
+from tmuxtok.errors import PathError, TmuxtokError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line.claude_statusline import limits_dir
-from tmuxtok.paths import private_dir
+from tmuxtok.line.state import LOCK_FILE
+from tmuxtok.paths import open_private, private_dir
 from tmuxtok.reports.query import resolve_tz
 from tmuxtok.sources import all_sources
 
@@ -199,25 +203,32 @@ class Daemon:
 
 
 def run(opts: Options) -> int:
-    """Foreground daemon; returns the exit code."""
+    """Foreground daemon; returns the exit code.
+
+    Its dirs are made private and its lock taken before anything is written: a
+    dir or a file it will not use ends it with one line (PathError's status).
+    """
+    lock: DaemonLock | None = None
     try:
-        directory = Path(private_dir(daemon_dir()))
+        directory = _own_dir()
         lock = DaemonLock(directory)
         acquired = lock.acquire()
-    except OSError as e:
-        print(
-            f"tmuxtok watch: cannot use the state dir {daemon_dir()}: {e.strerror or e}",
-            file=sys.stderr,
-            flush=True,
-        )
-        return 1
+        if acquired:  # rewritten whole: a link planted at its name is replaced
+            write_atomic(directory / PID_FILE, f"{os.getpid()}\n".encode(), sync=False)
+    except (PathError, OSError) as e:
+        if lock is not None:
+            lock.release()
+        if isinstance(e, PathError):
+            why, code = str(e), e.exit_code
+        else:
+            why, code = f"cannot use the state dir {daemon_dir()}: {e.strerror or e}", 1
+        print(f"tmuxtok watch: {why}", file=sys.stderr, flush=True)
+        return code
     if not acquired:
         pid = holder(directory)
         print(f"tmuxtok watch: already running (pid {pid}); nothing to do", flush=True)
         return 0
     pid_file = directory / PID_FILE
-    _write_private(pid_file, f"{os.getpid()}\n")
-    private_dir(limits_dir(str(directory)))
     stop = threading.Event()
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -240,6 +251,9 @@ def run(opts: Options) -> int:
         daemon.publish()
         if not opts.once:
             _loop(daemon, stop)
+    except TmuxtokError as e:  # e.g. a data dir that is not ours: its one line
+        log.error("stopped: %s", e)
+        return e.exit_code
     except Exception as e:  # a daemon reports and exits; it never dumps a trace on tmux
         log.exception("stopped by an error: %s", e)
         return 1
@@ -329,21 +343,29 @@ def _identities(dirs: list[Path]) -> dict[Path, tuple[int, int]]:
     return found
 
 
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
+def _own_dir() -> Path:
+    """The state dir and its statusLine captures dir, private (PathError if they cannot be)."""
+    directory = Path(private_dir(daemon_dir()))
+    private_dir(limits_dir(str(directory)))
+    return directory
+
+
+class _LogFile(logging.handlers.RotatingFileHandler):
+    """The log, opened (and reopened after a rollover) in place by ``open_private``:
+    never through a link planted at its name. Rollover renames inside the
+    private dir, which replaces a link rather than follows it."""
+
+    def _open(self) -> TextIOWrapper:
+        fd = open_private(self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        return open(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def setup_logging(log_file: Path | None, verbose: bool = False) -> None:
+    """Log to ``log_file`` (PathError if it or its dir is not safely ours), else stderr."""
     handler: logging.Handler
     if log_file is not None:
         private_dir(log_file.parent)
-        handler = logging.handlers.RotatingFileHandler(
-            log_file, maxBytes=LOG_BYTES, backupCount=1, encoding="utf-8"
-        )
-        with contextlib.suppress(OSError):
-            os.chmod(log_file, 0o600)
+        handler = _LogFile(log_file, maxBytes=LOG_BYTES, backupCount=1, encoding="utf-8")
     else:
         handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
@@ -352,8 +374,14 @@ def setup_logging(log_file: Path | None, verbose: bool = False) -> None:
 
 
 def start_background(opts: Options) -> tuple[bool, int | None]:
-    """Detach a daemon (new session, no terminal); returns (started, pid)."""
-    directory = Path(private_dir(daemon_dir()))
+    """Detach a daemon (new session, no terminal); returns (started, pid).
+
+    The dirs and the files the daemon opens in place are checked here first,
+    so a refusal (PathError) reaches the user, not a detached process.
+    """
+    directory = _own_dir()
+    for name in (LOCK_FILE, LOG_FILE):
+        os.close(open_private(directory / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT))
     running = holder(directory)
     if running is not None:
         return False, running

@@ -41,6 +41,7 @@ from tmuxtok.line.render import (
 )
 from tmuxtok.line.state import StateError, is_stale, lock_held, pick_agent, read, state_path
 from tmuxtok.model.rules import OFFICIAL_FRESH_SECONDS, official_in_force
+from tmuxtok.paths import private_dir
 from tmuxtok.paths import state_dir as default_state_dir
 from tmuxtok.sources.claude import NAME as AGENT
 
@@ -240,13 +241,14 @@ def _store(path: str, text: str) -> None:
     No fsync: this runs on every redraw, and a capture lost to a power cut is
     replaced within seconds of Claude Code's next message (a torn file is
     skipped by the readers).
+
+    The state dir and its ``limits`` dir are made private first (PathError if
+    they are not ours): a stranger's dir, or a link planted at ``limits``,
+    must not receive the capture or feed the daemon readings of its own.
     """
     directory = os.path.dirname(path)
-    os.makedirs(os.path.dirname(directory), mode=0o700, exist_ok=True)
-    try:  # noqa: SIM105  (contextlib would be one more import on the hot path)
-        os.mkdir(directory, 0o700)
-    except FileExistsError:
-        pass
+    private_dir(os.path.dirname(directory))
+    private_dir(directory)
     write_atomic(path, text.encode("utf-8"), sync=False)
 
 

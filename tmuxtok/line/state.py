@@ -82,12 +82,15 @@ def lock_holder(directory: str) -> int | None:
 
     A shared non-blocking ``flock`` fails with EWOULDBLOCK only while someone
     holds the lock exclusively; when it succeeds it is released at once, so
-    asking never gets in the way of a daemon that is starting.
+    asking never gets in the way of a daemon that is starting. A link planted
+    at its name is not followed, and a FIFO does not block the open (the daemon
+    refuses both: see ``paths.open_private``), so they read as no daemon.
     """
     import fcntl
 
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
     try:
-        fd = os.open(os.path.join(directory, LOCK_FILE), os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(os.path.join(directory, LOCK_FILE), flags)
     except OSError:
         return None
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from stat import S_ISREG
 
 from tmuxtok.line.args import UsageError, parse_args, percent, write_line
 from tmuxtok.line.fields import DEFAULT_HIGH, DEFAULT_MEDIUM, FIELDS, compute, number
@@ -28,6 +29,7 @@ from tmuxtok.line.state import (
     read,
     state_path,
 )
+from tmuxtok.paths import private_dir
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -62,10 +64,17 @@ def spawn_daemon(directory: str, now: float, env: Mapping[str, str] = os.environ
     may not hold its lock yet, so for a short grace period that counts as
     starting too. ``TMUXTOK_SPAWN_ARGV`` (a JSON list) replaces the command: a
     test and debug hook, so the spawn path can be exercised without a daemon.
+
+    Only a stamp that is our own regular file counts (one ``lstat``): a link or
+    a stranger's file planted in a shared dir must not hold the daemon off. The
+    dir is made private (``paths.private_dir``, PathError if it cannot be)
+    before the stamp is replaced, never written through.
     """
     stamp = os.path.join(directory, SPAWN_STAMP)
     try:
-        age = now - os.stat(stamp).st_mtime
+        st = os.lstat(stamp)
+        ours = S_ISREG(st.st_mode) and st.st_uid == os.geteuid()
+        age = now - st.st_mtime if ours else SPAWN_BACKOFF_SECONDS
     except OSError:
         age = SPAWN_BACKOFF_SECONDS
     if 0 <= age < SPAWN_BACKOFF_SECONDS:
@@ -79,9 +88,10 @@ def spawn_daemon(directory: str, now: float, env: Mapping[str, str] = os.environ
         if not (isinstance(parsed, list) and parsed and all(isinstance(a, str) for a in parsed)):
             raise ValueError("TMUXTOK_SPAWN_ARGV must be a JSON list of strings")
         argv = parsed
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    with open(stamp, "w"):
-        pass
+    private_dir(directory)
+    from tmuxtok._atomic import write_atomic
+
+    write_atomic(stamp, b"", sync=False)
     from tmuxtok._detach import detach
 
     detach(argv)

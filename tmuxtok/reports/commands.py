@@ -238,9 +238,9 @@ def scan(
 
     try:
         cfg = load_config()
+        ledger = store.open_ledger()  # PathError: a data dir that is not ours
     except TmuxtokError as e:
         fail(e, as_json)
-    ledger = store.open_ledger()
     if ledger.recovered_from is not None:
         echo(
             f"tmuxtok: ledger was unreadable; moved to {ledger.recovered_from}, rebuilding",
