@@ -23,6 +23,7 @@ REASONS = {
     "wrong_shape": "valid JSON of the wrong shape (e.g. a string where a count belongs)",
     "synthetic": "Claude Code's <synthetic> placeholder replies (not billed)",
     "bad_timestamp": "missing or unparseable timestamp",
+    "timestamp_out_of_range": "timestamp before 2020 or from 2100 on (a broken clock or log)",
     "utf16": "whole files in UTF-16, not read (agents write UTF-8; convert them to count them)",
 }
 
@@ -88,7 +89,14 @@ def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
     try:
         got = schema.inspect(path, integrity=integrity)
     except Exception as e:
-        out["error"] = f"cannot read it: {e} (the next `tmuxtok scan` moves it aside and rebuilds)"
+        # Only a file SQLite calls damaged is moved aside (``Ledger``); say so
+        # only then, with SQLite's words even when they quote bytes not UTF-8.
+        out["error"] = (
+            f"damaged: {schema.error_text(e)} (the next report, `tmuxtok scan` or the "
+            "daemon moves it aside and rebuilds it from the agents' logs)"
+            if schema.is_corrupt(e)
+            else f"cannot read it: {schema.error_text(e)}"
+        )
         return out
     out.update(
         {

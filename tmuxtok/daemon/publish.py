@@ -102,7 +102,13 @@ def _agent(
 ) -> dict[str, Any]:
     now_ms = int(now * 1000)
     entries = report.recent_entries(ledger, agent, now_ms, session_hours)
-    blocks = [b for b in bm.build_blocks(entries, now_ms, session_hours) if not b.is_gap]
+    # The latest block that has begun: one dated after now (a skewed clock's) is
+    # not the current one, however far ahead it is.
+    blocks = [
+        b
+        for b in bm.build_blocks(entries, now_ms, session_hours)
+        if not b.is_gap and b.start_ms <= now_ms
+    ]
     latest = blocks[-1] if blocks else None
     readings = officials(ledger, agent, [c for c in captures if c.source.startswith(agent)])
     five = lm.pick_official(readings, "5h", now)

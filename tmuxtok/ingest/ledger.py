@@ -32,13 +32,16 @@ from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, to_nano
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
 from tmuxtok.ingest.schema import (
     connect,
+    error_text,
     file_stats_of,
     info_of,
     is_corrupt,
+    lenient_text,
     log_change,
     move_aside,
     sizes_of,
     state_of,
+    undecodable,
 )
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
@@ -103,9 +106,11 @@ class Ledger:
             raise LedgerError(f"cannot create {path.parent}: {e.strerror or e}") from e
         try:
             self.conn = connect(path)
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+            # UnicodeDecodeError: SQLite's message quoted bytes that are not
+            # UTF-8, from the file's own schema (see ``is_corrupt``).
             if not is_corrupt(e):
-                raise LedgerError(f"cannot open the ledger {path}: {e}") from e
+                raise LedgerError(f"cannot open the ledger {path}: {error_text(e)}") from e
             self.recovered_from = move_aside(path)
             self.conn = connect(path)
         except OSError as e:
@@ -127,7 +132,7 @@ class Ledger:
         logging.getLogger("tmuxtok.ledger").warning(
             "tmuxtok: the ledger was damaged (%s); moved it to %s and rebuilt it from the "
             "agents' logs",
-            err,
+            error_text(err),
             self.recovered_from,
         )
         if rebuild and self.rebuild is not None:
@@ -145,15 +150,22 @@ class Ledger:
         With ``retry=False`` recovery raises LedgerCorrupt instead: a scan
         holding cursors read from the old file must start over, not mix them
         into the new one.
+
+        A stored value that is not UTF-8 (another tool wrote it) is no damage:
+        from then on this connection reads text with U+FFFD for such bytes,
+        and the query runs again.
         """
         try:
             return op()
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
+            if undecodable(e) and self.conn.text_factory is not lenient_text:
+                self.conn.text_factory = lenient_text
+                return self._guard(op, retry)
             if not is_corrupt(e) or self._recovering:
                 raise
             self._recover(e, rebuild=retry)
             if not retry:
-                raise LedgerCorrupt(f"the ledger was damaged ({e})") from e
+                raise LedgerCorrupt(f"the ledger was damaged ({error_text(e)})") from e
         return op()
 
     # --- ingest side -------------------------------------------------------
@@ -301,10 +313,14 @@ class Ledger:
         """
         return Batch(self.conn, price_fp, self._commit_error)
 
-    def _commit_error(self, e: sqlite3.DatabaseError | OSError) -> LedgerError:
+    def _commit_error(self, e: sqlite3.DatabaseError | UnicodeDecodeError | OSError) -> LedgerError:
+        if undecodable(e):  # another tool's value: the next batch reads it with U+FFFD
+            self.conn.text_factory = lenient_text
         if is_corrupt(e):
             self._recover(e, rebuild=False)
-            return LedgerCorrupt(f"the ledger was damaged ({e}); moved to {self.recovered_from}")
+            return LedgerCorrupt(
+                f"the ledger was damaged ({error_text(e)}); moved to {self.recovered_from}"
+            )
         return write_error(self.path, e)
 
     def ensure_priced(self, fingerprint: str, cost: CostFn) -> int:
@@ -353,7 +369,7 @@ class Ledger:
         except BaseException as e:
             with contextlib.suppress(sqlite3.Error):
                 c.execute("ROLLBACK")
-            if isinstance(e, sqlite3.OperationalError):
+            if isinstance(e, sqlite3.OperationalError) and not undecodable(e):
                 raise write_error(self.path, e) from e
             raise
         return len(updates)

@@ -20,8 +20,15 @@ from typing import Any
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.errors import LedgerError
+from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 
 SCHEMA_VERSION = 1
+#: The meta key that says which time range (``TS_MIN_MS:TS_MAX_MS``) the events
+#: were last held to; a ledger without it, or with another range, is cleaned
+#: when opened (``hold_to_range``). A key, not a schema bump: the tables are
+#: unchanged, so an older tmuxtok can still open the ledger.
+RANGE_KEY = "ts_range"
+RANGE = f"{TS_MIN_MS}:{TS_MAX_MS}"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -86,17 +93,54 @@ _OBJECTS = {
 # SQLite's primary result codes for a damaged file.
 _SQLITE_CORRUPT = 11
 _SQLITE_NOTADB = 26
+# How SQLite's message starts when it cannot parse the schema it stores (its
+# corruptSchema(), always SQLITE_CORRUPT); it goes on to quote the damaged SQL.
+_SCHEMA_DAMAGED = b"malformed database schema ("
+# Python's sqlite3 (not SQLite) failing to decode a stored TEXT value.
+_UNDECODABLE = "Could not decode to UTF-8"
 
 
 def is_corrupt(e: BaseException) -> bool:
-    """Whether SQLite says the file itself is damaged (not busy, full or read-only)."""
+    """Whether SQLite says the file itself is damaged (not busy, full or read-only).
+
+    SQLite's result code says so; every error SQLite raises carries one. An
+    error without it is Python's own (a stored value that is not UTF-8, see
+    ``undecodable``), whatever its text: a model name can say "malformed".
+    The one error from SQLite without a code: its message quotes the damaged
+    schema SQL, and Python's sqlite3 raises UnicodeDecodeError for it instead
+    when those bytes are not UTF-8; ``e.object`` then holds the message.
+    """
+    if isinstance(e, UnicodeDecodeError):
+        return isinstance(e.object, bytes) and e.object.startswith(_SCHEMA_DAMAGED)
     if not isinstance(e, sqlite3.DatabaseError):
         return False
     code = getattr(e, "sqlite_errorcode", None)
-    if isinstance(code, int):
-        return code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-    msg = str(e)
-    return "malformed" in msg or "not a database" in msg
+    return isinstance(code, int) and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
+
+
+def error_text(e: BaseException) -> str:
+    """What SQLite said, also when its message is not UTF-8 (U+FFFD for those bytes)."""
+    if isinstance(e, UnicodeDecodeError) and isinstance(e.object, bytes):
+        return e.object.decode("utf-8", "replace")
+    return str(e)
+
+
+def undecodable(e: BaseException) -> bool:
+    """Whether ``e`` is a stored TEXT value that is not UTF-8: another tool's, no damage."""
+    return (
+        isinstance(e, sqlite3.OperationalError)
+        and getattr(e, "sqlite_errorcode", None) is None
+        and str(e).startswith(_UNDECODABLE)
+    )
+
+
+def lenient_text(raw: bytes) -> str:
+    """A connection's ``text_factory`` that reads such a value with U+FFFD for its bad bytes.
+
+    Decoding in Python costs about half as much again as sqlite3's own, so a
+    ledger switches to it only once it has met such a value.
+    """
+    return raw.decode("utf-8", "replace")
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -122,6 +166,7 @@ def connect(path: Path) -> sqlite3.Connection:
             )
         conn.execute("SELECT count(*) FROM files").fetchone()
         conn.executescript(_TEMP)
+        hold_to_range(conn)
     except BaseException:
         conn.close()
         raise
@@ -129,6 +174,43 @@ def connect(path: Path) -> sqlite3.Connection:
         with contextlib.suppress(OSError):
             os.chmod(f"{path}{suffix}", 0o600)
     return conn
+
+
+def hold_to_range(conn: sqlite3.Connection) -> int:
+    """Delete events dated outside the range ingest takes, once per ledger (and range).
+
+    An older tmuxtok stored whatever time a line claimed, and one event in the
+    year 9999 or 1 broke every report. Logged as a change, so cached blocks and
+    sums are brought up to date. A ledger that cannot be written now (read-only,
+    busy) is left as it is and cleaned on a later open; the reports cope with
+    any stored time meanwhile. Returns the number of events deleted.
+    """
+    got = conn.execute("SELECT v FROM meta WHERE k=?", (RANGE_KEY,)).fetchone()
+    if got is not None and got[0] == RANGE:
+        return 0
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return 0
+    try:
+        got = conn.execute("SELECT v FROM meta WHERE k=?", (RANGE_KEY,)).fetchone()
+        deleted = 0
+        if got is None or got[0] != RANGE:  # not done meanwhile by another process
+            start = state_of(conn)
+            deleted = conn.execute(
+                "DELETE FROM events WHERE ts_ms < ? OR ts_ms >= ?", (TS_MIN_MS, TS_MAX_MS)
+            ).rowcount
+            if deleted:
+                log_change(conn, start, None)
+            conn.execute("INSERT OR REPLACE INTO meta VALUES(?, ?)", (RANGE_KEY, RANGE))
+        conn.execute("COMMIT")
+    except BaseException as e:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        if isinstance(e, sqlite3.OperationalError):
+            return 0
+        raise
+    return deleted
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:
@@ -154,9 +236,12 @@ def move_aside(path: Path) -> Path:
 def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:
     """What ``doctor`` shows about a ledger, opened read-only: never moved or created.
 
-    Raises sqlite3.Error (or OSError) when it cannot be read at all.
+    Raises sqlite3.Error (or OSError) when it cannot be read at all, or
+    UnicodeDecodeError for a damaged schema (``is_corrupt`` and ``error_text``
+    tell what it is).
     """
     conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+    conn.text_factory = lenient_text  # a value another tool stored is no reason to fail
     try:
         out = {**info_of(conn), **file_stats_of(conn), **sizes_of(path)}
         if integrity:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import time
 
-from tmuxtok.model.rules import js_round
+from tmuxtok.model.rules import calendar_safe, js_round
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,8 +58,8 @@ def duration(seconds: float | None) -> str | None:
 
 
 def clock(epoch: float | None) -> str | None:
-    """Local wall-clock HH:MM (TZ as the process sees it)."""
-    return None if epoch is None else time.strftime("%H:%M", time.localtime(epoch))
+    """Local wall-clock HH:MM (TZ as the process sees it), of any time."""
+    return None if epoch is None else time.strftime("%H:%M", time.localtime(calendar_safe(epoch)))
 
 
 def pct_text(p: float | None) -> str | None:

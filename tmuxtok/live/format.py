@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from tmuxtok.model import limits as lm
+from tmuxtok.model.rules import calendar_safe
 
 if TYPE_CHECKING:
     from tmuxtok.live.model import AgentView, ViewOptions
@@ -28,12 +29,12 @@ class Fmt:
         self.now = now
 
     def clock(self, epoch: float, seconds: bool = False) -> str:
-        dt = datetime.fromtimestamp(epoch, self.tz)
+        dt = datetime.fromtimestamp(calendar_safe(epoch), self.tz)
         if self.hour24:
             text = dt.strftime("%H:%M:%S" if seconds else "%H:%M")
         else:
             text = dt.strftime("%I:%M:%S %p" if seconds else "%I:%M %p").lstrip("0")
-        today = datetime.fromtimestamp(self.now, self.tz).date()
+        today = datetime.fromtimestamp(calendar_safe(self.now), self.tz).date()
         return text if dt.date() == today else f"{dt:%a} {text}"
 
 

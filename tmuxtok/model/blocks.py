@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import NamedTuple
 
-from tmuxtok.model.rules import is_active, js_round, project
+from tmuxtok.model.rules import calendar_safe, is_active, js_round, project
 
 __all__ = [
     "Block",
@@ -116,8 +116,9 @@ class Projection(NamedTuple):
 
 
 def iso_ms(ts_ms: int) -> str:
-    """JS ``Date.toISOString()``: always milliseconds, always ``Z``."""
-    dt = _EPOCH + timedelta(milliseconds=ts_ms)
+    """JS ``Date.toISOString()``: always milliseconds, always ``Z`` (any ``ts_ms``: see
+    ``rules.calendar_safe``)."""
+    dt = _EPOCH + timedelta(milliseconds=calendar_safe(ts_ms, 1000))
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
 
 

@@ -23,6 +23,20 @@ OFFICIAL_FRESH_SECONDS = 600
 MODERATE_TPM = 2000
 HIGH_TPM = 5000
 
+#: The times a log line may carry, in ms since the epoch: from 2020-01-01T00:00:00Z
+#: (no AI coding agent wrote a log before) up to, not including, 2100-01-01T00:00:00Z.
+#: Fixed rather than relative to now, so what the ledger takes from a log does not
+#: depend on when it is read (a skewed clock's line still counts). A line outside is
+#: skipped and counted (``sources.values.parse_ts_ms``); a ledger that holds such
+#: events from an older tmuxtok is cleaned when opened (``ingest.schema``).
+TS_MIN_MS = 1_577_836_800_000
+TS_MAX_MS = 4_102_444_800_000
+#: Epoch seconds any calendar conversion takes, in any zone and with a week of date
+#: arithmetic either side: 0002-01-01 to 9998-12-31 UTC (``datetime`` stops at the
+#: years 1 and 9999, and a zone's offset can cross either end).
+CALENDAR_MIN_S = -62_104_060_800
+CALENDAR_MAX_S = 253_370_678_400
+
 
 def js_round(x: float) -> int:
     """JavaScript's ``Math.round``: half up (towards +inf), unlike Python's ``round``.
@@ -32,6 +46,21 @@ def js_round(x: float) -> int:
     """
     floor = int(x // 1)
     return floor + 1 if x - floor >= 0.5 else floor
+
+
+def calendar_safe(t: float, per_second: int = 1) -> float:
+    """``t`` (seconds, or ``1/per_second`` of one) as every conversion to a date or
+    clock may take it: as it is within ``CALENDAR_MIN_S``..``CALENDAR_MAX_S``,
+    else the nearest end (NaN: the later one).
+
+    Reports and views format times the ledger or a state file holds; ingest keeps
+    those in range, but a ledger edited by hand (or a file another program wrote)
+    may hold any number, and a view must show something, not die of it.
+    """
+    lo, hi = CALENDAR_MIN_S * per_second, CALENDAR_MAX_S * per_second
+    if lo <= t <= hi:
+        return t
+    return lo if t < lo else hi
 
 
 def is_active(last_event: float, end: float, now: float, span: float) -> bool:

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 
 from tmuxtok.ingest.ledger import GroupRow, Ledger
 from tmuxtok.model import blocks as bm
+from tmuxtok.model.rules import calendar_safe
 from tmuxtok.reports.query import (
     BUCKET_MS,
     NANO,
@@ -175,7 +176,7 @@ def period_report(
     agents_of: dict[str, set[str]] = {}
 
     def key(r: GroupRow) -> str:
-        d = datetime.fromtimestamp(r.group * BUCKET_MS / 1000, tz).date()
+        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
         label = period_label(period, d, week_start)
         agents_of.setdefault(label, set()).add(r.agent)
         return label
@@ -217,7 +218,8 @@ def session_report(
         acc = accs[k]
         ag, project = meta[k]
         row: dict[str, Any] = {"sessionId": k.split("\0", 1)[1], **acc.tokens_json()}
-        row["lastActivity"] = datetime.fromtimestamp(acc.last_ms / 1000, tz).date().isoformat()
+        last = datetime.fromtimestamp(calendar_safe(acc.last_ms / 1000), tz)
+        row["lastActivity"] = last.date().isoformat()
         row["modelsUsed"] = sorted(acc.models)
         row["modelBreakdowns"] = acc.breakdowns()
         row["projectPath"] = project

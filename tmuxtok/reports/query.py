@@ -48,14 +48,14 @@ def parse_day(value: str | None, opt: str) -> date | None:
 
 
 def day_bounds(since: date | None, until: date | None, tz: tzinfo) -> tuple[int | None, int | None]:
-    """Inclusive local dates → half-open epoch-ms range."""
+    """Inclusive local dates → half-open epoch-ms range (the last date there is: open)."""
 
     def ms(d: date) -> int:
         return int(datetime(d.year, d.month, d.day, tzinfo=tz).timestamp() * 1000)
 
     return (
         ms(since) if since else None,
-        ms(until + timedelta(days=1)) if until else None,
+        ms(until + timedelta(days=1)) if until and until < date.max else None,
     )
 
 
@@ -136,47 +136,53 @@ def all_blocks(
                 blocks = old[:k] + tail
     if blocks is None:
         blocks = bm.build_blocks(entries(ledger, agent), now_ms, session_hours)
-    ledger.cache_put(key, version, _freeze_blocks(blocks))
+    frozen = _freeze_blocks(blocks)
+    if frozen is not None:
+        ledger.cache_put(key, version, frozen)
     return blocks
 
 
-def _freeze_blocks(blocks: list[bm.Block]) -> bytes:
+def _freeze_blocks(blocks: list[bm.Block]) -> bytes | None:
+    """The blocks as ``_thaw_blocks`` reads them; None (not cached) when a time does not
+    fit 64 bits, as a block around an event at SQLite's integer limits may not."""
     import orjson
 
-    return orjson.dumps(
+    rows = [
         [
+            b.start_ms,
+            b.end_ms,
+            b.actual_end_ms,
+            b.first_ms,
+            b.is_gap,
+            b.entries,
+            b.input_tokens,
+            b.output_tokens,
+            b.cache_creation_tokens,
+            b.cache_read_tokens,
+            b.total_tokens,
+            b.cost,
+            b.unpriced_tokens,
+            list(b.models),
             [
-                b.start_ms,
-                b.end_ms,
-                b.actual_end_ms,
-                b.first_ms,
-                b.is_gap,
-                b.entries,
-                b.input_tokens,
-                b.output_tokens,
-                b.cache_creation_tokens,
-                b.cache_read_tokens,
-                b.total_tokens,
-                b.cost,
-                b.unpriced_tokens,
-                list(b.models),
                 [
-                    [
-                        m.model,
-                        m.input_tokens,
-                        m.output_tokens,
-                        m.cache_creation_tokens,
-                        m.cache_read_tokens,
-                        m.total_tokens,
-                        m.cost,
-                        m.entries,
-                    ]
-                    for m in b.per_model
-                ],
-            ]
-            for b in blocks
+                    m.model,
+                    m.input_tokens,
+                    m.output_tokens,
+                    m.cache_creation_tokens,
+                    m.cache_read_tokens,
+                    m.total_tokens,
+                    m.cost,
+                    m.entries,
+                ]
+                for m in b.per_model
+            ],
         ]
-    )
+        for b in blocks
+    ]
+    try:
+        return orjson.dumps(rows)
+    except orjson.JSONEncodeError:
+        return None
 
 
 def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:

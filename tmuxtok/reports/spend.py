@@ -12,6 +12,7 @@ from typing import Any
 from tmuxtok.config import Budgets
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import limits as lm
+from tmuxtok.model.rules import calendar_safe
 from tmuxtok.reports.query import BUCKET_MS, NANO, day_bounds
 
 
@@ -27,7 +28,7 @@ def periods(ledger: Ledger, agent: str | None, now_ms: int, tz: tzinfo) -> dict[
     rows = ledger.grouped("bucket", agent, lo, None, BUCKET_MS)
     sums = {k: [0, 0] for k in ("today", "week", "month")}
     for r in rows:
-        d: date = datetime.fromtimestamp(r.group * BUCKET_MS / 1000, tz).date()
+        d: date = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
         for key, start in (("today", today), ("week", week_start), ("month", month_start)):
             if d >= start:
                 sums[key][0] += r.cost

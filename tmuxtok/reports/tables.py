@@ -14,7 +14,7 @@ from rich.text import Text
 
 from tmuxtok.line.render import model_label, printable
 from tmuxtok.model import blocks as bm
-from tmuxtok.model.rules import indicator_level
+from tmuxtok.model.rules import calendar_safe, indicator_level
 
 _TOKEN_COLS = (
     ("Input", "inputTokens"),
@@ -121,7 +121,8 @@ def blocks_table(
     t.add_column("Tokens", justify="right", no_wrap=True)
     t.add_column("Cost", justify="right", no_wrap=True)
     for b, row in zip(blocks, data["blocks"], strict=True):
-        start = datetime.fromtimestamp(b.start_ms / 1000, tz).strftime("%Y-%m-%d %H:%M")
+        began = datetime.fromtimestamp(calendar_safe(b.start_ms / 1000), tz)
+        start = began.strftime("%Y-%m-%d %H:%M")
         if b.is_gap:
             hours = (b.end_ms - b.start_ms) / 3_600_000
             t.add_row(Text(start, style="dim"), Text(f"gap {hours:.1f} h", style="dim"), "", "", "")

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
+
 #: Larger than any real per-request count; anything above is a corrupt value.
 MAX_TOKENS = 10**10
 #: Likewise for a logged per-request cost in USD (``costUSD``); beyond it the
@@ -37,7 +39,22 @@ def tok(obj: Any, key: str) -> int:
 
 
 def parse_ts_ms(v: Any) -> int | None:
-    """ISO-8601 to epoch ms; a zone-less time is taken as UTC (what agents mean)."""
+    """ISO-8601 to epoch ms; a zone-less time is taken as UTC (what agents mean).
+
+    None for what is not such a time, and for a time outside the range ingest
+    takes (``rules.TS_MIN_MS`` inclusive to ``rules.TS_MAX_MS`` exclusive):
+    ``ts_skip_reason`` says which, for the line's skip count.
+    """
+    ms = _epoch_ms(v)
+    return ms if ms is not None and TS_MIN_MS <= ms < TS_MAX_MS else None
+
+
+def ts_skip_reason(v: Any) -> str:
+    """Why ``parse_ts_ms(v)`` is None: a time out of range, or no time at all."""
+    return "bad_timestamp" if _epoch_ms(v) is None else "timestamp_out_of_range"
+
+
+def _epoch_ms(v: Any) -> int | None:
     if not isinstance(v, str) or not v:
         return None
     try:

@@ -36,7 +36,15 @@ import orjson
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources.claude import NAME
-from tmuxtok.sources.values import MAX_COST_USD, MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
+from tmuxtok.sources.values import (
+    MAX_COST_USD,
+    MAX_TOKENS,
+    WrongShape,
+    parse_ts_ms,
+    text,
+    tok,
+    ts_skip_reason,
+)
 
 if TYPE_CHECKING:
     from tmuxtok.sources.claude.typed import AssistantLine
@@ -81,7 +89,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         return "synthetic"
     ts = parse_ts_ms(obj.get("timestamp"))
     if ts is None:
-        return "bad_timestamp"
+        return ts_skip_reason(obj.get("timestamp"))
     get = usage.get
     inp = get("input_tokens", 0)
     out = get("output_tokens", 0)

@@ -22,7 +22,7 @@ import orjson
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources.codex import NAME
-from tmuxtok.sources.values import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok
+from tmuxtok.sources.values import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok, ts_skip_reason
 
 if TYPE_CHECKING:
     from tmuxtok.sources.codex.typed import CodexUsage, TokenLine
@@ -192,7 +192,7 @@ class CodexParser:
             self.model = text(payload, "model") or self.model
         elif kind == "event_msg" and payload.get("type") == "token_count":
             if ts is None:
-                out.skip("bad_timestamp")
+                out.skip(ts_skip_reason(obj.get("timestamp")))
                 return
             try:
                 self._token_count(payload, ts, out)
