@@ -41,8 +41,14 @@ def main() -> None:
                 raise SystemExit(1) from None
             return
     from tmuxtok.cli import cli
+    from tmuxtok.errors import TmuxtokError
 
-    cli(prog_name="tmuxtok")
+    try:
+        cli(prog_name="tmuxtok")
+    except TmuxtokError as e:  # whatever command it escaped from: one line, its exit status
+        from tmuxtok.reports.commands import fail
+
+        fail(e)
 
 
 if __name__ == "__main__":

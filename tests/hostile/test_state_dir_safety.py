@@ -20,9 +20,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from libtmux import Server, Session
 
 from tests.support.cli import REPO, cli_env, command, tmuxtok
 from tests.support.poll import wait_for
+from tests.support.tmux import socket_of
 
 VICTIM_TEXT = "the victim's own content\n"
 VICTIM_MODE = 0o644
@@ -294,3 +296,21 @@ def test_a_read_only_state_dir_ends_with_one_line(args: tuple[str, ...], dir_mod
     assert_one_line(res, str(d), "Read-only file system")
     assert mode(d) == dir_mode
     assert list(d.iterdir()) == []
+
+
+@pytest.mark.tmux
+def test_tmux_install_with_a_state_dir_of_another_user_is_one_line(
+    tmp_path: Path, server: Server, session: Session
+) -> None:
+    """Any TmuxtokError that escapes a command ends as one line, not a traceback:
+    here from starting the daemon after the segment went into tmux."""
+    if os.geteuid() != 0:
+        pytest.skip("needs root to give the state dir to another user")
+    state = tmp_path / "state"
+    (state / "tmuxtok").mkdir(parents=True)
+    os.chown(state / "tmuxtok", 65534, 65534)
+    env = cli_env(XDG_STATE_HOME=str(state))
+    res = tmuxtok("tmux", "install", "--socket", socket_of(server), env=env)
+    assert "Traceback" not in res.stderr, res.stderr
+    assert res.returncode == 2 and res.stderr.count("\n") == 1, res.stderr
+    assert "tmuxtok" in res.stderr and "state" in res.stderr
