@@ -283,13 +283,12 @@ def test_the_views_time_formats_take_any_time(zone: str, local_tz: Callable[[str
     of the live panel, whatever the time and the zone."""
     from tmuxtok.line.render import clock
     from tmuxtok.live.format import Fmt
-    from tmuxtok.live.model import ViewOptions
 
     local_tz(zone)
     for ms in (-(2**63), 2**63 - 1, HELD["far-future"], HELD["year-one"]):
         assert bm.iso_ms(ms).endswith("Z")
-    fmt = Fmt(ViewOptions(tz=ZoneInfo(zone)), 1_767_952_800.0)
+    fmt = Fmt(ZoneInfo(zone), True, 1_767_952_800.0)
     for t in EXTREMES_S:
         assert clock(t) is not None
         assert fmt.clock(t)
-        assert Fmt(ViewOptions(tz=ZoneInfo(zone)), t).clock(1_767_952_800.0)
+        assert Fmt(ZoneInfo(zone), True, t).clock(1_767_952_800.0)

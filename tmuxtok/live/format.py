@@ -3,15 +3,9 @@ style tables."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import datetime, tzinfo
 
-from tmuxtok.model import limits as lm
 from tmuxtok.model.rules import calendar_safe
-
-if TYPE_CHECKING:
-    from tmuxtok.live.model import AgentView, ViewOptions
-
 
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "red"}
 BURN_STYLE = {"normal": "green", "moderate": "yellow", "high": "red"}
@@ -23,9 +17,9 @@ BAR_WIDTH = 20
 class Fmt:
     """Text forms of numbers and times, in the user's zone and clock style."""
 
-    def __init__(self, opts: ViewOptions, now: float) -> None:
-        self.tz = opts.tz
-        self.hour24 = opts.hour24
+    def __init__(self, tz: tzinfo, hour24: bool, now: float) -> None:
+        self.tz = tz
+        self.hour24 = hour24
         self.now = now
 
     def clock(self, epoch: float, seconds: bool = False) -> str:
@@ -76,10 +70,3 @@ def ago(seconds: float) -> str:
     if s < 86400:
         return f"{s // 3600}h {s % 3600 // 60:02d}m ago"
     return f"{s // 86400}d {s % 86400 // 3600}h ago"
-
-
-def pace_of(view: AgentView) -> tuple[str, str] | None:
-    if view.limit is None or view.window is None:
-        return None
-    label = lm.pace(view.limit.pct, view.elapsed_pct)
-    return label, "red" if label == "slow down" else "green"

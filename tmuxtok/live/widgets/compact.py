@@ -14,12 +14,11 @@ from tmuxtok.live.format import (
     ago,
     countdown,
     money,
-    pace_of,
     short,
 )
 from tmuxtok.live.model import AgentView, ViewOptions
 from tmuxtok.live.widgets.bars import bar, sparkline
-from tmuxtok.live.widgets.projection import REACHED
+from tmuxtok.live.widgets.projection import REACHED, pace_of
 from tmuxtok.sources import display_name
 
 

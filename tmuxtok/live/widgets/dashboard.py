@@ -48,7 +48,7 @@ class Dashboard:
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         width = options.max_width
         compact = self.opts.compact or width < COMPACT_BELOW
-        f = Fmt(self.opts, self.now)
+        f = Fmt(self.opts.tz, self.opts.hour24, self.now)
         if self.state is None or self.facts.notice:
             yield _notice(self.facts.notice or "waiting for the daemon…", self.opts, compact)
             if self.state is None:

@@ -5,8 +5,17 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from tmuxtok.live.format import Fmt, countdown, money, pace_of, tokens
+from tmuxtok.live.format import Fmt, countdown, money, tokens
 from tmuxtok.live.model import AgentView, Limit
+from tmuxtok.model import limits as lm
+
+
+def pace_of(view: AgentView) -> tuple[str, str] | None:
+    """The pace in words (used share minus elapsed share), and its colour."""
+    if view.limit is None or view.window is None:
+        return None
+    label = lm.pace(view.limit.pct, view.elapsed_pct)
+    return label, "red" if label == "slow down" else "green"
 
 
 def projection_view(v: AgentView, f: Fmt) -> RenderableType:
