@@ -25,6 +25,10 @@ REASONS = {
     "bad_timestamp": "missing or unparseable timestamp",
     "timestamp_out_of_range": "timestamp before 2020 or from 2100 on (a broken clock or log)",
     "utf16": "whole files in UTF-16, not read (agents write UTF-8; convert them to count them)",
+    "resets_at_out_of_range": "rate-limit readings whose reset lies beyond their window (the "
+    "line's tokens still count)",
+    "used_percent_out_of_range": "rate-limit readings whose used % is not in 0-101 (the "
+    "line's tokens still count)",
 }
 
 

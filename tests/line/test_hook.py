@@ -194,8 +194,8 @@ def test_expired_window_is_over_and_not_effective() -> None:
 
 
 def test_window_ends_exactly_at_resets_at() -> None:
-    c = hook.build_capture(payload(limits()), 1000.0, None)
-    c["windows"]["5h"]["resets_at"] = 2000.0
+    rl = {"five_hour": {"used_percentage": 42, "resets_at": 2000}}
+    c = hook.build_capture(payload(rl), 1000.0, None)
     assert "5h" in hook.effective(c, 1999.9)
     assert "5h" not in hook.effective(c, 2000.0)
 
@@ -223,7 +223,7 @@ def test_resets_at_iso_and_milliseconds() -> None:
         "five_hour": {"used_percentage": 1, "resets_at": "2030-01-01T00:00:00Z"},
         "seven_day": {"used_percentage": 2, "resets_at": 1_893_456_000_000},
     }
-    c = hook.build_capture(payload(rl), 0.0, None)
+    c = hook.build_capture(payload(rl), 1_893_456_000.0 - 3600, None)  # an hour before
     assert c["windows"]["5h"]["resets_at"] == 1_893_456_000.0
     assert c["windows"]["weekly"]["resets_at"] == 1_893_456_000.0
 

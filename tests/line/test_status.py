@@ -412,7 +412,7 @@ def test_cli_active_block_all_styles() -> None:
 
 def test_cli_thresholds() -> None:
     s = make_state(time.time())
-    s["agents"]["claude"]["limits"]["5h"] = official(45.0, time.time() + 600)
+    s["agents"]["claude"]["limits"]["5h"] = official(45.0, time.time() + 600, time.time() - 30)
     write_state(s)
     assert tmuxtok("status", "--format", "{level}", "--style=plain").stdout == "low\n"
     r = tmuxtok("status", "--format", "{level}", "--style=plain", "--medium", "40", "--high=45")

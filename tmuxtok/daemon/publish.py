@@ -182,7 +182,7 @@ def _limits(readings: list[lm.Official], now: float) -> dict[str, Any]:
     """Newest reading per window; expired ones are dropped, stale ones flagged."""
     out: dict[str, Any] = {}
     for r in sorted(readings, key=lambda r: r.captured_at):
-        if r.resets_at is not None and now >= r.resets_at:
+        if r.over(now):
             continue
         out[r.window] = {
             "kind": "official",

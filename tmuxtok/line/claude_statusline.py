@@ -40,7 +40,14 @@ from tmuxtok.line.render import (
     render,
 )
 from tmuxtok.line.state import StateError, is_stale, lock_held, pick_agent, read, state_path
-from tmuxtok.model.rules import OFFICIAL_FRESH_SECONDS, official_in_force
+from tmuxtok.model.rules import (
+    MAX_USED_PCT,
+    OFFICIAL_FRESH_SECONDS,
+    epoch_seconds,
+    official_in_force,
+    reading_over,
+    reset_in_range,
+)
 from tmuxtok.paths import private_dir
 from tmuxtok.paths import state_dir as default_state_dir
 from tmuxtok.sources.claude import NAME as AGENT
@@ -55,9 +62,6 @@ LIMITS_DIR = "limits"
 #: Unchanged content is rewritten after this long, so ``captured_at`` tells the
 #: daemon the hook is alive without a disk write per redraw.
 REFRESH_SECONDS = 60
-#: Claude Code has been seen to put the reset epoch into ``used_percentage``
-#: (anthropics/claude-code#52326); anything above this is not a percentage.
-MAX_PCT = 101.0
 THEN_TIMEOUT = 5.0
 #: Test/debug hook: replaces THEN_TIMEOUT (seconds, float).
 THEN_TIMEOUT_ENV = "TMUXTOK_HOOK_THEN_TIMEOUT"
@@ -126,11 +130,11 @@ def _epoch(x: Any) -> float | None:
 
     Real payloads carry epoch seconds; early write-ups of the feature showed
     ISO 8601 strings, and milliseconds are an easy mistake upstream, so both
-    are accepted rather than dropped.
+    are accepted rather than dropped (``rules.epoch_seconds``).
     """
     v = number(x)
     if v is not None:
-        return v / 1000.0 if v > 1e11 else v
+        return epoch_seconds(v)
     if isinstance(x, str) and x.strip():
         from datetime import UTC, datetime
 
@@ -149,7 +153,10 @@ def build_capture(payload: Any, now: float, cfg_dir: str | None) -> dict[str, An
 
     Without a ``rate_limits`` object (API-key users; subscribers before the
     session's first response) the status is ``absent`` with no windows:
-    unknown, never 0 %.
+    unknown, never 0 %. A window whose reset lies beyond its length from now
+    (``rules.reset_in_range``), or is a number but not a finite one, is no
+    reading of it: rejected, like a % that is not one. A reset already past is
+    kept, ``over``.
     """
     data = payload if isinstance(payload, dict) else {}
     windows: dict[str, dict[str, Any]] = {}
@@ -167,7 +174,7 @@ def build_capture(payload: Any, now: float, cfg_dir: str | None) -> dict[str, An
             reason = None
             if pct is None:
                 reason = "not a number"
-            elif pct > MAX_PCT:
+            elif pct > MAX_USED_PCT:
                 reason = "pct>101"
             elif pct < 0:
                 reason = "pct<0"
@@ -176,12 +183,17 @@ def build_capture(payload: Any, now: float, cfg_dir: str | None) -> dict[str, An
                 rejected.append({"window": name, "value": value, "reason": reason})
                 continue
             assert pct is not None
-            resets_at = _epoch(w.get("resets_at"))
-            windows[name] = {
-                "used_pct": min(pct, 100.0),
-                "resets_at": resets_at,
-                "over": resets_at is not None and now >= resets_at,
-            }
+            sent = w.get("resets_at")
+            resets_at = _epoch(sent)
+            over = resets_at is not None and now >= resets_at
+            if resets_at is None:  # none, or not a time; but a number must be a finite one
+                bad_reset = isinstance(sent, int | float) and not isinstance(sent, bool)
+            else:
+                bad_reset = not over and not reset_in_range(resets_at, now, name)
+            if bad_reset:
+                rejected.append({"window": name, "value": sent, "reason": "resets_at out of range"})
+                continue
+            windows[name] = {"used_pct": min(pct, 100.0), "resets_at": resets_at, "over": over}
     model = data.get("model")
     model_id = None
     if isinstance(model, dict):
@@ -302,7 +314,9 @@ def effective(capture: dict[str, Any], now: float) -> dict[str, dict[str, Any]]:
     """The windows of ``capture`` that still mean something at ``now``.
 
     A window whose reset time has passed is dropped (its percentage belongs to
-    a window that is over). The rest carry ``stale: True`` when the capture is
+    a window that is over), and so is one whose reset time is none of its
+    window's (``rules.reading_over``; an older tmuxtok stored such readings).
+    The rest carry ``stale: True`` when the capture is
     more than OFFICIAL_FRESH_SECONDS old: the value was true then, but usage may have
     moved since, so a reader should label it rather than trust it.
     """
@@ -320,13 +334,14 @@ def effective(capture: dict[str, Any], now: float) -> dict[str, dict[str, Any]]:
         if used is None or not 0 <= used <= 100:
             continue
         resets_at = number(w.get("resets_at"))
-        if resets_at is not None and now >= resets_at:
+        name = str(name)
+        if reading_over(resets_at, captured, now, name):
             continue
-        out[str(name)] = {
+        out[name] = {
             "used_pct": used,
             "resets_at": resets_at,
             "captured_at": captured,
-            "stale": not official_in_force(resets_at, captured, now, statusline=True),
+            "stale": not official_in_force(resets_at, captured, now, True, name),
         }
     return out
 

@@ -95,8 +95,8 @@ def block_active(block: Mapping[str, Any], now: float, span: float) -> bool:
     )
 
 
-def official_pct(limit: Any, now: float) -> float | None:
-    """Used % of an official window while the reading is in force, else None."""
+def official_pct(limit: Any, now: float, window: str) -> float | None:
+    """Used % of the official ``window`` while the reading is in force, else None."""
     if not isinstance(limit, dict) or limit.get("kind", "official") != "official":
         return None
     used = number(limit.get("used_pct"))
@@ -106,7 +106,7 @@ def official_pct(limit: Any, now: float) -> float | None:
     statusline = isinstance(source, str) and source.endswith("statusline")
     resets_at = number(limit.get("resets_at"))
     captured = number(limit.get("captured_at"))
-    return used if official_in_force(resets_at, captured, now, statusline) else None
+    return used if official_in_force(resets_at, captured, now, statusline, window) else None
 
 
 def _budget_pct(limit: Any, tokens: float | None, cost: float | None) -> tuple[float, str] | None:
@@ -227,14 +227,14 @@ def compute(
     limits = a.get("limits")
     if not isinstance(limits, dict):
         limits = {}
-    pct: float | None = official_pct(limits.get("5h"), now)
+    pct: float | None = official_pct(limits.get("5h"), now, "5h")
     kind: str | None = "official" if pct is not None else None
     if pct is None and active:
         budget = _budget_pct(a.get("limit"), tokens_n, cost_n)
         if budget is not None:
             pct, kind = budget
     f.update(pct_n=pct, pct=pct_text(pct), pct_kind=kind)
-    week = official_pct(limits.get("weekly"), now)
+    week = official_pct(limits.get("weekly"), now, "weekly")
     f.update(week_pct_n=week, week_pct=pct_text(week))
 
     for period in ("today", "week", "month"):

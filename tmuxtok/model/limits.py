@@ -12,7 +12,7 @@ import math
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from tmuxtok.model.rules import official_in_force
+from tmuxtok.model.rules import official_in_force, reading_over
 
 FIVE_HOURS = 5 * 3600
 
@@ -33,8 +33,17 @@ class Official(NamedTuple):
     def usable(self, now: float) -> bool:
         """Whether the reading is in force at ``now`` (:func:`official_in_force`)."""
         return official_in_force(
-            self.resets_at, self.captured_at, now, self.source.endswith("statusline")
+            self.resets_at,
+            self.captured_at,
+            now,
+            self.source.endswith("statusline"),
+            self.window,
         )
+
+    def over(self, now: float) -> bool:
+        """Whether the reading speaks for its window no more, stale or not
+        (:func:`reading_over`: an older tmuxtok stored resets that are none of it)."""
+        return reading_over(self.resets_at, self.captured_at, now, self.window)
 
 
 def pick_official(readings: Iterable[Official], window: str, now: float) -> Official | None:

@@ -18,6 +18,23 @@ from __future__ import annotations
 #: statusLine (which only speaks while Claude Code runs), counts this long
 #: after it was captured, inclusive.
 OFFICIAL_FRESH_SECONDS = 600
+#: How long a limit window lasts, by tmuxtok's window name: ``5h`` and
+#: ``5h:<model>``, ``weekly`` and ``weekly:<model>``; ``other:<minutes>`` (Codex)
+#: says its own length.
+FIVE_HOUR_SECONDS = 18_000
+WEEK_SECONDS = 604_800
+#: The length taken for a window whose length is unknown (``other:<key>``,
+#: ``unknown``) or said to be longer: no agent has a limit window over a month.
+LONGEST_WINDOW_SECONDS = 2_678_400
+#: How much later than its window's length after the capture a reset may be: the
+#: agent's server and this machine's clock disagree a little.
+RESET_SKEW_SECONDS = 600
+#: The most a reading's used % may say: Claude Code has put the reset epoch into
+#: ``used_percentage`` (anthropics/claude-code#52326), so anything above is no
+#: percentage; up to it, rounding may pass 100 (shown as 100).
+MAX_USED_PCT = 101.0
+#: An epoch number above this is in milliseconds: 1e11 s is the year 5138, 1e11 ms 1973.
+EPOCH_MS_ABOVE = 1e11
 #: Input+output tokens per minute at which a burn rate is "moderate", "high"
 #: (``ccusage statusline``'s thresholds).
 MODERATE_TPM = 2000
@@ -68,17 +85,67 @@ def is_active(last_event: float, end: float, now: float, span: float) -> bool:
     return now - last_event < span and now < end
 
 
+def epoch_seconds(t: float) -> float:
+    """An epoch time an agent sent as a number, in seconds: one above
+    ``EPOCH_MS_ABOVE`` is taken as milliseconds (an easy mistake upstream, and
+    read as seconds it would be a reset some 56,000 years ahead)."""
+    return t / 1000.0 if t > EPOCH_MS_ABOVE else t
+
+
+def window_seconds(window: str | None) -> int:
+    """How long the window named ``window`` lasts (``LONGEST_WINDOW_SECONDS`` if unknown)."""
+    kind, _, rest = (window or "").partition(":")
+    if kind == "5h":
+        return FIVE_HOUR_SECONDS
+    if kind == "weekly":
+        return WEEK_SECONDS
+    if kind == "other" and rest.isascii() and rest.isdigit() and len(rest) < 10:
+        length = int(rest) * 60
+        if 0 < length <= LONGEST_WINDOW_SECONDS:
+            return length
+    return LONGEST_WINDOW_SECONDS
+
+
+def reset_in_range(resets_at: float, captured_at: float, window: str | None) -> bool:
+    """Whether ``resets_at`` can be when ``window`` resets, as read at ``captured_at``:
+    after the capture, and at most the window's length (``window_seconds``) plus
+    ``RESET_SKEW_SECONDS`` after it.
+
+    A reset further ahead is not a reading of that window (microseconds, a corrupt
+    value, another window's reset): its % must not stand as official, and its time
+    may not even be a date. One at or before the capture belongs to a window that
+    had ended. NaN is in no range.
+    """
+    return captured_at < resets_at <= captured_at + window_seconds(window) + RESET_SKEW_SECONDS
+
+
+def reading_over(
+    resets_at: float | None, captured_at: float, now: float, window: str | None
+) -> bool:
+    """Whether a reading of ``window`` speaks for it no more at ``now``, however fresh:
+    its reset has passed, or its reset time is none of the window's (``reset_in_range``)."""
+    return resets_at is not None and (
+        now >= resets_at or not reset_in_range(resets_at, captured_at, window)
+    )
+
+
 def official_in_force(
-    resets_at: float | None, captured_at: float | None, now: float, statusline: bool
+    resets_at: float | None,
+    captured_at: float | None,
+    now: float,
+    statusline: bool,
+    window: str | None = None,
 ) -> bool:
     """Whether an official %-used reading still speaks for its window at ``now``.
 
-    A window whose reset has passed is over. A reading from an agent's log
-    stays true until its reset (the log is old, the window is not); one
-    without a reset time, or one from Claude Code's statusLine, only for
-    ``OFFICIAL_FRESH_SECONDS`` after it was captured.
+    A window whose reset has passed is over, and a reset time that is no reading
+    of ``window`` (``reset_in_range``; from ``now`` if the capture time is not
+    known) never speaks for it. A reading from an agent's log stays true until
+    its reset (the log is old, the window is not); one without a reset time, or
+    one from Claude Code's statusLine, only for ``OFFICIAL_FRESH_SECONDS`` after
+    it was captured.
     """
-    if resets_at is not None and now >= resets_at:
+    if reading_over(resets_at, now if captured_at is None else captured_at, now, window):
         return False
     if statusline or resets_at is None:
         return captured_at is not None and now - captured_at <= OFFICIAL_FRESH_SECONDS

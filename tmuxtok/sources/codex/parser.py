@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.model.rules import MAX_USED_PCT, epoch_seconds, reset_in_range
 from tmuxtok.sources.codex import NAME
 from tmuxtok.sources.values import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok, ts_skip_reason
 
@@ -145,21 +146,10 @@ class CodexParser:
         rl = p.rate_limits
         if rl is not None:
             for w in (rl.primary, rl.secondary):
-                if w is None:
-                    continue
-                resets = w.resets_at
-                if resets is None and w.resets_in_seconds is not None:
-                    resets = ts / 1000 + w.resets_in_seconds
-                out.limits.append(
-                    LimitSnapshot(
-                        agent=NAME,
-                        window=window_name(w.window_minutes),
-                        used_percent=w.used_percent,
-                        resets_at=resets,
-                        window_minutes=w.window_minutes,
-                        captured_at=ts / 1000,
+                if w is not None:
+                    _reading(
+                        w.window_minutes, w.used_percent, w.resets_at, w.resets_in_seconds, ts, out
                     )
-                )
         if cur is not None:
             # last is read only on a reset, and a reset without it went the general way.
             delta = last if last is not None else cur
@@ -270,21 +260,54 @@ class CodexParser:
                 continue
             minutes = w.get("window_minutes")
             minutes = int(minutes) if isinstance(minutes, int | float) else None
-            resets: float | None = None
-            if isinstance(w.get("resets_at"), int | float):
-                resets = float(w["resets_at"])
-            elif isinstance(w.get("resets_in_seconds"), int | float):
-                resets = ts / 1000 + float(w["resets_in_seconds"])
-            out.limits.append(
-                LimitSnapshot(
-                    agent=NAME,
-                    window=window_name(minutes),
-                    used_percent=float(pct),
-                    resets_at=resets,
-                    window_minutes=minutes,
-                    captured_at=ts / 1000,
-                )
+            _reading(
+                minutes, float(pct), _num(w, "resets_at"), _num(w, "resets_in_seconds"), ts, out
             )
+
+
+def _num(w: dict[str, Any], key: str) -> float | None:
+    v = w.get(key)
+    return float(v) if isinstance(v, int | float) and not isinstance(v, bool) else None
+
+
+def _reading(
+    minutes: int | None,
+    pct: float,
+    resets_at: float | None,
+    resets_in: float | None,
+    ts: int,
+    out: ParseResult,
+) -> None:
+    """One ``rate_limits`` window of a line stamped ``ts`` (ms), as a LimitSnapshot.
+
+    ``resets_at`` may be in milliseconds (``rules.epoch_seconds``). A reset
+    beyond the window's length from the line (``rules.reset_in_range``) is no
+    reading of that window: it is left out and counted as
+    ``resets_at_out_of_range`` (the line's tokens still count). One at or
+    before the line is kept: its window was over, as readers see.
+    """
+    if not 0 <= pct <= MAX_USED_PCT:  # not a percentage (NaN fails this too)
+        out.skip("used_percent_out_of_range")
+        return
+    at = ts / 1000
+    if resets_at is not None:
+        resets: float | None = epoch_seconds(resets_at)
+    else:
+        resets = None if resets_in is None else at + resets_in
+    window = window_name(minutes)
+    if resets is not None and resets > at and not reset_in_range(resets, at, window):
+        out.skip("resets_at_out_of_range")
+        return
+    out.limits.append(
+        LimitSnapshot(
+            agent=NAME,
+            window=window,
+            used_percent=pct,
+            resets_at=resets,
+            window_minutes=minutes,
+            captured_at=at,
+        )
+    )
 
 
 def _sid_from_name(path: str | os.PathLike[str]) -> str:
