@@ -101,7 +101,7 @@ def usage(led: Ledger, agent: str = "claude") -> list[tuple[int, ...]]:
 
 @pytest.mark.slow
 def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -> None:
-    demo = generate(tmp_path / "demo", mb=96, days=3, seed=31)
+    demo = generate(tmp_path / "demo", mb=160, days=3, seed=31)
     marker = f"tmuxtok-fault-{os.getpid()}-{time.monotonic_ns()}"
     env = cli_env(
         **roots_of(demo),
@@ -111,8 +111,10 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
     )
     rng = random.Random(7)
     kills = mid_ingest = 0
-    for attempt in range(60):
-        if kills == 20:
+    # Each kill lands a few MB into the corpus (ingest is fast): enough corpus
+    # for 20 kills, of which at least 10 inside an ingest, on a fast machine too.
+    for attempt in range(80):
+        if kills >= 20 and mid_ingest >= 10:
             break
         argv = ["scan", "--quiet"] if attempt % 2 == 0 else ["watch", "--no-tmux"]
         before = daemon.committed_bytes()
@@ -139,7 +141,7 @@ def test_sigkill_of_scan_and_daemon_20_times_then_totals_exact(tmp_path: Path) -
             proc.wait()
         kills += 1
         mid_ingest += progressed
-    assert kills == 20, f"only {kills} runs could be killed: make the corpus bigger"
+    assert kills >= 20, f"only {kills} runs could be killed: make the corpus bigger"
     assert mid_ingest >= 10, "most kills must land inside an ingest"
     wait_for(lambda: not processes_marked(marker), timeout=5)
     truth = json.loads(demo.truth_path.read_text())
