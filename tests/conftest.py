@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,3 +64,22 @@ def roots(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, Path]:
 def utf8_locale(monkeypatch: pytest.MonkeyPatch) -> None:
     """LC_ALL=C.UTF-8: tmux shows non-ASCII as "_" to a client whose locale is not UTF-8."""
     monkeypatch.setenv("LC_ALL", "C.UTF-8")
+
+
+@pytest.fixture
+def claude_root(roots: tuple[Path, Path]) -> Path:
+    return roots[0]
+
+
+@pytest.fixture
+def running(claude_root: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A real ``tmuxtok watch --no-tmux`` that has published its first state file."""
+    from tests.support import daemon
+    from tests.support.poll import wait_for
+
+    proc = daemon.start("--no-tmux")
+    try:
+        wait_for(lambda: daemon.read_state() is not None)
+        yield proc
+    finally:
+        daemon.stop(proc)

@@ -479,16 +479,8 @@ def install_cmd(settings_path: Path | None, force: bool, as_json: bool) -> None:
     from tmuxtok import claude_settings as cs
 
     path = settings_path or cs.default_settings_path()
-    try:
-        r = cs.install(path, force=force)
-    except cs.SettingsError as e:
-        fail(e, as_json)
-    except OSError as e:
-        fail(cs.SettingsWriteError(f"cannot write {path}: {e.strerror or e}"), as_json)
+    r = _settings_change(lambda: cs.install(path, force=force), path, as_json)
     if as_json:
-        import json
-
-        click.echo(json.dumps(r, indent=2))
         return
     if r["action"] == "unchanged":
         click.echo(f"already installed in {path}; nothing to do")
@@ -513,8 +505,19 @@ def uninstall_cmd(settings_path: Path | None, as_json: bool) -> None:
     from tmuxtok import claude_settings as cs
 
     path = settings_path or cs.default_settings_path()
+    r = _settings_change(lambda: cs.uninstall(path), path, as_json)
+    if not as_json:
+        click.echo(r["message"])
+
+
+def _settings_change(
+    change: Callable[[], dict[str, Any]], path: Path, as_json: bool
+) -> dict[str, Any]:
+    """Run an install/uninstall; its result (printed as JSON under --json), or one line."""
+    from tmuxtok import claude_settings as cs
+
     try:
-        r = cs.uninstall(path)
+        r = change()
     except cs.SettingsError as e:
         fail(e, as_json)
     except OSError as e:
@@ -523,8 +526,7 @@ def uninstall_cmd(settings_path: Path | None, as_json: bool) -> None:
         import json
 
         click.echo(json.dumps(r, indent=2))
-    else:
-        click.echo(r["message"])
+    return r
 
 
 @cli.command()

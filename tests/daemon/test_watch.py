@@ -5,32 +5,14 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from tests.support import daemon
 from tests.support.cli import tmuxtok
 from tests.support.logfmt import claude_assistant, claude_file, iso
 from tests.support.poll import wait_for
 from tmuxtok.line import claude_statusline
-
-
-@pytest.fixture
-def claude_root(roots: tuple[Path, Path]) -> Path:
-    return roots[0]
-
-
-@pytest.fixture
-def running(claude_root: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = daemon.start("--no-tmux")
-    try:
-        wait_for(lambda: daemon.read_state() is not None)
-        yield proc
-    finally:
-        daemon.stop(proc)
 
 
 def total_tokens(agent: str = "claude") -> int | None:

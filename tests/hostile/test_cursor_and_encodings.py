@@ -19,7 +19,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.support.cli import cli_env, command, tmuxtok
+from tests.support.cli import cli_env, command, fresh_env, tmuxtok
 from tests.support.logfmt import (
     claude_assistant,
     claude_file,
@@ -48,18 +48,7 @@ def daily(env: dict[str, str] | None = None) -> Any:
 
 def fresh(tmp_path: Path, name: str) -> tuple[dict[str, str], Path, Path]:
     """A HOME, XDG dirs and agent roots nobody has used: the env and the two roots."""
-    home = tmp_path / name
-    claude, codex = home / "claude", home / "codex"
-    env = cli_env(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        CLAUDE_CONFIG_DIR=str(claude),
-        CODEX_HOME=str(codex),
-    )
-    return env, claude, codex
+    return fresh_env(tmp_path / name)
 
 
 def clean_claude(tmp_path: Path, *versions: bytes) -> Any:

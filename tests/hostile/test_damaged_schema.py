@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from tests.support import daemon
-from tests.support.cli import cli_env, tmuxtok
+from tests.support.cli import fresh_env, tmuxtok
 from tests.support.logfmt import claude_assistant, claude_file
 from tests.support.poll import wait_for
 
@@ -44,17 +44,8 @@ def daily(env: dict[str, str] | None = None) -> Any:
 
 def clean_daily(tmp_path: Path) -> Any:
     """``daily --json`` of a fresh HOME that ingested the same logs."""
-    home = tmp_path / "clean"
-    env = cli_env(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        CLAUDE_CONFIG_DIR=str(home / "claude"),
-        CODEX_HOME=str(home / "codex"),
-    )
-    claude_file(home / "claude").write_bytes(LINES)
+    env, claude, _ = fresh_env(tmp_path / "clean")
+    claude_file(claude).write_bytes(LINES)
     return daily(env)
 
 

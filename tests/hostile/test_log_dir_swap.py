@@ -13,11 +13,9 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from tests.support import daemon
 from tests.support.logfmt import claude_assistant, iso
@@ -25,21 +23,6 @@ from tests.support.poll import wait_for
 
 #: Far below the daemon's 300 s rescan: a swap must be seen on the next tick.
 PROMPT = 10.0
-
-
-@pytest.fixture
-def claude_root(roots: tuple[Path, Path]) -> Path:
-    return roots[0]
-
-
-@pytest.fixture
-def running(claude_root: Path) -> Iterator[subprocess.Popen[bytes]]:
-    proc = daemon.start("--no-tmux")
-    try:
-        wait_for(lambda: daemon.read_state() is not None)
-        yield proc
-    finally:
-        daemon.stop(proc)
 
 
 def write(projects: Path, msg_id: str, inp: int) -> None:

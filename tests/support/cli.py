@@ -25,6 +25,22 @@ def cli_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def fresh_env(home: Path) -> tuple[dict[str, str], Path, Path]:
+    """A HOME with its XDG dirs and agent roots that nothing has used yet, for a second,
+    clean run to compare against: the env and the Claude and Codex roots."""
+    claude, codex = home / "claude", home / "codex"
+    env = cli_env(
+        HOME=str(home),
+        XDG_CONFIG_HOME=str(home / ".config"),
+        XDG_DATA_HOME=str(home / ".local/share"),
+        XDG_STATE_HOME=str(home / ".local/state"),
+        XDG_CACHE_HOME=str(home / ".cache"),
+        CLAUDE_CONFIG_DIR=str(claude),
+        CODEX_HOME=str(codex),
+    )
+    return env, claude, codex
+
+
 def command(*args: str, pyflags: Sequence[str] = ()) -> list[str]:
     """The argv that runs tmuxtok with this test run's Python: ``python -m tmuxtok ARGS``."""
     return [sys.executable, *pyflags, "-m", "tmuxtok", *args]
