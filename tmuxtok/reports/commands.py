@@ -115,6 +115,21 @@ def _agent(value: str) -> str | None:
     return None if value == "all" else value
 
 
+def _formats(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` each say what stdout holds: both at once is a mistake."""
+    if as_json and as_csv:
+        from tmuxtok.reports.query import ReportError
+
+        fail(ReportError("--csv and --json are mutually exclusive: pick one"))
+
+
+def _emit_csv(columns: tuple[str, ...], rows: list[list[str | int]]) -> None:
+    """The header and the rows (just the header when there is nothing: an empty table)."""
+    from tmuxtok.reports import csv_report
+
+    csv_report.write(sys.stdout, columns, rows)
+
+
 def period(
     period: str,
     as_json: bool = False,
@@ -125,22 +140,29 @@ def period(
     order: str = "asc",
     breakdown: bool = False,
     start_of_week: str = "sunday",
+    as_csv: bool = False,
 ) -> None:
     from tmuxtok.reports import ccusage_json as report
     from tmuxtok.reports.query import parse_day
 
+    _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
     try:
-        data = report.period_report(
-            ctx.ledger,
-            period,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            order=order,
-            week_start=WEEKDAYS.index(start_of_week),
-        )
+        kw: dict[str, Any] = {
+            "agent": _agent(agent),
+            "tz": ctx.tz,
+            "since": parse_day(since, "--since"),
+            "until": parse_day(until, "--until"),
+            "order": order,
+            "week_start": WEEKDAYS.index(start_of_week),
+        }
+        if as_csv:
+            from tmuxtok.reports import csv_report
+
+            rows = csv_report.period_csv(ctx.ledger, period, **kw)
+            _emit_csv(csv_report.period_columns(period), rows)
+            return
+        data = report.period_report(ctx.ledger, period, **kw)
     except TmuxtokError as e:
         fail(e, as_json)
     show(
@@ -157,25 +179,43 @@ def session(
     since: str | None = None,
     until: str | None = None,
     timezone: str | None = None,
-    order: str = "asc",
+    order: str | None = None,
     breakdown: bool = False,
+    as_csv: bool = False,
+    top: int | None = None,
+    by: str | None = None,
 ) -> None:
+    """``order`` None is the default: oldest first, or largest first when ranking
+    (``top`` or ``by`` given)."""
     from tmuxtok.reports import ccusage_json as report
     from tmuxtok.reports.query import parse_day
 
+    _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
     try:
-        data = report.session_report(
-            ctx.ledger,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            order=order,
-        )
+        kw: dict[str, Any] = {
+            "agent": _agent(agent),
+            "tz": ctx.tz,
+            "since": parse_day(since, "--since"),
+            "until": parse_day(until, "--until"),
+            "order": order,
+            "top": top,
+            "by": by,
+        }
+        if as_csv:
+            from tmuxtok.reports import csv_report
+
+            found = report.session_sums(ctx.ledger, **kw)
+            _emit_csv(csv_report.SESSION_COLUMNS, csv_report.session_csv(found, ctx.tz))
+            return
+        data = report.session_report(ctx.ledger, **kw)
     except TmuxtokError as e:
         fail(e, as_json)
-    show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown))
+    title = "Usage by session"
+    if top is not None or by is not None:
+        title = f"Top {top} sessions" if top is not None else "Sessions"
+        title += f" by {by or 'cost'}"
+    show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown, title))
 
 
 def blocks(

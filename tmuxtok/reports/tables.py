@@ -74,8 +74,8 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
     return t
 
 
-def session_table(data: dict[str, Any], breakdown: bool) -> Table:
-    t = _table("Usage by session")
+def session_table(data: dict[str, Any], breakdown: bool, title: str = "Usage by session") -> Table:
+    t = _table(title)
     t.add_column("Session")
     t.add_column("Project", overflow="fold")
     t.add_column("Last")
