@@ -576,8 +576,9 @@ def budget(as_json: bool, timezone: str | None) -> None:
     """Your budgets from config.toml: used, remaining, and the projected month.
 
     Set them under [budgets] (daily, weekly, monthly, block_tokens, block_cost,
-    warn_percent, [budgets.projects]); the month is projected from the rolling
-    7-day average.
+    session_cost, warn_percent, [budgets.projects], [budgets.groups.NAME]); the
+    month is projected from the rolling 7-day average. Session budgets are
+    shown for today's sessions: the costliest, and any near or over.
     """
     from tmuxtok.reports.budget import budget_report
 
