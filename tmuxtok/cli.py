@@ -107,7 +107,7 @@ def monthly(**kw: Any) -> None:
 )
 @click.option(
     "--by",
-    type=click.Choice(["cost", "tokens"]),
+    type=click.Choice(reports.RANK_BY),
     help="Rank sessions by this (default: cost when --top is given).",
 )
 def session(

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from tests.support import daemon
-from tests.support.cli import tmuxtok
+from tests.support.cli import cli_env, tmuxtok
 from tests.support.config import write_config
 from tests.support.logfmt import claude_assistant, claude_file, iso
 from tmuxtok.daemon.alerts import AlertLog, crossings
@@ -104,6 +104,10 @@ def test_session_lifetime_budget_alerts_once_per_session(
         11,
         "tmuxtok: limit hit: session s-long (claude, /home/u/proj) budget at 172%\n",
     )
+    report = json.loads(tmuxtok("budget", "--json").stdout)  # the same numbers as the daemon's
+    assert report["budgets"] == state["budgets"] and report["sessionBudget"] == 0.02
+    table = tmuxtok("budget", env=cli_env(COLUMNS="200")).stdout
+    assert "session s-long (claude, /home/u/proj)" in table and "172%" in table
 
 
 def test_project_group_daily_budget(roots: tuple[Path, Path], isolated_home: Path) -> None:

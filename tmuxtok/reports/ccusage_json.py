@@ -177,15 +177,9 @@ def period_key(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[GroupR
 
 
 def period_rows(
-    ledger: Ledger,
-    period: str,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
+    ledger: Ledger, *, agent: str | None, tz: tzinfo, since: date | None, until: date | None
 ) -> list[GroupRow]:
-    """The ledger's sums behind a daily, weekly or monthly report."""
+    """The ledger's sums behind a daily, weekly or monthly report (per quarter hour)."""
     lo, hi = day_bounds(since, until, tz)
     return ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
 
@@ -201,7 +195,7 @@ def period_report(
     order: str = "asc",
     week_start: int = 6,
 ) -> dict[str, Any]:
-    rows = period_rows(ledger, period, agent=agent, tz=tz, since=since, until=until)
+    rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
     agents_of: dict[str, set[str]] = {}
     label_of = period_key(period, tz, week_start)
 
@@ -229,10 +223,6 @@ class SessionSums(NamedTuple):
     session: str
     project: str
     acc: Acc
-
-
-#: What ``session --by`` ranks by.
-RANK_BY = ("cost", "tokens")
 
 
 def session_sums(
@@ -279,23 +269,10 @@ def session_sums(
     return [SessionSums(*meta[k], accs[k]) for k in ordered]
 
 
-def session_report(
-    ledger: Ledger,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
-    order: str | None = None,
-    top: int | None = None,
-    by: str | None = None,
-) -> dict[str, Any]:
-    """ccusage's session report; with ``top`` the totals are those of the sessions listed."""
-    found = session_sums(
-        ledger, agent=agent, tz=tz, since=since, until=until, order=order, top=top, by=by
-    )
-    sessions = []
-    for s in found:
+def session_report(sessions: list[SessionSums], tz: tzinfo) -> dict[str, Any]:
+    """ccusage's session report of ``session_sums``; the totals are those of the sessions listed."""
+    rows = []
+    for s in sessions:
         acc = s.acc
         row: dict[str, Any] = {"sessionId": s.session, **acc.tokens_json()}
         row["lastActivity"] = session_day(acc, tz)
@@ -304,8 +281,8 @@ def session_report(
         row["projectPath"] = s.project
         row["agent"] = s.agent
         row["unpricedTokens"] = acc.unpriced
-        sessions.append(row)
-    return {"sessions": sessions, "totals": _totals([s.acc for s in found])}
+        rows.append(row)
+    return {"sessions": rows, "totals": _totals([s.acc for s in sessions])}
 
 
 def session_day(acc: Acc, tz: tzinfo) -> str:

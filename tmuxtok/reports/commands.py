@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PERIODS = ("daily", "weekly", "monthly")
+#: What ``session --by`` ranks by.
+RANK_BY = ("cost", "tokens")
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -130,6 +132,18 @@ def _emit_csv(columns: tuple[str, ...], rows: list[list[str | int]]) -> None:
     csv_report.write(sys.stdout, columns, rows)
 
 
+def _range(ctx: Ctx, agent: str, since: str | None, until: str | None) -> dict[str, Any]:
+    """What the spend reports select: an agent (None for all), the zone, the days."""
+    from tmuxtok.reports.query import parse_day
+
+    return {
+        "agent": _agent(agent),
+        "tz": ctx.tz,
+        "since": parse_day(since, "--since"),
+        "until": parse_day(until, "--until"),
+    }
+
+
 def period(
     period: str,
     as_json: bool = False,
@@ -143,26 +157,24 @@ def period(
     as_csv: bool = False,
 ) -> None:
     from tmuxtok.reports import ccusage_json as report
-    from tmuxtok.reports.query import parse_day
 
     _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
+    week_start = WEEKDAYS.index(start_of_week)
     try:
-        kw: dict[str, Any] = {
-            "agent": _agent(agent),
-            "tz": ctx.tz,
-            "since": parse_day(since, "--since"),
-            "until": parse_day(until, "--until"),
-            "order": order,
-            "week_start": WEEKDAYS.index(start_of_week),
-        }
+        selected = _range(ctx, agent, since, until)
         if as_csv:
             from tmuxtok.reports import csv_report
 
-            rows = csv_report.period_csv(ctx.ledger, period, **kw)
-            _emit_csv(csv_report.period_columns(period), rows)
+            rows = report.period_rows(ctx.ledger, **selected)
+            label_of = report.period_key(period, ctx.tz, week_start)
+            _emit_csv(
+                csv_report.period_columns(period), csv_report.period_csv(rows, label_of, order)
+            )
             return
-        data = report.period_report(ctx.ledger, period, **kw)
+        data = report.period_report(
+            ctx.ledger, period, **selected, order=order, week_start=week_start
+        )
     except TmuxtokError as e:
         fail(e, as_json)
     show(
@@ -188,29 +200,21 @@ def session(
     """``order`` None is the default: oldest first, or largest first when ranking
     (``top`` or ``by`` given)."""
     from tmuxtok.reports import ccusage_json as report
-    from tmuxtok.reports.query import parse_day
 
     _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
     try:
-        kw: dict[str, Any] = {
-            "agent": _agent(agent),
-            "tz": ctx.tz,
-            "since": parse_day(since, "--since"),
-            "until": parse_day(until, "--until"),
-            "order": order,
-            "top": top,
-            "by": by,
-        }
-        if as_csv:
-            from tmuxtok.reports import csv_report
-
-            found = report.session_sums(ctx.ledger, **kw)
-            _emit_csv(csv_report.SESSION_COLUMNS, csv_report.session_csv(found, ctx.tz))
-            return
-        data = report.session_report(ctx.ledger, **kw)
+        found = report.session_sums(
+            ctx.ledger, **_range(ctx, agent, since, until), order=order, top=top, by=by
+        )
     except TmuxtokError as e:
         fail(e, as_json)
+    if as_csv:
+        from tmuxtok.reports import csv_report
+
+        _emit_csv(csv_report.SESSION_COLUMNS, csv_report.session_csv(found, ctx.tz))
+        return
+    data = report.session_report(found, ctx.tz)
     title = "Usage by session"
     if top is not None or by is not None:
         title = f"Top {top} sessions" if top is not None else "Sessions"

@@ -18,19 +18,12 @@ become U+FFFD.
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
-from datetime import date, tzinfo
+from collections.abc import Callable, Iterable, Sequence
+from datetime import tzinfo
 from typing import TextIO
 
-from tmuxtok.ingest.ledger import Ledger
-from tmuxtok.reports.ccusage_json import (
-    PERIODS,
-    Acc,
-    SessionSums,
-    period_key,
-    period_rows,
-    session_day,
-)
+from tmuxtok.ingest.ledger import GroupRow
+from tmuxtok.reports.ccusage_json import PERIODS, Acc, SessionSums, session_day
 
 #: The columns after a row's label columns, in every CSV report.
 SUM_COLUMNS = (
@@ -83,21 +76,13 @@ def _sums(acc: Acc) -> list[str | int]:
 
 
 def period_csv(
-    ledger: Ledger,
-    period: str,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
-    order: str = "asc",
-    week_start: int = 6,
+    rows: Iterable[GroupRow], label_of: Callable[[GroupRow], str], order: str = "asc"
 ) -> list[list[str | int]]:
-    """Rows (without the header) of ``daily|weekly|monthly --csv``: periods in
-    ``order``, then agent and model in name order."""
-    label_of = period_key(period, tz, week_start)
+    """Rows (without the header) of ``daily|weekly|monthly --csv`` from the ledger's
+    sums (``period_rows``) and their periods (``period_key``): periods in ``order``,
+    then agent and model in name order."""
     accs: dict[tuple[str, str, str], Acc] = {}
-    for r in period_rows(ledger, period, agent=agent, tz=tz, since=since, until=until):
+    for r in rows:
         accs.setdefault((label_of(r), r.agent, r.model), Acc()).add(r)
     keys = sorted(accs, key=lambda k: (k[1], k[2]))
     keys.sort(key=lambda k: k[0], reverse=order == "desc")

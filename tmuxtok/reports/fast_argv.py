@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tmuxtok.reports import commands
-from tmuxtok.reports.commands import PERIODS, WEEKDAYS
+from tmuxtok.reports.commands import PERIODS, RANK_BY, WEEKDAYS
 from tmuxtok.sources import AGENTS
 
 #: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
@@ -36,7 +36,7 @@ SPECS: dict[str, _Spec] = {
     "daily": _SPEND,
     "monthly": _SPEND,
     "weekly": {**_SPEND, "--start-of-week": ("start_of_week", tuple(WEEKDAYS))},
-    "session": {**_SPEND, "--top": ("top", "count"), "--by": ("by", ("cost", "tokens"))},
+    "session": {**_SPEND, "--top": ("top", "count"), "--by": ("by", RANK_BY)},
     "scan": {"--json": ("as_json", "flag"), "--quiet": ("quiet", "flag"), "-q": ("quiet", "flag")},
     "blocks": {
         **_COMMON,
