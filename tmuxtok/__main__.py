@@ -1,8 +1,8 @@
 """Entry point. ``status``, ``prompt`` and ``hook statusline`` run on every
 tmux redraw, shell prompt or Claude Code refresh, so they are dispatched here
 before click, rich or anything else third-party is imported: they cost only
-the interpreter's own start-up. Reports asked for with ``--json`` (what
-scripts poll) and ``scan --quiet``/``--json`` skip click too when spelled
+the interpreter's own start-up. Reports asked for with ``--json`` or ``--csv``
+(what scripts poll) and ``scan --quiet``/``--json`` skip click too when spelled
 plainly; see ``tmuxtok.reports.fast_argv``."""
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ def main() -> None:
         from tmuxtok.line.claude_statusline import main as hook_main
 
         raise SystemExit(hook_main(argv[2:]))
-    if "--json" in argv or command == "scan":
+    if "--json" in argv or "--csv" in argv or command == "scan":
         from tmuxtok.reports.fast_argv import fast_argv, run
 
         kw = fast_argv(argv)

@@ -51,6 +51,12 @@ def common_report_options(f: Callable[..., Any]) -> Callable[..., Any]:
                 "--order", type=click.Choice(["asc", "desc"]), default="asc", show_default=True
             ),
             click.option("--breakdown", "-b", is_flag=True, help="Per-model rows."),
+            click.option(
+                "--csv",
+                "as_csv",
+                is_flag=True,
+                help="CSV: one row per period (or session) x agent x model; columns in the README.",
+            ),
         ]
     ):
         f = opt(f)
@@ -93,6 +99,17 @@ def monthly(**kw: Any) -> None:
 
 @cli.command()
 @common_report_options
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Only the N sessions that cost the most (or used the most tokens, with --by).",
+)
+@click.option(
+    "--by",
+    type=click.Choice(reports.RANK_BY),
+    help="Rank sessions by this (default: cost when --top is given).",
+)
 def session(
     as_json: bool,
     agent: str,
@@ -101,9 +118,32 @@ def session(
     timezone: str | None,
     order: str,
     breakdown: bool,
+    as_csv: bool,
+    top: int | None,
+    by: str | None,
 ) -> None:
-    """Usage and cost per agent session, most recent first with --order desc."""
-    reports.session(as_json, agent, since, until, timezone, order, breakdown)
+    """Usage and cost per agent session.
+
+    Oldest first (newest first with --order desc). With --top or --by the
+    sessions are ranked instead: largest first, --order asc for smallest
+    first; ties go to the other measure, then to the more recent session.
+    With --top, the totals are those of the sessions shown.
+    """
+    from click.core import ParameterSource
+
+    explicit = click.get_current_context().get_parameter_source("order")
+    reports.session(
+        as_json,
+        agent,
+        since,
+        until,
+        timezone,
+        None if explicit is ParameterSource.DEFAULT else order,
+        breakdown,
+        as_csv,
+        top,
+        by,
+    )
 
 
 @cli.command()
@@ -536,8 +576,9 @@ def budget(as_json: bool, timezone: str | None) -> None:
     """Your budgets from config.toml: used, remaining, and the projected month.
 
     Set them under [budgets] (daily, weekly, monthly, block_tokens, block_cost,
-    warn_percent, [budgets.projects]); the month is projected from the rolling
-    7-day average.
+    session_cost, warn_percent, [budgets.projects], [budgets.groups.NAME]); the
+    month is projected from the rolling 7-day average. Session budgets are
+    shown for today's sessions: the costliest, and any near or over.
     """
     from tmuxtok.reports.budget import budget_report
 

@@ -31,8 +31,16 @@ class ConfigError(errors.TmuxtokError, ValueError):
     code = "BAD_CONFIG"
 
 
+class ProjectGroup(NamedTuple):
+    """Several project directories under one name, held to one daily budget (USD)."""
+
+    paths: tuple[str, ...]
+    daily: float
+
+
 class Budgets(NamedTuple):
-    """User limits; costs in USD, per-project limits are USD per day."""
+    """User limits; costs in USD, per-project and per-group limits are USD per day,
+    ``session_cost`` is USD over a session's whole life."""
 
     daily: float | None = None
     weekly: float | None = None
@@ -41,6 +49,8 @@ class Budgets(NamedTuple):
     block_cost: float | None = None
     projects: Mapping[str, float] = _EMPTY
     warn_pct: float = 80.0
+    session_cost: float | None = None
+    groups: Mapping[str, ProjectGroup] = _EMPTY
 
 
 class Alerts(NamedTuple):
@@ -122,7 +132,17 @@ def _positive(value: Any, where: str) -> float:
 def _budgets(raw: Any, path: Path) -> Budgets:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: budgets: expected a table like [budgets] daily = 20")
-    known = {"daily", "weekly", "monthly", "block_tokens", "block_cost", "warn_percent", "projects"}
+    known = {
+        "daily",
+        "weekly",
+        "monthly",
+        "block_tokens",
+        "block_cost",
+        "session_cost",
+        "warn_percent",
+        "projects",
+        "groups",
+    }
     for key in raw:
         if key not in known:
             raise ConfigError(
@@ -130,7 +150,7 @@ def _budgets(raw: Any, path: Path) -> Budgets:
             )
     money = {
         k: _positive(raw[k], f"{path}: budgets.{k}")
-        for k in ("daily", "weekly", "monthly", "block_cost")
+        for k in ("daily", "weekly", "monthly", "block_cost", "session_cost")
         if k in raw
     }
     tokens = None
@@ -154,7 +174,48 @@ def _budgets(raw: Any, path: Path) -> Budgets:
         block_cost=money.get("block_cost"),
         projects=projects,
         warn_pct=float(warn),
+        session_cost=money.get("session_cost"),
+        groups=_groups(raw.get("groups", {}), f"{path}: budgets.groups"),
     )
+
+
+def _groups(raw: Any, where: str) -> dict[str, ProjectGroup]:
+    """``[budgets.groups.NAME]``: ``paths`` (directories, absolute or ``~/…``) and ``daily``."""
+    example = '[budgets.groups.work] paths = ["~/src/a", "~/src/b"] daily = 20'
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected tables like {example}")
+    out: dict[str, ProjectGroup] = {}
+    for name, group in raw.items():
+        here = f"{where}.{_key(name)}"
+        if not name:
+            raise ConfigError(f"{here}: a group needs a name, like {example}")
+        if not isinstance(group, dict):
+            raise ConfigError(f"{here}: expected a table like {example}")
+        for key in group:
+            if key not in ("paths", "daily"):
+                raise ConfigError(f"{here}.{_key(key)}: unknown setting (known: daily, paths)")
+        if "daily" not in group:
+            raise ConfigError(f"{here}.daily: missing (the group's budget in USD per day)")
+        daily = _positive(group["daily"], f"{here}.daily")
+        paths = group.get("paths")
+        if not isinstance(paths, list) or not paths or not all(isinstance(d, str) for d in paths):
+            raise ConfigError(f"{here}.paths: expected a non-empty list of directory paths")
+        dirs = tuple(os.path.expanduser(d) for d in paths)
+        for d in dirs:
+            if not os.path.isabs(d):
+                raise ConfigError(f"{here}.paths: {d!r} is not an absolute path (or ~/…)")
+        dirs = tuple(os.path.normpath(d) for d in dirs)
+        out[name] = ProjectGroup(dirs, daily)
+    return out
+
+
+def _key(name: str) -> str:
+    """A TOML key as it would be written: bare, or quoted (on one line) when it must be."""
+    if name.isascii() and name.replace("_", "").replace("-", "").isalnum():
+        return name
+    import json  # a TOML basic string escapes as JSON does
+
+    return json.dumps(name, ensure_ascii=False)
 
 
 def _alerts(raw: Any, path: Path) -> Alerts:

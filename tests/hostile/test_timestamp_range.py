@@ -58,6 +58,8 @@ VIEWS = (
     ("weekly", "--json"),
     ("monthly", "--json"),
     ("session", "--json"),
+    ("monthly", "-z", "Etc/GMT+12", "--csv"),
+    ("session", "--csv", "--top", "3"),
     ("budget",),
     ("live", "--once", "--no-daemon"),
     # The first and last dates there are, as bounds.

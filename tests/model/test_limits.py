@@ -14,6 +14,7 @@ from libtmux import Server
 
 from tests.support import daemon
 from tests.support.cli import tmuxtok
+from tests.support.config import write_config as config
 from tests.support.daemon import publish
 from tests.support.logfmt import (
     claude_assistant,
@@ -33,12 +34,6 @@ from tmuxtok.model import limits as lm
 def roots(roots: tuple[Path, Path], utf8_locale: None) -> tuple[Path, Path]:
     """The shared agent roots, with a UTF-8 locale (the alerts test reads tmux messages)."""
     return roots
-
-
-def config(home: Path, text: str) -> None:
-    p = home / ".config" / "tmuxtok" / "config.toml"
-    p.parent.mkdir(parents=True, exist_ok=True)
-    p.write_text(text)
 
 
 # --- pure rules --------------------------------------------------------------

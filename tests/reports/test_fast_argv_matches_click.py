@@ -32,6 +32,8 @@ def _click_options(command: click.Command) -> dict[str, tuple[str, Any]]:
             kind = tuple(p.type.choices)
         elif isinstance(p.type, click.FloatRange):
             kind = ("float", p.type.min, p.type.max)
+        elif isinstance(p.type, click.IntRange):
+            kind = ("int", p.type.min, p.type.max)
         else:
             kind = "text"
         for opt in (*p.opts, *p.secondary_opts):
@@ -40,7 +42,7 @@ def _click_options(command: click.Command) -> dict[str, tuple[str, Any]]:
 
 
 def _fast_kind(kind: Any) -> Any:
-    return ("float", 1, 24) if kind == "hours" else kind
+    return {"hours": ("float", 1, 24), "count": ("int", 1, None)}.get(kind, kind)
 
 
 @pytest.mark.parametrize("name", sorted(fast_argv.SPECS))

@@ -32,6 +32,7 @@ def claude_assistant(
     session: str = "sess-1",
     cc_1h: int = 0,
     content: Any = None,
+    cwd: str = "/home/u/proj",
 ) -> bytes:
     usage: dict[str, Any] = {
         "input_tokens": inp,
@@ -48,7 +49,7 @@ def claude_assistant(
         "parentUuid": None,
         "isSidechain": sidechain,
         "userType": "external",
-        "cwd": "/home/u/proj",
+        "cwd": cwd,
         "sessionId": session,
         "version": "2.0.30",
         "gitBranch": "main",

@@ -1,7 +1,8 @@
 """Threshold crossings, each announced once.
 
 A crossing (near 80 %, hit 100 %, "runs out before reset", a budget) is keyed
-by what crossed and the window it belongs to; fired keys persist in
+by what crossed and the window it belongs to (the block, the day, week or
+month, or for a session's lifetime budget the session); fired keys persist in
 ``alerts.json`` so a restarted daemon does not repeat itself, and a new
 window or day starts fresh.
 """
@@ -17,6 +18,7 @@ from typing import Any
 
 from tmuxtok._atomic import write_atomic
 from tmuxtok.line.fields import compute
+from tmuxtok.line.render import budget_label
 from tmuxtok.model import limits as lm
 
 ALERTS_FILE = "alerts.json"
@@ -73,13 +75,14 @@ def crossings(state: dict[str, Any], now: float, tz: tzinfo) -> list[Alert]:
         sev = lm.severity(b.get("pct"), warn)
         if sev == "ok":
             continue
-        label = name.removeprefix("project:")
-        when = period.get(name, today.strftime("%Y-%m-%d"))
-        what = f"project {label} daily" if name.startswith("project:") else name
+        # A session's budget is for its whole life: one window, the session itself.
+        lifetime = name.startswith("session:")
+        when = "lifetime" if lifetime else period.get(name, today.strftime("%Y-%m-%d"))
         found.append(
             Alert(
                 f"budget:{name}:{when}:{sev}",
-                f"tmuxtok: {what} budget {'exceeded' if sev == 'hit' else 'nearly used'}: "
+                f"tmuxtok: {budget_label(name, b)} budget "
+                f"{'exceeded' if sev == 'hit' else 'nearly used'}: "
                 f"${b['used']:.2f} of ${b['limit']:.2f} ({b['pct']:.0f}%)",
             )
         )

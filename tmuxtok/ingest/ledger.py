@@ -417,6 +417,35 @@ class Ledger:
 
         return self._guard(walk)
 
+    def session_totals(
+        self, sessions: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[int, int]]:
+        """Lifetime (cost in nano-dollars of the priced part, tokens) of each (agent, session).
+
+        What a per-session budget is held to. The daemon asks on every change
+        for the sessions of the day, so the ``events_session`` index keeps it
+        to those sessions' events, however long the history.
+        """
+        by_agent: dict[str, list[str]] = {}
+        for agent, session in sessions:
+            by_agent.setdefault(agent, []).append(session)
+
+        def run() -> dict[tuple[str, str], tuple[int, int]]:
+            out: dict[tuple[str, str], tuple[int, int]] = {}
+            for agent, ids in sorted(by_agent.items()):
+                for k in range(0, len(ids), 500):  # well under SQLite's parameter limit
+                    chunk = ids[k : k + 500]
+                    q = (
+                        "SELECT session, coalesce(sum(cost), 0), sum(total) FROM events "
+                        f"WHERE agent=? AND session IN ({','.join('?' * len(chunk))}) "
+                        "GROUP BY session"
+                    )
+                    for session, cost, total in self.conn.execute(q, [agent, *chunk]):
+                        out[agent, session] = (int(cost), int(total))
+            return out
+
+        return self._guard(run)
+
     def grouped(
         self,
         by: str,

@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS events(
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
+CREATE INDEX IF NOT EXISTS events_session ON events(agent, session);
 CREATE TABLE IF NOT EXISTS files(
   path TEXT PRIMARY KEY, agent TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER,
   size INTEGER, mtime_ns INTEGER, fingerprint TEXT, state TEXT, skipped TEXT,
@@ -86,6 +87,7 @@ _OBJECTS = {
     "changes",
     "events_time",
     "events_unpriced",
+    "events_session",
     "events_updated",
     "events_deleted",
 }

@@ -91,6 +91,24 @@ def model_label(name: str) -> str:
     return head if len(tail) == 8 and tail.isdigit() else name
 
 
+def budget_label(name: str, entry: Mapping[str, Any]) -> str:
+    """What a state file ``budgets`` key is called in alerts and ``status --check``:
+    ``daily``, ``project ~/x daily``, ``project group work daily``,
+    ``session 3e42ff12 (claude, /src/x)``. Paths and ids come from logs and
+    config: :func:`printable`."""
+    kind, _, rest = name.partition(":")
+    if kind == "project":
+        return f"project {printable(rest)} daily"
+    if kind == "group":
+        return f"project group {printable(rest)} daily"
+    if kind == "session":
+        agent, _, session = rest.partition(":")
+        where = entry.get("project")
+        detail = f"{agent}, {where}" if isinstance(where, str) and where else agent
+        return f"session {printable(session)[:8]} ({printable(detail)})"
+    return printable(name)
+
+
 class FormatError(ValueError):
     """A template the user wrote cannot be filled; the message is one line."""
 

@@ -19,7 +19,7 @@ from stat import S_ISREG
 
 from tmuxtok.line.args import UsageError, parse_args, percent, write_line
 from tmuxtok.line.fields import DEFAULT_HIGH, DEFAULT_MEDIUM, FIELDS, compute, number
-from tmuxtok.line.render import STYLES, FormatError, marker_text, render
+from tmuxtok.line.render import STYLES, FormatError, budget_label, marker_text, render
 from tmuxtok.line.state import (
     STALE_SECONDS,
     StateError,
@@ -151,7 +151,7 @@ def check(opts: dict[str, Any], now: float) -> int:
     if isinstance(budgets, dict):
         for name, b in sorted(budgets.items()):
             if isinstance(b, dict):
-                judge(number(b.get("pct")), f"{name} budget")
+                judge(number(b.get("pct")), f"{budget_label(name, b)} budget")
     if problems:
         code = max(c for c, _ in problems)
         write_line("tmuxtok: " + "; ".join(m for c, m in problems if c == code))

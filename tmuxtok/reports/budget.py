@@ -48,6 +48,7 @@ def budget_report(
         "spent": {k: round(v["cost"], 6) for k, v in sums.items()},
         "budgets": spent,
         "blocks": blocks,
+        "sessionBudget": budgets.session_cost,
         "projection": {
             "sevenDayAverage": round(avg, 6),
             "monthToDate": round(sums["month"]["cost"], 6),

@@ -97,6 +97,12 @@ class Acc:
             "totalCost": self.cost,
         }
 
+    @property
+    def known_cost_n(self) -> int | None:
+        """The cost in nano-dollars, or None when every token is of an unpriced model
+        (the cost is unknown then, not $0)."""
+        return self.cost_n if self.unpriced < self.total or self.total == 0 else None
+
     def breakdowns(self) -> list[dict[str, Any]]:
         rows = sorted(self.models.items(), key=lambda kv: (-kv[1].cost_n, kv[0]))
         return [
@@ -106,7 +112,7 @@ class Acc:
                 "outputTokens": m.output,
                 "cacheCreationTokens": m.cache_create,
                 "cacheReadTokens": m.cache_read,
-                "cost": m.cost if m.unpriced < m.total or m.total == 0 else None,
+                "cost": None if m.known_cost_n is None else m.cost,
             }
             for name, m in rows
         ]
@@ -160,6 +166,24 @@ def period_label(period: str, d: date, week_start: int = 6) -> str:
     return d.isoformat()
 
 
+def period_key(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[GroupRow], str]:
+    """The period label of a ``Ledger.grouped("bucket", …)`` row, in ``tz``."""
+
+    def key(r: GroupRow) -> str:
+        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
+        return period_label(period, d, week_start)
+
+    return key
+
+
+def period_rows(
+    ledger: Ledger, *, agent: str | None, tz: tzinfo, since: date | None, until: date | None
+) -> list[GroupRow]:
+    """The ledger's sums behind a daily, weekly or monthly report (per quarter hour)."""
+    lo, hi = day_bounds(since, until, tz)
+    return ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
+
+
 def period_report(
     ledger: Ledger,
     period: str,
@@ -171,13 +195,12 @@ def period_report(
     order: str = "asc",
     week_start: int = 6,
 ) -> dict[str, Any]:
-    lo, hi = day_bounds(since, until, tz)
-    rows = ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
+    rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
     agents_of: dict[str, set[str]] = {}
+    label_of = period_key(period, tz, week_start)
 
     def key(r: GroupRow) -> str:
-        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
-        label = period_label(period, d, week_start)
+        label = label_of(r)
         agents_of.setdefault(label, set()).add(r.agent)
         return label
 
@@ -193,40 +216,78 @@ def period_report(
     }
 
 
-def session_report(
+class SessionSums(NamedTuple):
+    """One session's sums (per model in ``acc.models``), as the session report lists it."""
+
+    agent: str
+    session: str
+    project: str
+    acc: Acc
+
+
+def session_sums(
     ledger: Ledger,
     *,
     agent: str | None,
     tz: tzinfo,
     since: date | None = None,
     until: date | None = None,
-    order: str = "desc",
-) -> dict[str, Any]:
+    order: str | None = None,
+    top: int | None = None,
+    by: str | None = None,
+) -> list[SessionSums]:
+    """The sessions a session report lists, in its order.
+
+    Without ``top`` or ``by``: by last activity (``order`` asc, the default,
+    or desc). With either: ranked by ``by`` (cost unless given), largest
+    first unless ``order`` is asc; ties go to the other measure, then the
+    more recent session, then agent and session id, so the cut at ``top`` is
+    the same on every run.
+    """
     lo, hi = day_bounds(since, until, tz)
     rows = ledger.grouped("session", agent, lo, hi)
-    meta: dict[str, tuple[str, str]] = {}
+    meta: dict[str, tuple[str, str, str]] = {}
 
     def key(r: GroupRow) -> str:
         k = f"{r.agent}\0{r.group}"
-        meta[k] = (r.agent, r.project or "")
+        meta[k] = (r.agent, str(r.group), r.project or "")
         return k
 
     accs = _accumulate(rows, key)
-    ordered = sorted(accs, key=lambda k: (accs[k].last_ms, k), reverse=order == "desc")
-    sessions = []
-    for k in ordered:
-        acc = accs[k]
-        ag, project = meta[k]
-        row: dict[str, Any] = {"sessionId": k.split("\0", 1)[1], **acc.tokens_json()}
-        last = datetime.fromtimestamp(calendar_safe(acc.last_ms / 1000), tz)
-        row["lastActivity"] = last.date().isoformat()
+    if top is None and by is None:
+        ordered = sorted(accs, key=lambda k: (accs[k].last_ms, k), reverse=order == "desc")
+    else:
+
+        def rank(k: str) -> tuple[int, int, int, str]:
+            a = accs[k]
+            first, second = (a.cost_n, a.total) if (by or "cost") == "cost" else (a.total, a.cost_n)
+            return (-first, -second, -a.last_ms, k)
+
+        ordered = sorted(accs, key=rank)[:top]
+        if order == "asc":
+            ordered.reverse()
+    return [SessionSums(*meta[k], accs[k]) for k in ordered]
+
+
+def session_report(sessions: list[SessionSums], tz: tzinfo) -> dict[str, Any]:
+    """ccusage's session report of ``session_sums``; the totals are those of the sessions listed."""
+    rows = []
+    for s in sessions:
+        acc = s.acc
+        row: dict[str, Any] = {"sessionId": s.session, **acc.tokens_json()}
+        row["lastActivity"] = session_day(acc, tz)
         row["modelsUsed"] = sorted(acc.models)
         row["modelBreakdowns"] = acc.breakdowns()
-        row["projectPath"] = project
-        row["agent"] = ag
+        row["projectPath"] = s.project
+        row["agent"] = s.agent
         row["unpricedTokens"] = acc.unpriced
-        sessions.append(row)
-    return {"sessions": sessions, "totals": _totals(list(accs.values()))}
+        rows.append(row)
+    return {"sessions": rows, "totals": _totals([s.acc for s in sessions])}
+
+
+def session_day(acc: Acc, tz: tzinfo) -> str:
+    """The local date of a session's last activity (``lastActivity``)."""
+    return datetime.fromtimestamp(calendar_safe(acc.last_ms / 1000), tz).date().isoformat()
 
 
 def block_json(

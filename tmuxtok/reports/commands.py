@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
 PERIODS = ("daily", "weekly", "monthly")
+#: What ``session --by`` ranks by.
+RANK_BY = ("cost", "tokens")
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -115,6 +117,33 @@ def _agent(value: str) -> str | None:
     return None if value == "all" else value
 
 
+def _formats(as_json: bool, as_csv: bool) -> None:
+    """``--json`` and ``--csv`` each say what stdout holds: both at once is a mistake."""
+    if as_json and as_csv:
+        from tmuxtok.reports.query import ReportError
+
+        fail(ReportError("--csv and --json are mutually exclusive: pick one"))
+
+
+def _emit_csv(columns: tuple[str, ...], rows: list[list[str | int]]) -> None:
+    """The header and the rows (just the header when there is nothing: an empty table)."""
+    from tmuxtok.reports import csv_report
+
+    csv_report.write(sys.stdout, columns, rows)
+
+
+def _range(ctx: Ctx, agent: str, since: str | None, until: str | None) -> dict[str, Any]:
+    """What the spend reports select: an agent (None for all), the zone, the days."""
+    from tmuxtok.reports.query import parse_day
+
+    return {
+        "agent": _agent(agent),
+        "tz": ctx.tz,
+        "since": parse_day(since, "--since"),
+        "until": parse_day(until, "--until"),
+    }
+
+
 def period(
     period: str,
     as_json: bool = False,
@@ -125,21 +154,26 @@ def period(
     order: str = "asc",
     breakdown: bool = False,
     start_of_week: str = "sunday",
+    as_csv: bool = False,
 ) -> None:
     from tmuxtok.reports import ccusage_json as report
-    from tmuxtok.reports.query import parse_day
 
+    _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
+    week_start = WEEKDAYS.index(start_of_week)
     try:
+        selected = _range(ctx, agent, since, until)
+        if as_csv:
+            from tmuxtok.reports import csv_report
+
+            rows = report.period_rows(ctx.ledger, **selected)
+            label_of = report.period_key(period, ctx.tz, week_start)
+            _emit_csv(
+                csv_report.period_columns(period), csv_report.period_csv(rows, label_of, order)
+            )
+            return
         data = report.period_report(
-            ctx.ledger,
-            period,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            order=order,
-            week_start=WEEKDAYS.index(start_of_week),
+            ctx.ledger, period, **selected, order=order, week_start=week_start
         )
     except TmuxtokError as e:
         fail(e, as_json)
@@ -157,25 +191,35 @@ def session(
     since: str | None = None,
     until: str | None = None,
     timezone: str | None = None,
-    order: str = "asc",
+    order: str | None = None,
     breakdown: bool = False,
+    as_csv: bool = False,
+    top: int | None = None,
+    by: str | None = None,
 ) -> None:
+    """``order`` None is the default: oldest first, or largest first when ranking
+    (``top`` or ``by`` given)."""
     from tmuxtok.reports import ccusage_json as report
-    from tmuxtok.reports.query import parse_day
 
+    _formats(as_json, as_csv)
     ctx = Ctx(as_json, timezone)
     try:
-        data = report.session_report(
-            ctx.ledger,
-            agent=_agent(agent),
-            tz=ctx.tz,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            order=order,
+        found = report.session_sums(
+            ctx.ledger, **_range(ctx, agent, since, until), order=order, top=top, by=by
         )
     except TmuxtokError as e:
         fail(e, as_json)
-    show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown))
+    if as_csv:
+        from tmuxtok.reports import csv_report
+
+        _emit_csv(csv_report.SESSION_COLUMNS, csv_report.session_csv(found, ctx.tz))
+        return
+    data = report.session_report(found, ctx.tz)
+    title = "Usage by session"
+    if top is not None or by is not None:
+        title = f"Top {top} sessions" if top is not None else "Sessions"
+        title += f" by {by or 'cost'}"
+    show(ctx, data, bool(data["sessions"]), lambda t: t.session_table(data, breakdown, title))
 
 
 def blocks(

@@ -2,7 +2,7 @@
 
 ``tmuxtok blocks --json`` is what scripts, status bars and other tools poll,
 and with nothing new in the logs click's import alone costs more than the
-report. So ``__main__`` offers ``<report> --json ...`` (and ``scan --quiet``)
+report. So ``__main__`` offers ``<report> --json|--csv ...`` (and ``scan --quiet``)
 to ``fast_argv`` first: it accepts only spellings it understands completely
 and returns None for anything else (help, typos, bad values, human output),
 which click in ``cli.py`` then handles with its usual messages. A test holds
@@ -14,11 +14,12 @@ from __future__ import annotations
 from typing import Any
 
 from tmuxtok.reports import commands
-from tmuxtok.reports.commands import PERIODS, WEEKDAYS
+from tmuxtok.reports.commands import PERIODS, RANK_BY, WEEKDAYS
 from tmuxtok.sources import AGENTS
 
 #: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
-#: allowed values, or "hours" (a float in [1, 24], as click's FloatRange).
+#: allowed values, "hours" (a float in [1, 24], as click's FloatRange) or
+#: "count" (an int >= 1, as click's IntRange(min=1)).
 _Spec = dict[str, tuple[str, Any]]
 _COMMON: _Spec = {
     "--json": ("as_json", "flag"),
@@ -30,15 +31,12 @@ _COMMON: _Spec = {
     "--breakdown": ("breakdown", "flag"),
     "-b": ("breakdown", "flag"),
 }
+_SPEND: _Spec = {**_COMMON, "--agent": ("agent", (*AGENTS, "all")), "--csv": ("as_csv", "flag")}
 SPECS: dict[str, _Spec] = {
-    "daily": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
-    "monthly": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
-    "weekly": {
-        **_COMMON,
-        "--agent": ("agent", (*AGENTS, "all")),
-        "--start-of-week": ("start_of_week", tuple(WEEKDAYS)),
-    },
-    "session": {**_COMMON, "--agent": ("agent", (*AGENTS, "all"))},
+    "daily": _SPEND,
+    "monthly": _SPEND,
+    "weekly": {**_SPEND, "--start-of-week": ("start_of_week", tuple(WEEKDAYS))},
+    "session": {**_SPEND, "--top": ("top", "count"), "--by": ("by", RANK_BY)},
     "scan": {"--json": ("as_json", "flag"), "--quiet": ("quiet", "flag"), "-q": ("quiet", "flag")},
     "blocks": {
         **_COMMON,
@@ -89,6 +87,11 @@ def fast_argv(argv: list[str]) -> dict[str, Any] | None:
         if isinstance(kind, tuple):
             if value not in kind:
                 return None
+        elif kind == "count":
+            if not (value.isascii() and value.isdigit()) or int(value) < 1:
+                return None
+            kw[key] = int(value)
+            continue
         elif kind == "hours":
             try:
                 hours = float(value)
@@ -101,7 +104,7 @@ def fast_argv(argv: list[str]) -> dict[str, Any] | None:
         elif value.startswith("-"):
             return None  # click would read it as the value; a typo is likelier
         kw[key] = value
-    if not (kw.get("as_json") or (argv[0] == "scan" and kw.get("quiet"))):
+    if not (kw.get("as_json") or kw.get("as_csv") or (argv[0] == "scan" and kw.get("quiet"))):
         return None  # a human's scan may want the progress bar, which is rich's
     return {"command": argv[0], **kw}
 

@@ -12,7 +12,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tmuxtok.line.render import model_label, printable
+from tmuxtok.line.render import budget_label, model_label, printable
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import calendar_safe, indicator_level
 
@@ -74,8 +74,8 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
     return t
 
 
-def session_table(data: dict[str, Any], breakdown: bool) -> Table:
-    t = _table("Usage by session")
+def session_table(data: dict[str, Any], breakdown: bool, title: str = "Usage by session") -> Table:
+    t = _table(title)
     t.add_column("Session")
     t.add_column("Project", overflow="fold")
     t.add_column("Last")
@@ -230,27 +230,28 @@ def budget_view(data: dict[str, Any], config_path: Path) -> Group:
     for col in ("Budget", "Used", "Limit", "Remaining", "%"):
         t.add_column(col, justify="left" if col == "Budget" else "right")
     colour = {"ok": "green", "near": "yellow", "hit": "red"}
-    rows = list(data["budgets"].items())
+    rows = [(budget_label(name, b), b, True) for name, b in data["budgets"].items()]
     for agent, kinds in data["blocks"].items():
-        rows += [(f"{agent} block {k}", v) for k, v in kinds.items()]
+        rows += [(f"{agent} block {k}", v, k != "tokens") for k, v in kinds.items()]
 
     def fmt(v: float, money: bool) -> str:
         return f"${v:,.2f}" if money else f"{v:,.0f}"
 
-    for name, b in rows:
-        money = "tokens" not in name
+    for name, b, money in rows:
         t.add_row(
-            name.replace("project:", "project "),
+            Text(name),  # paths and session ids: never rich markup
             fmt(b["used"], money),
             fmt(b["limit"], money),
             fmt(b["remaining"], money),
             f"[{colour[b['severity']]}]{b['pct']:.0f}%[/]",
         )
     first: RenderableType = t
-    if not rows:
+    if not rows and data.get("sessionBudget"):
+        first = f"No session used today (each may cost ${data['sessionBudget']:,.2f})."
+    elif not rows:
         first = (
             f"No budgets set. Add them to {config_path}, e.g.\n"
-            "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000"
+            "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000\nsession_cost = 10"
         )
     p = data["projection"]
     return Group(
