@@ -211,9 +211,10 @@ class ClaudeWriter:
                 out.write(self.last_usage_line)
                 final = d
             self.parent_uuid = u
-        self.g.claude.add(
-            times[0], r.model, inp, outp, cc, cc1h, cr, priced=r.model != UNPRICED_MODEL
-        )
+        # The response is dated by the line a reader keeps: with a partial early
+        # output the last (largest) line, else the first of the identical ones.
+        won = times[len(r.blocks) - 1] if r.partial else times[0]
+        self.g.claude.add(won, r.model, inp, outp, cc, cc1h, cr, priced=r.model != UNPRICED_MODEL)
         if final and not r.big_write:
             self.spec.responses.append((times[0], final))
 

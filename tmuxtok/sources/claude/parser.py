@@ -126,6 +126,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         text(obj, "sessionId"),
         text(obj, "cwd"),
         obj.get("costUSD"),
+        obj.get("isSidechain") is True,
     )
     mid = msg.get("id")
     if type(mid) is str and mid:
@@ -151,6 +152,7 @@ def _event(
     session: str,
     project: str,
     legacy: Any,
+    sidechain: bool,
 ) -> UsageEvent:
     """The event of checked counts, whichever decoder read them.
 
@@ -171,6 +173,8 @@ def _event(
         inp + out + create + read,
         session,
         project,
+        None,
+        sidechain,
     )
     if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
         ev.legacy_cost_usd = float(legacy)
@@ -193,6 +197,7 @@ _PATTERNS = {
     "cwd": rb'"cwd":"((?:[^"\\]|\\.){1,4000})"',
     "rid": rb'"requestId":"([^"\\]{1,200})"',
     "ts": rb'"timestamp":"([^"\\]{1,64})"',
+    "side": rb'"isSidechain":(true|false)',
     "marker": rb"usage limit reached\|(\d{9,11})",
 }
 
@@ -274,14 +279,16 @@ class ClaudeParser:
 
     Claude Code writes one line per content block of a response, each with the
     same ``message.id`` and usually the same usage. Such a repeat, no earlier
-    than the line already taken, cannot change the merged event (the earliest
-    time and the first strictly largest usage win), so it is dropped before
-    an event is built: half the lines of a cold ingest.
+    than the line already taken and no more main-chain, cannot outrank it
+    (``ingest.batch.rank``: main chain first, then the larger total, then the
+    earlier time; a tie keeps the first), so it cannot change the merged
+    event and is dropped before an event is built: half the lines of a cold
+    ingest.
     """
 
     def __init__(self) -> None:
-        #: message.id -> (usage, model, time) of the first event taken for it.
-        self._taken: dict[str, tuple[Any, Any, int]] = {}
+        #: message.id -> (usage, model, time, sidechain) of the first event taken for it.
+        self._taken: dict[str, tuple[Any, Any, int, bool]] = {}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
         decode = _decode_usual
@@ -307,8 +314,15 @@ class ClaudeParser:
         if ts is None:
             return False
         usage = msg.usage
+        side = got.isSidechain
         taken = self._taken.get(mid)
-        if taken is not None and usage == taken[0] and model == taken[1] and ts >= taken[2]:
+        if (
+            taken is not None
+            and usage == taken[0]
+            and model == taken[1]
+            and ts >= taken[2]
+            and side >= taken[3]
+        ):
             return True
         inp = usage.input_tokens
         out_ = usage.output_tokens
@@ -325,10 +339,21 @@ class ClaudeParser:
         ):
             return False
         ev = _event(
-            mid, ts, model, inp, out_, create, read, one_hour, got.sessionId, got.cwd, got.costUSD
+            mid,
+            ts,
+            model,
+            inp,
+            out_,
+            create,
+            read,
+            one_hour,
+            got.sessionId,
+            got.cwd,
+            got.costUSD,
+            side,
         )
         if taken is None:
-            self._taken[mid] = (usage, model, ts)
+            self._taken[mid] = (usage, model, ts, side)
         out.events.append(ev)
         return True
 
@@ -358,7 +383,12 @@ class ClaudeParser:
         if type(msg) is dict:
             mid = msg.get("id")
             taken = self._taken.get(mid) if type(mid) is str and not error else None
-            if taken and msg.get("usage") == taken[0] and msg.get("model") == taken[1]:
+            if (
+                taken
+                and msg.get("usage") == taken[0]
+                and msg.get("model") == taken[1]
+                and (obj.get("isSidechain") is True) >= taken[3]
+            ):
                 ts = parse_ts_ms(obj.get("timestamp"))
                 if ts is not None and ts >= taken[2]:
                     return
@@ -373,7 +403,7 @@ class ClaudeParser:
         if error:
             _limit_markers(obj, line, out)
         elif type(msg) is dict and got.key == mid and mid not in self._taken:
-            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms)
+            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms, got.sidechain)
         out.events.append(got)
 
     def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
@@ -398,6 +428,7 @@ class ClaudeParser:
             "requestId": _last("rid", tail),
             "sessionId": _first("sid", head),
             "cwd": _first("cwd", head),
+            "isSidechain": _first("side", head) == "true",
             "message": {"id": _first("mid", head), "model": _first("model", head), "usage": usage},
         }
         got = _event_from(obj, head + tail)

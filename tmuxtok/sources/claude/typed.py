@@ -46,6 +46,7 @@ class AssistantLine(msgspec.Struct):
     cwd: str = ""
     isApiErrorMessage: bool = False
     costUSD: float | None = None
+    isSidechain: bool = False
 
 
 decode_claude = msgspec.json.Decoder(AssistantLine).decode
