@@ -10,11 +10,10 @@ day (block). These tests pin that, against ccusage itself where it can be run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from tests.support.ccusage import ccusage_json
+from tests.support.ccusage import as_ccusage, ccusage_json
 from tests.support.cli import invoke
 from tests.support.logfmt import claude_assistant, claude_file, decoding
 from tmuxtok.ingest.ledger import Ledger
@@ -128,17 +127,6 @@ def test_an_older_ledger_gets_the_sidechain_column(tmp_path: Path) -> None:
 # --- the same files through ccusage ----------------------------------------------------
 
 
-def _same(ours: Any, theirs: Any) -> Any:
-    """``ours`` restricted to ccusage's keys, with costs equal to 1e-9 where they agree."""
-    if isinstance(theirs, dict) and isinstance(ours, dict):
-        return {k: _same(ours.get(k), v) for k, v in theirs.items()}
-    if isinstance(theirs, list) and isinstance(ours, list) and len(ours) == len(theirs):
-        return [_same(a, b) for a, b in zip(ours, theirs, strict=True)]
-    if isinstance(theirs, float) and isinstance(ours, int | float):
-        return theirs if abs(ours - theirs) <= 1e-9 else ours
-    return ours
-
-
 @pytest.mark.slow
 def test_straddling_responses_equal_ccusage(claude_root: Path, tmp_path: Path) -> None:
     write_straddling(claude_root)
@@ -147,7 +135,7 @@ def test_straddling_responses_equal_ccusage(claude_root: Path, tmp_path: Path) -
     for args in (("claude", "daily"), ("claude", "blocks")):
         theirs = ccusage_json(*args, claude_root=claude_root, home=home)
         ours = invoke(args[1], "--json", "--agent", "claude", "--timezone", "UTC")
-        assert _same(ours, theirs) == theirs, args
+        assert as_ccusage(ours, theirs) == theirs, args
 
 
 @pytest.mark.slow
@@ -168,6 +156,6 @@ def test_a_sidechain_replay_counts_once_as_in_ccusage_daily(
     home.mkdir()
     theirs = ccusage_json("claude", "daily", claude_root=claude_root, home=home)
     ours = invoke("daily", "--json", "--agent", "claude", "--timezone", "UTC")
-    assert _same(ours, theirs) == theirs
+    assert as_ccusage(ours, theirs) == theirs
     blocks = invoke("blocks", "--json", "--agent", "claude")["blocks"]
     assert sum(b["totalTokens"] for b in blocks) == theirs["totals"]["totalTokens"]

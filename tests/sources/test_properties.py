@@ -93,6 +93,32 @@ _claude_obj = st.fixed_dictionaries(
         "costUSD": _json,
     },
 )
+
+
+def _progress_of(said: Any, outer: dict[str, Any]) -> dict[str, Any]:
+    """``said`` (a subagent's line, or anything) as a progress line would carry it."""
+    return {
+        "type": "progress",
+        "data": {"message": said, "normalizedMessages": [], "type": "agent_progress"},
+        **outer,
+    }
+
+
+def _progress(said: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    outer = st.fixed_dictionaries(
+        {},
+        optional={
+            "sessionId": st.sampled_from(["p1", "s1"]) | _json,
+            "cwd": st.just("/q") | _json,
+            "isSidechain": st.booleans(),
+            "timestamp": st.just("2026-01-09T10:00:03.000Z"),
+        },
+    )
+    return st.builds(_progress_of, said, outer) | st.fixed_dictionaries(
+        {"type": st.just("progress"), "data": _json}
+    )
+
+
 _CODEX_COUNTS = (
     "input_tokens",
     "cached_input_tokens",
@@ -164,7 +190,11 @@ def _damaged(line: bytes, data: st.DataObject) -> bytes:
 
 
 @SETTINGS
-@given(st.lists(_claude_obj, max_size=6), st.lists(st.binary(max_size=300), max_size=3), st.data())
+@given(
+    st.lists(_claude_obj | _progress(_claude_obj), max_size=6),
+    st.lists(st.binary(max_size=300), max_size=3),
+    st.data(),
+)
 def test_claude_parser_never_raises(objs: list[Any], raw: list[bytes], data: Any) -> None:
     lines = [*(_damaged(_line(o), data) for o in objs), *raw]
     for typed in (False, True):
@@ -219,26 +249,26 @@ _repeat_line = st.fixed_dictionaries(
 )
 
 
+#: A reply's line with nothing but what an event needs.
+_BARE = {
+    "type": "assistant",
+    "timestamp": "2026-01-09T10:00:00.000Z",
+    "message": {
+        "id": "msg_a",
+        "model": "claude-sonnet-4-5",
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    },
+}
 #: A subagent's replay read before its parent's line: same usage, same time. The
 #: main-chain line outranks the sidechain one, so it must not be dropped as a repeat.
 _SIDE_REPEAT = [
-    {
-        "type": "assistant",
-        "timestamp": "2026-01-09T10:00:00.000Z",
-        "message": {
-            "id": "msg_a",
-            "model": "claude-sonnet-4-5",
-            "usage": {"input_tokens": 10, "output_tokens": 1},
-        },
-        "sessionId": session,
-        "isSidechain": side,
-    }
+    {**_BARE, "sessionId": session, "isSidechain": side}
     for session, side in (("s1", True), ("s2", False))
 ]
 
 
 @SETTINGS
-@given(st.lists(_repeat_line, max_size=10))
+@given(st.lists(_repeat_line | _progress(_repeat_line), max_size=10))
 @example(_SIDE_REPEAT)
 def test_dropping_repeated_lines_changes_nothing_merged(objs: list[Any]) -> None:
     """The parser drops a repeat of a taken message before building its event;
@@ -336,7 +366,19 @@ def test_each_odd_count_is_judged_as_the_general_path_judges_it(
 
 
 @settings(SETTINGS, max_examples=400)
-@given(st.lists(_usual_line | _usual_line | _claude_obj | _repeat_line, max_size=8))
+@given(
+    st.lists(
+        _usual_line
+        | _usual_line
+        | _claude_obj
+        | _repeat_line
+        | _progress(_usual_line | _repeat_line | _claude_obj),
+        max_size=8,
+    )
+)
+@example(  # the nested line's isSidechain is the one that counts, not the progress line's
+    [_progress_of(_BARE, {"isSidechain": True, "sessionId": "p1"})]
+)
 def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -> None:
     """``feed`` takes well-formed lines a short way (msgspec, typed); taking every
     line the long way instead (orjson, ``_feed_json``) must store the same rows,

@@ -97,3 +97,23 @@ def ccusage_json(*args: str, claude_root: Path, home: Path) -> Any:
     )
     assert got.returncode == 0, got.stderr
     return json.loads(got.stdout)
+
+
+def as_ccusage(ours: Any, theirs: Any) -> Any:
+    """``ours`` (a tmuxtok report) cut to the keys of ``theirs`` (ccusage's): equal
+    to ``theirs`` exactly when the two reports agree.
+
+    Keys only tmuxtok has (``unpricedTokens``) are left out; floats are equal
+    within 1e-9; a list of names (``modelsUsed``) is equal in any order, as
+    tmuxtok sorts it and ccusage lists it in the order it read its files.
+    """
+    if isinstance(theirs, dict) and isinstance(ours, dict):
+        return {k: as_ccusage(ours.get(k), v) for k, v in theirs.items()}
+    names = isinstance(theirs, list) and all(isinstance(v, str) for v in theirs)
+    if names and isinstance(ours, list) and sorted(ours) == sorted(theirs):
+        return theirs
+    if isinstance(theirs, list) and isinstance(ours, list) and len(ours) == len(theirs):
+        return [as_ccusage(a, b) for a, b in zip(ours, theirs, strict=True)]
+    if isinstance(theirs, float) and isinstance(ours, int | float):
+        return theirs if abs(ours - theirs) <= 1e-9 else ours
+    return ours
