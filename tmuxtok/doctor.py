@@ -22,6 +22,8 @@ REASONS = {
     "malformed": "not valid JSON (cut short, or not UTF-8)",
     "wrong_shape": "valid JSON of the wrong shape (e.g. a string where a count belongs)",
     "synthetic": "Claude Code's <synthetic> placeholder replies (not billed)",
+    "too_long": "Claude Code progress lines over 1 MiB whose subagent reply could not be "
+    "rebuilt from their two ends (the subagent's own transcript still counts, if kept)",
     "bad_timestamp": "missing or unparseable timestamp",
     "timestamp_out_of_range": "timestamp before 2020 or from 2100 on (a broken clock or log)",
     "utf16": "whole files in UTF-16, not read (agents write UTF-8; convert them to count them)",

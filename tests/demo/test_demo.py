@@ -1,9 +1,11 @@
 """The demo corpus: deterministic, laid out like the real thing, and honest about its truth.
 
 The truth file is checked against a reference reader written here from the
-log-format facts alone (decode every line, dedup Claude by message.id keeping
-the largest total, count Codex only where cumulative totals advance), so a bug
-in the generator's own bookkeeping cannot hide behind itself.
+log-format facts alone (decode every line, a progress line's nested subagent
+line too; dedup Claude by message.id keeping one record: main chain first,
+then the largest total, then the earliest, dated by it; count Codex only where
+cumulative totals advance), so a bug in the generator's own bookkeeping cannot
+hide behind itself.
 """
 
 from __future__ import annotations
@@ -73,8 +75,8 @@ def _add(t: dict[str, Any], ts: str, model: str, u: dict[str, int]) -> None:
 
 def reference_claude(root: Path) -> dict[str, Any]:
     out = _empty()
-    best: dict[str, tuple[int, str, str, dict[str, int]]] = {}  # id -> (total, ts, model, usage)
-    first: dict[str, str] = {}
+    # id -> (rank, ts, model, usage); rank: main chain, then total, then earlier
+    best: dict[str, tuple[tuple[int, int, int], str, str, dict[str, int]]] = {}
     for path in sorted(root.rglob("*.jsonl")):
         for line in _lines(path):
             try:
@@ -82,6 +84,8 @@ def reference_claude(root: Path) -> dict[str, Any]:
             except orjson.JSONDecodeError:
                 out["malformed_lines"] += 1
                 continue
+            if obj.get("type") == "progress":
+                obj = obj["data"]["message"]
             msg = obj.get("message")
             if obj.get("type") != "assistant" or not isinstance(msg, dict) or "usage" not in msg:
                 continue
@@ -97,12 +101,11 @@ def reference_claude(root: Path) -> dict[str, Any]:
             }
             total = sum(v for k, v in usage.items() if k != "cache_creation_1h")
             mid, ts = msg["id"], obj["timestamp"]
-            if mid not in first or _ms(ts) < _ms(first[mid]):
-                first[mid] = ts
-            if mid not in best or total > best[mid][0]:
-                best[mid] = (total, ts, msg["model"], usage)
-    for mid, (_, _, model, usage) in best.items():
-        _add(out, first[mid], model, usage)
+            rank = (0 if obj.get("isSidechain") else 1, total, -_ms(ts))
+            if mid not in best or rank > best[mid][0]:
+                best[mid] = (rank, ts, msg["model"], usage)
+    for _, ts, model, usage in best.values():
+        _add(out, ts, model, usage)
     return out
 
 
@@ -218,6 +221,8 @@ def test_the_traps_are_there(corpus: DemoSummary) -> None:
     ids: dict[str, set[str]] = {}
     partial = no_request = synthetic = big_usage_line = 0
     bait = False
+    sub_ids: set[str] = set()  # replies in subagents' own files
+    progress_ids: set[str] = set()  # replies repeated in a parent's as progress lines
     for line in claude.split(b"\n")[:-1]:
         try:
             obj = orjson.loads(line)
@@ -229,9 +234,13 @@ def test_the_traps_are_there(corpus: DemoSummary) -> None:
             and b'\\"type\\":\\"assistant' in line
         ):
             bait = True
+        if obj.get("type") == "progress":
+            progress_ids.add(obj["data"]["message"]["message"]["id"])
         if obj.get("type") != "assistant":
             continue
         msg = obj["message"]
+        if obj["isSidechain"]:
+            sub_ids.add(msg["id"])
         if msg["model"] == "<synthetic>":
             synthetic += 1
             continue
@@ -241,6 +250,8 @@ def test_the_traps_are_there(corpus: DemoSummary) -> None:
         big_usage_line += len(line) > 1_500_000
     assert bait and synthetic and no_request and partial and big_usage_line
     assert any(len(r) > 1 for r in ids.values()), "a sidechain replay under a new requestId"
+    assert progress_ids & sub_ids, "progress lines repeating a subagent's own file"
+    assert progress_ids - sub_ids, "progress lines whose subagent file is gone"
     lines = claude.split(b"\n")
     assert len(lines) > len(set(lines)) + 1, "resumed sessions copy lines verbatim"
     assert b"\xff\xfe" in claude

@@ -37,7 +37,11 @@ def run(ledger: Ledger, env: dict[str, str]) -> None:
     scan(ledger, all_sources(), env)
 
 
-def test_claude_same_id_keeps_largest_and_first_time(ledger: Ledger, env: dict[str, str]) -> None:
+def test_claude_same_id_keeps_the_largest_with_its_time(
+    ledger: Ledger, env: dict[str, str]
+) -> None:
+    """The final line (largest usage) wins and dates the response; of two
+    lines with that usage, the earlier."""
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     f.write_bytes(
         claude_assistant("2026-01-09T10:00:00.000Z", "msg-1", inp=100, out=25)
@@ -47,7 +51,7 @@ def test_claude_same_id_keeps_largest_and_first_time(ledger: Ledger, env: dict[s
     run(ledger, env)
     rows = list(ledger.rows("claude"))
     assert [(r.output, r.total) for r in rows] == [(250, 350)]
-    assert rows[0].ts_ms == 1767952800000
+    assert rows[0].ts_ms == 1767952801000
 
 
 def test_claude_without_request_id(ledger: Ledger, env: dict[str, str]) -> None:
@@ -160,8 +164,8 @@ def test_a_cost_beyond_the_ledgers_integers_is_left_unpriced() -> None:
     from tmuxtok.model.events import UsageEvent
 
     ev = UsageEvent("claude", "k", 1, "m", 1, 1)
-    assert merge_rows([ev], lambda *_: 1e300)[0][14:] == (None, 1)
-    assert merge_rows([ev], lambda *_: 2.5)[0][14:] == (2_500_000_000, 1)
+    assert merge_rows([ev], lambda *_: 1e300)[0][14:16] == (None, 1)
+    assert merge_rows([ev], lambda *_: 2.5)[0][14:16] == (2_500_000_000, 1)
 
 
 def test_only_a_large_read_imports_msgspec(

@@ -22,7 +22,7 @@ from unittest import mock
 
 import orjson
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from tests.support.logfmt import claude_assistant, codex_line, codex_tokens, codex_usage, decoding
@@ -93,6 +93,32 @@ _claude_obj = st.fixed_dictionaries(
         "costUSD": _json,
     },
 )
+
+
+def _progress_of(said: Any, outer: dict[str, Any]) -> dict[str, Any]:
+    """``said`` (a subagent's line, or anything) as a progress line would carry it."""
+    return {
+        "type": "progress",
+        "data": {"message": said, "normalizedMessages": [], "type": "agent_progress"},
+        **outer,
+    }
+
+
+def _progress(said: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    outer = st.fixed_dictionaries(
+        {},
+        optional={
+            "sessionId": st.sampled_from(["p1", "s1"]) | _json,
+            "cwd": st.just("/q") | _json,
+            "isSidechain": st.booleans(),
+            "timestamp": st.just("2026-01-09T10:00:03.000Z"),
+        },
+    )
+    return st.builds(_progress_of, said, outer) | st.fixed_dictionaries(
+        {"type": st.just("progress"), "data": _json}
+    )
+
+
 _CODEX_COUNTS = (
     "input_tokens",
     "cached_input_tokens",
@@ -164,7 +190,11 @@ def _damaged(line: bytes, data: st.DataObject) -> bytes:
 
 
 @SETTINGS
-@given(st.lists(_claude_obj, max_size=6), st.lists(st.binary(max_size=300), max_size=3), st.data())
+@given(
+    st.lists(_claude_obj | _progress(_claude_obj), max_size=6),
+    st.lists(st.binary(max_size=300), max_size=3),
+    st.data(),
+)
 def test_claude_parser_never_raises(objs: list[Any], raw: list[bytes], data: Any) -> None:
     lines = [*(_damaged(_line(o), data) for o in objs), *raw]
     for typed in (False, True):
@@ -211,12 +241,35 @@ _repeat_line = st.fixed_dictionaries(
         ),
         "sessionId": st.sampled_from(["s1", "s2"]),
     },
-    optional={"isApiErrorMessage": st.booleans(), "costUSD": st.sampled_from([0.5, 1.25])},
+    optional={
+        "isApiErrorMessage": st.booleans(),
+        "costUSD": st.sampled_from([0.5, 1.25]),
+        "isSidechain": st.booleans() | st.none(),
+    },
 )
 
 
+#: A reply's line with nothing but what an event needs.
+_BARE = {
+    "type": "assistant",
+    "timestamp": "2026-01-09T10:00:00.000Z",
+    "message": {
+        "id": "msg_a",
+        "model": "claude-sonnet-4-5",
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    },
+}
+#: A subagent's replay read before its parent's line: same usage, same time. The
+#: main-chain line outranks the sidechain one, so it must not be dropped as a repeat.
+_SIDE_REPEAT = [
+    {**_BARE, "sessionId": session, "isSidechain": side}
+    for session, side in (("s1", True), ("s2", False))
+]
+
+
 @SETTINGS
-@given(st.lists(_repeat_line, max_size=10))
+@given(st.lists(_repeat_line | _progress(_repeat_line), max_size=10))
+@example(_SIDE_REPEAT)
 def test_dropping_repeated_lines_changes_nothing_merged(objs: list[Any]) -> None:
     """The parser drops a repeat of a taken message before building its event;
     rows, limits and skip counts must be what reading each line alone gives."""
@@ -313,7 +366,19 @@ def test_each_odd_count_is_judged_as_the_general_path_judges_it(
 
 
 @settings(SETTINGS, max_examples=400)
-@given(st.lists(_usual_line | _usual_line | _claude_obj | _repeat_line, max_size=8))
+@given(
+    st.lists(
+        _usual_line
+        | _usual_line
+        | _claude_obj
+        | _repeat_line
+        | _progress(_usual_line | _repeat_line | _claude_obj),
+        max_size=8,
+    )
+)
+@example(  # the nested line's isSidechain is the one that counts, not the progress line's
+    [_progress_of(_BARE, {"isSidechain": True, "sessionId": "p1"})]
+)
 def test_the_usual_line_shortcut_agrees_with_the_general_path(objs: list[Any]) -> None:
     """``feed`` takes well-formed lines a short way (msgspec, typed); taking every
     line the long way instead (orjson, ``_feed_json``) must store the same rows,
@@ -509,9 +574,10 @@ _events_st = st.lists(
         UsageEvent,
         agent=st.just("claude"),
         key=st.sampled_from(["a", "b", "c", "d"]),
-        ts_ms=st.integers(BASE_MS, BASE_MS + 30 * HOUR),
+        # few distinct times and totals too, so that ties happen
+        ts_ms=st.integers(BASE_MS, BASE_MS + 30 * HOUR) | st.sampled_from([BASE_MS, BASE_MS + 1]),
         model=st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-1", "mystery"]),
-        input_tokens=st.integers(0, 400_000),
+        input_tokens=st.integers(0, 400_000) | st.integers(0, 2),
         output_tokens=st.integers(0, 50),
         cache_creation_tokens=st.integers(0, 50),
         cache_creation_1h_tokens=st.integers(0, 50),
@@ -519,13 +585,14 @@ _events_st = st.lists(
         session_id=st.sampled_from(["s1", "s2"]),
         project=st.sampled_from(["/p", "/q"]),
         legacy_cost_usd=st.none() | st.sampled_from([0.5, 1.25]),
+        sidechain=st.booleans(),
     ),
     max_size=12,
 )
 
 _COLS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, cache_read, "
-    "reasoning, total, session, project, legacy_cost, cost, priced"
+    "reasoning, total, session, project, legacy_cost, cost, priced, sidechain"
 )
 
 
@@ -562,6 +629,36 @@ def test_merged_rows_equal_upserting_one_by_one(
             merged.commit_rows([(cur, rows, {}, False)], price_fp=fp if priced else None)
         merged.ensure_priced(fp, cost)
         assert _dump(merged) == _dump(one_by_one)
+
+
+@SETTINGS
+@given(_events_st)
+def test_each_key_keeps_its_first_main_chain_largest_earliest_record(
+    events: list[UsageEvent],
+) -> None:
+    """The rule itself, said another way than ``rank``: per key, main-chain
+    records before sidechain ones, then the largest total, then the earliest
+    time, then the first seen; that record's every field is the row's."""
+    order = sorted(
+        range(len(events)),
+        key=lambda i: (events[i].sidechain, -events[i].total_tokens, events[i].ts_ms, i),
+    )
+    want: dict[str, UsageEvent] = {}
+    for i in order:
+        want.setdefault(events[i].key, events[i])
+    got = {r[1]: r for r in merge_rows(events)}
+    assert set(got) == set(want)
+    for key, e in want.items():
+        r = got[key]
+        assert (r[2], r[3], r[10], r[11], r[12], r[13], r[16]) == (
+            e.ts_ms,
+            e.model,
+            e.total_tokens,
+            e.session_id,
+            e.project,
+            e.legacy_cost_usd,
+            int(e.sidechain),
+        )
 
 
 @SETTINGS
@@ -731,11 +828,11 @@ def test_the_change_log_explains_this_codes_own_changes() -> None:
             agent="claude", key="a", ts_ms=BASE_MS + 3 * HOUR, model="m", input_tokens=9
         )
         led.commit([(cur, [later, bigger], {}, False)])
-        # "a" keeps its earlier time but changes: the earliest touched time is its own.
+        # "a" moves to its larger record's time: the earliest touched time is its old one.
         assert led.changed_since(v) == (True, BASE_MS + HOUR)
         v = led.version()
         led.ensure_priced("fp", lambda *a: 1.0)
-        assert led.changed_since(v) == (True, BASE_MS + HOUR)
+        assert led.changed_since(v) == (True, BASE_MS + 2 * HOUR)  # "b", now the earliest
         v = led.version()
         led.conn.execute("UPDATE events SET input = input + 1 WHERE key = 'b'")  # foreign
         assert led.changed_since(v) == (False, None)

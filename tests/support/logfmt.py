@@ -74,6 +74,54 @@ def claude_assistant(
     return orjson.dumps(obj) + b"\n"
 
 
+def claude_progress(
+    line: bytes,
+    ts: str | None = None,
+    session: str = "sess-1",
+    normalized: list[Any] | None = None,
+    prompt: str = "Find where the totals are computed",
+) -> bytes:
+    """The ``progress`` line a subagent's ``line`` becomes in its parent's transcript.
+
+    The layout Claude Code writes (2.1): the subagent's line, without the
+    fields it shares with the parent's, nested at ``data.message``, then
+    ``normalizedMessages`` (empty now; older versions repeated the whole
+    history there), the prompt and agent id. ``ts`` is the progress line's own
+    time (a little after the nested line's).
+    """
+    sub = orjson.loads(line)
+    nested = {
+        "type": sub["type"],
+        "timestamp": sub["timestamp"],
+        "message": sub["message"],
+        **({"requestId": sub["requestId"]} if "requestId" in sub else {}),
+        "uuid": sub.get("uuid", "u-nested"),
+    }
+    obj: dict[str, Any] = {
+        "parentUuid": "u-parent",
+        "isSidechain": False,
+        "userType": "external",
+        "cwd": "/home/u/proj",
+        "sessionId": session,
+        "version": "2.1.30",
+        "gitBranch": "main",
+        "slug": "quiet-river",
+        "type": "progress",
+        "data": {
+            "message": nested,
+            "normalizedMessages": normalized if normalized is not None else [],
+            "type": "agent_progress",
+            "prompt": prompt,
+            "agentId": "a1b2c3d4",
+        },
+        "toolUseID": "agent_msg_01XYZ",
+        "parentToolUseID": "toolu_01ABC",
+        "uuid": "u-progress",
+        "timestamp": ts or sub["timestamp"],
+    }
+    return orjson.dumps(obj) + b"\n"
+
+
 def claude_user(ts: str, text: str, session: str = "sess-1") -> bytes:
     obj = {
         "parentUuid": None,

@@ -62,6 +62,9 @@ class ClaudeSpec:
     one_hour: bool
     agent_id: str | None = None
     parent: ClaudeSpec | None = None
+    # a subagent whose own transcript is gone (an older version's, or deleted):
+    # only the progress lines in its parent's transcript tell what it billed
+    file_kept: bool = True
     resume_from: ClaudeSpec | None = None
     bigs: list[tuple[str, int]] = field(default_factory=list)
     turns: list[Turn] = field(default_factory=list)
@@ -142,7 +145,7 @@ def plan_claude(
     rng: random.Random, croot: Path, total: int, mb: float, periods: list[tuple[int, int]]
 ) -> tuple[list[ClaudeSpec], list[ClaudeSpec]]:
     n_files = max(5, round(mb))
-    n_sub = max(1, round(n_files * 0.18))
+    n_sub = max(2, round(n_files * 0.18))  # one with its own file, one without
     n_main = n_files - n_sub
     bigs: list[tuple[str, int]] = []
     if mb >= 50:
@@ -210,9 +213,11 @@ def plan_claude(
     # subagents hang off sessions that already have a response to replay
     subs: list[ClaudeSpec] = []
     sub_budgets = file_budgets(rng, n_sub, total - mains_total, 0.8, [])
-    for b in sub_budgets:
+    for i, b in enumerate(sub_budgets):
         p = ch(rng, mains)
         agent = rng.randbytes(4).hex()
+        # the first keeps its own file, the second has lost it, and a third of the rest
+        kept = i == 0 or (i > 1 and rng.random() >= 0.3)
         sub = ClaudeSpec(
             path=p.path.with_suffix("") / "subagents" / f"agent-{agent}.jsonl",
             session_id=p.session_id,
@@ -226,6 +231,7 @@ def plan_claude(
             one_hour=p.one_hour,
             agent_id=agent,
             parent=p,
+            file_kept=kept,
         )
         _plan_claude_turns(rng, sub)
         _finish_claude_plan(rng, sub)

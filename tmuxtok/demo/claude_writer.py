@@ -31,6 +31,8 @@ class ClaudeWriter:
         self.ctx = 0
         self.pending_tools: list[str] = []
         self.last_usage_line = b""
+        #: A subagent's assistant lines as its parent's transcript repeats them.
+        self.progress: list[bytes] = []
         self.hdr: dict[str, Any] = {
             "parentUuid": None,
             "isSidechain": spec.agent_id is not None,
@@ -210,12 +212,51 @@ class ClaudeWriter:
                 self.last_usage_line = dumps(d)
                 out.write(self.last_usage_line)
                 final = d
+                if self.spec.parent is not None:  # (subagents write no huge lines)
+                    self.progress.append(self.progress_line(d, times[j]))
             self.parent_uuid = u
-        self.g.claude.add(
-            times[0], r.model, inp, outp, cc, cc1h, cr, priced=r.model != UNPRICED_MODEL
-        )
+        # The response is dated by the line a reader keeps: with a partial early
+        # output the last (largest) line, else the first of the identical ones.
+        won = times[len(r.blocks) - 1] if r.partial else times[0]
+        self.g.claude.add(won, r.model, inp, outp, cc, cc1h, cr, priced=r.model != UNPRICED_MODEL)
         if final and not r.big_write:
             self.spec.responses.append((times[0], final))
+
+    def progress_line(self, d: dict[str, Any], ts: int) -> bytes:
+        """``d``, a subagent's line, as Claude Code repeats it in the parent's transcript.
+
+        The nested line keeps its own time, message and requestId; the
+        session, cwd and version around it are the parent's.
+        """
+        p = self.spec.parent
+        assert p is not None
+        rng = self.rng
+        keys = ("type", "timestamp", "message", "requestId", "uuid")
+        nested: dict[str, Any] = {k: d[k] for k in keys if k in d}
+        at = ts + ri(rng, 2, 60)
+        return dumps(
+            {
+                "parentUuid": uuid4(rng),
+                "isSidechain": False,
+                "userType": "external",
+                "cwd": p.cwd,
+                "sessionId": p.session_id,
+                "version": p.version,
+                "gitBranch": p.branch,
+                "type": "progress",
+                "data": {
+                    "message": nested,
+                    "normalizedMessages": [],
+                    "type": "agent_progress",
+                    "prompt": ch(rng, SENTENCES),
+                    "agentId": self.spec.agent_id,
+                },
+                "toolUseID": "agent_msg_01" + b62(rng, 22),
+                "parentToolUseID": "toolu_01" + b62(rng, 22),
+                "uuid": uuid4(rng),
+                "timestamp": iso(at),
+            }
+        )
 
     def synthetic(self, out: Out, ts: int) -> None:
         d = self.header()

@@ -3,7 +3,9 @@
 The demo, the benchmarks and the end-to-end tests all need logs that look and
 misbehave like real ones: lines of many MB, one API response spread over
 several lines, partial ``output_tokens`` on early lines, sidechain replays,
-resumed sessions that copy history, Codex re-emitting unchanged totals, forks
+subagents' replies repeated in their parent's transcript as ``progress`` lines
+(for some subagents the only record left: their own file is gone), resumed
+sessions that copy history, Codex re-emitting unchanged totals, forks
 that replay a parent's totals, a counter reset, truncated and non-UTF-8 lines,
 and tool output that *mentions* usage without being usage. Each of those is a
 way to over- or under-count, so the generator also writes ``truth.json``: what
@@ -14,6 +16,7 @@ This module plans a run and drives the writers; the parts live beside it.
 
 from __future__ import annotations
 
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,9 +100,14 @@ def generate(
         files += 1
         for s in subs_of.get(id(m), []):
             _time_subagent(rng, s, m)
-            ClaudeWriter(g, s).write()
-            done += s.written
-            files += 1
+            w = ClaudeWriter(g, s)
+            w.write()
+            done += _append_progress(m, s, w.progress)
+            if s.file_kept:
+                done += s.written
+                files += 1
+            else:
+                s.path.unlink()
         if progress is not None:
             progress(min(done, goal), goal)
     for x in xspecs:
@@ -127,6 +135,23 @@ def generate(
         bytes=done,
         truth_path=truth_path,
     )
+
+
+def _append_progress(parent: ClaudeSpec, sub: ClaudeSpec, lines: list[bytes]) -> int:
+    """Add a subagent's progress lines to its parent's transcript; the bytes added.
+
+    Claude Code writes them while the parent waits on the subagent, among the
+    parent's own lines; here they come after them, because the parent is
+    written first. Readers do not depend on the order of lines.
+    """
+    with open(parent.path, "ab") as f:
+        for line in lines:
+            f.write(line)
+    # dated by its last line, as the agent would have left it (a progress line
+    # comes at most 60 ms after the subagent's line)
+    parent.last_ts = max(parent.last_ts, sub.last_ts + 60 if lines else 0)
+    os.utime(parent.path, (parent.last_ts / 1000, parent.last_ts / 1000))
+    return sum(len(line) for line in lines)
 
 
 def _time_subagent(rng: random.Random, sub: ClaudeSpec, parent: ClaudeSpec) -> None:

@@ -1,9 +1,9 @@
 """Writing events: one transaction of rows and cursors, and the rows themselves.
 
 ``Batch`` is the write transaction a scan fills file by file (``Ledger.begin``);
-the upsert it runs and ``merge_rows``, which applies the same keep-the-largest
-rule in memory before rows ever reach SQLite, must agree, so they live
-together here.
+the upsert it runs and ``merge_rows``, which applies the same rule in memory
+before rows ever reach SQLite, must agree, so they live together here, with
+the rule itself (``rank``).
 """
 
 from __future__ import annotations
@@ -22,33 +22,64 @@ from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 
-# The upsert keeps, per key, the earliest time and the usage of the first row
-# with the strictly largest total; session and project stay those of the first
-# row stored. ``merge_rows`` applies the same rule in memory and must agree.
-_ON_CONFLICT = """
-ON CONFLICT(agent, key) DO UPDATE SET
-  ts_ms = min(events.ts_ms, excluded.ts_ms),
-  model = iif(excluded.total > events.total, excluded.model, events.model),
-  input = iif(excluded.total > events.total, excluded.input, events.input),
-  output = iif(excluded.total > events.total, excluded.output, events.output),
-  cache_create = iif(excluded.total > events.total, excluded.cache_create, events.cache_create),
-  cache_create_1h = iif(excluded.total > events.total, excluded.cache_create_1h,
-                        events.cache_create_1h),
-  cache_read = iif(excluded.total > events.total, excluded.cache_read, events.cache_read),
-  reasoning = iif(excluded.total > events.total, excluded.reasoning, events.reasoning),
-  legacy_cost = iif(excluded.total > events.total, excluded.legacy_cost, events.legacy_cost),
-  cost = iif(excluded.total > events.total, excluded.cost, events.cost),
-  priced = iif(excluded.total > events.total, excluded.priced, events.priced),
-  total = max(excluded.total, events.total)
-"""
+
+def rank(e: UsageEvent) -> tuple[int, int, int]:
+    """Which record of a response recorded more than once stands for it.
+
+    Claude Code writes a response as one line per content block (early ones
+    sometimes with a partial ``output_tokens``), resumed sessions copy lines
+    into new files, subagents replay parent messages and their progress lines
+    repeat subagent messages. Per key, the record of the greatest rank wins
+    whole: its usage and model, and also its time, session and project, so a
+    response is dated by the line that carries its final usage (as ccusage 20
+    does; the first line is 150-300 ms earlier, which can be the day before or
+    the block before). Rank: a main-chain record before a sidechain one (as
+    ccusage), then the larger token total, then the earlier time; a tie keeps
+    the record stored first. The earlier time makes the winner of the usual
+    tie (identical lines of one response) the same whichever file or chunk is
+    read first.
+
+    ``_RANK_SQL`` is this tuple over a stored row; a property test holds the
+    two to the same results.
+    """
+    return (-e.sidechain, e.total_tokens, -e.ts_ms)
+
+
+#: ``rank`` of a row in SQL: ``{t}`` is ``events`` (stored) or ``excluded`` (new).
+_RANK_SQL = "(-{t}.sidechain, {t}.total, -{t}.ts_ms)"
+#: Everything but the key is the winner's.
+_REPLACED = (
+    "ts_ms",
+    "model",
+    "input",
+    "output",
+    "cache_create",
+    "cache_create_1h",
+    "cache_read",
+    "reasoning",
+    "total",
+    "session",
+    "project",
+    "legacy_cost",
+    "cost",
+    "priced",
+    "sidechain",
+)
+# A row that does not outrank the stored one changes nothing (not even the
+# data version, which a no-op update would bump).
+_ON_CONFLICT = (
+    "\nON CONFLICT(agent, key) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
+    + f"\nWHERE {_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}\n"
+)
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced"
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain"
 )
 #: Rows priced with the table the ledger's prices are recorded under.
 _UPSERT_PRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
 )
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
@@ -56,13 +87,13 @@ _UPSERT_PRICED = (
 #: statement names.
 _UPSERT_UNPRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17)"
 )
 _UPSERT_PRICED += _ON_CONFLICT
 _UPSERT_UNPRICED += _ON_CONFLICT
 
 CostFn = Callable[[str, int, int, int, int, int], float | None]
-#: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
+#: One events row as committed: the 17 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 
 
@@ -240,29 +271,23 @@ def to_nano(value: float | None, legacy: float | None) -> int | None:
 
 
 def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
-    """One row per key, exactly what upserting ``events`` one by one would leave.
+    """One row per key, exactly what upserting ``events`` one by one would leave:
+    the first event of the greatest ``rank``.
 
-    The earliest time; usage, model and legacy cost of the first event with
-    the strictly largest total; session and project of the first event. Claude
-    writes one line per content block with the same usage, so this roughly
-    halves the rows a commit has to upsert. With ``cost``, rows carry their
-    price (priced=1); without, they are left for ``ensure_priced``.
+    Claude writes one line per content block with the same usage, so this
+    roughly halves the rows a commit has to upsert. With ``cost``, rows carry
+    their price (priced=1); without, they are left for ``ensure_priced``.
     """
-    best: dict[str, list[Any]] = {}
+    best: dict[str, UsageEvent] = {}
     for e in events:
         got = best.get(e.key)
-        if got is None:
-            best[e.key] = [e.ts_ms, e, e]
-            continue
-        if e.ts_ms < got[0]:
-            got[0] = e.ts_ms
-        if e.total_tokens > got[1].total_tokens:
-            got[1] = e
+        if got is None or rank(e) > rank(got):
+            best[e.key] = e
     rows: list[EventRow] = []
     # One object per distinct model, session and project: rows cross a pipe
     # from parse workers, and pickle writes a repeated object only once.
     same: dict[str, str] = {}
-    for ts, e, first in best.values():
+    for e in best.values():
         value = None
         priced = 0
         if cost is not None:
@@ -282,7 +307,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
             (
                 e.agent,
                 e.key,
-                ts,
+                e.ts_ms,
                 same.setdefault(e.model, e.model),
                 e.input_tokens,
                 e.output_tokens,
@@ -291,11 +316,12 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                 e.cache_read_tokens,
                 e.reasoning_tokens,
                 e.total_tokens,
-                same.setdefault(first.session_id, first.session_id),
-                same.setdefault(first.project, first.project),
+                same.setdefault(e.session_id, e.session_id),
+                same.setdefault(e.project, e.project),
                 e.legacy_cost_usd,
                 value,
                 priced,
+                1 if e.sidechain else 0,
             )
         )
     return rows

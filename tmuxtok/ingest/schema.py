@@ -29,6 +29,11 @@ SCHEMA_VERSION = 1
 #: unchanged, so an older tmuxtok can still open the ledger.
 RANGE_KEY = "ts_range"
 RANGE = f"{TS_MIN_MS}:{TS_MAX_MS}"
+#: Columns ``events`` gained after its first release. A ledger without one gets
+#: it when opened (``add_columns``); no schema bump, because an older tmuxtok
+#: still reads and writes the table: it names the columns it inserts, and the
+#: default fills the new one.
+ADDED_COLUMNS = {"sidechain": "INTEGER NOT NULL DEFAULT 0"}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -38,7 +43,7 @@ CREATE TABLE IF NOT EXISTS events(
   input INTEGER NOT NULL, output INTEGER NOT NULL, cache_create INTEGER NOT NULL,
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
-  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0,
+  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, sidechain INTEGER NOT NULL DEFAULT 0,
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
@@ -168,6 +173,7 @@ def connect(path: Path) -> sqlite3.Connection:
             )
         conn.execute("SELECT count(*) FROM files").fetchone()
         conn.executescript(_TEMP)
+        add_columns(conn)
         hold_to_range(conn)
     except BaseException:
         conn.close()
@@ -213,6 +219,20 @@ def hold_to_range(conn: sqlite3.Connection) -> int:
             return 0
         raise
     return deleted
+
+
+def add_columns(conn: sqlite3.Connection) -> None:
+    """Give a ledger made by an older tmuxtok the ``events`` columns it lacks.
+
+    A ledger that cannot be written now (read-only) is left as it is: reports
+    never read these columns, and a write would fail there anyway.
+    """
+    have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+    for name, ddl in ADDED_COLUMNS.items():
+        if name not in have:
+            # read-only, or added meanwhile by another process
+            with contextlib.suppress(sqlite3.OperationalError):
+                conn.execute(f"ALTER TABLE events ADD COLUMN {name} {ddl}")
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:

@@ -57,6 +57,10 @@ class UsageEvent(Record):
 
     Mutable: parsers fill ``key`` and ``legacy_cost_usd`` after building it.
     A ``total_tokens`` of 0 is filled from the four token counts.
+
+    ``sidechain``: the record is a subagent's copy (Claude Code's
+    ``isSidechain``). When a response is recorded more than once, a
+    main-chain record outranks a sidechain one (``ingest.batch.rank``).
     """
 
     _fields = (
@@ -74,6 +78,7 @@ class UsageEvent(Record):
         "session_id",
         "project",
         "legacy_cost_usd",
+        "sidechain",
     )
     __slots__ = _fields
 
@@ -93,6 +98,7 @@ class UsageEvent(Record):
         session_id: str = "",
         project: str = "",
         legacy_cost_usd: float | None = None,
+        sidechain: bool = False,
     ) -> None:
         self.agent = agent
         self.key = key
@@ -110,6 +116,7 @@ class UsageEvent(Record):
         self.session_id = session_id
         self.project = project
         self.legacy_cost_usd = legacy_cost_usd
+        self.sidechain = sidechain
 
 
 class LimitSnapshot(NamedTuple):

@@ -6,7 +6,10 @@ early lines), resumed sessions copy old lines into new files, and subagent
 transcripts replay parent messages under a *new* requestId. ``message.id`` is
 unique per API response, so keying on it alone collapses all three cases no
 matter in which order files are read; ``id:requestId`` would count a sidechain
-replay twice when the subagent file happens to be read first.
+replay twice when the subagent file happens to be read first. The same key
+makes a subagent's reply repeated in its parent's transcript as a ``progress``
+line one event with the subagent's own line (``_progress_line``); which of the
+records stands for the event is ``ingest.batch.rank``'s to say.
 
 Two decoders. For a large read (``enable_typed``), msgspec reads the usual
 assistant line into typed structs of just the fields an event needs, skipping
@@ -47,7 +50,7 @@ from tmuxtok.sources.values import (
 )
 
 if TYPE_CHECKING:
-    from tmuxtok.sources.claude.typed import AssistantLine
+    from tmuxtok.sources.claude.typed import AssistantLine, Nested
 
 _loads = orjson.loads
 _DecodeError = orjson.JSONDecodeError
@@ -126,6 +129,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         text(obj, "sessionId"),
         text(obj, "cwd"),
         obj.get("costUSD"),
+        obj.get("isSidechain") is True,
     )
     mid = msg.get("id")
     if type(mid) is str and mid:
@@ -137,6 +141,24 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         else:
             ev.key = _line_key(raw)
     return ev
+
+
+def _progress_line(obj: dict[str, Any]) -> dict[str, Any] | None:
+    """The subagent's assistant line a ``progress`` line repeats, or None.
+
+    Claude Code writes each message of a subagent into its parent's transcript
+    as ``{"type":"progress","data":{"message":{"type":"assistant","timestamp",
+    "message":{id, model, usage, …},"requestId",…},…},"sessionId","cwd",…}``.
+    Where the subagent's own transcript is kept these repeat it (same
+    ``message.id``: one event); where it is not (older versions, deleted
+    files) they are the only record of that billed usage. The nested line has
+    no session or cwd of its own: the parent's are its.
+    """
+    data = obj.get("data")
+    said = data.get("message") if type(data) is dict else None
+    if type(said) is not dict or said.get("type") != "assistant":
+        return None
+    return {**said, "sessionId": obj.get("sessionId"), "cwd": obj.get("cwd")}
 
 
 def _event(
@@ -151,6 +173,7 @@ def _event(
     session: str,
     project: str,
     legacy: Any,
+    sidechain: bool,
 ) -> UsageEvent:
     """The event of checked counts, whichever decoder read them.
 
@@ -171,6 +194,8 @@ def _event(
         inp + out + create + read,
         session,
         project,
+        None,
+        sidechain,
     )
     if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
         ev.legacy_cost_usd = float(legacy)
@@ -193,6 +218,9 @@ _PATTERNS = {
     "cwd": rb'"cwd":"((?:[^"\\]|\\.){1,4000})"',
     "rid": rb'"requestId":"([^"\\]{1,200})"',
     "ts": rb'"timestamp":"([^"\\]{1,64})"',
+    "side": rb'"isSidechain":(true|false)',
+    "id": rb'"id":"([^"\\]{1,200})"',
+    "type": rb'"type":"([^"\\]{1,64})"',
     "marker": rb"usage limit reached\|(\d{9,11})",
 }
 
@@ -222,6 +250,8 @@ def _first(name: str, data: bytes) -> str:
 
 
 LIMIT_MARKER = b"usage limit reached|"
+#: Where a progress line's subagent line starts (Claude Code writes it first in ``data``).
+_PROGRESS_AT = b'"data":{"message":{'
 
 
 def _limit_markers(obj: dict[str, Any], line: bytes, out: ParseResult) -> None:
@@ -274,14 +304,16 @@ class ClaudeParser:
 
     Claude Code writes one line per content block of a response, each with the
     same ``message.id`` and usually the same usage. Such a repeat, no earlier
-    than the line already taken, cannot change the merged event (the earliest
-    time and the first strictly largest usage win), so it is dropped before
-    an event is built: half the lines of a cold ingest.
+    than the line already taken and no more main-chain, cannot outrank it
+    (``ingest.batch.rank``: main chain first, then the larger total, then the
+    earlier time; a tie keeps the first), so it cannot change the merged
+    event and is dropped before an event is built: half the lines of a cold
+    ingest.
     """
 
     def __init__(self) -> None:
-        #: message.id -> (usage, model, time) of the first event taken for it.
-        self._taken: dict[str, tuple[Any, Any, int]] = {}
+        #: message.id -> (usage, model, time, sidechain) of the first event taken for it.
+        self._taken: dict[str, tuple[Any, Any, int, bool]] = {}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
         decode = _decode_usual
@@ -296,19 +328,33 @@ class ClaudeParser:
             got = decode(line)
         except (ValueError, RecursionError, OverflowError):  # DecodeError is a ValueError
             return False
+        said: AssistantLine | Nested = got
         if got.type != "assistant":
-            return True  # a user or tool-result line that merely quotes one
-        msg = got.message
+            # a progress line carries a subagent's line; any other merely quotes one
+            nested = got.data.message if got.type == "progress" and got.data else None
+            if nested is None or nested.type != "assistant":
+                return True
+            said = nested
+        msg = said.message
+        if msg is None:
+            return False
         mid = msg.id
         model = msg.model
-        if got.isApiErrorMessage or not mid or not model or model == "<synthetic>":
+        if said.isApiErrorMessage or not mid or not model or model == "<synthetic>":
             return False
-        ts = parse_ts_ms(got.timestamp)
+        ts = parse_ts_ms(said.timestamp)
         if ts is None:
             return False
         usage = msg.usage
+        side = said.isSidechain
         taken = self._taken.get(mid)
-        if taken is not None and usage == taken[0] and model == taken[1] and ts >= taken[2]:
+        if (
+            taken is not None
+            and usage == taken[0]
+            and model == taken[1]
+            and ts >= taken[2]
+            and side >= taken[3]
+        ):
             return True
         inp = usage.input_tokens
         out_ = usage.output_tokens
@@ -325,10 +371,21 @@ class ClaudeParser:
         ):
             return False
         ev = _event(
-            mid, ts, model, inp, out_, create, read, one_hour, got.sessionId, got.cwd, got.costUSD
+            mid,
+            ts,
+            model,
+            inp,
+            out_,
+            create,
+            read,
+            one_hour,
+            got.sessionId,
+            got.cwd,
+            said.costUSD,
+            side,
         )
         if taken is None:
-            self._taken[mid] = (usage, model, ts)
+            self._taken[mid] = (usage, model, ts, side)
         out.events.append(ev)
         return True
 
@@ -350,7 +407,13 @@ class ClaudeParser:
         if type(obj) is not dict:
             out.skip("wrong_shape")
             return
-        if obj.get("type") != "assistant":
+        kind = obj.get("type")
+        progress = kind == "progress"
+        if progress:
+            obj = _progress_line(obj)
+            if obj is None:
+                return
+        elif kind != "assistant":
             return
         msg = obj.get("message")
         error = obj.get("isApiErrorMessage")
@@ -358,22 +421,28 @@ class ClaudeParser:
         if type(msg) is dict:
             mid = msg.get("id")
             taken = self._taken.get(mid) if type(mid) is str and not error else None
-            if taken and msg.get("usage") == taken[0] and msg.get("model") == taken[1]:
+            if (
+                taken
+                and msg.get("usage") == taken[0]
+                and msg.get("model") == taken[1]
+                and (obj.get("isSidechain") is True) >= taken[3]
+            ):
                 ts = parse_ts_ms(obj.get("timestamp"))
                 if ts is not None and ts >= taken[2]:
                     return
         got = _event_from(obj, line)
+        # A limit marker is Claude Code's own synthetic reply, never a billed one.
+        # One a subagent hit is its parent's too, and read there (older progress
+        # lines also repeat the subagent's whole history, old replies included).
+        markers = not progress and (error or got == "synthetic" or got == "no_usage")
+        if markers:
+            _limit_markers(obj, line, out)
         if isinstance(got, str):
-            # A limit marker is Claude Code's own synthetic reply, never a billed one.
-            if error or got == "synthetic" or got == "no_usage":
-                _limit_markers(obj, line, out)
             if got != "no_usage":
                 out.skip(got)
             return
-        if error:
-            _limit_markers(obj, line, out)
-        elif type(msg) is dict and got.key == mid and mid not in self._taken:
-            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms)
+        if not error and type(msg) is dict and got.key == mid and mid not in self._taken:
+            self._taken[mid] = (msg["usage"], msg.get("model"), got.ts_ms, got.sidechain)
         out.events.append(got)
 
     def feed_oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
@@ -383,7 +452,12 @@ class ClaudeParser:
         puts ``message.id``/``model`` before the content and ``usage``,
         ``requestId``, ``type`` and ``timestamp`` after it. Quotes inside JSON
         strings are escaped, so these raw-byte patterns only match structure.
+        A progress line has its own layout (``_oversized_progress``).
         """
+        at = head.find(_PROGRESS_AT)
+        if at != -1 and (b'"type":"progress"' in head or b'"type":"progress"' in tail):
+            self._oversized_progress(head, at + len(_PROGRESS_AT) - 1, tail, out)
+            return
         if b'"type":"assistant"' not in tail or b'"usage":{' not in tail:
             return
         at = tail.rfind(b'"usage":{') + len(b'"usage":')
@@ -398,8 +472,63 @@ class ClaudeParser:
             "requestId": _last("rid", tail),
             "sessionId": _first("sid", head),
             "cwd": _first("cwd", head),
+            "isSidechain": _first("side", head) == "true",
             "message": {"id": _first("mid", head), "model": _first("model", head), "usage": usage},
         }
+        got = _event_from(obj, head + tail)
+        if isinstance(got, str):
+            out.skip(got)
+        else:
+            out.events.append(got)
+
+    def _oversized_progress(self, head: bytes, at: int, tail: bytes, out: ParseResult) -> None:
+        """Rebuild a progress line too long to hold; its subagent line starts at ``head[at]``.
+
+        Older versions follow that line with ``normalizedMessages``, the
+        subagent's whole history so far, which makes the line long while the
+        line itself is short enough to decode from the head. When the line's
+        own content is what is long (a subagent's huge Write), its usage and
+        requestId come just before ``"normalizedMessages":[]`` at the end, and
+        its id, model and time near the start, as in an assistant line.
+        """
+        inner = head[at:]
+        said: Any
+        try:
+            said, _ = json.JSONDecoder().raw_decode(inner.decode("utf-8", "replace"))
+        except (ValueError, RecursionError):
+            if _first("type", inner) != "assistant":
+                return  # a long tool result the subagent got: no usage
+            cut = tail.rfind(b',"normalizedMessages":[]')
+            body = tail[:cut] if cut != -1 else b""
+            u = body.rfind(b'"usage":{')
+            if u == -1:
+                out.skip("too_long")
+                return
+            try:
+                usage, _ = json.JSONDecoder().raw_decode(
+                    body[u + len(b'"usage":') :].decode("utf-8", "replace")
+                )
+            except (ValueError, RecursionError):
+                out.skip("malformed")
+                return
+            said = {
+                "type": "assistant",
+                "timestamp": _first("ts", inner),
+                "requestId": _last("rid", body),
+                "isSidechain": _first("side", inner) == "true",
+                "message": {"id": _first("id", inner), "model": _first("model", inner)},
+            }
+            said["message"]["usage"] = usage
+        outer = head[:at]
+        obj = _progress_line(
+            {
+                "data": {"message": said},
+                "sessionId": _first("sid", outer) or _last("sid", tail),
+                "cwd": _first("cwd", outer) or _last("cwd", tail),
+            }
+        )
+        if obj is None:
+            return
         got = _event_from(obj, head + tail)
         if isinstance(got, str):
             out.skip(got)

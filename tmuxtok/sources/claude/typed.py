@@ -1,4 +1,5 @@
-"""Claude Code's usual assistant line as msgspec structs: what a large read decodes.
+"""Claude Code's usual assistant line (and the progress line that repeats a
+subagent's) as msgspec structs: what a large read decodes.
 
 The struct holds only the fields an event needs, in the types they usually
 have; msgspec skips everything else (message content above all) without
@@ -31,8 +32,25 @@ class Message(msgspec.Struct):
     usage: ClaudeUsage
 
 
+class Nested(msgspec.Struct):
+    """``data.message`` of a ``progress`` line: a subagent's line, repeated in
+    its parent's transcript (no session or cwd of its own)."""
+
+    type: str
+    message: Message
+    timestamp: str
+    isApiErrorMessage: bool = False
+    costUSD: float | None = None
+    isSidechain: bool = False
+
+
+class Progress(msgspec.Struct):
+    message: Nested | None = None
+
+
 class AssistantLine(msgspec.Struct):
-    """The fields of an assistant line that an event needs, in their usual types.
+    """The fields of an assistant line that an event needs, in their usual types;
+    or of a ``progress`` line, whose ``data.message`` is one.
 
     msgspec decodes just these (and skips the rest, message content included,
     without building it): half of orjson's cost on these lines. A line that
@@ -40,12 +58,14 @@ class AssistantLine(msgspec.Struct):
     """
 
     type: str
-    message: Message
-    timestamp: str
+    message: Message | None = None
+    timestamp: str = ""
     sessionId: str = ""
     cwd: str = ""
     isApiErrorMessage: bool = False
     costUSD: float | None = None
+    isSidechain: bool = False
+    data: Progress | None = None
 
 
 decode_claude = msgspec.json.Decoder(AssistantLine).decode
