@@ -345,3 +345,78 @@ def test_fingerprint_tracks_effective_prices(tmp_path: Path) -> None:
 def test_fingerprint_tracks_aliases(tmp_path: Path) -> None:
     aliased = PriceTable.load(_write(tmp_path, '[aliases]\n"proxy" = "gpt-5"\n'))
     assert aliased.fingerprint() != PriceTable.load().fingerprint()
+
+
+# --- fast mode -------------------------------------------------------------
+
+_USAGE = (1000, 2000, 3000, 1000, 4000)
+
+
+def test_a_fast_request_costs_the_whole_price_times_the_multiplier(table: PriceTable) -> None:
+    base = table.cost("claude-opus-4-6", *_USAGE)
+    assert base is not None
+    assert table.cost("claude-opus-4-6", *_USAGE, "fast") == pytest.approx(6 * base)
+    assert table.cost("claude-opus-4-6", *_USAGE, "") == base
+    assert table.cost("claude-opus-4-6", *_USAGE, "priority") == base  # no surcharge known
+
+
+def test_fast_above_200k_multiplies_the_long_context_price(
+    table: PriceTable, tmp_path: Path
+) -> None:
+    m = "claude-sonnet-4-5-20250929"
+    long = table.cost(m, 250_000, 1000, 0, 0, 0)
+    assert long == pytest.approx((250_000 * 6 + 1000 * 22.5) / M)
+    t = PriceTable.load(_write(tmp_path, f'[models."{m}"]\nfast = 2\n'))
+    assert t.cost(m, 250_000, 1000, 0, 0, 0, "fast") == pytest.approx(2 * long)
+
+
+@pytest.mark.parametrize(
+    ("key", "mult"),
+    [
+        ("claude-opus-4-6", 6.0),
+        ("claude-opus-4-6-20260205", 6.0),
+        ("claude-opus-4-7", 6.0),
+        ("claude-opus-4-8", 2.0),
+        ("gpt-5.5", 2.5),
+        ("gpt-5.4", 2.0),
+        ("gpt-5.3-codex", 2.0),
+    ],
+)
+def test_ccusage_fallback_multipliers_where_the_table_has_none(key: str, mult: float) -> None:
+    t = PriceTable({key: _flat(1)})
+    assert t.fast_multiplier(key) == (mult, "fallback")
+    assert t.cost(key, 1, 0, 0, 0, 0, "fast") == pytest.approx(mult)
+
+
+@pytest.mark.parametrize(
+    "key", ["gpt-5.4-mini", "gpt-5.55", "claude-opus-4-60", "claude-sonnet-4-6"]
+)
+def test_fallbacks_match_no_neighbour(key: str) -> None:
+    t = PriceTable({key: _flat(1)})
+    assert t.fast_multiplier(key) == (1.0, "none")
+    assert t.cost(key, 1, 0, 0, 0, 0, "fast") == pytest.approx(1)
+
+
+def test_the_tables_multiplier_wins_over_the_fallback() -> None:
+    t = PriceTable({"claude-opus-4-6": _flat(1)._replace(fast=3.0)})
+    assert t.fast_multiplier("claude-opus-4-6-20260301") == (3.0, "table")
+    assert t.cost("claude-opus-4-6", 1, 0, 0, 0, 0, "fast") == pytest.approx(3)
+
+
+def test_unknown_model_stays_unknown_in_fast_mode(table: PriceTable) -> None:
+    assert table.cost("mystery-model", 10, 10, 0, 0, 0, "fast") is None
+
+
+def test_override_sets_the_fast_multiplier(tmp_path: Path) -> None:
+    base = PriceTable.load()
+    t = PriceTable.load(_write(tmp_path, '[models."claude-sonnet-4-5"]\nfast = 4\n'))
+    want = base.cost("claude-sonnet-4-5", *_USAGE)
+    assert t.cost("claude-sonnet-4-5", *_USAGE, "fast") == pytest.approx(4 * (want or 0))
+    assert t.cost("claude-sonnet-4-5", *_USAGE) == want  # the prices themselves unchanged
+    assert t.fingerprint() != base.fingerprint()
+
+
+def test_override_fast_zero_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[models."claude-sonnet-4-5"]\nfast = 0\n')
+    with pytest.raises(PriceConfigError, match=r"fast: expected a multiplier > 0, got 0$"):
+        PriceTable.load(path)

@@ -32,6 +32,7 @@ def claude_assistant(
     session: str = "sess-1",
     cc_1h: int = 0,
     content: Any = None,
+    speed: str | None = None,
 ) -> bytes:
     usage: dict[str, Any] = {
         "input_tokens": inp,
@@ -44,6 +45,8 @@ def claude_assistant(
         "output_tokens": out,
         "service_tier": "standard",
     }
+    if speed is not None:
+        usage["speed"] = speed
     obj: dict[str, Any] = {
         "parentUuid": None,
         "isSidechain": sidechain,

@@ -24,7 +24,11 @@ from tmuxtok.model.events import LimitSnapshot, UsageEvent
 
 # The upsert keeps, per key, the earliest time and the usage of the first row
 # with the strictly largest total; session and project stay those of the first
-# row stored. ``merge_rows`` applies the same rule in memory and must agree.
+# row stored. The speed is any row's that says one (every line of a response
+# was served at one speed; ``max`` makes that order-free): a ledger written
+# before speeds were kept learns them when the logs are read again. A cost
+# priced at another speed than the one kept is left for ``ensure_priced``.
+# ``merge_rows`` applies the same rules in memory and must agree.
 _ON_CONFLICT = """
 ON CONFLICT(agent, key) DO UPDATE SET
   ts_ms = min(events.ts_ms, excluded.ts_ms),
@@ -38,17 +42,20 @@ ON CONFLICT(agent, key) DO UPDATE SET
   reasoning = iif(excluded.total > events.total, excluded.reasoning, events.reasoning),
   legacy_cost = iif(excluded.total > events.total, excluded.legacy_cost, events.legacy_cost),
   cost = iif(excluded.total > events.total, excluded.cost, events.cost),
-  priced = iif(excluded.total > events.total, excluded.priced, events.priced),
+  priced = iif(max(excluded.speed, events.speed)
+                 <> iif(excluded.total > events.total, excluded.speed, events.speed),
+               0, iif(excluded.total > events.total, excluded.priced, events.priced)),
+  speed = max(excluded.speed, events.speed),
   total = max(excluded.total, events.total)
 """
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced"
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, speed"
 )
 #: Rows priced with the table the ledger's prices are recorded under.
 _UPSERT_PRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
 )
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
@@ -56,13 +63,14 @@ _UPSERT_PRICED = (
 #: statement names.
 _UPSERT_UNPRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17)"
 )
 _UPSERT_PRICED += _ON_CONFLICT
 _UPSERT_UNPRICED += _ON_CONFLICT
 
-CostFn = Callable[[str, int, int, int, int, int], float | None]
-#: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
+#: (model, input, output, cache write, of which 1 h, cache read, speed) -> USD or None.
+CostFn = Callable[[str, int, int, int, int, int, str], float | None]
+#: One events row as committed: the 17 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 
 
@@ -243,26 +251,29 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
     """One row per key, exactly what upserting ``events`` one by one would leave.
 
     The earliest time; usage, model and legacy cost of the first event with
-    the strictly largest total; session and project of the first event. Claude
-    writes one line per content block with the same usage, so this roughly
-    halves the rows a commit has to upsert. With ``cost``, rows carry their
-    price (priced=1); without, they are left for ``ensure_priced``.
+    the strictly largest total; session and project of the first event; the
+    speed any of them says.
+    Claude writes one line per content block with the same usage, so this
+    roughly halves the rows a commit has to upsert. With ``cost``, rows carry
+    their price (priced=1); without, they are left for ``ensure_priced``.
     """
     best: dict[str, list[Any]] = {}
     for e in events:
         got = best.get(e.key)
         if got is None:
-            best[e.key] = [e.ts_ms, e, e]
+            best[e.key] = [e.ts_ms, e, e, e.speed]
             continue
         if e.ts_ms < got[0]:
             got[0] = e.ts_ms
         if e.total_tokens > got[1].total_tokens:
             got[1] = e
+        if e.speed > got[3]:
+            got[3] = e.speed
     rows: list[EventRow] = []
     # One object per distinct model, session and project: rows cross a pipe
     # from parse workers, and pickle writes a repeated object only once.
     same: dict[str, str] = {}
-    for ts, e, first in best.values():
+    for ts, e, first, speed in best.values():
         value = None
         priced = 0
         if cost is not None:
@@ -274,6 +285,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                     e.cache_creation_tokens,
                     e.cache_creation_1h_tokens,
                     e.cache_read_tokens,
+                    speed,
                 ),
                 e.legacy_cost_usd,
             )
@@ -296,6 +308,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                 e.legacy_cost_usd,
                 value,
                 priced,
+                speed,
             )
         )
     return rows

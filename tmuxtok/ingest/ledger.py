@@ -330,7 +330,8 @@ class Ledger:
         every published per-token price is a whole number of nano-dollars, so
         sums are exact and reports are byte-for-byte stable whatever order the
         rows were ingested in. The table fingerprint makes a price update or a
-        user override apply to all history.
+        user override apply to all history: every event keeps what its price
+        depends on (model, token counts, speed), so any table can re-price it.
         """
         self._pricer = (fingerprint, cost)
         return self._guard(lambda: self._ensure_priced(fingerprint, cost))
@@ -357,11 +358,11 @@ class Ledger:
                 c.execute("INSERT OR REPLACE INTO meta VALUES('price_fp', ?)", (fingerprint,))
             rows = c.execute(
                 "SELECT id, model, input, output, cache_create, cache_create_1h, cache_read, "
-                "legacy_cost FROM events WHERE priced=0"
+                "speed, legacy_cost FROM events WHERE priced=0"
             ).fetchall()
             updates = [
-                (to_nano(cost(model, i, o, cc, cc1h, cr), legacy), rid)
-                for rid, model, i, o, cc, cc1h, cr, legacy in rows
+                (to_nano(cost(model, i, o, cc, cc1h, cr, speed), legacy), rid)
+                for rid, model, i, o, cc, cc1h, cr, speed, legacy in rows
             ]
             c.executemany("UPDATE events SET cost=?, priced=1 WHERE id=?", updates)
             log_change(c, start, None)

@@ -29,6 +29,11 @@ SCHEMA_VERSION = 1
 #: unchanged, so an older tmuxtok can still open the ledger.
 RANGE_KEY = "ts_range"
 RANGE = f"{TS_MIN_MS}:{TS_MAX_MS}"
+#: Columns added to a table after ledgers existed, as (table, column, its
+#: declaration), each added when a ledger without it is opened. Added
+#: columns, not a schema bump: an older tmuxtok names the columns it writes,
+#: so it can still use the ledger (new columns get their defaults).
+ADDED_COLUMNS = (("events", "speed", "TEXT NOT NULL DEFAULT ''"),)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -38,7 +43,7 @@ CREATE TABLE IF NOT EXISTS events(
   input INTEGER NOT NULL, output INTEGER NOT NULL, cache_create INTEGER NOT NULL,
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
-  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0,
+  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, speed TEXT NOT NULL DEFAULT '',
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
@@ -165,6 +170,7 @@ def connect(path: Path) -> sqlite3.Connection:
                 "`tmuxtok ledger rebuild`"
             )
         conn.execute("SELECT count(*) FROM files").fetchone()
+        add_columns(conn)
         conn.executescript(_TEMP)
         hold_to_range(conn)
     except BaseException:
@@ -211,6 +217,40 @@ def hold_to_range(conn: sqlite3.Connection) -> int:
             return 0
         raise
     return deleted
+
+
+def add_columns(conn: sqlite3.Connection) -> list[str]:
+    """Add the ``ADDED_COLUMNS`` a ledger lacks; returns the ``table.column`` names added.
+
+    A column the logs fill (``events.speed``) is only known for lines read
+    after it exists, so adding one also has every log read again from its
+    start, once: dedup keys make that count nothing twice, and the upsert
+    fills the new column in. One ``PRAGMA`` per table when nothing is missing.
+    """
+    missing = [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in _columns(conn, t)]
+    if not missing:
+        return []
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        added = []
+        for table, column, decl in missing:
+            if column not in _columns(conn, table):  # not added meanwhile by another process
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                added.append(f"{table}.{column}")
+        if added:
+            # A stat nothing matches and a fingerprint nothing matches: every
+            # file is read again from byte 0 (see ``tail``).
+            conn.execute("UPDATE files SET size=-1, mtime_ns=-1, fingerprint='!'")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return added
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:

@@ -56,7 +56,9 @@ class UsageEvent(Record):
     cached part of the prompt, ``output_tokens`` include reasoning.
 
     Mutable: parsers fill ``key`` and ``legacy_cost_usd`` after building it.
-    A ``total_tokens`` of 0 is filled from the four token counts.
+    A ``total_tokens`` of 0 is filled from the four token counts. ``speed`` is
+    how the request was served when the log says (``"fast"``), else ``""``;
+    the ledger keeps it so a price change can re-price fast requests too.
     """
 
     _fields = (
@@ -74,6 +76,7 @@ class UsageEvent(Record):
         "session_id",
         "project",
         "legacy_cost_usd",
+        "speed",
     )
     __slots__ = _fields
 
@@ -93,6 +96,7 @@ class UsageEvent(Record):
         session_id: str = "",
         project: str = "",
         legacy_cost_usd: float | None = None,
+        speed: str = "",
     ) -> None:
         self.agent = agent
         self.key = key
@@ -110,6 +114,7 @@ class UsageEvent(Record):
         self.session_id = session_id
         self.project = project
         self.legacy_cost_usd = legacy_cost_usd
+        self.speed = speed
 
 
 class LimitSnapshot(NamedTuple):

@@ -11,6 +11,11 @@ Above 200k prompt tokens the whole request is billed at the long-context rates,
 because that is how Anthropic and Google bill it; ccusage tiers each token kind
 separately, which underprices requests just past the threshold.
 
+A request made in fast mode (Claude's ``usage.speed: "fast"``) costs its
+model's price times the model's fast multiplier: LiteLLM's
+``provider_specific_entry.fast``, else ccusage's fallbacks (``FAST_FALLBACK``),
+else 1 (no known surcharge).
+
 Every report loads the table and fingerprints it, so that path needs none of
 ``json``, ``re``, ``hashlib``, ``tomllib`` or ``dataclasses`` (~15 ms of imports
 between them): the regexes are compiled only when a name first needs
@@ -40,7 +45,11 @@ _PER_MILLION = 1_000_000
 
 
 class ModelPrice(NamedTuple):
-    """USD per token; ``*_above_200k`` is None where the model has no such tier."""
+    """USD per token; ``*_above_200k`` is None where the model has no such tier.
+
+    ``fast`` multiplies the whole cost of a fast-mode request; None where the
+    table does not say (``FAST_FALLBACK`` may).
+    """
 
     input: float
     output: float
@@ -52,6 +61,7 @@ class ModelPrice(NamedTuple):
     cache_write_5m_above_200k: float | None = None
     cache_write_1h_above_200k: float | None = None
     cache_read_above_200k: float | None = None
+    fast: float | None = None
 
 
 class PriceConfigError(errors.TmuxtokError, ValueError):
@@ -63,6 +73,25 @@ class PriceConfigError(errors.TmuxtokError, ValueError):
 
 _FIELDS: tuple[str, ...] = ModelPrice._fields
 _TIER_FIELDS = tuple(f for f in _FIELDS if f.endswith("_above_200k"))
+#: The one field that is a multiplier, not USD per token.
+_FAST = "fast"
+
+#: The speed a fast-mode request is logged with (``UsageEvent.speed``).
+FAST_SPEED = "fast"
+#: ccusage's fast-mode multipliers for tables that give none: (name, whole
+#: family?, multiplier). A family entry also covers dated and suffixed keys
+#: ("claude-opus-4-6-20260205"); OpenAI's names match exactly.
+FAST_FALLBACK: tuple[tuple[str, bool, float], ...] = (
+    ("claude-opus-4-6", True, 6.0),
+    ("claude-opus-4-7", True, 6.0),
+    ("claude-opus-4-8", True, 2.0),
+    ("gpt-5.5", False, 2.5),
+    ("gpt-5.4", False, 2.0),
+    ("gpt-5.3-codex", False, 2.0),
+)
+#: Part of the fingerprint: bump it when a change to this module's code (not
+#: to a table) changes what any request costs, so ledgers re-price.
+FORMULA = 2
 
 _LITELLM = {
     "input_cost_per_token": "input",
@@ -165,6 +194,7 @@ def _build(name: str, given: Mapping[str, float]) -> ModelPrice:
         cache_write_5m_above_200k=w5t,
         cache_write_1h_above_200k=w1t,
         cache_read_above_200k=given.get("cache_read_above_200k"),
+        fast=given.get(_FAST),
     )
 
 
@@ -186,8 +216,19 @@ def _embedded() -> dict[str, ModelPrice]:
         if name.startswith("_"):
             continue
         given = {_LITELLM[k]: float(v) for k, v in entry.items() if k in _LITELLM}
+        special = entry.get("provider_specific_entry")
+        if type(special) is dict and _FAST in special:
+            given[_FAST] = float(special[_FAST])
         out[name] = _build(name, given)
     return out
+
+
+def fallback_fast(key: str) -> float | None:
+    """ccusage's fast multiplier for the table key ``key``, if it has one."""
+    for name, family, mult in FAST_FALLBACK:
+        if key == name or (family and key.startswith(name + "-")):
+            return mult
+    return None
 
 
 def default_override_path(env: Mapping[str, str] | None = None) -> Path:
@@ -209,6 +250,7 @@ class PriceTable:
         self._aliases = dict(aliases or {})
         self._index: dict[str, str] | None = None  # see _family_index
         self._cache: dict[str, ModelPrice | None] = {}
+        self._fast: dict[str, tuple[float, str]] = {}
         self._fingerprint: str | None = None
 
     @classmethod
@@ -256,8 +298,13 @@ class PriceTable:
         cache_creation_tokens: int,
         cache_creation_1h_tokens: int,
         cache_read_tokens: int,
+        speed: str = "",
     ) -> float | None:
-        """USD for one request; None when the model is unknown (never a silent 0)."""
+        """USD for one request; None when the model is unknown (never a silent 0).
+
+        ``speed`` is the event's (``""`` standard): a fast request costs the
+        whole price times the model's fast multiplier.
+        """
         p = self.lookup(model)
         if p is None:
             return None
@@ -266,16 +313,36 @@ class PriceTable:
         prompt = input_tokens + cache_creation_tokens + cache_read_tokens
         if prompt > TIER_THRESHOLD:
             p = _long_context(p)
-        return (
+        usd = (
             input_tokens * p.input
             + output_tokens * p.output
             + write_5m * p.cache_write_5m
             + write_1h * p.cache_write_1h
             + cache_read_tokens * p.cache_read
         )
+        if speed == FAST_SPEED:
+            usd *= self.fast_multiplier(model)[0]
+        return usd
+
+    def fast_multiplier(self, model: str) -> tuple[float, str]:
+        """The multiplier of a fast-mode request, and where it comes from:
+        "table" (a price table or the override), "fallback" (ccusage's), or
+        "none" (no surcharge known: 1)."""
+        got = self._fast.get(model)
+        if got is None:
+            key = self.resolve(model)
+            p = None if key is None else self._prices[key]
+            if p is not None and p.fast is not None:
+                got = (p.fast, "table")
+            else:
+                mult = None if key is None else fallback_fast(key)
+                got = (1.0, "none") if mult is None else (mult, "fallback")
+            self._fast[model] = got
+        return got
 
     def fingerprint(self) -> str:
-        """Changes exactly when some model's effective price or alias changes.
+        """Changes exactly when some model's effective price (fast multipliers
+        included), an alias, ``FAST_FALLBACK`` or ``FORMULA`` changes.
 
         Ledgers store it, so it must never change for the same table.
         Computed once per table: every refresh asks for it twice.
@@ -286,6 +353,8 @@ class PriceTable:
             doc = {
                 "prices": {k: v._asdict() for k, v in self._prices.items()},
                 "aliases": self._aliases,
+                "fast_fallback": FAST_FALLBACK,
+                "formula": FORMULA,
             }
             blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
             self._fingerprint = sha256_hex(blob.encode())[:16]
@@ -327,7 +396,9 @@ class PriceTable:
                     or not (math.isfinite(v) and v >= 0)
                 ):
                     raise fail(f"{where}.{k}", f"expected a number ≥ 0, got {_show(v)}")
-                given[k] = v / _PER_MILLION
+                if k == _FAST and v == 0:
+                    raise fail(f"{where}.{k}", "expected a multiplier > 0, got 0")
+                given[k] = v if k == _FAST else v / _PER_MILLION
             key = self.resolve(name)
             if key is not None:
                 prices[key] = prices[key]._replace(**given)

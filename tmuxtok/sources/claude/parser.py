@@ -41,6 +41,7 @@ from tmuxtok.sources.values import (
     MAX_TOKENS,
     WrongShape,
     parse_ts_ms,
+    speed,
     text,
     tok,
     ts_skip_reason,
@@ -126,6 +127,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         text(obj, "sessionId"),
         text(obj, "cwd"),
         obj.get("costUSD"),
+        get("speed"),
     )
     mid = msg.get("id")
     if type(mid) is str and mid:
@@ -151,11 +153,12 @@ def _event(
     session: str,
     project: str,
     legacy: Any,
+    how_fast: Any,
 ) -> UsageEvent:
     """The event of checked counts, whichever decoder read them.
 
     ``one_hour`` is the part of ``create`` cached for an hour; a logged cost
-    counts only if it is sane.
+    counts only if it is sane; ``how_fast`` is the line's ``usage.speed``.
     """
     ev = UsageEvent(
         NAME,
@@ -171,6 +174,8 @@ def _event(
         inp + out + create + read,
         session,
         project,
+        None,
+        "" if how_fast is None else speed(how_fast),
     )
     if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
         ev.legacy_cost_usd = float(legacy)
@@ -325,7 +330,18 @@ class ClaudeParser:
         ):
             return False
         ev = _event(
-            mid, ts, model, inp, out_, create, read, one_hour, got.sessionId, got.cwd, got.costUSD
+            mid,
+            ts,
+            model,
+            inp,
+            out_,
+            create,
+            read,
+            one_hour,
+            got.sessionId,
+            got.cwd,
+            got.costUSD,
+            usage.speed,
         )
         if taken is None:
             self._taken[mid] = (usage, model, ts)
