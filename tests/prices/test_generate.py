@@ -168,3 +168,14 @@ def test_select_refuses_what_is_not_litellms_shape() -> None:
     with pytest.raises(PriceDataError, match=r"\(1 left out for bad values\)"):
         select({"gpt-x": {"litellm_provider": "openai", "input_cost_per_token": -1}})
     assert not wanted("_meta", {"litellm_provider": "openai"})
+
+
+def test_a_model_priced_otherwise_than_per_token_is_no_bad_value() -> None:
+    medlm = {
+        "input_cost_per_character": 5e-06,
+        "litellm_provider": "vertex_ai-language-models",
+        "mode": "chat",
+    }
+    assert entry("medlm-large", medlm) is None
+    picked = select(litellm_doc({"medlm-large": medlm}))
+    assert "medlm-large" not in picked.entries and picked.rejected == {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tmuxtok.model.pricing import read_entries, shipped_path
+
 _SPEC = {
     "sample_spec": {
         "input_cost_per_token": 0.0,
@@ -15,54 +17,34 @@ _SPEC = {
     }
 }
 
+_SHIPPED = read_entries(shipped_path())
+
+
+def _as_litellm(name: str, provider: str, mode: str = "chat", **extra: Any) -> dict[str, Any]:
+    """The shipped entry of ``name`` as LiteLLM lists it: its prices, and fields tmuxtok
+    does not keep (capabilities, priority-tier and regional prices)."""
+    return {**_SHIPPED[name], "litellm_provider": provider, "mode": mode, **extra}
+
+
 _MODELS: dict[str, dict[str, Any]] = {
-    "claude-opus-4-6": {
-        "cache_creation_input_token_cost": 6.25e-06,
-        "cache_creation_input_token_cost_above_1hr": 1e-05,
-        "cache_read_input_token_cost": 5e-07,
-        "input_cost_per_token": 5e-06,
-        "litellm_provider": "anthropic",
-        "max_input_tokens": 1000000,
-        "mode": "chat",
-        "output_cost_per_token": 2.5e-05,
-        "provider_specific_entry": {"us": 1.1, "fast": 6.0},
-        "search_context_cost_per_query": {"search_context_size_high": 0.01},
-        "supports_vision": True,
-    },
-    "claude-sonnet-4-5": {
-        "cache_creation_input_token_cost": 3.75e-06,
-        "cache_read_input_token_cost": 3e-07,
-        "input_cost_per_token": 3e-06,
-        "input_cost_per_token_above_200k_tokens": 6e-06,
-        "litellm_provider": "anthropic",
-        "mode": "chat",
-        "output_cost_per_token": 1.5e-05,
-        "output_cost_per_token_above_200k_tokens": 2.25e-05,
-    },
-    "gpt-4.1": {
-        "cache_read_input_token_cost": 5e-07,
-        "cache_read_input_token_cost_priority": 8.75e-07,
-        "input_cost_per_token": 2e-06,
-        "input_cost_per_token_priority": 3.5e-06,
-        "litellm_provider": "openai",
-        "mode": "chat",
-        "output_cost_per_token": 8e-06,
-        "supported_endpoints": ["/v1/chat/completions", "/v1/responses"],
-    },
-    "gpt-5.3-codex": {
-        "cache_read_input_token_cost": 1.75e-07,
-        "input_cost_per_token": 1.75e-06,
-        "litellm_provider": "openai",
-        "mode": "responses",
-        "output_cost_per_token": 1.4e-05,
-    },
-    "gemini-2.5-pro": {
-        "cache_read_input_token_cost": 1.25e-07,
-        "input_cost_per_token": 1.25e-06,
-        "litellm_provider": "vertex_ai-language-models",
-        "mode": "chat",
-        "output_cost_per_token": 1e-05,
-    },
+    "claude-opus-4-6": _as_litellm(
+        "claude-opus-4-6",
+        "anthropic",
+        max_input_tokens=1000000,
+        provider_specific_entry={"us": 1.1, "fast": 6.0},
+        search_context_cost_per_query={"search_context_size_high": 0.01},
+        supports_vision=True,
+    ),
+    "claude-sonnet-4-5": _as_litellm("claude-sonnet-4-5", "anthropic"),
+    "gpt-4.1": _as_litellm(
+        "gpt-4.1",
+        "openai",
+        cache_read_input_token_cost_priority=8.75e-07,
+        input_cost_per_token_priority=3.5e-06,
+        supported_endpoints=["/v1/chat/completions", "/v1/responses"],
+    ),
+    "gpt-5.3-codex": _as_litellm("gpt-5.3-codex", "openai", "responses"),
+    "gemini-2.5-pro": _as_litellm("gemini-2.5-pro", "vertex_ai-language-models"),
     # What tmuxtok leaves out: resellers, other modes, fine-tune templates, other vendors.
     "azure/gpt-4.1": {
         "input_cost_per_token": 9e-06,

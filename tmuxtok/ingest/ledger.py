@@ -324,7 +324,8 @@ class Ledger:
         return write_error(self.path, e)
 
     def ensure_priced(self, fingerprint: str, cost: CostFn) -> int:
-        """(Re)price events whose cost is missing or was priced with another table.
+        """(Re)price events whose cost is missing or was priced with another table;
+        returns how many events' costs that changed.
 
         Costs are stored so reports can sum them in SQL, as integer nano-dollars:
         every published per-token price is a whole number of nano-dollars, so
@@ -358,13 +359,17 @@ class Ledger:
                 c.execute("INSERT OR REPLACE INTO meta VALUES('price_fp', ?)", (fingerprint,))
             rows = c.execute(
                 "SELECT id, model, input, output, cache_create, cache_create_1h, cache_read, "
-                "speed, legacy_cost FROM events WHERE priced=0"
+                "speed, legacy_cost, cost FROM events WHERE priced=0"
             ).fetchall()
-            updates = [
-                (to_nano(cost(model, i, o, cc, cc1h, cr, speed), legacy), rid)
-                for rid, model, i, o, cc, cc1h, cr, speed, legacy in rows
-            ]
+            updates = []
+            for rid, model, i, o, cc, cc1h, cr, speed, legacy, old in rows:
+                new = to_nano(cost(model, i, o, cc, cc1h, cr, speed), legacy)
+                if new != old:
+                    updates.append((new, rid))
+            # Only costs that moved are written one by one; the rest just
+            # become priced, in one statement.
             c.executemany("UPDATE events SET cost=?, priced=1 WHERE id=?", updates)
+            c.execute("UPDATE events SET priced=1 WHERE priced=0")
             log_change(c, start, None)
             c.execute("COMMIT")
         except BaseException as e:

@@ -59,8 +59,9 @@ def _number(v: Any) -> bool:
     return not isinstance(v, bool) and isinstance(v, int | float) and math.isfinite(v)
 
 
-def entry(name: str, raw: Any) -> dict[str, Any] | str:
-    """The table entry of one LiteLLM entry, or why it has none.
+def entry(name: str, raw: Any) -> dict[str, Any] | str | None:
+    """The table entry of one LiteLLM entry, or why it has none; None for a model
+    not priced per token at all (LiteLLM lists some priced per character).
 
     Only the price fields and ``provider_specific_entry.fast`` are kept, each
     checked: a price is a finite number in [0, 1] USD per token, the
@@ -68,6 +69,8 @@ def entry(name: str, raw: Any) -> dict[str, Any] | str:
     """
     if not isinstance(raw, dict):
         return "not an object"
+    if all(raw.get(field) is None for field in REQUIRED):
+        return None
     out: dict[str, Any] = {}
     for field in PRICE_FIELDS:
         if field not in raw or raw[field] is None:
@@ -119,7 +122,7 @@ def select(doc: Any) -> Selection:
         got = entry(name, raw)
         if isinstance(got, str):
             rejected[name] = got
-        else:
+        elif got is not None:
             entries[name] = got
     if not entries:
         why = f" ({len(rejected)} left out for bad values)" if rejected else ""

@@ -43,8 +43,8 @@ def verified() -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for name, raw in read_entries(verified_path()).items():
         got = entry(name, raw)
-        if isinstance(got, str):
-            raise TmuxtokError(f"{verified_path()}: {name}: {got}")
+        if not isinstance(got, dict):
+            raise TmuxtokError(f"{verified_path()}: {name}: {got or 'no price per token'}")
         out[name] = got
     return out
 

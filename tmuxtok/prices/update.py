@@ -100,7 +100,7 @@ def download(url: str, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> 
                 if not chunk:
                     break
                 if time.monotonic() > deadline:
-                    raise TimeoutError
+                    raise UpdateError(f"{url}: not fetched within {timeout:g} s")
                 size += len(chunk)
                 if size > max_bytes:
                     raise UpdateError(f"{url}: more than {max_bytes:,} bytes")
@@ -112,7 +112,7 @@ def download(url: str, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> 
             raise UpdateError(f"{url}: no answer within {timeout:g} s") from None
         raise UpdateError(f"{url}: {_why(e.reason)}") from None
     except TimeoutError:
-        raise UpdateError(f"{url}: not fetched within {timeout:g} s") from None
+        raise UpdateError(f"{url}: no answer within {timeout:g} s") from None
     except (http.client.HTTPException, OSError, ValueError) as e:
         raise UpdateError(f"{url}: {_why(e)}") from None
     return b"".join(parts)
