@@ -358,6 +358,17 @@ def test_fingerprint_tracks_aliases(tmp_path: Path) -> None:
 
 # --- fast mode -------------------------------------------------------------
 
+#: ccusage's multiples (its fallbacks), which the shipped table must also give.
+FAST_MULTIPLES = [
+    ("claude-opus-4-6", 6.0),
+    ("claude-opus-4-6-20260205", 6.0),
+    ("claude-opus-4-7", 6.0),
+    ("claude-opus-4-8", 2.0),
+    ("gpt-5.5", 2.5),
+    ("gpt-5.4", 2.0),
+    ("gpt-5.3-codex", 2.0),
+]
+
 _USAGE = (1000, 2000, 3000, 1000, 4000)
 
 
@@ -381,15 +392,7 @@ def test_fast_above_200k_multiplies_the_long_context_price(
 
 @pytest.mark.parametrize(
     ("key", "mult"),
-    [
-        ("claude-opus-4-6", 6.0),
-        ("claude-opus-4-6-20260205", 6.0),
-        ("claude-opus-4-7", 6.0),
-        ("claude-opus-4-8", 2.0),
-        ("gpt-5.5", 2.5),
-        ("gpt-5.4", 2.0),
-        ("gpt-5.3-codex", 2.0),
-    ],
+    FAST_MULTIPLES,
 )
 def test_ccusage_fallback_multipliers_where_the_table_has_none(key: str, mult: float) -> None:
     t = PriceTable({key: _flat(1)})
@@ -436,15 +439,7 @@ def test_override_fast_zero_is_refused(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("model", "mult"),
-    [
-        ("claude-opus-4-6", 6.0),
-        ("claude-opus-4-6-20260205", 6.0),
-        ("claude-opus-4-7", 6.0),
-        ("claude-opus-4-8", 2.0),
-        ("gpt-5.5", 2.5),
-        ("gpt-5.4", 2.0),
-        ("gpt-5.3-codex", 2.0),
-    ],
+    FAST_MULTIPLES,
 )
 def test_shipped_fast_multipliers(table: PriceTable, model: str, mult: float) -> None:
     """LiteLLM's provider_specific_entry.fast for Claude, ccusage's fallbacks for OpenAI."""

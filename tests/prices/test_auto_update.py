@@ -14,22 +14,16 @@ import pytest
 
 from tests.support import daemon
 from tests.support.httpserver import Server, serve
-from tests.support.litellm import litellm_doc
+from tests.support.litellm import NEW_ENTRY, NEW_MODEL, litellm_doc
 from tests.support.logfmt import claude_assistant, claude_file, iso
 from tests.support.poll import wait_for
 
-NEW = "claude-opus-9"
-ENTRY = {
-    "input_cost_per_token": 2e-05,
-    "output_cost_per_token": 0.0001,
-    "litellm_provider": "anthropic",
-    "mode": "chat",
-}
+NEW = NEW_MODEL
 
 
 @pytest.fixture
 def server() -> Iterator[Server]:
-    body = json.dumps(litellm_doc({NEW: ENTRY})).encode()
+    body = json.dumps(litellm_doc({NEW: NEW_ENTRY})).encode()
     with serve({"/prices.json": (200, {}, body)}) as s:
         yield s
 

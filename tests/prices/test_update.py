@@ -18,18 +18,11 @@ import pytest
 
 from tests.support.cli import cli_env, tmuxtok
 from tests.support.httpserver import Server, serve, silent, trickle
-from tests.support.litellm import KEPT, litellm_doc
+from tests.support.litellm import KEPT, NEW_ENTRY, NEW_MODEL, litellm_doc
 from tests.support.logfmt import claude_assistant, claude_file
 
 #: A model only the served file prices (and a fast multiplier of its own).
-NEW = "claude-opus-9"
-NEW_ENTRY = {
-    "input_cost_per_token": 2e-05,
-    "output_cost_per_token": 0.0001,
-    "litellm_provider": "anthropic",
-    "mode": "chat",
-    "provider_specific_entry": {"fast": 3.0},
-}
+NEW = NEW_MODEL
 GOOD = json.dumps(litellm_doc({NEW: NEW_ENTRY})).encode()
 #: gpt-4.1's price from the served file differs from the shipped one.
 CHEAPER = json.dumps(
@@ -270,3 +263,19 @@ def test_a_bad_prices_setting_is_one_line(
     assert got.returncode == 30
     assert got.stderr.startswith(f"tmuxtok: {conf}: {message}"), got.stderr
     assert len(got.stderr.splitlines()) == 1
+
+
+def test_a_servers_words_reach_the_terminal_without_controls(roots: tuple[Path, Path]) -> None:
+    def gone(h: Any) -> None:
+        h.send_response(404, "Gone\x1b]0;owned\x07 now")
+        h.send_header("Content-Length", "0")
+        h.end_headers()
+
+    sneaky = litellm_doc({"gpt-\x1b[2J": {**litellm_doc()["gpt-4.1"]}})
+    with serve({"/gone": gone, "/sneaky.json": (200, {}, json.dumps(sneaky).encode())}) as s:
+        got = run("prices", "update", "--url", s.url("/gone"))
+        assert got.returncode == 40 and "\x1b" not in got.stderr and "\x07" not in got.stderr
+        assert "HTTP 404 Gone" in got.stderr
+        got = run("prices", "update", "--url", s.url("/sneaky.json"), "--json")
+        assert got.returncode == 0, got.stderr
+        assert json.loads(got.stdout)["added"] == []  # a name with controls is no model

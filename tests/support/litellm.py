@@ -79,6 +79,16 @@ _MODELS: dict[str, dict[str, Any]] = {
     "dall-e-3": {"litellm_provider": "openai", "mode": "image_generation"},
 }
 
+#: A model no shipped table knows, as a served file may add it.
+NEW_MODEL = "claude-opus-9"
+NEW_ENTRY: dict[str, Any] = {
+    "input_cost_per_token": 2e-05,
+    "output_cost_per_token": 0.0001,
+    "litellm_provider": "anthropic",
+    "mode": "chat",
+    "provider_specific_entry": {"fast": 3.0},
+}
+
 #: The table entries ``model.litellm.select`` makes of ``litellm_doc()``.
 KEPT = ["claude-opus-4-6", "claude-sonnet-4-5", "gemini-2.5-pro", "gpt-4.1", "gpt-5.3-codex"]
 

@@ -40,6 +40,8 @@ REQUIRED = ("input_cost_per_token", "output_cost_per_token")
 #: No real price is this high (USD per token): a larger value is a typo.
 MAX_PER_TOKEN = 1.0
 MAX_FAST = 100.0
+#: Longer than any model name; such a key is no model.
+MAX_NAME = 200
 
 
 class PriceDataError(errors.TmuxtokError, ValueError):
@@ -100,6 +102,8 @@ def wanted(name: str, raw: Any) -> bool:
         and "/" not in name  # a reseller's or region's copy: "azure/gpt-4o"
         and ":" not in name  # a template for fine-tuned models: "ft:gpt-4o-..."
         and not name.startswith("_")
+        and len(name) <= MAX_NAME
+        and name.isprintable()  # shown in terminals: no control characters
     )
 
 

@@ -106,7 +106,7 @@ def download(url: str, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> 
                     raise UpdateError(f"{url}: more than {max_bytes:,} bytes")
                 parts.append(chunk)
     except urllib.error.HTTPError as e:
-        raise UpdateError(f"{url}: HTTP {e.code} {e.reason}") from None
+        raise UpdateError(f"{url}: HTTP {e.code} {_why(e.reason)}") from None
     except urllib.error.URLError as e:
         if isinstance(e.reason, TimeoutError):
             raise UpdateError(f"{url}: no answer within {timeout:g} s") from None
@@ -119,10 +119,13 @@ def download(url: str, timeout: float = TIMEOUT, max_bytes: int = MAX_BYTES) -> 
 
 
 def _why(reason: Any) -> str:
-    """A one-line reason from whatever urllib raised or wrapped."""
+    """A one-line reason from whatever urllib raised or wrapped (a server's own
+    words among them: no control characters get through to the terminal)."""
+    from tmuxtok.line.render import printable
+
     if isinstance(reason, OSError) and reason.strerror:
         return reason.strerror
-    text = " ".join(str(reason).split())
+    text = " ".join(printable(str(reason)).split())
     return text or type(reason).__name__
 
 
