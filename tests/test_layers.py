@@ -21,6 +21,7 @@ LAYERS = {
     "tmuxtok.data": 0,  # the shipped price table
     "tmuxtok.sources": 1,
     "tmuxtok.config": 1,
+    "tmuxtok.prices": 1,  # the fetched price table (network only when asked), the generator
     "tmuxtok.line": 1,
     "tmuxtok.ingest": 2,
     "tmuxtok.reports": 3,

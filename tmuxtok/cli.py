@@ -658,6 +658,59 @@ def live_cmd(
     sys.exit(code)
 
 
+@cli.group()
+def prices() -> None:
+    """Where costs come from: your prices.toml, LiteLLM's table (fetched), the shipped one.
+
+    A higher table wins for the models it names. `[prices] auto_update_days`
+    in config.toml has the daemon run `prices update` that often.
+    """
+
+
+@prices.command("show")
+@click.argument("model", required=False)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def prices_show(model: str | None, as_json: bool) -> None:
+    """Which table prices MODEL, at what, and its fast-mode multiplier.
+
+    Without MODEL: the tables in use, highest first. MODEL is matched as the
+    reports match log names (dates, provider prefixes and word order aside);
+    exit 1 when no table prices it.
+    """
+    from tmuxtok.reports import prices as report
+
+    report.show(model, as_json)
+
+
+@prices.command("update")
+@click.option(
+    "--url",
+    metavar="URL",
+    help="Fetch this LiteLLM-shaped file instead (default: [prices] url, else LiteLLM's).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 600),
+    default=30,
+    show_default=True,
+    metavar="SECONDS",
+    help="Give up after this long.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def prices_update(url: str | None, timeout: float, as_json: bool) -> None:
+    """Fetch LiteLLM's price table and keep it as a cache.
+
+    The only tmuxtok command that uses the network: it fetches LiteLLM's
+    model_prices_and_context_window.json (or URL). The file is checked, its
+    Anthropic, OpenAI and Google prices are kept in ~/.cache/tmuxtok/prices.json
+    (over the shipped table, under prices.toml) and the ledger is re-priced.
+    On any failure the prices in use stay as they were (exit 40).
+    """
+    from tmuxtok.reports import prices as report
+
+    report.update(url, timeout, as_json)
+
+
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--no-integrity", is_flag=True, help="Skip SQLite's quick_check of the ledger.")

@@ -59,6 +59,15 @@ class Alerts(NamedTuple):
     notify: tuple[str, ...] = ()
 
 
+class Prices(NamedTuple):
+    """``[prices]``: where ``prices update`` fetches from, and whether the daemon
+    does it on its own. Nothing is fetched unless ``auto_update_days`` is set."""
+
+    auto_update_days: float | None = None
+    #: None: LiteLLM's file (``tmuxtok.prices.update.DEFAULT_URL``).
+    url: str | None = None
+
+
 class Config(NamedTuple):
     path: Path
     timezone: str | None = None
@@ -66,6 +75,7 @@ class Config(NamedTuple):
     roots: Mapping[str, list[Path]] = _EMPTY
     budgets: Budgets = Budgets()
     alerts: Alerts = Alerts()
+    prices: Prices = Prices()
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -91,7 +101,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Config:
-    known = {"timezone", "session_length", "roots", "budgets", "alerts"}
+    known = {"timezone", "session_length", "roots", "budgets", "alerts", "prices"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(known))})")
@@ -120,6 +130,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         roots=roots,
         budgets=_budgets(data.get("budgets", {}), path),
         alerts=_alerts(data.get("alerts", {}), path),
+        prices=_prices(data.get("prices", {}), path),
     )
 
 
@@ -233,6 +244,25 @@ def _alerts(raw: Any, path: Path) -> Alerts:
             f'{path}: alerts.notify: expected a command as a list, e.g. ["notify-send", "tmuxtok"]'
         )
     return Alerts(tmux=tmux, notify=tuple(notify))
+
+
+def _prices(raw: Any, path: Path) -> Prices:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: prices: expected a table like [prices] auto_update_days = 7")
+    for key in raw:
+        if key not in ("auto_update_days", "url"):
+            raise ConfigError(
+                f"{path}: prices.{key}: unknown setting (known: auto_update_days, url)"
+            )
+    days = None
+    if "auto_update_days" in raw:
+        days = _positive(raw["auto_update_days"], f"{path}: prices.auto_update_days")
+    url = raw.get("url")
+    if url is not None and (
+        not isinstance(url, str) or not url.lower().startswith(("http://", "https://"))
+    ):
+        raise ConfigError(f"{path}: prices.url: expected an http:// or https:// URL, got {url!r}")
+    return Prices(auto_update_days=days, url=url)
 
 
 def check_timezone(name: str, where: str) -> None:

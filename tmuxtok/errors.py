@@ -20,6 +20,9 @@ IDLE = 20
 #: config.toml or prices.toml is unusable; ``status --check`` also says so
 #: when there is no data to judge.
 BAD_CONFIG = 30
+#: ``prices update`` could not fetch the price file, or it was not one; the
+#: prices in use are unchanged.
+NOT_UPDATED = 40
 
 
 class TmuxtokError(Exception):

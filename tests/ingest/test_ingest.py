@@ -346,3 +346,76 @@ def test_corrupt_ledger_is_moved_aside(tmp_path: Path) -> None:
     assert led.recovered_from is not None and led.recovered_from.exists()
     assert led.file_stats()["events"] == 0
     assert (path.stat().st_mode & 0o777) == 0o600
+
+
+# --- fast mode ----------------------------------------------------------------------------
+
+
+def _fast_log(env: dict[str, str]) -> Path:
+    f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
+    f.write_bytes(
+        claude_assistant(
+            "2026-03-02T10:00:00Z", "msg-f", "claude-opus-4-6", 1000, 100, speed="fast"
+        )
+        + claude_assistant(
+            "2026-03-02T10:00:01Z", "msg-f", "claude-opus-4-6", 1000, 100, speed="fast"
+        )
+        + claude_assistant("2026-03-02T10:01:00Z", "msg-s", "claude-opus-4-6", 1000, 100)
+        + claude_assistant(
+            "2026-03-02T10:02:00Z", "msg-t", "claude-opus-4-6", 1000, 100, speed="standard"
+        )
+    )
+    return f
+
+
+def _costs(ledger: Ledger) -> dict[str, int | None]:
+    q = "SELECT key, cost FROM events ORDER BY key"
+    return dict(ledger.conn.execute(q).fetchall())
+
+
+@pytest.mark.parametrize("typed", [True, False])
+@pytest.mark.parametrize("as_parsed", [True, False])
+def test_fast_turns_cost_six_times_on_opus_4_6(
+    ledger: Ledger, env: dict[str, str], typed: bool, as_parsed: bool
+) -> None:
+    _fast_log(env)
+    table = PriceTable.load(None)
+    with decoding(typed):
+        scan(ledger, all_sources(), env, prices=table if as_parsed else None)
+    ledger.ensure_priced(table.fingerprint(), table.cost)
+    base = 1000 * 5_000 + 100 * 25_000  # nano-dollars: $5 / $25 per million
+    assert _costs(ledger) == {"msg-f": 6 * base, "msg-s": base, "msg-t": base}
+    speeds = dict(ledger.conn.execute("SELECT key, speed FROM events").fetchall())
+    assert speeds == {"msg-f": "fast", "msg-s": "", "msg-t": ""}
+
+
+def test_a_ledger_from_before_speeds_learns_them_once(ledger: Ledger, env: dict[str, str]) -> None:
+    """An older tmuxtok kept no speed, so its fast turns were priced at the base rate.
+    Opening its ledger adds the column and reads every log again, once: the fast
+    turns are re-priced and nothing is counted twice."""
+    import sqlite3
+
+    _fast_log(env)
+    table = PriceTable.load(None)
+    run(ledger, env)
+    ledger.ensure_priced(table.fingerprint(), table.cost)
+    path = ledger.path
+    ledger.close()
+    con = sqlite3.connect(path)  # what the older tmuxtok left: no column, base costs
+    con.execute("ALTER TABLE events DROP COLUMN speed")
+    con.execute("UPDATE events SET cost = 7500000 WHERE key = 'msg-f'")
+    con.commit()
+    con.close()
+
+    old = Ledger(path)
+    assert "speed" in {r[1] for r in old.conn.execute("PRAGMA table_info(events)")}
+    assert _costs(old)["msg-f"] == 7_500_000
+    stats = scan(old, all_sources(), env)
+    old.ensure_priced(table.fingerprint(), table.cost)
+    assert stats.files_read == 1 and stats.restarted == 1
+    assert _costs(old) == {"msg-f": 45_000_000, "msg-s": 7_500_000, "msg-t": 7_500_000}
+    old.close()
+
+    again = Ledger(path)  # the column is there now: no second re-read
+    assert scan(again, all_sources(), env).files_read == 0
+    again.close()

@@ -38,6 +38,13 @@ OTHERS = {
     "gpt-5.2": (1.75, 14, 0.175),
     "gemini-2.5-pro": (1.25, 10, 0.125),
     "gemini-2.5-flash": (0.30, 2.50, 0.03),
+    # Models ccusage prices that an older shipped table did not know:
+    "o4-mini": (1.10, 4.40, 0.275),
+    "o3": (2, 8, 0.5),
+    "gpt-4.1": (2, 8, 0.5),
+    "gpt-4.1-mini": (0.40, 1.60, 0.10),
+    "gpt-4o": (2.50, 10, 1.25),
+    "gpt-5-mini": (0.25, 2, 0.025),
 }
 
 
@@ -87,7 +94,7 @@ def test_embedded_prices_are_whole_nano_dollars(table: PriceTable) -> None:
 
 def test_meta_key_is_skipped() -> None:
     raw = json.loads(resources.files("tmuxtok.data").joinpath("prices.json").read_text())
-    assert raw["_meta"]["updated"] == "2026-11-25"
+    assert raw["_meta"]["generator"] == "python -m tmuxtok.prices.generate"
     assert PriceTable.load().lookup("_meta") is None
 
 
@@ -162,22 +169,24 @@ def test_kind_without_tier_price_falls_back_to_base(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("name", "key"),
     [
-        ("claude-sonnet-4-5", "claude-sonnet-4-5-20250929"),
+        ("claude-sonnet-4-5", "claude-sonnet-4-5"),
         ("claude-sonnet-4-5-20991231", "claude-sonnet-4-5-20250929"),
         ("claude-opus-4-1-20250805", "claude-opus-4-1-20250805"),
-        ("claude-opus-4-1", "claude-opus-4-1-20250805"),
+        ("claude-opus-4-1", "claude-opus-4-1"),
+        ("claude-opus-4-1-20251231", "claude-opus-4-1-20250805"),
         ("claude-opus-4", "claude-opus-4-20250514"),
-        ("claude-opus-4-5", "claude-opus-4-5-20251101"),
+        ("claude-opus-4-5", "claude-opus-4-5"),
         ("claude-3-5-haiku", "claude-3-5-haiku-20241022"),
         ("claude-haiku-3-5", "claude-3-5-haiku-20241022"),
-        ("claude-4-opus-20250514", "claude-opus-4-20250514"),
-        ("claude-sonnet-4.5", "claude-sonnet-4-5-20250929"),
+        ("claude-4-opus-20250601", "claude-opus-4-20250514"),
+        ("claude-sonnet-4.5", "claude-sonnet-4-5"),
         ("anthropic/claude-sonnet-4-5-20250929", "claude-sonnet-4-5-20250929"),
         ("us.anthropic.claude-opus-4-1-20250805-v1:0", "claude-opus-4-1-20250805"),
         ("bedrock/us-west-2/anthropic.claude-haiku-4-5-20251001-v1:0", "claude-haiku-4-5-20251001"),
-        ("vertex_ai/claude-opus-4-5@20251101", "claude-opus-4-5-20251101"),
+        ("vertex_ai/claude-opus-4-5@20251101", "claude-opus-4-5"),
+        ("claude-opus-4-6-20260301", "claude-opus-4-6-20260205"),
         ("openai/gpt-5", "gpt-5"),
-        ("gpt-5-2025-08-07", "gpt-5"),
+        ("gpt-5-2025-09-30", "gpt-5-2025-08-07"),
         ("gemini/gemini-2.5-pro", "gemini-2.5-pro"),
         ("GPT-5.1-Codex", "gpt-5.1-codex"),
     ],
@@ -263,7 +272,7 @@ def test_new_non_claude_model_has_no_cache_discount(tmp_path: Path) -> None:
 
 def test_alias(tmp_path: Path) -> None:
     t = PriceTable.load(_write(tmp_path, '[aliases]\n"my-proxy-model" = "claude-sonnet-4-5"\n'))
-    assert t.resolve("my-proxy-model") == "claude-sonnet-4-5-20250929"
+    assert t.resolve("my-proxy-model") == "claude-sonnet-4-5"
     assert t.cost("my-proxy-model", 1000, 0, 0, 0, 0) == pytest.approx(1000 * 3 / M)
 
 
@@ -345,3 +354,104 @@ def test_fingerprint_tracks_effective_prices(tmp_path: Path) -> None:
 def test_fingerprint_tracks_aliases(tmp_path: Path) -> None:
     aliased = PriceTable.load(_write(tmp_path, '[aliases]\n"proxy" = "gpt-5"\n'))
     assert aliased.fingerprint() != PriceTable.load().fingerprint()
+
+
+# --- fast mode -------------------------------------------------------------
+
+#: ccusage's multiples (its fallbacks), which the shipped table must also give.
+FAST_MULTIPLES = [
+    ("claude-opus-4-6", 6.0),
+    ("claude-opus-4-6-20260205", 6.0),
+    ("claude-opus-4-7", 6.0),
+    ("claude-opus-4-8", 2.0),
+    ("gpt-5.5", 2.5),
+    ("gpt-5.4", 2.0),
+    ("gpt-5.3-codex", 2.0),
+]
+
+_USAGE = (1000, 2000, 3000, 1000, 4000)
+
+
+def test_a_fast_request_costs_the_whole_price_times_the_multiplier(table: PriceTable) -> None:
+    base = table.cost("claude-opus-4-6", *_USAGE)
+    assert base is not None
+    assert table.cost("claude-opus-4-6", *_USAGE, "fast") == pytest.approx(6 * base)
+    assert table.cost("claude-opus-4-6", *_USAGE, "") == base
+    assert table.cost("claude-opus-4-6", *_USAGE, "priority") == base  # no surcharge known
+
+
+def test_fast_above_200k_multiplies_the_long_context_price(
+    table: PriceTable, tmp_path: Path
+) -> None:
+    m = "claude-sonnet-4-5-20250929"
+    long = table.cost(m, 250_000, 1000, 0, 0, 0)
+    assert long == pytest.approx((250_000 * 6 + 1000 * 22.5) / M)
+    t = PriceTable.load(_write(tmp_path, f'[models."{m}"]\nfast = 2\n'))
+    assert t.cost(m, 250_000, 1000, 0, 0, 0, "fast") == pytest.approx(2 * long)
+
+
+@pytest.mark.parametrize(
+    ("key", "mult"),
+    FAST_MULTIPLES,
+)
+def test_ccusage_fallback_multipliers_where_the_table_has_none(key: str, mult: float) -> None:
+    t = PriceTable({key: _flat(1)})
+    assert t.fast_multiplier(key) == (mult, "fallback")
+    assert t.cost(key, 1, 0, 0, 0, 0, "fast") == pytest.approx(mult)
+
+
+@pytest.mark.parametrize(
+    "key", ["gpt-5.4-mini", "gpt-5.55", "claude-opus-4-60", "claude-sonnet-4-6"]
+)
+def test_fallbacks_match_no_neighbour(key: str) -> None:
+    t = PriceTable({key: _flat(1)})
+    assert t.fast_multiplier(key) == (1.0, "none")
+    assert t.cost(key, 1, 0, 0, 0, 0, "fast") == pytest.approx(1)
+
+
+def test_the_tables_multiplier_wins_over_the_fallback() -> None:
+    t = PriceTable({"claude-opus-4-6": _flat(1)._replace(fast=3.0)})
+    assert t.fast_multiplier("claude-opus-4-6-20260301") == (3.0, "table")
+    assert t.cost("claude-opus-4-6", 1, 0, 0, 0, 0, "fast") == pytest.approx(3)
+
+
+def test_unknown_model_stays_unknown_in_fast_mode(table: PriceTable) -> None:
+    assert table.cost("mystery-model", 10, 10, 0, 0, 0, "fast") is None
+
+
+def test_override_sets_the_fast_multiplier(tmp_path: Path) -> None:
+    base = PriceTable.load()
+    t = PriceTable.load(_write(tmp_path, '[models."claude-sonnet-4-5"]\nfast = 4\n'))
+    want = base.cost("claude-sonnet-4-5", *_USAGE)
+    assert t.cost("claude-sonnet-4-5", *_USAGE, "fast") == pytest.approx(4 * (want or 0))
+    assert t.cost("claude-sonnet-4-5", *_USAGE) == want  # the prices themselves unchanged
+    assert t.fingerprint() != base.fingerprint()
+
+
+def test_override_fast_zero_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, '[models."claude-sonnet-4-5"]\nfast = 0\n')
+    with pytest.raises(PriceConfigError, match=r"fast: expected a multiplier > 0, got 0$"):
+        PriceTable.load(path)
+
+
+# --- the shipped table's coverage --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("model", "mult"),
+    FAST_MULTIPLES,
+)
+def test_shipped_fast_multipliers(table: PriceTable, model: str, mult: float) -> None:
+    """LiteLLM's provider_specific_entry.fast for Claude, ccusage's fallbacks for OpenAI."""
+    assert table.fast_multiplier(model)[0] == mult
+
+
+def test_an_override_covers_the_models_other_names_only(tmp_path: Path) -> None:
+    t = PriceTable.load(_write(tmp_path, '[models."gpt-4o"]\ninput = 3\n'))
+    assert t.cost("gpt-4o", 1000, 0, 0, 0, 0) == pytest.approx(1000 * 3 / M)
+    # the same snapshot under its dated name, priced alike: overridden too
+    assert t.cost("gpt-4o-2024-08-06", 1000, 0, 0, 0, 0) == pytest.approx(1000 * 3 / M)
+    # an older snapshot with its own price: untouched
+    assert t.cost("gpt-4o-2024-05-13", 1000, 0, 0, 0, 0) == pytest.approx(1000 * 5 / M)
+    assert t.origin("gpt-4o-2024-05-13") == ("shipped",)
+    assert t.origin("gpt-4o-2024-08-06") == ("shipped", "override")

@@ -75,6 +75,7 @@ _usage = st.one_of(
             "cache_creation_input_tokens": _counts,
             "cache_read_input_tokens": _counts,
             "cache_creation": _json | st.fixed_dictionaries({"ephemeral_1h_input_tokens": _counts}),
+            "speed": st.sampled_from(["fast", "standard"]) | _text | _json,
         },
     ),
 )
@@ -306,6 +307,7 @@ _usual_line = st.fixed_dictionaries(
                             {"ephemeral_1h_input_tokens": _count_mostly_valid}
                         )
                         | _json,
+                        "speed": st.sampled_from(["fast", "standard", "", "x" * 40]) | _json,
                     },
                 ),
             },
@@ -576,7 +578,9 @@ _events_st = st.lists(
         key=st.sampled_from(["a", "b", "c", "d"]),
         # few distinct times and totals too, so that ties happen
         ts_ms=st.integers(BASE_MS, BASE_MS + 30 * HOUR) | st.sampled_from([BASE_MS, BASE_MS + 1]),
-        model=st.sampled_from(["claude-sonnet-4-5", "claude-opus-4-1", "mystery"]),
+        model=st.sampled_from(
+            ["claude-sonnet-4-5", "claude-opus-4-1", "claude-opus-4-6", "mystery"]
+        ),
         input_tokens=st.integers(0, 400_000) | st.integers(0, 2),
         output_tokens=st.integers(0, 50),
         cache_creation_tokens=st.integers(0, 50),
@@ -586,13 +590,14 @@ _events_st = st.lists(
         project=st.sampled_from(["/p", "/q"]),
         legacy_cost_usd=st.none() | st.sampled_from([0.5, 1.25]),
         sidechain=st.booleans(),
+        speed=st.sampled_from(["", "fast", "priority"]),
     ),
     max_size=12,
 )
 
 _COLS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, cache_read, "
-    "reasoning, total, session, project, legacy_cost, cost, priced, sidechain"
+    "reasoning, total, session, project, legacy_cost, cost, priced, sidechain, speed"
 )
 
 
@@ -611,8 +616,15 @@ def _dump(led: Ledger) -> list[tuple[Any, ...]]:
     return led.conn.execute(f"SELECT {_COLS} FROM events ORDER BY key").fetchall()
 
 
+def _ev(key: str, total: int, speed: str) -> UsageEvent:
+    return UsageEvent("claude", key, BASE_MS, "claude-opus-4-6", total, speed=speed)
+
+
 @SETTINGS
 @given(_events_st, st.integers(0, 12), st.booleans())
+# A ledger priced before it knew a response's speed learns it from a line read later.
+@example([_ev("a", 1000, ""), _ev("a", 10, "fast")], 1, True)
+@example([_ev("a", 10, "fast"), _ev("a", 1000, "")], 1, True)
 def test_merged_rows_equal_upserting_one_by_one(
     events: list[UsageEvent], split: int, priced: bool
 ) -> None:
@@ -790,7 +802,7 @@ def test_cached_period_sums_equal_summing_again(steps: list[Any]) -> None:
                 led.commit([(cur, step[1], {}, False)])
             elif step[0] == "reprice":
                 factor = step[1]
-                led.ensure_priced(f"fp{factor}", lambda m, i, o, c, c1, r, f=factor: f * i)
+                led.ensure_priced(f"fp{factor}", lambda m, i, o, c, c1, r, s, f=factor: f * i)
             elif step[0] == "foreign":  # an older tmuxtok: no change log
                 led.conn.execute(
                     "UPDATE events SET ts_ms = ?, input = input + ? WHERE id = "

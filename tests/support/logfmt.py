@@ -33,6 +33,7 @@ def claude_assistant(
     cc_1h: int = 0,
     content: Any = None,
     cwd: str = "/home/u/proj",
+    speed: str | None = None,
 ) -> bytes:
     usage: dict[str, Any] = {
         "input_tokens": inp,
@@ -45,6 +46,8 @@ def claude_assistant(
         "output_tokens": out,
         "service_tier": "standard",
     }
+    if speed is not None:
+        usage["speed"] = speed
     obj: dict[str, Any] = {
         "parentUuid": None,
         "isSidechain": sidechain,

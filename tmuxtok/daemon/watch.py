@@ -52,6 +52,8 @@ RESCAN_SECONDS = 300
 POLL_MS = 1000
 #: Limit estimates need every completed block: recomputed this often.
 ESTIMATE_SECONDS = 600
+#: After a failed price update (``[prices] auto_update_days``), the next try.
+PRICES_RETRY_SECONDS = 3600
 
 
 @dataclass
@@ -97,6 +99,11 @@ class Daemon:
         self.settings_at = 0.0
         self.last_tick = 0.0
         self.last_rescan = 0.0
+        #: ``[prices] auto_update_days``: the next time to look (monotonic),
+        #: the fetch under way, and whether one has brought a new table.
+        self.prices_next = 0.0
+        self.prices_fetch: threading.Thread | None = None
+        self.prices_fetched = threading.Event()
 
     def log_dirs(self) -> list[Path]:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
@@ -128,8 +135,53 @@ class Daemon:
         if only is None:
             self.last_rescan = time.monotonic()
 
+    def update_prices(self) -> None:
+        """Fetch the price table in the background when ``[prices] auto_update_days``
+        asks for it and the cache is that old (or missing). Never blocks a
+        redraw; a failure is logged and tried again an hour later."""
+        days = self.cfg.prices.auto_update_days
+        if days is None or self.opts.once:
+            return
+        now = time.monotonic()
+        if now < self.prices_next or (self.prices_fetch and self.prices_fetch.is_alive()):
+            return
+        from tmuxtok.prices.update import age_days
+
+        age = age_days(self.env)
+        if age is not None and age < days:
+            self.prices_next = now + min((days - age) * 86400, PRICES_RETRY_SECONDS)
+            return
+        self.prices_next = now + PRICES_RETRY_SECONDS
+        self.prices_fetch = threading.Thread(target=self._fetch_prices, daemon=True)
+        self.prices_fetch.start()
+
+    def _fetch_prices(self) -> None:
+        from tmuxtok.prices.update import DEFAULT_URL, update
+
+        url = self.cfg.prices.url or DEFAULT_URL
+        try:
+            r = update(url, self.env)
+        except TmuxtokError as e:
+            log.error("prices update failed: %s; the prices in use stay", e)
+            return
+        except Exception:
+            log.exception("prices update failed; the prices in use stay")
+            return
+        log.info(
+            "prices updated from %s: %d models (%d new, %d changed)",
+            url,
+            r.models,
+            len(r.added),
+            len(r.changed),
+        )
+        self.prices_fetched.set()
+
     def publish(self) -> None:
         """State file (only if changed), prompt file, then tmux (only changed options)."""
+        if self.prices_fetched.is_set():  # re-price with the new table before showing costs
+            self.prices_fetched.clear()
+            self.ingest()
+        self.update_prices()
         now = time.time()
         try:
             if now - self.estimated_at >= ESTIMATE_SECONDS:
@@ -197,6 +249,8 @@ class Daemon:
         self.pusher.push(values)
 
     def due(self) -> bool:
+        if self.prices_fetched.is_set():
+            return True
         return time.time() - self.last_tick >= TICK_SECONDS or (
             int(time.time()) // 60 != int(self.last_tick) // 60
         )

@@ -65,21 +65,35 @@ _REPLACED = (
     "priced",
     "sidechain",
 )
-# A row that does not outrank the stored one changes nothing (not even the
-# data version, which a no-op update would bump).
+#: The stored row is replaced by the new one when the new one outranks it.
+_OUTRANKS = f"{_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}"
+# Everything but the key is the winner's, but for the speed: every line of a
+# response was served at one speed, so any row's that says one is kept (``max``
+# makes that order-free), and a ledger written before speeds were kept learns
+# them when the logs are read again. A cost priced at another speed than the
+# one kept is left for ``ensure_priced``. A row that neither outranks the
+# stored one nor tells its speed changes nothing (not even the data version,
+# which a no-op update would bump). ``merge_rows`` applies the same rules in
+# memory and must agree.
 _ON_CONFLICT = (
     "\nON CONFLICT(agent, key) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in _REPLACED)
-    + f"\nWHERE {_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}\n"
+    + ", ".join(
+        f"{c} = iif({_OUTRANKS}, excluded.{c}, events.{c})" for c in _REPLACED if c != "priced"
+    )
+    + f", priced = iif(max(excluded.speed, events.speed) <> "
+    f"iif({_OUTRANKS}, excluded.speed, events.speed), 0, "
+    f"iif({_OUTRANKS}, excluded.priced, events.priced))"
+    + ", speed = max(excluded.speed, events.speed)"
+    + f"\nWHERE {_OUTRANKS} OR excluded.speed > events.speed\n"
 )
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain"
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain, speed"
 )
 #: Rows priced with the table the ledger's prices are recorded under.
 _UPSERT_PRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
 )
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
@@ -87,13 +101,14 @@ _UPSERT_PRICED = (
 #: statement names.
 _UPSERT_UNPRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17,?18)"
 )
 _UPSERT_PRICED += _ON_CONFLICT
 _UPSERT_UNPRICED += _ON_CONFLICT
 
-CostFn = Callable[[str, int, int, int, int, int], float | None]
-#: One events row as committed: the 17 columns of ``_COLUMNS``, in order.
+#: (model, input, output, cache write, of which 1 h, cache read, speed) -> USD or None.
+CostFn = Callable[[str, int, int, int, int, int, str], float | None]
+#: One events row as committed: the 18 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 
 
@@ -272,22 +287,27 @@ def to_nano(value: float | None, legacy: float | None) -> int | None:
 
 def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
     """One row per key, exactly what upserting ``events`` one by one would leave:
-    the first event of the greatest ``rank``.
+    the first event of the greatest ``rank``, with the speed any of them says
+    (every line of a response was served at one speed).
 
     Claude writes one line per content block with the same usage, so this
     roughly halves the rows a commit has to upsert. With ``cost``, rows carry
     their price (priced=1); without, they are left for ``ensure_priced``.
     """
     best: dict[str, UsageEvent] = {}
+    speeds: dict[str, str] = {}
     for e in events:
         got = best.get(e.key)
         if got is None or rank(e) > rank(got):
             best[e.key] = e
+        if e.speed > speeds.get(e.key, ""):
+            speeds[e.key] = e.speed
     rows: list[EventRow] = []
     # One object per distinct model, session and project: rows cross a pipe
     # from parse workers, and pickle writes a repeated object only once.
     same: dict[str, str] = {}
     for e in best.values():
+        speed = speeds.get(e.key, "")
         value = None
         priced = 0
         if cost is not None:
@@ -299,6 +319,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                     e.cache_creation_tokens,
                     e.cache_creation_1h_tokens,
                     e.cache_read_tokens,
+                    speed,
                 ),
                 e.legacy_cost_usd,
             )
@@ -322,6 +343,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                 value,
                 priced,
                 1 if e.sidechain else 0,
+                speed,
             )
         )
     return rows

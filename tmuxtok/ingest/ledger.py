@@ -324,13 +324,15 @@ class Ledger:
         return write_error(self.path, e)
 
     def ensure_priced(self, fingerprint: str, cost: CostFn) -> int:
-        """(Re)price events whose cost is missing or was priced with another table.
+        """(Re)price events whose cost is missing or was priced with another table;
+        returns how many events' costs that changed.
 
         Costs are stored so reports can sum them in SQL, as integer nano-dollars:
         every published per-token price is a whole number of nano-dollars, so
         sums are exact and reports are byte-for-byte stable whatever order the
         rows were ingested in. The table fingerprint makes a price update or a
-        user override apply to all history.
+        user override apply to all history: every event keeps what its price
+        depends on (model, token counts, speed), so any table can re-price it.
         """
         self._pricer = (fingerprint, cost)
         return self._guard(lambda: self._ensure_priced(fingerprint, cost))
@@ -357,13 +359,17 @@ class Ledger:
                 c.execute("INSERT OR REPLACE INTO meta VALUES('price_fp', ?)", (fingerprint,))
             rows = c.execute(
                 "SELECT id, model, input, output, cache_create, cache_create_1h, cache_read, "
-                "legacy_cost FROM events WHERE priced=0"
+                "speed, legacy_cost, cost FROM events WHERE priced=0"
             ).fetchall()
-            updates = [
-                (to_nano(cost(model, i, o, cc, cc1h, cr), legacy), rid)
-                for rid, model, i, o, cc, cc1h, cr, legacy in rows
-            ]
+            updates = []
+            for rid, model, i, o, cc, cc1h, cr, speed, legacy, old in rows:
+                new = to_nano(cost(model, i, o, cc, cc1h, cr, speed), legacy)
+                if new != old:
+                    updates.append((new, rid))
+            # Only costs that moved are written one by one; the rest just
+            # become priced, in one statement.
             c.executemany("UPDATE events SET cost=?, priced=1 WHERE id=?", updates)
+            c.execute("UPDATE events SET priced=1 WHERE priced=0")
             log_change(c, start, None)
             c.execute("COMMIT")
         except BaseException as e:

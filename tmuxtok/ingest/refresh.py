@@ -13,7 +13,8 @@ from pathlib import Path
 from tmuxtok.config import Config
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import Progress, ScanStats, scan
-from tmuxtok.model.pricing import PriceConfigError, PriceTable, default_override_path
+from tmuxtok.model import pricing
+from tmuxtok.model.pricing import PriceConfigError, PriceTable
 from tmuxtok.paths import data_dir, private_dir
 from tmuxtok.sources import all_sources
 
@@ -41,7 +42,7 @@ def refresh(
     ``only`` (str or Path) limits the pass to the files a watcher saw change.
     """
     try:
-        table = prices or PriceTable.load(default_override_path(env))
+        table = prices or pricing.load(env)
     except PriceConfigError:
         # A bad override must not stop ingest: events go in unpriced, then the
         # caller reports the override.

@@ -371,11 +371,11 @@ def _pricer(prices: PriceTable | None, env: Mapping[str, str]) -> tuple[CostFn |
     A bad price override is not this pass's problem: events then go in
     unpriced, and ``refresh`` reports the override as before.
     """
-    from tmuxtok.model.pricing import PriceConfigError, PriceTable, default_override_path
+    from tmuxtok.model import pricing
 
     try:
-        table = prices or PriceTable.load(default_override_path(env))
-    except (PriceConfigError, OSError):
+        table = prices or pricing.load(env)
+    except (pricing.PriceConfigError, OSError):
         return None, None
     return table.cost, table.fingerprint()
 

@@ -29,11 +29,14 @@ SCHEMA_VERSION = 1
 #: unchanged, so an older tmuxtok can still open the ledger.
 RANGE_KEY = "ts_range"
 RANGE = f"{TS_MIN_MS}:{TS_MAX_MS}"
-#: Columns ``events`` gained after its first release. A ledger without one gets
-#: it when opened (``add_columns``); no schema bump, because an older tmuxtok
-#: still reads and writes the table: it names the columns it inserts, and the
-#: default fills the new one.
-ADDED_COLUMNS = {"sidechain": "INTEGER NOT NULL DEFAULT 0"}
+#: Columns added to a table after ledgers existed, as (table, column, its
+#: declaration), each added when a ledger without it is opened. Added
+#: columns, not a schema bump: an older tmuxtok names the columns it writes,
+#: so it can still use the ledger (new columns get their defaults).
+ADDED_COLUMNS = (
+    ("events", "sidechain", "INTEGER NOT NULL DEFAULT 0"),
+    ("events", "speed", "TEXT NOT NULL DEFAULT ''"),
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
@@ -44,6 +47,7 @@ CREATE TABLE IF NOT EXISTS events(
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
   cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, sidechain INTEGER NOT NULL DEFAULT 0,
+  speed TEXT NOT NULL DEFAULT '',
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
@@ -172,8 +176,8 @@ def connect(path: Path) -> sqlite3.Connection:
                 "`tmuxtok ledger rebuild`"
             )
         conn.execute("SELECT count(*) FROM files").fetchone()
-        conn.executescript(_TEMP)
         add_columns(conn)
+        conn.executescript(_TEMP)
         hold_to_range(conn)
     except BaseException:
         conn.close()
@@ -221,18 +225,43 @@ def hold_to_range(conn: sqlite3.Connection) -> int:
     return deleted
 
 
-def add_columns(conn: sqlite3.Connection) -> None:
-    """Give a ledger made by an older tmuxtok the ``events`` columns it lacks.
+def add_columns(conn: sqlite3.Connection) -> list[str]:
+    """Add the ``ADDED_COLUMNS`` a ledger lacks; returns the ``table.column`` names added.
 
-    A ledger that cannot be written now (read-only) is left as it is: reports
-    never read these columns, and a write would fail there anyway.
+    A column the logs fill (``events.speed``, ``events.sidechain``) is only
+    known for lines read after it exists, so adding one also has every log read
+    again from its start, once: dedup keys make that count nothing twice, and
+    the upsert fills the new column in. One ``PRAGMA`` per table when nothing is
+    missing. A ledger that cannot be written now (read-only, busy) is left as
+    it is and upgraded on a later open: reports never read these columns.
     """
-    have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
-    for name, ddl in ADDED_COLUMNS.items():
-        if name not in have:
-            # read-only, or added meanwhile by another process
-            with contextlib.suppress(sqlite3.OperationalError):
-                conn.execute(f"ALTER TABLE events ADD COLUMN {name} {ddl}")
+    missing = [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in _columns(conn, t)]
+    if not missing:
+        return []
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError:
+        return []
+    try:
+        added = []
+        for table, column, decl in missing:
+            if column not in _columns(conn, table):  # not added meanwhile by another process
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
+                added.append(f"{table}.{column}")
+        if added:
+            # A stat nothing matches and a fingerprint nothing matches: every
+            # file is read again from byte 0 (see ``tail``).
+            conn.execute("UPDATE files SET size=-1, mtime_ns=-1, fingerprint='!'")
+        conn.execute("COMMIT")
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    return added
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    return {r[1] for r in conn.execute(f"PRAGMA table_info({table})")}
 
 
 def _has_schema(conn: sqlite3.Connection) -> bool:

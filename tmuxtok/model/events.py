@@ -61,6 +61,9 @@ class UsageEvent(Record):
     ``sidechain``: the record is a subagent's copy (Claude Code's
     ``isSidechain``). When a response is recorded more than once, a
     main-chain record outranks a sidechain one (``ingest.batch.rank``).
+    ``speed`` is how the request was served when the log says (``"fast"``),
+    else ``""``; the ledger keeps it so a price change can re-price fast
+    requests too.
     """
 
     _fields = (
@@ -79,6 +82,7 @@ class UsageEvent(Record):
         "project",
         "legacy_cost_usd",
         "sidechain",
+        "speed",
     )
     __slots__ = _fields
 
@@ -99,6 +103,7 @@ class UsageEvent(Record):
         project: str = "",
         legacy_cost_usd: float | None = None,
         sidechain: bool = False,
+        speed: str = "",
     ) -> None:
         self.agent = agent
         self.key = key
@@ -117,6 +122,7 @@ class UsageEvent(Record):
         self.project = project
         self.legacy_cost_usd = legacy_cost_usd
         self.sidechain = sidechain
+        self.speed = speed
 
 
 class LimitSnapshot(NamedTuple):

@@ -70,6 +70,18 @@ def _epoch_ms(v: Any) -> int | None:
         return None
 
 
+#: Longest ``usage.speed`` value kept; a longer one is no speed anyone bills.
+MAX_SPEED_CHARS = 32
+
+
+def speed(v: Any) -> str:
+    """A request's ``usage.speed`` as the ledger keeps it: ``""`` for the standard
+    speed, an absent value or one that is no short word; the value otherwise."""
+    if type(v) is not str or v == "standard" or len(v) > MAX_SPEED_CHARS or not v.isprintable():
+        return ""
+    return v
+
+
 def text(obj: Any, key: str) -> str:
     if not isinstance(obj, dict):
         return ""

@@ -44,6 +44,7 @@ from tmuxtok.sources.values import (
     MAX_TOKENS,
     WrongShape,
     parse_ts_ms,
+    speed,
     text,
     tok,
     ts_skip_reason,
@@ -130,6 +131,7 @@ def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
         text(obj, "cwd"),
         obj.get("costUSD"),
         obj.get("isSidechain") is True,
+        get("speed"),
     )
     mid = msg.get("id")
     if type(mid) is str and mid:
@@ -174,11 +176,12 @@ def _event(
     project: str,
     legacy: Any,
     sidechain: bool,
+    how_fast: Any,
 ) -> UsageEvent:
     """The event of checked counts, whichever decoder read them.
 
     ``one_hour`` is the part of ``create`` cached for an hour; a logged cost
-    counts only if it is sane.
+    counts only if it is sane; ``how_fast`` is the line's ``usage.speed``.
     """
     ev = UsageEvent(
         NAME,
@@ -196,6 +199,7 @@ def _event(
         project,
         None,
         sidechain,
+        "" if how_fast is None else speed(how_fast),
     )
     if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
         ev.legacy_cost_usd = float(legacy)
@@ -383,6 +387,7 @@ class ClaudeParser:
             got.cwd,
             said.costUSD,
             side,
+            usage.speed,
         )
         if taken is None:
             self._taken[mid] = (usage, model, ts, side)

@@ -24,6 +24,7 @@ class ClaudeUsage(msgspec.Struct):
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
     cache_creation: CacheCreation | None = None
+    speed: str | None = None
 
 
 class Message(msgspec.Struct):
