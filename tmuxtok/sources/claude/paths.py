@@ -13,14 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tmuxtok.sources.base import walk_jsonl
+from tmuxtok.sources.base import JsonlLogs, walk_jsonl
 from tmuxtok.sources.claude import NAME
 
 if TYPE_CHECKING:
     from tmuxtok.sources.claude.parser import ClaudeParser
 
 
-class ClaudeSource:
+class ClaudeSource(JsonlLogs):
     name: str = NAME
     #: Every line that can matter is an assistant line: usage, API errors that
     #: say a limit was hit, and old versions' ``usage limit reached|<epoch>``
