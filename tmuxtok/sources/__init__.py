@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 _AGENTS = (
     ("claude", "Claude Code", "tmuxtok.sources.claude.paths"),
     ("codex", "Codex", "tmuxtok.sources.codex.paths"),
+    ("gemini", "Gemini CLI", "tmuxtok.sources.gemini.paths"),
 )
 
 AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
