@@ -125,7 +125,7 @@ def test_push_values_for_a_hand_built_state() -> None:
     # The primary agent's short names, and every other registry agent's prefixed ones.
     others = {f"@tmuxtok_{a}_{n}" for a in AGENTS if a != PRIMARY for n in names}
     assert set(values) == {f"@tmuxtok_{n}" for n in names} | others
-    assert "@tmuxtok_gemini_segment" in set(values)
+    assert {"@tmuxtok_gemini_segment", "@tmuxtok_opencode_segment"} <= set(values)
     assert values["@tmuxtok_remaining"] == "2h13m"
     assert values["@tmuxtok_tokens"] == "1.2M"
     assert values["@tmuxtok_cost"] == "$4.20"

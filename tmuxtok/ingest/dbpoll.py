@@ -15,6 +15,7 @@ only the ``-wal`` changes until a checkpoint.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from tmuxtok.ingest.tail import Cursor, ReadResult
@@ -24,8 +25,9 @@ if TYPE_CHECKING:
     from tmuxtok.sources.base import DatabaseSource
 
 #: Rows per read: a cold read of a large database commits in steps like a
-#: large log does (``scan.BATCH_BYTES``), so a kill loses at most one step.
-MAX_ROWS = 20_000
+#: large log does (``scan.BATCH_BYTES``), so a kill loses at most one step
+#: (TMUXTOK_DB_ROWS overrides it; the crash tests use small steps).
+MAX_ROWS = int(os.environ.get("TMUXTOK_DB_ROWS", 20_000))
 
 
 def read_db(path: str, source: DatabaseSource, cur: Cursor | None) -> ReadResult:

@@ -22,6 +22,7 @@ _AGENTS = (
     ("claude", "Claude Code", "tmuxtok.sources.claude.paths"),
     ("codex", "Codex", "tmuxtok.sources.codex.paths"),
     ("gemini", "Gemini CLI", "tmuxtok.sources.gemini.paths"),
+    ("opencode", "OpenCode", "tmuxtok.sources.opencode.paths"),
 )
 
 AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
