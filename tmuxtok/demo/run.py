@@ -16,3 +16,5 @@ class Gen:
         self.pool = pool
         self.claude = Tally()
         self.codex = Tally()
+        self.gemini = Tally()
+        self.opencode = Tally()
