@@ -124,6 +124,10 @@ class DatabaseSource(Source, Protocol):
         """What says the database changed: its file and its ``-wal`` together."""
         ...
 
+    def polled(self, root: Path) -> list[str]:
+        """The databases under ``root`` that the daemon polls rather than watches."""
+        ...
+
 
 class StatMark(NamedTuple):
     """A stat of several files as one (a database and its ``-wal``)."""
