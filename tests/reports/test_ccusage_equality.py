@@ -33,7 +33,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.cli import REPO, cli_env, tmuxtok
+from tests.support.cli import REPO, fresh_env, json_of
 from tests.support.logfmt import (
     gemini_chats,
     gemini_legacy,
@@ -79,9 +79,7 @@ def ccusage(agent: str, kind: str, env: dict[str, str]) -> dict[str, Any]:
 
 
 def ours(agent: str, kind: str, env: dict[str, str]) -> dict[str, Any]:
-    res = tmuxtok(kind, "--json", "--agent", agent, "-z", "UTC", env=env)
-    assert res.returncode == 0, res.stderr
-    data: dict[str, Any] = json.loads(res.stdout)
+    data: dict[str, Any] = json_of(kind, "--json", "--agent", agent, "-z", "UTC", env=env)
     return data
 
 
@@ -122,17 +120,9 @@ def assert_equal(kind: str, got: dict[str, Any], want: dict[str, Any], extra: Ex
 def environment(tmp_path: Path, **roots: Path) -> dict[str, str]:
     """The same files for both tools, and nothing else: an empty HOME of their own."""
     home = tmp_path / "home-parity"
-    home.mkdir(exist_ok=True)
-    env = cli_env(
-        HOME=str(home),
-        XDG_CONFIG_HOME=str(home / ".config"),
-        XDG_DATA_HOME=str(home / ".local/share"),
-        XDG_STATE_HOME=str(home / ".local/state"),
-        XDG_CACHE_HOME=str(home / ".cache"),
-        CLAUDE_CONFIG_DIR=str(home / "no-claude"),
-        CODEX_HOME=str(home / "no-codex"),
-        **{k: str(v) for k, v in roots.items()},
-    )
+    home.mkdir()
+    env, _, _ = fresh_env(home)
+    env.update({k: str(v) for k, v in roots.items()})
     return env
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import signal
 import subprocess
 import sys
 import textwrap
@@ -18,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support import daemon
-from tests.support.cli import cli_env, spawn, tmuxtok
+from tests.support.cli import cli_env, json_of, tmuxtok
 from tests.support.logfmt import (
     opencode_assistant,
     opencode_db,
@@ -40,11 +39,8 @@ def oc(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
-def report(kind: str = "daily", env: dict[str, str] | None = None) -> dict[str, Any]:
-    res = tmuxtok(kind, "--json", "--agent", "opencode", env=env or cli_env())
-    assert res.returncode == 0, res.stderr
-    assert "Traceback" not in res.stderr
-    data: dict[str, Any] = json.loads(res.stdout)
+def report(kind: str = "daily") -> dict[str, Any]:
+    data: dict[str, Any] = json_of(kind, "--json", "--agent", "opencode", env=cli_env())
     return data
 
 
@@ -202,17 +198,8 @@ def test_a_database_written_by_another_process_in_wal_mode(oc: Path, claude_root
 
 
 def _ledger_sum(column: str) -> int:
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"file:{daemon.ledger_file()}?mode=ro", uri=True, timeout=5)
-        try:
-            q = f"SELECT coalesce(sum({column}), 0) FROM events WHERE agent='opencode'"
-            return int(con.execute(q).fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return -1
+    q = f"SELECT coalesce(sum({column}), 0) FROM events WHERE agent='opencode'"
+    return daemon.ledger_number(q)
 
 
 LOCKER = textwrap.dedent(
@@ -272,7 +259,6 @@ def test_sigkill_while_reading_a_large_database_loses_and_doubles_nothing(oc: Pa
     """Rows and the watermark commit together, page by page: kill the scan right after
     one of its commits, many times, and the totals are still exact."""
     import random
-    import time
 
     db = opencode_db(oc / "opencode.db")
     n = 30_000
@@ -283,33 +269,11 @@ def test_sigkill_while_reading_a_large_database_loses_and_doubles_nothing(oc: Pa
     db.execute("COMMIT")
     db.close()
     env = cli_env(TMUXTOK_DB_ROWS="300")
-    rng = random.Random(3)
-    kills = 0
-    for _ in range(30):
-        before = _ledger_count()
-        proc = spawn("scan", "--quiet", env=env, stdout=subprocess.DEVNULL)
-        while proc.poll() is None and _ledger_count() <= before:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.01))
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
+    kills = daemon.kill_scans(env, _ledger_count, random.Random(3), tries=30, max_delay=0.01)
     assert kills >= 3, "the scan finished before it could be killed: more rows"
     assert totals()["inputTokens"] == sum(10 + i % 7 for i in range(n))
     assert _ledger_count() == n
 
 
 def _ledger_count() -> int:
-    import sqlite3
-
-    try:
-        con = sqlite3.connect(f"file:{daemon.ledger_file()}?mode=ro", uri=True, timeout=5)
-        try:
-            q = "SELECT count(*) FROM events WHERE agent='opencode'"
-            return int(con.execute(q).fetchone()[0])
-        finally:
-            con.close()
-    except sqlite3.Error:
-        return -1
+    return daemon.ledger_number("SELECT count(*) FROM events WHERE agent='opencode'")

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from tmuxtok.demo.opencode_writer import SCHEMA
+
 
 def iso(dt: datetime) -> str:
     """``dt`` as Claude Code stamps its log lines: ``2026-01-09T10:00:00.123Z``.
@@ -235,19 +237,6 @@ def gemini_legacy(
 
 # --- OpenCode ----------------------------------------------------------------------------
 
-#: OpenCode's tables (v1.2 on), as its migrations create them (the columns tmuxtok reads).
-OPENCODE_SCHEMA = """
-CREATE TABLE session (id TEXT PRIMARY KEY, project_id TEXT NOT NULL, parent_id TEXT,
-  slug TEXT NOT NULL, directory TEXT NOT NULL, title TEXT NOT NULL, version TEXT NOT NULL,
-  time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL);
-CREATE TABLE message (id TEXT PRIMARY KEY, session_id TEXT NOT NULL
-  REFERENCES session(id) ON DELETE CASCADE, time_created INTEGER NOT NULL,
-  time_updated INTEGER NOT NULL, data TEXT NOT NULL);
-CREATE INDEX message_session_idx ON message (session_id);
-CREATE TABLE part (id TEXT PRIMARY KEY, message_id TEXT NOT NULL, session_id TEXT NOT NULL,
-  time_created INTEGER NOT NULL, time_updated INTEGER NOT NULL, data TEXT NOT NULL);
-"""
-
 
 def opencode_tokens(
     inp: int = 1000,
@@ -301,7 +290,7 @@ def opencode_db(path: Path, sessions: tuple[str, ...] = ("ses_1",)) -> Any:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode=WAL")
-    conn.executescript(OPENCODE_SCHEMA)
+    conn.executescript(SCHEMA)
     for s in sessions:
         conn.execute(
             "INSERT INTO session VALUES (?, 'prj', NULL, 'slug', ?, 't', '1.2.3', 0, 0)",

@@ -13,10 +13,7 @@ subagent's recording. Every billed reply is tallied once.
 from __future__ import annotations
 
 import hashlib
-import os
-import random
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -24,9 +21,8 @@ import orjson
 from tmuxtok.demo.catalog import PROJECTS
 from tmuxtok.demo.clock import iso
 from tmuxtok.demo.draws import ch, lognorm_int, pick, ri, uuid4
+from tmuxtok.demo.run import AgentWriter
 from tmuxtok.demo.schedule import place
-from tmuxtok.demo.tally import Tally
-from tmuxtok.demo.text import Pool
 from tmuxtok.demo.units import MINUTE, SECOND
 
 GEMINI_MODELS = (
@@ -37,16 +33,8 @@ GEMINI_MODELS = (
 )
 
 
-class GeminiWriter:
+class GeminiWriter(AgentWriter):
     """Writes every session under ``root`` (what ``~/.gemini/tmp`` is) and tallies it."""
-
-    def __init__(self, rng: random.Random, pool: Pool, root: Path, tally: Tally) -> None:
-        self.rng = rng
-        self.pool = pool
-        self.root = root
-        self.tally = tally
-        self.files = 0
-        self.bytes = 0
 
     def write(self, periods: list[tuple[int, int]], budget: int) -> None:
         rng = self.rng
@@ -66,26 +54,19 @@ class GeminiWriter:
             session = _Session(self, sid, project, start, end, per)
             if i < legacy:
                 session.turns(end if i != special["migrated"] else (start + end) // 2)
-                self._out(chats / f"{name}.json", session.legacy_doc(), end)
+                self.put(chats / f"{name}.json", session.legacy_doc(), end)
                 if i == special["migrated"]:
                     # Resumed with v0.39+: the whole record is copied into a .jsonl.
                     session.migrate()
                     session.turns(end)
-                    self._out(chats / f"{name}.jsonl", session.jsonl(), end)
+                    self.put(chats / f"{name}.jsonl", session.jsonl(), end)
                 continue
             session.turns(end, rewind=i == special["rewind"], checkpoint=i == special["checkpoint"])
-            self._out(chats / f"{name}.jsonl", session.jsonl(), end)
+            self.put(chats / f"{name}.jsonl", session.jsonl(), end)
             if i == special["subagent"]:
                 sub = _Session(self, uuid4(rng), project, start + MINUTE, end, per // 3, "subagent")
                 sub.turns(end)
-                self._out(chats / sid / f"{sub.sid}.jsonl", sub.jsonl(), end)
-
-    def _out(self, path: Path, data: bytes, mtime_ms: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
-        os.utime(path, (mtime_ms / 1000, mtime_ms / 1000))
-        self.files += 1
-        self.bytes += len(data)
+                self.put(chats / sid / f"{sub.sid}.jsonl", sub.jsonl(), end)
 
 
 class _Session:

@@ -16,16 +16,14 @@ from __future__ import annotations
 import os
 import random
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import orjson
 
 from tmuxtok.demo.catalog import PROJECTS
 from tmuxtok.demo.draws import b62, ch, lognorm_int, ri
+from tmuxtok.demo.run import AgentWriter
 from tmuxtok.demo.schedule import place
-from tmuxtok.demo.tally import Tally
-from tmuxtok.demo.text import Pool
 from tmuxtok.demo.units import MINUTE, SECOND
 
 #: OpenCode's tables (v1.2 on), with the columns and indexes its migrations create.
@@ -60,16 +58,8 @@ def message_id(rng: random.Random, ms: int) -> str:
     return f"msg_{ms:012x}{b62(rng, 14)}"
 
 
-class OpenCodeWriter:
+class OpenCodeWriter(AgentWriter):
     """Writes a data dir (what ``~/.local/share/opencode`` is) and tallies it."""
-
-    def __init__(self, rng: random.Random, pool: Pool, root: Path, tally: Tally) -> None:
-        self.rng = rng
-        self.pool = pool
-        self.root = root
-        self.tally = tally
-        self.files = 0
-        self.bytes = 0
 
     def write(self, periods: list[tuple[int, int]], budget: int) -> None:
         rng = self.rng

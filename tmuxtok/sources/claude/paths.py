@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tmuxtok.sources.base import JsonlLogs, walk_jsonl
+from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 from tmuxtok.sources.claude import NAME
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class ClaudeSource(JsonlLogs):
             home = Path(env.get("HOME") or os.path.expanduser("~"))
             xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
             found = [Path(xdg) / "claude", home / ".claude"]
-        return _unique([*found, *(extra or [])])
+        return unique_paths([*found, *(extra or [])])
 
     def log_dirs(self, root: Path) -> list[Path]:
         return [root / "projects"]
@@ -58,17 +58,6 @@ class ClaudeSource(JsonlLogs):
         from tmuxtok.sources.claude.parser import ClaudeParser
 
         return ClaudeParser()
-
-
-def _unique(paths: list[Path]) -> list[Path]:
-    seen: set[str] = set()
-    out: list[Path] = []
-    for p in paths:
-        k = os.path.realpath(p)
-        if k not in seen:
-            seen.add(k)
-            out.append(p)
-    return out
 
 
 SOURCE = ClaudeSource()

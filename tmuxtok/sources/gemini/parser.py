@@ -36,7 +36,14 @@ import orjson
 
 from tmuxtok.model.events import ParseResult, UsageEvent
 from tmuxtok.sources.gemini import NAME
-from tmuxtok.sources.values import WrongShape, parse_ts_ms, text, tok, ts_skip_reason
+from tmuxtok.sources.values import (
+    WrongShape,
+    json_object,
+    parse_ts_ms,
+    text,
+    tok,
+    ts_skip_reason,
+)
 
 #: The model of a message that names none, in a file that names none either.
 UNKNOWN_MODEL = "unknown"
@@ -133,13 +140,8 @@ class GeminiLines:
         return {"sid": self.sid, "model": self.model, "start": self.start, "project": self.project}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
-        try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            out.skip("malformed")
-            return
-        if not isinstance(obj, dict):
-            out.skip("wrong_shape")
+        obj = json_object(line, out)
+        if obj is None:
             return
         if "$set" in obj:
             meta = obj["$set"]
@@ -203,13 +205,8 @@ class GeminiDocument:
         self.path = path
 
     def feed_document(self, data: bytes, out: ParseResult) -> None:
-        try:
-            doc = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            out.skip("malformed")  # often caught mid-rewrite: read again when it settles
-            return
-        if not isinstance(doc, dict):
-            out.skip("wrong_shape")
+        doc = json_object(data, out)  # malformed: often caught mid-rewrite, read when settled
+        if doc is None:
             return
         messages = doc.get("messages")
         if not isinstance(messages, list):

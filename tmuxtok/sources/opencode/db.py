@@ -22,11 +22,10 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from tmuxtok.model.events import ParseResult
 from tmuxtok.sources.base import SourceError
 from tmuxtok.sources.opencode.parser import add, event_from
+from tmuxtok.sources.values import json_object
 
 #: How long a read waits for a writer's lock before it gives up until the next pass.
 BUSY_MS = 2000
@@ -109,13 +108,8 @@ def _poll(
         nbytes += len(raw)
         if b'"tokens"' not in raw:
             continue  # user messages, tool-only steps: nothing billed
-        try:
-            msg = orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            out.skip("malformed")
-            continue
-        if not isinstance(msg, dict):
-            out.skip("wrong_shape")
+        msg = json_object(raw, out)
+        if msg is None:
             continue
         ts = row_created if isinstance(row_created, int) else None
         add(event_from(msg, str(msg_id), str(session), project or "", ts), out)

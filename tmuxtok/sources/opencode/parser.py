@@ -29,12 +29,10 @@ import os
 import re
 from typing import Any
 
-import orjson
-
 from tmuxtok.model.events import ParseResult, UsageEvent
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 from tmuxtok.sources.opencode import NAME
-from tmuxtok.sources.values import MAX_COST_USD, WrongShape, text, tok
+from tmuxtok.sources.values import MAX_COST_USD, WrongShape, json_object, text, tok
 
 UNKNOWN_MODEL = "unknown"
 #: Models whose API reports reasoning inside the completion count (OpenAI's).
@@ -119,13 +117,8 @@ class MessageDocument:
         self.path = path
 
     def feed_document(self, data: bytes, out: ParseResult) -> None:
-        try:
-            msg = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            out.skip("malformed")
-            return
-        if not isinstance(msg, dict):
-            out.skip("wrong_shape")
+        msg = json_object(data, out)
+        if msg is None:
             return
         msg_id = text(msg, "id") or os.path.basename(self.path).removesuffix(".json")
         session = text(msg, "sessionID") or os.path.basename(os.path.dirname(self.path))
