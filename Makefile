@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench tmux clean
+.PHONY: run test lint format bench tmux ccusage clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,22 @@ tmux:
 	  echo "installing tmux with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux; }
 
-test: $(STAMP) tmux
+# ccusage, to hold tmuxtok's reports equal to it on the same files (tests/reports/
+# test_ccusage_equality.py). Pinned: 20.0.24 is the newest 20.x whose native
+# binary package the npm registry serves. Into a cache dir, never globally;
+# without npm or the registry the equality tests skip and say why.
+CCUSAGE_VERSION := 20.0.24
+CCUSAGE_DIR     := .cache/ccusage
+ccusage:
+	@test -x $(CCUSAGE_DIR)/node_modules/.bin/ccusage && \
+	  $(CCUSAGE_DIR)/node_modules/.bin/ccusage --version 2>/dev/null | grep -qx 'ccusage $(CCUSAGE_VERSION)' || { \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "installing ccusage $(CCUSAGE_VERSION) into $(CCUSAGE_DIR)"; \
+	    npm install --prefix $(CCUSAGE_DIR) --no-save --no-audit --no-fund --loglevel=error \
+	      ccusage@$(CCUSAGE_VERSION) || echo "ccusage could not be installed: its equality tests will skip"; \
+	  else echo "npm not found: the ccusage equality tests will skip"; fi; }
+
+test: $(STAMP) tmux ccusage
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
@@ -40,4 +55,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache

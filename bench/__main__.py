@@ -81,7 +81,9 @@ def corpus(mb: float, seed: int, days: int = 14) -> Path:
 
 
 def log_bytes(root: Path) -> int:
-    return sum(p.stat().st_size for p in root.rglob("*.jsonl"))
+    """The Claude and Codex logs (what ``env_for`` points tmuxtok at): MiB/s stays
+    comparable with corpora made before the demo had Gemini CLI and OpenCode."""
+    return sum(p.stat().st_size for d in ("claude", "codex") for p in (root / d).rglob("*.jsonl"))
 
 
 def env_for(root: Path, home: Path) -> dict[str, str]:

@@ -12,6 +12,9 @@ import pytest
 _ISOLATED = (
     "CLAUDE_CONFIG_DIR",
     "CODEX_HOME",
+    "GEMINI_CLI_HOME",
+    "GEMINI_DATA_DIR",
+    "OPENCODE_DATA_DIR",
     "TMUX",
     "TMUX_PANE",
     "TMUXTOK_CONFIG",

@@ -200,10 +200,11 @@ def render(report: Mapping[str, Any]) -> str:
     lines.append("data roots")
     if "error" in roots:
         lines.append(f"  error: {roots['error']}")
+    width = max((len(a) for a in roots), default=0) if "error" not in roots else 0
     for agent, rows in roots.items() if "error" not in roots else ():
         for r in rows:
             where = f"{r['files']:,} log files, {_mib(r['bytes'])}" if r["exists"] else "not found"
-            lines.append(f"  {agent:<7} {r['path']}: {where}")
+            lines.append(f"  {agent:<{width}} {r['path']}: {where}")
     led = report.get("ledger", {})
     lines.append(f"ledger    {led.get('path', '?')}")
     if led.get("error"):

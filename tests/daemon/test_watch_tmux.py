@@ -99,3 +99,56 @@ def test_plugin_then_daemon_end_to_end(server: Server, session: object, claude_r
             timeout=30,
             check=False,
         )
+
+
+def test_gemini_and_opencode_segments_follow_their_logs(
+    server: Server, session: object, claude_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plugin's #{tmuxtok_gemini_segment} / #{tmuxtok_opencode_segment} show what the
+    daemon pushes; a Gemini line appended and an OpenCode row written (its database
+    polled, not watched) move them."""
+    from tests.support.logfmt import (
+        gemini_chats,
+        gemini_message,
+        gemini_meta,
+        gemini_tokens,
+        jsonl,
+        opencode_assistant,
+        opencode_db,
+        opencode_put,
+        opencode_tokens,
+    )
+
+    gem, oc = claude_root.parent / "gemini-tmp", claude_root.parent / "opencode"
+    monkeypatch.setenv("GEMINI_DATA_DIR", str(gem))
+    monkeypatch.setenv("OPENCODE_DATA_DIR", str(oc))
+    now = datetime.now(UTC)
+    log = gemini_chats(gem) / "session-live.jsonl"
+    msg = gemini_message("m1", iso(now - timedelta(minutes=3)), tokens=gemini_tokens(inp=3_000))
+    log.write_bytes(gemini_meta("gem-1") + jsonl(msg))
+    db = opencode_db(oc / "opencode.db")
+    ms = int((now - timedelta(minutes=2)).timestamp() * 1000)
+    opencode_put(db, "msg_1", opencode_assistant(ms, tokens=opencode_tokens(4_000, 0)))
+    server.cmd("set-option", "-g", "@tmuxtok_autostart", "off")
+    server.cmd(
+        "set-option", "-g", "status-right", "#{tmuxtok_gemini_segment}|#{tmuxtok_opencode_segment}"
+    )
+    assert server.cmd("run-shell", str(REPO / "tmux" / "tmuxtok.tmux")).returncode == 0
+    assert option(server, "status-right") == (
+        "#{@tmuxtok_gemini_segment}|#{@tmuxtok_opencode_segment}"
+    )
+    proc = daemon.start("--tmux-socket", socket_of(server))
+    try:
+        wait_for(lambda: "3.1k" in option(server, "@tmuxtok_gemini_segment"), timeout=15)
+        wait_for(lambda: "4.0k" in option(server, "@tmuxtok_opencode_segment"), timeout=15)
+        more = gemini_message("m2", iso(now), tokens=gemini_tokens(inp=5_000))
+        with log.open("ab") as fh:
+            fh.write(jsonl(more))
+        opencode_put(db, "msg_2", opencode_assistant(ms + 1000, tokens=opencode_tokens(6_000, 0)))
+        wait_for(lambda: "8.2k" in option(server, "@tmuxtok_gemini_segment"), timeout=15)
+        wait_for(lambda: " 10k " in option(server, "@tmuxtok_opencode_segment"), timeout=15)
+        shown = server.cmd("display-message", "-p", option(server, "status-right")).stdout[0]
+        assert "8.2k" in shown and " 10k " in shown
+    finally:
+        daemon.stop(proc)
+        db.close()

@@ -203,9 +203,46 @@ def test_layout_is_the_real_one(corpus: DemoSummary) -> None:
         assert m, p
         if p in rollouts:
             assert p.parent.relative_to(corpus.codex_root / "sessions").parts == m.groups()
-    n_files = len(list(corpus.root.rglob("*.jsonl")))
-    assert corpus.files == n_files
-    assert corpus.bytes == sum(p.stat().st_size for p in corpus.root.rglob("*.jsonl"))
+    logs = [
+        p
+        for p in corpus.root.rglob("*")
+        if p.is_file() and p.suffix in (".jsonl", ".json", ".db") and p.name != "truth.json"
+    ]
+    assert corpus.files == len(logs)
+    assert corpus.bytes == sum(p.stat().st_size for p in logs)
+
+
+def test_gemini_and_opencode_layouts_and_traps(corpus: DemoSummary) -> None:
+    """Both Gemini generations with every trap; OpenCode's database beside its old files."""
+    import sqlite3
+
+    chats = sorted(corpus.gemini_root.glob("*/chats"))
+    assert chats and all(re.fullmatch(r"[0-9a-f]{64}", c.parent.name) for c in chats)
+    legacy = sorted(corpus.gemini_root.glob("*/chats/session-*.json"))
+    current = sorted(corpus.gemini_root.glob("*/chats/session-*.jsonl"))
+    subagents = sorted(corpus.gemini_root.glob("*/chats/*/*.jsonl"))
+    assert legacy and current and len(subagents) == 1
+    migrated = [p for p in legacy if p.with_suffix(".jsonl").exists()]
+    assert len(migrated) == 1
+    for p in legacy:
+        assert orjson.loads(p.read_bytes())["messages"]
+    records = [orjson.loads(ln) for p in current + subagents for ln in _lines(p)]
+    ids = [r["id"] for r in records if r.get("type") == "gemini"]
+    assert len(ids) > len(set(ids))  # re-appended replies
+    assert any("$rewindTo" in r for r in records)
+    assert any(isinstance(r.get("$set", {}).get("messages"), list) for r in records)
+    assert corpus.opencode_root.joinpath("opencode.db").is_file()
+    files = sorted(corpus.opencode_root.glob("storage/message/*/msg_*.json"))
+    con = sqlite3.connect(corpus.opencode_root / "opencode.db")
+    try:
+        rows = {r[0] for r in con.execute("SELECT id FROM message")}
+        updated = con.execute("SELECT count(*) FROM message WHERE time_updated > time_created")
+        assert updated.fetchone()[0] > 0
+    finally:
+        con.close()
+    assert files and rows
+    both = {p.stem for p in files} & rows
+    assert both and {p.stem for p in files} - rows  # migrated duplicates, and older files only
 
 
 def test_claude_size_tracks_mb(corpus: DemoSummary) -> None:

@@ -15,6 +15,7 @@ import pytest
 from tests.support.cli import invoke
 from tests.support.demo import KEYS, TRUTH_KEYS, roots_of
 from tmuxtok.demo.corpus import DemoSummary, append_claude_turn, generate
+from tmuxtok.sources import AGENTS
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def totals(agent: str) -> dict[str, int]:
 
 
 def check(truth: dict[str, Any]) -> None:
-    for agent in ("claude", "codex"):
+    for agent in AGENTS:
         assert totals(agent) == expected(truth, agent), agent
         blocks = invoke("blocks", "--agent", agent, "--json")["blocks"]
         assert sum(b["totalTokens"] for b in blocks) == truth[agent]["total"]

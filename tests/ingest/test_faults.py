@@ -49,7 +49,7 @@ from tmuxtok.demo.corpus import generate
 from tmuxtok.ingest import tail
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import ScanStats, scan
-from tmuxtok.sources import all_sources
+from tmuxtok.sources import AGENTS, all_sources
 
 # --- helpers ------------------------------------------------------------------
 
@@ -610,11 +610,10 @@ def half_ingested(tmp_path: Path) -> tuple[dict[str, str], dict[str, Any], int, 
     second = generate(tmp_path / "second", mb=6, days=2, seed=42)
     truth_a = json.loads(first.truth_path.read_text())
     truth_b = json.loads(second.truth_path.read_text())
-    env["CLAUDE_CONFIG_DIR"] += f",{second.claude_root}"
-    env["CODEX_HOME"] += f",{second.codex_root}"
+    for var, value in second.roots().items():
+        env[var] += f",{value}"
     truth = {
-        agent: {k: truth_a[agent][k] + truth_b[agent][k] for k in TRUTH_KEYS}
-        for agent in ("claude", "codex")
+        agent: {k: truth_a[agent][k] + truth_b[agent][k] for k in TRUTH_KEYS} for agent in AGENTS
     }
     size = max(
         os.stat(daemon.ledger_file()).st_size, os.stat(f"{daemon.ledger_file()}-wal").st_size

@@ -45,6 +45,18 @@ OTHERS = {
     "gpt-4.1-mini": (0.40, 1.60, 0.10),
     "gpt-4o": (2.50, 10, 1.25),
     "gpt-5-mini": (0.25, 2, 0.025),
+    # Gemini CLI's current models and what OpenCode routes to (LiteLLM's table).
+    "gemini-3-flash-preview": (0.50, 3, 0.05),
+    "gemini-3.1-pro-preview": (2, 12, 0.2),
+    "gemini-3.1-flash-lite-preview": (0.25, 1.5, 0.025),
+    "gemini-3.5-flash": (1.5, 9, 0.15),
+    "gpt-5-nano": (0.05, 0.4, 0.005),
+    "gpt-5.4": (2.5, 15, 0.25),
+    "grok-code-fast-1": (1, 2, 0.2),
+    "kimi-k2.6": (0.95, 4, 0.16),
+    "glm-4.7": (0.6, 2.2, 0.11),
+    "deepseek-chat": (0.28, 0.42, 0.028),
+    "minimax-m2.5": (0.3, 1.2, 0.03),
 }
 
 
@@ -145,6 +157,26 @@ def test_one_token_over_200k_bills_every_kind_at_tier(table: PriceTable) -> None
 def test_cache_reads_count_toward_the_threshold(table: PriceTable) -> None:
     got = table.cost("claude-sonnet-4-20250514", 1, 0, 0, 0, 200_000)
     assert got == pytest.approx((1 * 6 + 200_000 * 0.6) / M)
+
+
+@pytest.mark.parametrize(
+    ("name", "key"),
+    [
+        ("MiniMax-M2.5", "minimax-m2.5"),  # OpenCode's minimax provider spells it so
+        ("openrouter/moonshotai/kimi-k2.6", "kimi-k2.6"),
+        ("xai/grok-code-fast-1", "grok-code-fast-1"),
+        ("claude-sonnet-4.5", "claude-sonnet-4-5"),  # github-copilot's spelling
+        ("google/gemini-3.1-pro-preview", "gemini-3.1-pro-preview"),
+    ],
+)
+def test_opencode_model_names_resolve(table: PriceTable, name: str, key: str) -> None:
+    assert table.resolve(name) == key
+
+
+def test_gemini_3_pro_tier(table: PriceTable) -> None:
+    # Above 200k prompt tokens every kind is billed at the long-context rate.
+    got = table.cost("gemini-3.1-pro-preview", 150_000, 1_000, 0, 0, 60_000)
+    assert got == pytest.approx((150_000 * 4 + 1_000 * 18 + 60_000 * 0.4) / M)
 
 
 def test_gemini_pro_tier(table: PriceTable) -> None:

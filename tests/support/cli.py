@@ -127,3 +127,12 @@ def invoke(*args: str, code: int = 0) -> Any:
     res = CliRunner().invoke(cli, list(args), catch_exceptions=False)
     assert res.exit_code == code, res.output
     return json.loads(res.stdout) if "--json" in args else res.stdout
+
+
+def json_of(*args: str, env: Mapping[str, str] | None = None) -> Any:
+    """What ``tmuxtok ARGS`` (a ``--json`` command, run as a process) printed, once it
+    ended with status 0 and no traceback."""
+    res = tmuxtok(*args, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "Traceback" not in res.stderr, res.stderr
+    return json.loads(res.stdout)

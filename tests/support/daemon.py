@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -21,16 +24,21 @@ def ledger_file() -> Path:
     return Path(os.environ["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
 
 
-def committed_bytes() -> int:
-    """Bytes of logs the ledger's committed cursors cover (-1 while unreadable)."""
+def ledger_number(query: str) -> int:
+    """One number the committed ledger answers ``query`` with, read-only (-1 while unreadable)."""
     try:
         con = sqlite3.connect(f"file:{ledger_file()}?mode=ro", uri=True, timeout=5)
         try:
-            return int(con.execute("SELECT coalesce(sum(offset), 0) FROM files").fetchone()[0])
+            return int(con.execute(query).fetchone()[0])
         finally:
             con.close()
     except sqlite3.Error:
         return -1
+
+
+def committed_bytes() -> int:
+    """Bytes of logs the ledger's committed cursors cover (-1 while unreadable)."""
+    return ledger_number("SELECT coalesce(sum(offset), 0) FROM files")
 
 
 def read_state() -> dict[str, Any] | None:
@@ -65,3 +73,31 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def kill_scans(
+    env: Mapping[str, str],
+    progress: Callable[[], int],
+    rng: random.Random,
+    tries: int = 40,
+    max_delay: float = 0.02,
+) -> int:
+    """Run ``tmuxtok scan --quiet`` up to ``tries`` times, each SIGKILLed a random moment
+    (up to ``max_delay`` s) after its first commit, seen as ``progress()`` moving.
+
+    Stops at the first scan that finishes before it is killed; returns the kills.
+    """
+    kills = 0
+    for _ in range(tries):
+        before = progress()
+        proc = spawn("scan", "--quiet", env=env, stdout=subprocess.DEVNULL)
+        while proc.poll() is None and progress() == before:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, max_delay))
+        if proc.poll() is not None:
+            assert proc.returncode == 0
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    return kills

@@ -8,6 +8,7 @@ from typing import Any
 
 from tests.support.cli import tmuxtok
 from tmuxtok.demo.corpus import DemoSummary
+from tmuxtok.sources import AGENTS
 
 #: The report's token totals (``daily --json``) and the ground truth's names for them.
 KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens")
@@ -15,14 +16,15 @@ TRUTH_KEYS = ("input", "output", "cache_creation", "cache_read", "total")
 
 
 def roots_of(demo: DemoSummary) -> dict[str, str]:
-    """The variables that point tmuxtok at the corpus's Claude and Codex logs."""
-    return {"CLAUDE_CONFIG_DIR": str(demo.claude_root), "CODEX_HOME": str(demo.codex_root)}
+    """The variables that point tmuxtok at the corpus's logs, every agent's."""
+    return demo.roots()
 
 
 def truth_totals(truth: dict[str, Any]) -> dict[str, int]:
-    """Claude and Codex together, from the generator's truth.json, as the report names them."""
+    """Every agent together, from the generator's truth.json, as the report names them."""
     return {
-        k: truth["claude"][t] + truth["codex"][t] for k, t in zip(KEYS, TRUTH_KEYS, strict=True)
+        k: sum(truth[a][t] for a in AGENTS if a in truth)
+        for k, t in zip(KEYS, TRUTH_KEYS, strict=True)
     }
 
 

@@ -10,6 +10,8 @@ from typing import Any
 
 import orjson
 
+from tmuxtok.demo.opencode_writer import SCHEMA
+
 
 def iso(dt: datetime) -> str:
     """``dt`` as Claude Code stamps its log lines: ``2026-01-09T10:00:00.123Z``.
@@ -202,3 +204,176 @@ def decoding(typed: bool) -> Iterator[None]:
         yield
     finally:
         claude_lines._decode_usual, codex_lines._decode_tokens = saved
+
+
+# --- Gemini CLI --------------------------------------------------------------------------
+
+
+def gemini_tokens(
+    inp: int = 1000, out: int = 100, cached: int = 0, thoughts: int = 0, tool: int = 0
+) -> dict[str, int]:
+    """``tokens`` as Gemini CLI records them: ``input`` includes ``cached``."""
+    return {
+        "input": inp,
+        "output": out,
+        "cached": cached,
+        "thoughts": thoughts,
+        "tool": tool,
+        "total": inp + out + thoughts + tool,
+    }
+
+
+def gemini_meta(session: str, start: str = "2026-05-17T09:00:00.000Z", **extra: Any) -> bytes:
+    """The first line of a JSONL recording (v0.39 on)."""
+    meta = {
+        "sessionId": session,
+        "projectHash": "9f86d081884c7d65",
+        "startTime": start,
+        "lastUpdated": start,
+        "kind": "main",
+        **extra,
+    }
+    return orjson.dumps(meta) + b"\n"
+
+
+def gemini_message(
+    msg_id: str,
+    ts: str,
+    model: str = "gemini-2.5-pro",
+    tokens: dict[str, int] | None = None,
+    tool_calls: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A ``type: "gemini"`` message record, keys in Gemini CLI's order."""
+    msg: dict[str, Any] = {
+        "id": msg_id,
+        "timestamp": ts,
+        "type": "gemini",
+        "content": "Done.",
+        "thoughts": [],
+        "tokens": tokens,
+        "model": model,
+    }
+    if tool_calls is not None:
+        msg["toolCalls"] = tool_calls
+    return msg
+
+
+def gemini_user(msg_id: str, ts: str, text: str = "fix the test") -> dict[str, Any]:
+    return {"id": msg_id, "timestamp": ts, "type": "user", "content": [{"text": text}]}
+
+
+def jsonl(*records: dict[str, Any]) -> bytes:
+    return b"".join(orjson.dumps(r) + b"\n" for r in records)
+
+
+def gemini_chats(root: Path, project: str = "9f86d081884c7d65") -> Path:
+    """``<root>/<project>/chats`` (a root is what ``~/.gemini/tmp`` is)."""
+    p = root / project / "chats"
+    p.mkdir(parents=True, exist_ok=True)
+    return p
+
+
+def gemini_legacy(
+    session: str, messages: list[dict[str, Any]], start: str = "2026-05-17T09:00:00.000Z"
+) -> bytes:
+    """A whole-file recording (up to v0.38), pretty-printed as Gemini CLI wrote it."""
+    doc = {
+        "sessionId": session,
+        "projectHash": "9f86d081884c7d65",
+        "startTime": start,
+        "lastUpdated": start,
+        "messages": messages,
+    }
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2)
+
+
+# --- OpenCode ----------------------------------------------------------------------------
+
+
+def opencode_tokens(
+    inp: int = 1000,
+    out: int = 100,
+    reasoning: int = 0,
+    read: int = 0,
+    write: int = 0,
+    total: bool = True,
+) -> dict[str, Any]:
+    """``tokens`` as OpenCode (AI SDK v6) records them: output excludes reasoning,
+    input excludes the cache, and ``total`` holds them all."""
+    t: dict[str, Any] = {
+        "input": inp,
+        "output": out,
+        "reasoning": reasoning,
+        "cache": {"read": read, "write": write},
+    }
+    if total:
+        t["total"] = inp + out + reasoning + read + write
+    return t
+
+
+def opencode_assistant(
+    created_ms: int,
+    model: str = "claude-sonnet-4-5",
+    provider: str = "anthropic",
+    tokens: dict[str, Any] | None = None,
+    cost: float = 0.0,
+    cwd: str = "/home/u/proj",
+) -> dict[str, Any]:
+    """An assistant message's ``data`` (the db keeps id and session in columns)."""
+    return {
+        "role": "assistant",
+        "time": {"created": created_ms, "completed": created_ms + 4000},
+        "parentID": "msg_user",
+        "modelID": model,
+        "providerID": provider,
+        "mode": "build",
+        "agent": "build",
+        "path": {"cwd": cwd, "root": cwd},
+        "cost": cost,
+        "tokens": tokens if tokens is not None else opencode_tokens(),
+        "finish": "stop",
+    }
+
+
+def opencode_db(path: Path, sessions: tuple[str, ...] = ("ses_1",)) -> Any:
+    """A new OpenCode database in WAL mode (as OpenCode opens it); the open connection."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.executescript(SCHEMA)
+    for s in sessions:
+        conn.execute(
+            "INSERT INTO session VALUES (?, 'prj', NULL, 'slug', ?, 't', '1.2.3', 0, 0)",
+            (s, "/home/u/proj"),
+        )
+    return conn
+
+
+def opencode_put(
+    conn: Any, msg_id: str, data: dict[str, Any], session: str = "ses_1", updated: int | None = None
+) -> None:
+    """Insert or update a message row as OpenCode does (``time_updated`` moves on update)."""
+    created = data.get("time", {}).get("created", 0)
+    conn.execute(
+        "INSERT INTO message VALUES (?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
+        "data=excluded.data, time_updated=excluded.time_updated",
+        (
+            msg_id,
+            session,
+            created,
+            updated if updated is not None else created,
+            orjson.dumps(data).decode(),
+        ),
+    )
+
+
+def opencode_legacy(root: Path, msg_id: str, session: str, data: dict[str, Any]) -> Path:
+    """``storage/message/<session>/<msg_id>.json``: a message file from before the database."""
+    p = root / "storage" / "message" / session / f"{msg_id}.json"
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(
+        orjson.dumps({"id": msg_id, "sessionID": session, **data}, option=orjson.OPT_INDENT_2)
+    )
+    return p

@@ -112,6 +112,35 @@ class Daemon:
                 dirs.extend(source.log_dirs(root))
         return dirs
 
+    def log_key(self, path: str) -> str | None:
+        """The log file a changed path belongs to (``Source.log_key``), if any agent's."""
+        for source in all_sources().values():
+            key = source.log_key(path)
+            if key is not None:
+                return key
+        return None
+
+    def polled(self) -> dict[str, tuple[int, int, int, int]]:
+        """Databases watched by polling their stat, with that stat (``Source.polled``).
+
+        A database sits at the top of its agent's data dir, beside dirs too busy
+        to watch recursively (OpenCode's git snapshots); two stats a second
+        (the file and its ``-wal``) cost nothing.
+        """
+        found: dict[str, tuple[int, int, int, int]] = {}
+        for name, source in all_sources().items():
+            polled = getattr(source, "polled", None)
+            if polled is None:
+                continue
+            for root in source.roots(self.env, self.cfg.roots.get(name)):
+                for path in polled(root):
+                    try:
+                        st = source.stat(path)  # type: ignore[attr-defined]
+                    except OSError:
+                        continue
+                    found[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+        return found
+
     def ingest(self, only: set[str] | None = None) -> None:
         from tmuxtok.ingest import refresh as store
 
@@ -328,9 +357,10 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
     def wanted(change: Any, path: str) -> bool:
         if path.startswith(captures_dir):
             return path.endswith(".json")
-        return path.endswith(".jsonl") or "." not in os.path.basename(path)
+        return daemon.log_key(path) is not None or "." not in os.path.basename(path)
 
     watched: dict[Path, tuple[int, int]] = {}
+    polled = daemon.polled()
     while not stop.is_set():
         dirs = _identities(daemon.log_dirs())
         if dirs != watched:
@@ -341,6 +371,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
         if not dirs:
             if stop.wait(POLL_MS / 1000):
                 break
+            polled = _poll(daemon, polled)
             if daemon.due():
                 daemon.publish()
             continue
@@ -358,9 +389,19 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             yield_on_timeout=True,
             raise_interrupt=False,
         ):
-            files = {p for _, p in changes if p.endswith(".jsonl")}
-            captured = {p for _, p in changes if p.startswith(captures_dir)}
-            other = len(files) + len(captured) != len(changes)
+            files: set[str] = set()
+            captured: set[str] = set()
+            other = False
+            for _, p in changes:
+                if p.startswith(captures_dir):
+                    captured.add(p)
+                elif (key := daemon.log_key(p)) is not None:
+                    files.add(key)
+                else:
+                    other = True  # a dir appeared: look everywhere
+            now_polled = daemon.polled()
+            files.update(p for p, m in now_polled.items() if polled.get(p) != m)
+            polled = now_polled
             if not caught_up or other or time.monotonic() - daemon.last_rescan >= RESCAN_SECONDS:
                 caught_up = True
                 daemon.ingest()
@@ -376,6 +417,18 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
                 return
             if _identities(daemon.log_dirs()) != watched:
                 break  # a dir appeared, vanished or was replaced: watch what is there now
+
+
+def _poll(
+    daemon: Daemon, before: dict[str, tuple[int, int, int, int]]
+) -> dict[str, tuple[int, int, int, int]]:
+    """Ingest the polled databases whose stat moved; returns the stats now."""
+    now = daemon.polled()
+    changed = {p for p, m in now.items() if before.get(p) != m}
+    if changed:
+        daemon.ingest(changed)
+        daemon.publish()
+    return now
 
 
 def _identities(dirs: list[Path]) -> dict[Path, tuple[int, int]]:

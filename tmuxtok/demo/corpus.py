@@ -1,4 +1,4 @@
-"""A realistic, deterministic corpus of Claude Code and Codex CLI logs.
+"""A realistic, deterministic corpus of Claude Code, Codex CLI, Gemini CLI and OpenCode logs.
 
 The demo, the benchmarks and the end-to-end tests all need logs that look and
 misbehave like real ones: lines of many MB, one API response spread over
@@ -10,6 +10,11 @@ that replay a parent's totals, a counter reset, truncated and non-UTF-8 lines,
 and tool output that *mentions* usage without being usage. Each of those is a
 way to over- or under-count, so the generator also writes ``truth.json``: what
 a correct reader must report.
+
+Gemini CLI (both generations) and OpenCode (its database and the files before
+it) add their own traps (``gemini_writer``, ``opencode_writer``); they draw
+from a random stream of their own, so the Claude and Codex logs of a seed are
+the same bytes with or without them.
 
 This module plans a run and drives the writers; the parts live beside it.
 """
@@ -31,7 +36,9 @@ from tmuxtok.demo.clock import epoch_ms, iso
 from tmuxtok.demo.codex_plan import plan_codex
 from tmuxtok.demo.codex_writer import CodexWriter
 from tmuxtok.demo.draws import ri
+from tmuxtok.demo.gemini_writer import GeminiWriter
 from tmuxtok.demo.live_turn import append_claude_turn
+from tmuxtok.demo.opencode_writer import OpenCodeWriter
 from tmuxtok.demo.run import Gen
 from tmuxtok.demo.schedule import work_periods
 from tmuxtok.demo.text import Pool
@@ -50,6 +57,17 @@ class DemoSummary:
     files: int
     bytes: int
     truth_path: Path
+    gemini_root: Path = Path()
+    opencode_root: Path = Path()
+
+    def roots(self) -> dict[str, str]:
+        """The variables that point tmuxtok at every agent's logs in this corpus."""
+        return {
+            "CLAUDE_CONFIG_DIR": str(self.claude_root),
+            "CODEX_HOME": str(self.codex_root),
+            "GEMINI_DATA_DIR": str(self.gemini_root),
+            "OPENCODE_DATA_DIR": str(self.opencode_root),
+        }
 
 
 def generate(
@@ -63,7 +81,8 @@ def generate(
 ) -> DemoSummary:
     """Write a demo corpus under ``root`` and its ``truth.json``.
 
-    ``mb`` is the size of the Claude logs in MiB (±10 %); Codex adds about 5 %.
+    ``mb`` is the size of the Claude logs in MiB (±10 %); Codex adds about 5 %,
+    Gemini CLI and OpenCode about 2.5 % each.
     The same ``(seed, now, mb, days)`` always gives the same bytes, so a
     benchmark or a bug report can name its corpus by those four values.
     Refuses to write into a root that already holds a corpus, because mixing
@@ -73,7 +92,8 @@ def generate(
         raise ValueError("mb must be > 0 and days >= 1")
     root = Path(root)
     croot, xroot = root / "claude", root / "codex"
-    for p in (croot, xroot):
+    groot, oroot = root / "gemini", root / "opencode"
+    for p in (croot, xroot, groot, oroot):
         if p.exists() and any(p.iterdir()):
             raise FileExistsError(f"{p} is not empty")
     now_dt = now if now is not None else datetime.now(UTC)
@@ -118,10 +138,22 @@ def generate(
         if progress is not None:
             progress(min(done, goal), goal)
 
+    # Their own stream, so the Claude and Codex bytes of a seed never change.
+    more = random.Random(f"tmuxtok-demo-more:{seed}:{mb}:{days}:{now_ms}")
+    side = max(150_000, total // 40)
+    gw = GeminiWriter(more, pool, groot, g.gemini)
+    gw.write(periods, side)
+    ow = OpenCodeWriter(more, pool, oroot, g.opencode)
+    ow.write(periods, side)
+    files += gw.files + ow.files
+    done += gw.bytes + ow.bytes
+
     truth = {
         "generator": {"seed": seed, "mb": mb, "days": days, "now": iso(now_ms)},
         "claude": g.claude.as_dict(),
         "codex": g.codex.as_dict(),
+        "gemini": g.gemini.as_dict(),
+        "opencode": g.opencode.as_dict(),
     }
     truth_path = root / "truth.json"
     truth_path.write_bytes(orjson.dumps(truth, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
@@ -134,6 +166,8 @@ def generate(
         files=files,
         bytes=done,
         truth_path=truth_path,
+        gemini_root=groot,
+        opencode_root=oroot,
     )
 
 

@@ -35,8 +35,7 @@ def activate(mb: float = 8.0) -> str:
     shutil.rmtree(root, ignore_errors=True)
     private_dir(root)
     s = generate(root / "logs", mb=mb, days=7, seed=7)
-    os.environ["CLAUDE_CONFIG_DIR"] = str(s.claude_root)
-    os.environ["CODEX_HOME"] = str(s.codex_root)
+    os.environ.update(s.roots())
     os.environ["XDG_DATA_HOME"] = str(root / "data")
     os.environ["XDG_STATE_HOME"] = str(root / "state")
     return f"DEMO DATA: no agent logs on this machine; showing generated logs in {root}"

@@ -21,6 +21,7 @@ from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
+from tmuxtok.sources import logged_cost_wins
 
 
 def rank(e: UsageEvent) -> tuple[int, int, int]:
@@ -285,6 +286,31 @@ def to_nano(value: float | None, legacy: float | None) -> int | None:
     return round(nano) if -_NANO_MAX <= nano <= _NANO_MAX else None
 
 
+def price_nano(
+    cost: CostFn,
+    logged_wins: bool,
+    model: str,
+    input_tokens: int,
+    output_tokens: int,
+    cache_create: int,
+    cache_create_1h: int,
+    cache_read: int,
+    speed: str,
+    logged: float | None,
+) -> int | None:
+    """An event's cost: the table's, unless the agent's logged cost wins (``logged_cost_wins``).
+
+    The one home of that precedence, for rows priced as parsed and rows
+    priced again later (``Ledger.ensure_priced``).
+    """
+    if logged_wins and logged is not None:
+        return to_nano(logged, None)
+    return to_nano(
+        cost(model, input_tokens, output_tokens, cache_create, cache_create_1h, cache_read, speed),
+        logged,
+    )
+
+
 def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
     """One row per key, exactly what upserting ``events`` one by one would leave:
     the first event of the greatest ``rank``, with the speed any of them says
@@ -306,21 +332,25 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
     # One object per distinct model, session and project: rows cross a pipe
     # from parse workers, and pickle writes a repeated object only once.
     same: dict[str, str] = {}
+    wins: dict[str, bool] = {}
     for e in best.values():
         speed = speeds.get(e.key, "")
         value = None
         priced = 0
         if cost is not None:
-            value = to_nano(
-                cost(
-                    e.model,
-                    e.input_tokens,
-                    e.output_tokens,
-                    e.cache_creation_tokens,
-                    e.cache_creation_1h_tokens,
-                    e.cache_read_tokens,
-                    speed,
-                ),
+            w = wins.get(e.agent)
+            if w is None:
+                w = wins[e.agent] = logged_cost_wins(e.agent)
+            value = price_nano(
+                cost,
+                w,
+                e.model,
+                e.input_tokens,
+                e.output_tokens,
+                e.cache_creation_tokens,
+                e.cache_creation_1h_tokens,
+                e.cache_read_tokens,
+                speed,
                 e.legacy_cost_usd,
             )
             priced = 1

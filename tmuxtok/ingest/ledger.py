@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
-from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, to_nano
+from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, price_nano
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
 from tmuxtok.ingest.schema import (
     connect,
@@ -45,6 +45,7 @@ from tmuxtok.ingest.schema import (
 )
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
+from tmuxtok.sources import logged_cost_wins
 
 #: Page cache of a large ingest (``Ledger.bulk``); about the size of the
 #: ledger that 1 GiB of logs makes.
@@ -358,12 +359,13 @@ class Ledger:
                 c.execute("UPDATE events SET priced=0")
                 c.execute("INSERT OR REPLACE INTO meta VALUES('price_fp', ?)", (fingerprint,))
             rows = c.execute(
-                "SELECT id, model, input, output, cache_create, cache_create_1h, cache_read, "
-                "speed, legacy_cost, cost FROM events WHERE priced=0"
+                "SELECT id, agent, model, input, output, cache_create, cache_create_1h, "
+                "cache_read, speed, legacy_cost, cost FROM events WHERE priced=0"
             ).fetchall()
+            wins = {a: logged_cost_wins(a) for a in {r[1] for r in rows}}
             updates = []
-            for rid, model, i, o, cc, cc1h, cr, speed, legacy, old in rows:
-                new = to_nano(cost(model, i, o, cc, cc1h, cr, speed), legacy)
+            for rid, agent, model, i, o, cc, cc1h, cr, speed, legacy, old in rows:
+                new = price_nano(cost, wins[agent], model, i, o, cc, cc1h, cr, speed, legacy)
                 if new != old:
                     updates.append((new, rid))
             # Only costs that moved are written one by one; the rest just

@@ -20,13 +20,16 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from tmuxtok.ingest.batch import Batch, CostFn, EventRow, latest_limits, merge_rows
+from tmuxtok.ingest.dbpoll import read_db
 from tmuxtok.ingest.errors import LedgerCorrupt
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.tail import Cursor, read_new
+from tmuxtok.ingest.whole import read_whole
 from tmuxtok.model.events import Record
+from tmuxtok.sources.base import LINES, WHOLE, SourceError
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from tmuxtok.model.pricing import PriceTable
 
     # Only for annotations: importing the package would import every source.
-    from tmuxtok.sources.base import Source
+    from tmuxtok.sources.base import DatabaseSource, Source, WholeSource
 
 #: Commit at least this often so a killed cold ingest keeps most of its work
 #: (TMUXTOK_COMMIT_BYTES overrides it; the crash tests use tiny batches).
@@ -200,6 +203,9 @@ def _scan(
     files = total = 0
     is_reg = stat.S_ISREG
     for name, source in sources.items():
+        # A database's mark is its stat with its -wal's (``Source.stat``);
+        # sources of plain files have none, and their loop stays os.stat.
+        stat_of = getattr(source, "stat", os.stat)
         roots = source.roots(env, (extra_roots or {}).get(name))
         stats.roots[name] = [str(r) for r in roots if r.exists()]
         marks = ledger.marks(name)
@@ -207,11 +213,11 @@ def _scan(
         if wanted is None:
             keys = [os.fspath(p) for r in roots for p in source.discover(r)]
         else:
-            keys = [p for p in sorted(wanted) if _under_any(p, source, roots)]
+            keys = sorted({k for p in wanted if (k := _log_key(p, source, roots)) is not None})
         changed: list[tuple[str, int]] = []  # (path, size) of files to read
         for key in keys:
             try:
-                st = os.stat(key)
+                st = stat_of(key)
             except OSError:
                 continue
             if not is_reg(st.st_mode):
@@ -325,9 +331,17 @@ def _read_serial(
 
 def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None) -> _Read:
     try:
-        res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
+        kind = source.kind(path)
+        if kind == LINES:
+            res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
+        elif kind == WHOLE:
+            res = read_whole(path, cast("WholeSource", source), cur)
+        else:
+            res = read_db(path, cast("DatabaseSource", source), cur)
         p = res.parsed
         rows = merge_rows(p.events, cost)
+    except SourceError as e:
+        return _Read(path, error=f"{path}: {e}")
     except OSError as e:
         return _Read(path, error=f"{path}: {e.strerror or e}")
     except Exception as e:  # a parser or pricing bug must not stop the other files
@@ -501,12 +515,17 @@ def _read_parallel(
         _WORKER_CTX = None
 
 
-def _under_any(path: str, source: Source, roots: list[Path]) -> bool:
-    if not path.endswith(".jsonl"):
-        return False
+def _log_key(path: str, source: Source, roots: list[Path]) -> str | None:
+    """The log file of ``source`` that a changed ``path`` belongs to, if any."""
+    key = source.log_key(path)
+    if key is None:
+        return None
+    polled = getattr(source, "polled", None)
     for r in roots:
+        if polled is not None and key in polled(r):
+            return key
         for d in source.log_dirs(r):
             base = os.path.abspath(d)
-            if path.startswith(base + os.sep):
-                return True
-    return False
+            if key.startswith(base + os.sep):
+                return key
+    return None

@@ -89,7 +89,8 @@ class Ctx:
         roots = ", ".join(r for rs in self.stats.roots.values() for r in rs) or "none found"
         echo(
             f"No {what} found. Agent log roots: {roots}. "
-            "Set CLAUDE_CONFIG_DIR / CODEX_HOME or [roots] in config.toml.",
+            "Set CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_DATA_DIR (or GEMINI_CLI_HOME), "
+            "OPENCODE_DATA_DIR or [roots] in config.toml.",
             err=True,
         )
         sys.exit(0)

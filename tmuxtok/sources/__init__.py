@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _AGENTS = (
     ("claude", "Claude Code", "tmuxtok.sources.claude.paths"),
     ("codex", "Codex", "tmuxtok.sources.codex.paths"),
+    ("gemini", "Gemini CLI", "tmuxtok.sources.gemini.paths"),
+    ("opencode", "OpenCode", "tmuxtok.sources.opencode.paths"),
 )
 
 AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
@@ -43,3 +45,13 @@ def all_sources() -> dict[str, Source]:
         for name, _, module in _AGENTS:
             _SOURCES[name] = importlib.import_module(module).SOURCE
     return _SOURCES
+
+
+def logged_cost_wins(agent: str) -> bool:
+    """Whether a cost the agent logged is what was charged, and wins over the price table.
+
+    OpenCode logs the provider's charge (0 on subscriptions, then the table
+    prices it); Claude Code's old ``costUSD`` was an estimate, so the table
+    wins there and a logged cost only prices a model the table lacks.
+    """
+    return bool(getattr(all_sources().get(agent), "logged_cost_wins", False))

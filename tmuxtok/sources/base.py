@@ -1,8 +1,23 @@
 """The small interface every agent's log source implements.
 
 A source knows where its agent writes logs, which raw bytes can possibly carry
-usage (so the tailer never decodes anything else), and how to turn one line
-into events. Adding Gemini CLI or OpenCode means adding one module here.
+usage (so the tailer never decodes anything else), and how to turn what it
+reads into events. Agents keep their logs in three shapes, and each file says
+which it is (``Source.kind``), because that decides how it can be read
+incrementally:
+
+- ``LINES``: append-only JSONL, tailed from a byte cursor (Claude Code, Codex,
+  Gemini CLI's ``.jsonl``); the parser gets one line at a time.
+- ``WHOLE``: a JSON document rewritten in place (Gemini CLI's ``.json`` up to
+  v0.38, OpenCode's ``storage/message/**.json``); read whole again whenever
+  its stat changes, the parser gets the bytes at once (``feed_document``).
+- ``DATABASE``: a SQLite database another process writes (OpenCode); polled
+  read-only from a watermark kept in the cursor (``Source.poll``).
+
+Whatever the shape, events carry a key that names the response, and the
+ledger upserts by key: reading a file again, whole or from a watermark,
+replaces its rows instead of adding them, and the cursor commits with the
+events, so every response counts once across restarts and SIGKILL.
 
 Every command imports this package just to list log files, and most runs then
 find nothing new to parse. So the Source classes import only what listing
@@ -14,12 +29,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from tmuxtok.model.events import ParseResult
+
+
+#: How a log file is read (``Source.kind``).
+LINES = "lines"
+WHOLE = "whole"
+DATABASE = "database"
 
 
 class LineParser(Protocol):
@@ -32,6 +53,12 @@ class LineParser(Protocol):
         ...
 
     def state(self) -> dict[str, Any] | None: ...
+
+
+class DocumentParser(Protocol):
+    """Parser of a ``WHOLE`` file: all of its bytes at once, every time it changes."""
+
+    def feed_document(self, data: bytes, out: ParseResult) -> None: ...
 
 
 class Source(Protocol):
@@ -60,6 +87,121 @@ class Source(Protocol):
         ...
 
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> LineParser: ...
+
+    def kind(self, path: str) -> str:
+        """``LINES``, ``WHOLE`` or ``DATABASE``: how this log file is read."""
+        ...
+
+    def log_key(self, path: str) -> str | None:
+        """The log file a changed path belongs to (a watcher's event), or None if none.
+
+        A database's ``-wal`` maps to the database; a file that is not a log, to None.
+        """
+        ...
+
+
+class WholeSource(Source, Protocol):
+    """A source with ``WHOLE`` files."""
+
+    def document_parser(self, path: str) -> DocumentParser: ...
+
+
+class DatabaseSource(Source, Protocol):
+    """A source with a ``DATABASE``: read from the watermark in ``state``."""
+
+    def poll(
+        self, path: str, state: dict[str, Any] | None, out: ParseResult, max_rows: int
+    ) -> tuple[dict[str, Any], int, bool]:
+        """Rows changed since ``state``'s watermark into ``out``: (new state, bytes, done).
+
+        Opens the database read-only and never writes to it (no lock, no
+        checkpoint); ``done`` is False when ``max_rows`` stopped it early.
+        Raises ``SourceError`` (one line) when the database cannot be read.
+        """
+        ...
+
+    def stat(self, path: str) -> os.stat_result | StatMark:
+        """What says the database changed: its file and its ``-wal`` together."""
+        ...
+
+    def polled(self, root: Path) -> list[str]:
+        """The databases under ``root`` that the daemon polls rather than watches."""
+        ...
+
+
+class StatMark(NamedTuple):
+    """A stat of several files as one (a database and its ``-wal``)."""
+
+    st_dev: int
+    st_ino: int
+    st_size: int
+    st_mtime_ns: int
+    st_mode: int
+
+
+class SourceError(Exception):
+    """A log that cannot be read now (locked, damaged): one line, nothing lost.
+
+    The cursor stays where it was, so the next pass reads what this one could not.
+    """
+
+
+def combined_stat(path: str, *others: str) -> StatMark:
+    """``path``'s identity, with the sizes summed and the latest mtime of it and ``others``.
+
+    A database in WAL mode changes its ``-wal`` and not itself until a
+    checkpoint: the mark must move when either does. Missing ``others``
+    (no ``-wal`` while nobody writes) count as empty. Raises OSError for ``path``.
+    """
+    st = os.stat(path)
+    size, mtime = st.st_size, st.st_mtime_ns
+    for other in others:
+        try:
+            o = os.stat(other)
+        except OSError:
+            continue
+        size += o.st_size
+        mtime = max(mtime, o.st_mtime_ns)
+    return StatMark(st.st_dev, st.st_ino, size, mtime, st.st_mode)
+
+
+def unique_paths(paths: list[Path]) -> list[Path]:
+    """``paths`` without a second name for the same dir (symlinks resolved), in order."""
+    seen: set[str] = set()
+    out: list[Path] = []
+    for p in paths:
+        k = os.path.realpath(p)
+        if k not in seen:
+            seen.add(k)
+            out.append(p)
+    return out
+
+
+def entries(d: str) -> list[os.DirEntry[str]]:
+    """The entries of dir ``d``; none if it cannot be listed (gone, not a dir)."""
+    try:
+        with os.scandir(d) as it:
+            return list(it)
+    except OSError:
+        return []
+
+
+def regular(e: os.DirEntry[str]) -> bool:
+    """Is this entry a regular file (symlinks followed); False if it vanished."""
+    try:
+        return e.is_file()
+    except OSError:
+        return False
+
+
+class JsonlLogs:
+    """``kind`` and ``log_key`` of a source whose logs are all append-only ``*.jsonl``."""
+
+    def kind(self, path: str) -> str:
+        return LINES
+
+    def log_key(self, path: str) -> str | None:
+        return path if path.endswith(".jsonl") else None
 
 
 def walk_jsonl(base: str | os.PathLike[str]) -> Iterator[str]:

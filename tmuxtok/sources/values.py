@@ -8,9 +8,12 @@ counted instead of poisoning totals or raising.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
+
+if TYPE_CHECKING:
+    from tmuxtok.model.events import ParseResult
 
 #: Larger than any real per-request count; anything above is a corrupt value.
 MAX_TOKENS = 10**10
@@ -87,3 +90,22 @@ def text(obj: Any, key: str) -> str:
         return ""
     v = obj.get(key)
     return v if isinstance(v, str) else ""
+
+
+def json_object(raw: bytes, out: ParseResult) -> dict[str, Any] | None:
+    """``raw`` decoded as a JSON object, or None with the reason counted in ``out``.
+
+    orjson is imported here, by the parsers that call it, which have it loaded
+    already: this module stays cheap to import.
+    """
+    import orjson
+
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        out.skip("malformed")
+        return None
+    if not isinstance(obj, dict):
+        out.skip("wrong_shape")
+        return None
+    return obj

@@ -13,14 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tmuxtok.sources.base import walk_jsonl
+from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 from tmuxtok.sources.claude import NAME
 
 if TYPE_CHECKING:
     from tmuxtok.sources.claude.parser import ClaudeParser
 
 
-class ClaudeSource:
+class ClaudeSource(JsonlLogs):
     name: str = NAME
     #: Every line that can matter is an assistant line: usage, API errors that
     #: say a limit was hit, and old versions' ``usage limit reached|<epoch>``
@@ -45,7 +45,7 @@ class ClaudeSource:
             home = Path(env.get("HOME") or os.path.expanduser("~"))
             xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
             found = [Path(xdg) / "claude", home / ".claude"]
-        return _unique([*found, *(extra or [])])
+        return unique_paths([*found, *(extra or [])])
 
     def log_dirs(self, root: Path) -> list[Path]:
         return [root / "projects"]
@@ -62,17 +62,6 @@ class ClaudeSource:
         from tmuxtok.sources.claude.parser import ClaudeParser
 
         return ClaudeParser()
-
-
-def _unique(paths: list[Path]) -> list[Path]:
-    seen: set[str] = set()
-    out: list[Path] = []
-    for p in paths:
-        k = os.path.realpath(p)
-        if k not in seen:
-            seen.add(k)
-            out.append(p)
-    return out
 
 
 SOURCE = ClaudeSource()

@@ -13,14 +13,14 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tmuxtok.sources.base import walk_jsonl
+from tmuxtok.sources.base import JsonlLogs, walk_jsonl
 from tmuxtok.sources.codex import NAME
 
 if TYPE_CHECKING:
     from tmuxtok.sources.codex.parser import CodexParser
 
 
-class CodexSource:
+class CodexSource(JsonlLogs):
     name: str = NAME
     needles: tuple[bytes, ...] = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 

@@ -1,0 +1,4 @@
+"""OpenCode: where its messages live (``paths``), how its SQLite database is
+read (``db``) and how a message becomes an event (``parser``)."""
+
+NAME = "opencode"
