@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench tmux clean
+.PHONY: run test lint format bench tmux servers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,7 +24,21 @@ tmux:
 	  echo "installing tmux with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux; }
 
-test: $(STAMP) tmux
+# Prometheus (with promtool) and VictoriaMetrics, for the export tests: the
+# Debian packages' binaries, extracted here (no service is installed or started).
+SERVERS := .cache/servers
+servers: $(SERVERS)/.installed
+$(SERVERS)/.installed:
+	rm -rf $(SERVERS) && mkdir -p $(SERVERS)/debs
+	cd $(SERVERS)/debs && { apt-get download prometheus victoria-metrics 2>/dev/null || \
+	  { apt-get update -qq && apt-get download prometheus victoria-metrics; }; }
+	for f in $(SERVERS)/debs/*.deb; do dpkg-deb -x "$$f" $(SERVERS); done
+	rm -rf $(SERVERS)/debs
+	$(SERVERS)/usr/bin/prometheus --version >/dev/null
+	$(SERVERS)/usr/bin/victoria-metrics --version >/dev/null
+	touch $@
+
+test: $(STAMP) tmux servers
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -19,6 +19,7 @@ import click
 
 from tmuxtok import __version__
 from tmuxtok.config import Config
+from tmuxtok.daemon.export import DEFAULT_LISTEN
 from tmuxtok.errors import TmuxtokError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports import commands as reports
@@ -632,3 +633,70 @@ def doctor(as_json: bool, no_integrity: bool) -> None:
         emit_json(found)
     else:
         click.echo(doc.render(found))
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Export usage to Prometheus-compatible stores: pull (/metrics, textfile) or
+    push (remote write, HTTP rows) from the daemon; see README "Many machines"."""
+
+
+@export_group.command("serve")
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to serve on; 0.0.0.0 only if you mean every interface.",
+)
+def export_serve(listen: str) -> None:
+    """Serve /metrics for a Prometheus to scrape (until Ctrl+C or SIGTERM).
+
+    Each scrape reads the ledger, ingesting first when no daemon keeps it current.
+    """
+    from tmuxtok.daemon.export import pull
+
+    ctx = Ctx(False, None)
+
+    def ready(address: Any) -> None:
+        host, port = address[0], address[1]
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"tmuxtok: serving http://{shown}:{port}/metrics", err=True)
+
+    try:
+        pull.serve(listen, ctx.ledger, ctx.cfg, ready=[ready])
+    except KeyboardInterrupt:
+        pass
+    except TmuxtokError as e:
+        fail(e)
+
+
+@export_group.command("textfile")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--every",
+    type=click.FloatRange(1),
+    metavar="SECONDS",
+    help="Keep rewriting it this often (default: write once and exit).",
+)
+def export_textfile(directory: Path, every: float | None) -> None:
+    """Write DIRECTORY/tmuxtok.prom for node_exporter's textfile collector.
+
+    Replaced atomically, without timestamps (node_exporter stamps the scrape).
+    """
+    from tmuxtok.daemon.export import pull
+    from tmuxtok.ingest import refresh as store
+
+    ctx = Ctx(False, None)
+    try:
+        while True:
+            target = pull.write_textfile(directory, ctx.ledger, ctx.cfg)
+            if every is None:
+                click.echo(f"wrote {target}")
+                return
+            time.sleep(every)
+            store.refresh(ctx.ledger, ctx.cfg)
+    except KeyboardInterrupt:
+        pass
+    except TmuxtokError as e:
+        fail(e)
