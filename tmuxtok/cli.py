@@ -700,3 +700,37 @@ def export_textfile(directory: Path, every: float | None) -> None:
         pass
     except TmuxtokError as e:
         fail(e)
+
+
+@export_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_status(as_json: bool) -> None:
+    """What waits in the outbox, the last success, dead letters, per endpoint.
+
+    Reads only; the daemon (`tmuxtok watch`) does the sending.
+    """
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import status
+
+    try:
+        report = status.collect(load_config())
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(status.render(report))
+
+
+@export_group.command("retry-dead")
+@click.option("--sink", type=click.Choice(["remote_write", "http"]), help="Only this endpoint.")
+def export_retry_dead(sink: str | None) -> None:
+    """Put dead-lettered samples back in the outbox, once their cause is fixed.
+
+    Remote-write samples older than the server takes collapse again instead.
+    """
+    from tmuxtok.ingest import outbox
+
+    ctx = Ctx(False, None)
+    n = outbox.requeue_dead(ctx.ledger.conn, sink)
+    click.echo(f"{n:,} dead letters back in the outbox")

@@ -40,6 +40,7 @@ def collect(env: Mapping[str, str] = os.environ, integrity: bool = True) -> dict
         ("ledger", lambda: _ledger(env, integrity)),
         ("daemon", lambda: _daemon(env)),
         ("state", lambda: _state(env)),
+        ("export", lambda: _export(env)),
     ):
         try:
             out[key] = fn()
@@ -165,6 +166,18 @@ def _state(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _export(env: Mapping[str, str]) -> dict[str, Any]:
+    from tmuxtok.config import ConfigError
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import status
+
+    try:
+        cfg = load_config(env)
+    except ConfigError as e:
+        return {"error": str(e)}
+    return status.collect(cfg, env)
+
+
 def _last_line(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
@@ -242,6 +255,16 @@ def render(report: Mapping[str, Any]) -> str:
             if age is not None
             else "  no generation time"
         )
+    export = report.get("export", {})
+    if export.get("error") and "sinks" not in export:
+        lines.append(f"export    {export['error']}")
+    elif any(r.get("configured") or r.get("pending") for r in export.get("sinks", {}).values()):
+        from tmuxtok.daemon.export import status
+
+        lines.append("export")
+        lines.extend(f"  {line}" for line in status.render(export).splitlines())
+    else:
+        lines.append("export    not configured")
     return "\n".join(lines)
 
 

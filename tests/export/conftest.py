@@ -52,3 +52,40 @@ def token_sum(totals: dict[str, Any]) -> int:
     return sum(
         totals[k] for k in ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
     )
+
+
+def remote_write_toml(url: str, host: str, **extra: Any) -> str:
+    """config.toml pushing to ``url`` as ``host``, on a 1-second grid, retrying often."""
+    settings = {"url": url, "interval_seconds": 1, "max_backoff_seconds": 1, **extra}
+    body = "".join(f"{k} = {json.dumps(v)}\n" for k, v in settings.items())
+    return f'[export]\nhost = "{host}"\n[export.remote_write]\n{body}'
+
+
+_appended = [0]
+
+
+def append_usage(claude_root: Path, inp: int = 1000, out: int = 200, cr: int = 5000) -> int:
+    """One more Claude response, stamped now, in a session of its own: its tokens."""
+    from tests.support.logfmt import claude_assistant, iso
+
+    _appended[0] += 1
+    n = _appended[0]
+    session = claude_root / "projects" / "-home-u-extra" / f"extra-{os.getpid()}-{n}.jsonl"
+    session.parent.mkdir(parents=True, exist_ok=True)
+    line = claude_assistant(
+        iso(datetime.now(UTC)),
+        f"msg_extra_{os.getpid()}_{n}",
+        inp=inp,
+        out=out,
+        cr=cr,
+        session=session.stem,
+    )
+    session.write_bytes(line)
+    return inp + out + cr
+
+
+def export_status() -> dict[str, Any]:
+    res = tmuxtok("export", "status", "--json", env=dict(os.environ))
+    assert res.returncode == 0, res.stderr
+    data: dict[str, Any] = json.loads(res.stdout)
+    return data

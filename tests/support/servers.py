@@ -7,6 +7,7 @@ The binaries are the Debian packages' (``make servers`` extracts them into
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -43,9 +44,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+def http_get(
+    url: str, timeout: float = 5, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
+        req = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(req, timeout=timeout) as r:
             return int(r.status), r.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -62,6 +66,8 @@ class Server:
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = root / "server.log"
+        #: Headers every request of the test carries (basic auth, if the server wants it).
+        self.headers: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -87,7 +93,7 @@ class Server:
             if self.proc.poll() is not None:
                 raise AssertionError(f"{self.kind} exited: {self.log.read_text()[-2000:]}")
             try:
-                status, _ = http_get(self.url + self.ready_path(), timeout=1)
+                status, _ = http_get(self.url + self.ready_path(), 1, self.headers)
                 if status == 200:
                     return
             except OSError:
@@ -113,7 +119,8 @@ class Server:
         params = {"query": expr}
         if at is not None:
             params["time"] = f"{at:.3f}"
-        status, body = http_get(f"{self.url}/api/v1/query?{urllib.parse.urlencode(params)}")
+        query = urllib.parse.urlencode(params)
+        status, body = http_get(f"{self.url}/api/v1/query?{query}", 5, self.headers)
         data = json.loads(body)
         assert status == 200 and data.get("status") == "success", (expr, status, body[:500])
         result: list[dict[str, Any]] = data["data"]["result"]
@@ -137,10 +144,18 @@ class Prometheus(Server):
         ooo_window: str | None = None,
         scrape: list[str] | None = None,
         scrape_interval: str = "1s",
+        basic_auth: tuple[str, str] | None = None,
     ) -> None:
         super().__init__(root)
         self.data = root / "tsdb"
         self.config = root / "prometheus.yml"
+        self.web_config: Path | None = None
+        if basic_auth is not None:
+            self.web_config = root / "web.yml"
+            user, password = basic_auth
+            self.web_config.write_text(f"basic_auth_users:\n  {user}: '{_bcrypt(password)}'\n")
+            token = base64.b64encode(f"{user}:{password}".encode()).decode()
+            self.headers["Authorization"] = f"Basic {token}"
         lines = [f"global:\n  scrape_interval: {scrape_interval}\n"]
         if ooo_window:
             lines.append(f"storage:\n  tsdb:\n    out_of_order_time_window: {ooo_window}\n")
@@ -153,7 +168,7 @@ class Prometheus(Server):
         self.config.write_text("".join(lines))
 
     def argv(self) -> list[str]:
-        return [
+        argv = [
             binary("prometheus"),
             f"--config.file={self.config}",
             f"--storage.tsdb.path={self.data}",
@@ -161,9 +176,23 @@ class Prometheus(Server):
             "--web.enable-remote-write-receiver",
             "--storage.tsdb.retention.time=100y",
         ]
+        if self.web_config is not None:
+            argv.append(f"--web.config.file={self.web_config}")
+        return argv
 
     def ready_path(self) -> str:
         return "/-/ready"
+
+
+def _bcrypt(password: str) -> str:
+    """A bcrypt hash (Prometheus's web config wants one), by the C library's crypt."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        import crypt
+
+        return crypt.crypt(password, crypt.mksalt(crypt.METHOD_BLOWFISH, rounds=16))
 
 
 class VictoriaMetrics(Server):
