@@ -8,6 +8,7 @@ is imported (see ``tmuxtok.reports.fast_argv``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -734,3 +735,77 @@ def export_retry_dead(sink: str | None) -> None:
     ctx = Ctx(False, None)
     n = outbox.requeue_dead(ctx.ledger.conn, sink)
     click.echo(f"{n:,} dead letters back in the outbox")
+
+
+@export_group.command("backfill")
+@click.option(
+    "--openmetrics",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write (- for stdout).",
+)
+@click.option(
+    "--step",
+    type=click.IntRange(10, 86400),
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between two samples of a series.",
+)
+@click.option("--since", metavar="YYYYMMDD", help="First day (default: the first event).")
+@click.option("--until", metavar="YYYYMMDD", help="Last day (default: up to now).")
+def export_backfill(target: Path, step: int, since: str | None, until: str | None) -> None:
+    """Write the counters' history as OpenMetrics for promtool:
+
+    \b
+      tmuxtok export backfill --openmetrics usage.om
+      promtool tsdb create-blocks-from openmetrics usage.om ./blocks
+      then move ./blocks/* into Prometheus's --storage.tsdb.path
+
+    Same host, labels and values as the push; day bounds in config's time zone.
+    """
+    from tmuxtok.daemon.export import backfill
+    from tmuxtok.daemon.export.model import identity
+    from tmuxtok.reports.query import day_bounds, parse_day
+
+    ctx = Ctx(False, None)
+    try:
+        lo, hi = day_bounds(parse_day(since, "--since"), parse_day(until, "--until"), ctx.tz)
+    except TmuxtokError as e:
+        fail(e)
+    now_ms = int(time.time() * 1000)
+    ticks = backfill.grid(ctx.ledger.conn, step * 1000, lo, min(hi or now_ms, now_ms))
+    ident = identity(ctx.cfg.export)
+    try:
+        if str(target) == "-":
+            got = backfill.write(ctx.ledger.conn, sys.stdout.buffer, ident, ticks)
+            sys.stdout.flush()
+            return
+        import tempfile
+
+        # Streamed into a private (0600) temp file beside it, then renamed: never half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmuxtok-backfill-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                got = backfill.write(ctx.ledger.conn, f, ident, ticks)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        fail(TmuxtokError(f"cannot write {target}: {e.strerror or e}"))
+    if got.first_ms is None or got.last_ms is None:
+        click.echo(f"{target}: no usage in that range (an empty backfill)", err=True)
+        return
+    from datetime import datetime
+
+    span = " to ".join(
+        datetime.fromtimestamp(t / 1000, ctx.tz).strftime("%Y-%m-%d %H:%M")
+        for t in (got.first_ms, got.last_ms)
+    )
+    click.echo(
+        f"wrote {got.samples:,} samples ({got.bytes / (1 << 20):,.1f} MiB), {span}, "
+        f"every {step} s, to {target}"
+    )
