@@ -281,7 +281,7 @@ def run(opts: Options) -> int:
 def _exporters(cfg: Config, daemon: Daemon) -> Any:
     """The configured exporters (none: nothing is imported, no thread runs), fed
     each state the daemon publishes."""
-    if cfg.export.remote_write is None:
+    if cfg.export.remote_write is None and cfg.export.http is None:
         return None
     from tmuxtok.daemon.export.worker import Exporters
 

@@ -425,6 +425,13 @@ class Exporters:
             ident = identity(exp, exp.remote_write.host)
             sink: Sink = RemoteWriteSink(exp.remote_write, ident, lambda: self.state)
             self.workers.append(Worker(sink, ledger_path, self.stop_event, env))
+        if exp.http is not None:
+            from tmuxtok.daemon.export.http_push import HttpSink
+
+            ident = identity(exp, exp.http.host)
+            self.workers.append(
+                Worker(HttpSink(exp.http, ident), ledger_path, self.stop_event, env)
+            )
 
     def __bool__(self) -> bool:
         return bool(self.workers)
