@@ -69,10 +69,23 @@ def cli() -> None:
     """
 
 
+def from_prometheus_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--from-prometheus",
+        "from_prometheus",
+        metavar="URL",
+        help="Every host's usage, read from this Prometheus (the fleet view).",
+    )(f)
+
+
 @cli.command()
 @common_report_options
-def daily(**kw: Any) -> None:
+@from_prometheus_option
+def daily(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per day."""
+    if from_prometheus:
+        _fleet("daily", from_prometheus, **kw)
+        return
     reports.period("daily", **kw)
 
 
@@ -88,9 +101,63 @@ def weekly(**kw: Any) -> None:
 
 @cli.command()
 @common_report_options
-def monthly(**kw: Any) -> None:
+@from_prometheus_option
+def monthly(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per month."""
+    if from_prometheus:
+        _fleet("monthly", from_prometheus, **kw)
+        return
     reports.period("monthly", **kw)
+
+
+def _fleet(
+    period: str,
+    url: str,
+    as_json: bool,
+    agent: str,
+    since: str | None,
+    until: str | None,
+    timezone: str | None,
+    order: str,
+    breakdown: bool,
+) -> None:
+    """The fleet view: the report's shape, from every host's counters in Prometheus.
+
+    Credentials and the timeout come from [export.fleet] when it is configured.
+    """
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import fleet
+    from tmuxtok.reports.query import parse_day, resolve_tz
+
+    try:
+        cfg = load_config()
+        tz = resolve_tz(timezone or cfg.timezone)
+        f = cfg.export.fleet
+        client = fleet.Client(url, f.auth, f.timeout_seconds) if f else fleet.Client(url)
+        data = fleet.report(
+            client,
+            period,
+            tz,
+            parse_day(since, "--since"),
+            parse_day(until, "--until"),
+            time.time(),
+            agent=None if agent == "all" else agent,
+            order=order,
+        )
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(data)
+        return
+    from tmuxtok.reports import tables
+    from tmuxtok.reports.ccusage_json import PERIODS
+
+    con = tables.console()
+    if not data[period]:
+        click.echo(f"No usage in {data['source']['prometheus']} for that range.", err=True)
+        return
+    con.print(tables.period_table(data, period, PERIODS[period], breakdown))
+    con.print(tables.hosts_table(data["hosts"], data["source"]["prometheus"]))
 
 
 @cli.command()

@@ -173,11 +173,27 @@ def period_report(
 ) -> dict[str, Any]:
     lo, hi = day_bounds(since, until, tz)
     rows = ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
+
+    def label_of(r: GroupRow) -> str:
+        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
+        return period_label(period, d, week_start)
+
+    return period_json(period, rows, label_of, by_agent=agent is None, order=order)
+
+
+def period_json(
+    period: str,
+    rows: list[GroupRow],
+    label_of: Callable[[GroupRow], str],
+    by_agent: bool = True,
+    order: str = "asc",
+) -> dict[str, Any]:
+    """The ``daily|weekly|monthly --json`` shape of ``rows``, each under ``label_of(row)``
+    (also for rows that come from elsewhere than this ledger: the fleet view)."""
     agents_of: dict[str, set[str]] = {}
 
     def key(r: GroupRow) -> str:
-        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
-        label = period_label(period, d, week_start)
+        label = label_of(r)
         agents_of.setdefault(label, set()).add(r.agent)
         return label
 
@@ -186,7 +202,7 @@ def period_report(
     name = PERIODS[period]
     return {
         period: [
-            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if agent is None else None)
+            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if by_agent else None)
             for lbl in labels
         ],
         "totals": _totals(list(accs.values())),

@@ -146,13 +146,30 @@ def send(
     method: str = "POST",
 ) -> Reply:
     """One request; never raises for what the network or the server does."""
+    return exchange(url, body, hdrs, timeout, method)[0]
+
+
+def get(url: str, hdrs: Mapping[str, str], timeout: float) -> tuple[Reply, bytes]:
+    """A GET and its whole body (an API answer to read, not just a verdict)."""
+    return exchange(url, None, hdrs, timeout, "GET", keep=64 << 20)
+
+
+def exchange(
+    url: str,
+    body: bytes | None,
+    hdrs: Mapping[str, str],
+    timeout: float,
+    method: str,
+    keep: int = 1 << 16,
+) -> tuple[Reply, bytes]:
+    """One request: its Reply and up to ``keep`` bytes of a 2xx body (b"" otherwise)."""
     req = urllib.request.Request(url, data=body, headers=dict(hdrs), method=method)
     try:
         with _OPENER.open(req, timeout=timeout) as r:
-            r.read(1 << 16)
+            data = r.read(keep)
             got = time.time()
             sk = _skew(r.headers.get("Date"), got)
-            return Reply(int(r.status), "", sk)
+            return Reply(int(r.status), "", sk), data
     except urllib.error.HTTPError as e:
         got = time.time()
         try:
@@ -162,7 +179,7 @@ def send(
         text = " ".join(text.split())[:TEXT_KEPT]
         sk = _skew(e.headers.get("Date"), got) if e.headers else None
         after = _retry_after(e.headers.get("Retry-After"), sk) if e.headers else None
-        return Reply(int(e.code), text, sk, after)
+        return Reply(int(e.code), text, sk, after), b""
     except (urllib.error.URLError, OSError, ValueError) as e:
         reason = getattr(e, "reason", None) or e
-        return Reply(None, str(reason)[:TEXT_KEPT])
+        return Reply(None, str(reason)[:TEXT_KEPT]), b""
