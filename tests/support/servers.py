@@ -126,6 +126,14 @@ class Server:
         result: list[dict[str, Any]] = data["data"]["result"]
         return result
 
+    def api(self, path: str, params: dict[str, str]) -> Any:
+        """Any ``/api/v1/...`` GET: its ``data`` (asserting success)."""
+        query = urllib.parse.urlencode(params, doseq=True)
+        status, body = http_get(f"{self.url}/api/v1/{path}?{query}", 10, self.headers)
+        data = json.loads(body)
+        assert status == 200 and data.get("status") == "success", (path, params, body[:500])
+        return data["data"]
+
     def scalar(self, expr: str, at: float | None = None) -> float | None:
         """The single value ``expr`` gives (None when it gives nothing)."""
         result = self.query(expr, at)

@@ -135,16 +135,23 @@ def enqueue_samples(
     sink: str,
     ticks: Sequence[tuple[int, Sequence[Sample], Sequence[Sample]]],
     state: Mapping[str, Any],
+    previous: int | None = None,
+    step: int = 0,
 ) -> int:
     """Store whole ticks ``(tick, counters, gauges)`` and ``state``, in one transaction.
 
     Counters never go below what was stored for them before (a ledger rebuilt
     from fewer logs must not look like a counter reset), and every counter
     ever stored is stored again at each tick, so a series whose events the
-    ledger lost keeps its last value instead of vanishing. Returns the samples
-    stored.
+    ledger lost keeps its last value instead of vanishing. A counter that
+    appears after the first tick (a new model, say) also gets a 0 one ``step``
+    before: Prometheus's ``increase()`` counts nothing of a series' first
+    sample, and its first requests would be lost to every rate. ``previous``
+    is the sink's last tick before these (None: there was none). Returns the
+    samples stored.
     """
     stored = 0
+    prev = previous
     with _txn(conn):
         known: dict[str, float] = {
             k: v
@@ -154,11 +161,13 @@ def enqueue_samples(
         }
         for tick, counters, gauges in ticks:
             values = dict(known)
+            rows: list[tuple[str, str, int, float | None, None]] = []
             for s in counters:
                 assert s.value is not None
+                if s.key not in known and prev is not None:
+                    rows.append((sink, s.key, tick - step, 0.0, None))
                 values[s.key] = max(s.value, known.get(s.key, s.value))
-            rows: list[tuple[str, str, int, float | None, None]]
-            rows = [(sink, k, tick, v, None) for k, v in values.items()]
+            rows += [(sink, k, tick, v, None) for k, v in values.items()]
             rows += [(sink, g.key, tick, g.value, None) for g in gauges]
             conn.executemany("INSERT OR IGNORE INTO export_outbox VALUES(?,?,?,?,?)", rows)
             conn.executemany(
@@ -167,6 +176,7 @@ def enqueue_samples(
                 [(sink, k, v, tick) for k, v in values.items() if known.get(k) != v],
             )
             known = values
+            prev = tick
             stored += len(rows)
         _put_state(conn, sink, state)
     return stored

@@ -134,7 +134,8 @@ class RemoteWriteSink(Sink):
                     for g in gauges(state, server_now - skew, self.ident, last_success)
                 ]
             ticks.append((tick, cs, gs))
-        return outbox.enqueue_samples(conn, self.name, ticks, {"last_tick": latest})
+        previous = int(st["last_tick"]) if "last_tick" in st else None
+        return outbox.enqueue_samples(conn, self.name, ticks, {"last_tick": latest}, previous, step)
 
     def encode(self, batch: Sequence[Sample]) -> tuple[bytes, dict[str, str], list[Sample]]:
         from tmuxtok.daemon.export.remote_write import HEADERS, request_body
