@@ -823,12 +823,12 @@ def export_retry_dead(sink: str | None) -> None:
 @click.option("--since", metavar="YYYYMMDD", help="First day (default: the first event).")
 @click.option("--until", metavar="YYYYMMDD", help="Last day (default: up to now).")
 def export_backfill(target: Path, step: int, since: str | None, until: str | None) -> None:
-    """Write the counters' history as OpenMetrics for promtool:
+    """Write the counters' history as OpenMetrics, for promtool's backfill.
 
     \b
       tmuxtok export backfill --openmetrics usage.om
       promtool tsdb create-blocks-from openmetrics usage.om ./blocks
-      then move ./blocks/* into Prometheus's --storage.tsdb.path
+      mv ./blocks/* <Prometheus's --storage.tsdb.path>, restart Prometheus
 
     Same host, labels and values as the push; day bounds in config's time zone.
     """

@@ -250,8 +250,10 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(f"  {state['error']}")
     else:
         age = state.get("ageSeconds")
+        from tmuxtok.daemon.export.status import span
+
         lines.append(
-            f"  written {_age(age)} ago by pid {state.get('writerPid')}"
+            f"  written {span(age)} ago by pid {state.get('writerPid')}"
             if age is not None
             else "  no generation time"
         )
@@ -270,11 +272,3 @@ def render(report: Mapping[str, Any]) -> str:
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):,.1f} MiB"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -68,10 +68,11 @@ def _when(t: float | None, now: float) -> str:
     stamp = datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S")
     if ago < 0:
         return f"{stamp} (in {-ago:.0f} s)"
-    return f"{stamp} ({_span(ago)} ago)"
+    return f"{stamp} ({span(ago)} ago)"
 
 
-def _span(seconds: float) -> str:
+def span(seconds: float) -> str:
+    """A duration as people say it: 45 s, 12 min, 3.5 h."""
     if seconds < 120:
         return f"{seconds:.0f} s"
     if seconds < 7200:
@@ -107,7 +108,7 @@ def render(report: Mapping[str, Any], now: float | None = None) -> str:
         what = "samples" if sink == "remote_write" else "rows"
         waiting = f"{pending:,} {what} waiting ({_size(row.get('pendingBytes', 0))})"
         if row.get("oldestPending"):
-            waiting += f", oldest from {_span(max(0.0, now - row['oldestPending']))} ago"
+            waiting += f", oldest from {span(max(0.0, now - row['oldestPending']))} ago"
         lines.append(f"  outbox        {waiting}")
         dead = row.get("deadLetters", 0)
         lines.append(f"  dead letters  {dead:,}" + (" (tmuxtok export retry-dead)" if dead else ""))
