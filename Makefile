@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench tmux ccusage clean
+.PHONY: run test lint format bench tmux ccusage servers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,7 +39,23 @@ ccusage:
 	      ccusage@$(CCUSAGE_VERSION) || echo "ccusage could not be installed: its equality tests will skip"; \
 	  else echo "npm not found: the ccusage equality tests will skip"; fi; }
 
-test: $(STAMP) tmux ccusage
+
+# Prometheus (with promtool) and VictoriaMetrics, for the export tests: the
+# Debian packages' binaries, extracted here (no service is installed or started).
+SERVERS := .cache/servers
+servers: $(SERVERS)/.installed
+$(SERVERS)/.installed:
+	rm -rf $(SERVERS) && mkdir -p $(SERVERS)/debs
+	cd $(SERVERS)/debs && { apt-get download prometheus victoria-metrics 2>/dev/null || \
+	  { apt-get update -qq && apt-get download prometheus victoria-metrics; }; }
+	for f in $(SERVERS)/debs/*.deb; do dpkg-deb -x "$$f" $(SERVERS); done
+	rm -rf $(SERVERS)/debs
+	$(SERVERS)/usr/bin/prometheus --version >/dev/null
+	$(SERVERS)/usr/bin/victoria-metrics --version >/dev/null
+	touch $@
+
+
+test: $(STAMP) tmux ccusage servers
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)

@@ -8,6 +8,7 @@ is imported (see ``tmuxtok.reports.fast_argv``).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ import click
 
 from tmuxtok import __version__
 from tmuxtok.config import Config
+from tmuxtok.daemon.export import DEFAULT_LISTEN
 from tmuxtok.errors import TmuxtokError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports import commands as reports
@@ -73,10 +75,23 @@ def cli() -> None:
     """
 
 
+def from_prometheus_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--from-prometheus",
+        "from_prometheus",
+        metavar="URL",
+        help="Every host's usage, read from this Prometheus (the fleet view).",
+    )(f)
+
+
 @cli.command()
 @common_report_options
-def daily(**kw: Any) -> None:
+@from_prometheus_option
+def daily(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per day."""
+    if from_prometheus:
+        _fleet("daily", from_prometheus, **kw)
+        return
     reports.period("daily", **kw)
 
 
@@ -92,9 +107,66 @@ def weekly(**kw: Any) -> None:
 
 @cli.command()
 @common_report_options
-def monthly(**kw: Any) -> None:
+@from_prometheus_option
+def monthly(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per month."""
+    if from_prometheus:
+        _fleet("monthly", from_prometheus, **kw)
+        return
     reports.period("monthly", **kw)
+
+
+def _fleet(
+    period: str,
+    url: str,
+    as_json: bool,
+    agent: str,
+    since: str | None,
+    until: str | None,
+    timezone: str | None,
+    order: str,
+    breakdown: bool,
+    as_csv: bool = False,
+) -> None:
+    """The fleet view: the report's shape, from every host's counters in Prometheus.
+
+    Credentials and the timeout come from [export.fleet] when it is configured.
+    """
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import fleet
+    from tmuxtok.reports.query import parse_day, resolve_tz
+
+    if as_csv:
+        fail(TmuxtokError("--csv reads this machine's ledger; with --from-prometheus use --json"))
+    try:
+        cfg = load_config()
+        tz = resolve_tz(timezone or cfg.timezone)
+        f = cfg.export.fleet
+        client = fleet.Client(url, f.auth, f.timeout_seconds) if f else fleet.Client(url)
+        data = fleet.report(
+            client,
+            period,
+            tz,
+            parse_day(since, "--since"),
+            parse_day(until, "--until"),
+            time.time(),
+            agent=None if agent == "all" else agent,
+            order=order,
+        )
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(data)
+        return
+    from tmuxtok.reports import tables
+    from tmuxtok.reports.ccusage_json import PERIODS
+
+    con = tables.console()
+    if not data[period]:
+        click.echo(f"No usage in {data['source']['prometheus']} for that range.", err=True)
+        return
+    con.print(tables.period_table(data, period, PERIODS[period], breakdown))
+    con.print(tables.hosts_table(data["hosts"], data["source"]["prometheus"]))
 
 
 @cli.command()
@@ -729,3 +801,178 @@ def doctor(as_json: bool, no_integrity: bool) -> None:
         emit_json(found)
     else:
         click.echo(doc.render(found))
+
+
+@cli.group("export")
+def export_group() -> None:
+    """Export usage to Prometheus-compatible stores: pull (/metrics, textfile) or
+    push (remote write, HTTP rows) from the daemon; see README "Many machines"."""
+
+
+@export_group.command("serve")
+@click.option(
+    "--listen",
+    default=DEFAULT_LISTEN,
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to serve on; 0.0.0.0 only if you mean every interface.",
+)
+def export_serve(listen: str) -> None:
+    """Serve /metrics for a Prometheus to scrape (until Ctrl+C or SIGTERM).
+
+    Each scrape reads the ledger, ingesting first when no daemon keeps it current.
+    """
+    from tmuxtok.daemon.export import pull
+
+    ctx = Ctx(False, None)
+
+    def ready(address: Any) -> None:
+        host, port = address[0], address[1]
+        shown = f"[{host}]" if ":" in host else host
+        click.echo(f"tmuxtok: serving http://{shown}:{port}/metrics", err=True)
+
+    try:
+        pull.serve(listen, ctx.ledger, ctx.cfg, ready=[ready])
+    except KeyboardInterrupt:
+        pass
+    except TmuxtokError as e:
+        fail(e)
+
+
+@export_group.command("textfile")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option(
+    "--every",
+    type=click.FloatRange(1),
+    metavar="SECONDS",
+    help="Keep rewriting it this often (default: write once and exit).",
+)
+def export_textfile(directory: Path, every: float | None) -> None:
+    """Write DIRECTORY/tmuxtok.prom for node_exporter's textfile collector.
+
+    Replaced atomically, without timestamps (node_exporter stamps the scrape).
+    """
+    from tmuxtok.daemon.export import pull
+    from tmuxtok.ingest import refresh as store
+
+    ctx = Ctx(False, None)
+    try:
+        while True:
+            target = pull.write_textfile(directory, ctx.ledger, ctx.cfg)
+            if every is None:
+                click.echo(f"wrote {target}")
+                return
+            time.sleep(every)
+            store.refresh(ctx.ledger, ctx.cfg)
+    except KeyboardInterrupt:
+        pass
+    except TmuxtokError as e:
+        fail(e)
+
+
+@export_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def export_status(as_json: bool) -> None:
+    """What waits in the outbox, the last success, dead letters, per endpoint.
+
+    Reads only; the daemon (`tmuxtok watch`) does the sending.
+    """
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import status
+
+    try:
+        report = status.collect(load_config())
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json(report)
+    else:
+        click.echo(status.render(report))
+
+
+@export_group.command("retry-dead")
+@click.option("--sink", type=click.Choice(["remote_write", "http"]), help="Only this endpoint.")
+def export_retry_dead(sink: str | None) -> None:
+    """Put dead-lettered samples back in the outbox, once their cause is fixed.
+
+    Remote-write samples older than the server takes collapse again instead.
+    """
+    from tmuxtok.ingest import outbox
+
+    ctx = Ctx(False, None)
+    n = outbox.requeue_dead(ctx.ledger.conn, sink)
+    click.echo(f"{n:,} dead letters back in the outbox")
+
+
+@export_group.command("backfill")
+@click.option(
+    "--openmetrics",
+    "target",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    help="File to write (- for stdout).",
+)
+@click.option(
+    "--step",
+    type=click.IntRange(10, 86400),
+    default=300,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time between two samples of a series.",
+)
+@click.option("--since", metavar="YYYYMMDD", help="First day (default: the first event).")
+@click.option("--until", metavar="YYYYMMDD", help="Last day (default: up to now).")
+def export_backfill(target: Path, step: int, since: str | None, until: str | None) -> None:
+    """Write the counters' history as OpenMetrics, for promtool's backfill.
+
+    \b
+      tmuxtok export backfill --openmetrics usage.om
+      promtool tsdb create-blocks-from openmetrics usage.om ./blocks
+      mv ./blocks/* <Prometheus's --storage.tsdb.path>, restart Prometheus
+
+    Same host, labels and values as the push; day bounds in config's time zone.
+    """
+    from tmuxtok.daemon.export import backfill
+    from tmuxtok.daemon.export.model import identity
+    from tmuxtok.reports.query import day_bounds, parse_day
+
+    ctx = Ctx(False, None)
+    try:
+        lo, hi = day_bounds(parse_day(since, "--since"), parse_day(until, "--until"), ctx.tz)
+    except TmuxtokError as e:
+        fail(e)
+    now_ms = int(time.time() * 1000)
+    ticks = backfill.grid(ctx.ledger.conn, step * 1000, lo, min(hi or now_ms, now_ms))
+    ident = identity(ctx.cfg.export)
+    try:
+        if str(target) == "-":
+            got = backfill.write(ctx.ledger.conn, sys.stdout.buffer, ident, ticks)
+            sys.stdout.flush()
+            return
+        import tempfile
+
+        # Streamed into a private (0600) temp file beside it, then renamed: never half a file.
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmuxtok-backfill-")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                got = backfill.write(ctx.ledger.conn, f, ident, ticks)
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as e:
+        fail(TmuxtokError(f"cannot write {target}: {e.strerror or e}"))
+    if got.first_ms is None or got.last_ms is None:
+        click.echo(f"{target}: no usage in that range (an empty backfill)", err=True)
+        return
+    from datetime import datetime
+
+    span = " to ".join(
+        datetime.fromtimestamp(t / 1000, ctx.tz).strftime("%Y-%m-%d %H:%M")
+        for t in (got.first_ms, got.last_ms)
+    )
+    click.echo(
+        f"wrote {got.samples:,} samples ({got.bytes / (1 << 20):,.1f} MiB), {span}, "
+        f"every {step} s, to {target}"
+    )

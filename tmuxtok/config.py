@@ -68,6 +68,72 @@ class Prices(NamedTuple):
     url: str | None = None
 
 
+class Auth(NamedTuple):
+    """Credentials of one export endpoint: read from a file (0600) or the environment
+    when a request is made, never stored in config.toml and never logged."""
+
+    basic_auth_user: str | None = None
+    password_file: Path | None = None
+    password_env: str | None = None
+    bearer_token_file: Path | None = None
+    bearer_token_env: str | None = None
+    #: Extra request headers, e.g. Mimir's ``X-Scope-OrgID``.
+    headers: Mapping[str, str] = _EMPTY
+
+
+class RemoteWrite(NamedTuple):
+    """``[export.remote_write]``: push samples by Prometheus remote write 1.0."""
+
+    url: str
+    #: The sample grid; Prometheus's 5-minute lookback needs one at least every 4 minutes.
+    interval_seconds: float = 60.0
+    #: Overrides ``[export] host`` for this endpoint.
+    host: str | None = None
+    auth: Auth = Auth()
+    #: Older pending samples collapse into the current totals (Prometheus takes
+    #: about an hour behind its newest sample; more with an out-of-order window).
+    max_sample_age_seconds: float = 3000.0
+    max_backoff_seconds: float = 300.0
+    max_samples_per_send: int = 2000
+    timeout_seconds: float = 10.0
+
+
+class HttpPush(NamedTuple):
+    """``[export.http]``: daily aggregates as JSON rows for a metering system."""
+
+    url: str
+    interval_seconds: float = 300.0
+    host: str | None = None
+    auth: Auth = Auth()
+    #: The zone whose calendar days the rows are (part of each row's id).
+    timezone: str = "UTC"
+    max_rows_per_send: int = 500
+    max_backoff_seconds: float = 300.0
+    timeout_seconds: float = 10.0
+
+
+class Fleet(NamedTuple):
+    """``[export.fleet]``: the Prometheus to read every host's usage back from."""
+
+    url: str
+    auth: Auth = Auth()
+    timeout_seconds: float = 5.0
+
+
+class Export(NamedTuple):
+    """``[export]``: one metric model for every transport (docs: README "Many machines")."""
+
+    #: The ``host`` label: this, else the machine's hostname.
+    host: str | None = None
+    #: An optional ``user`` label.
+    user: str | None = None
+    #: A ``project`` label (the agent's working directory) on the counters: opt-in.
+    project_label: bool = False
+    remote_write: RemoteWrite | None = None
+    http: HttpPush | None = None
+    fleet: Fleet | None = None
+
+
 class Config(NamedTuple):
     path: Path
     timezone: str | None = None
@@ -76,6 +142,7 @@ class Config(NamedTuple):
     budgets: Budgets = Budgets()
     alerts: Alerts = Alerts()
     prices: Prices = Prices()
+    export: Export = Export()
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -101,7 +168,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Config:
-    known = {"timezone", "session_length", "roots", "budgets", "alerts", "prices"}
+    known = {"timezone", "session_length", "roots", "budgets", "alerts", "prices", "export"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(known))})")
@@ -131,6 +198,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         budgets=_budgets(data.get("budgets", {}), path),
         alerts=_alerts(data.get("alerts", {}), path),
         prices=_prices(data.get("prices", {}), path),
+        export=_export(data.get("export", {}), path),
     )
 
 
@@ -263,6 +331,185 @@ def _prices(raw: Any, path: Path) -> Prices:
     ):
         raise ConfigError(f"{path}: prices.url: expected an http:// or https:// URL, got {url!r}")
     return Prices(auto_update_days=days, url=url)
+
+
+def _table(raw: Any, where: str, known: set[str], example: str) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a table like {example}")
+    for key in raw:
+        if key not in known:
+            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(sorted(known))})")
+    return raw
+
+
+def _text(raw: Mapping[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip() or any(ord(c) < 32 for c in value):
+        raise ConfigError(f"{where}.{key}: expected a non-empty one-line string")
+    return value
+
+
+def _number(
+    raw: Mapping[str, Any], key: str, where: str, default: float, lo: float, hi: float
+) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ConfigError(f"{where}.{key}: expected a number in [{lo:g}, {hi:g}], got {value!r}")
+    return float(value)
+
+
+def _url(raw: Mapping[str, Any], where: str) -> str:
+    from urllib.parse import urlsplit
+
+    url = _text(raw, "url", where)
+    if url is None:
+        raise ConfigError(f"{where}.url: missing (the endpoint to send to)")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"{where}.url: expected an http:// or https:// URL, got {url!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"{where}.url: credentials do not belong in the URL (it gets logged); "
+            "use basic_auth_user with password_file or password_env"
+        )
+    return url
+
+
+_AUTH_KEYS = {
+    "basic_auth_user",
+    "password_file",
+    "password_env",
+    "bearer_token_file",
+    "bearer_token_env",
+    "headers",
+}
+
+
+def _auth(raw: Mapping[str, Any], where: str) -> Auth:
+    files = {
+        k: Path(v).expanduser()
+        for k in ("password_file", "bearer_token_file")
+        if (v := _text(raw, k, where)) is not None
+    }
+    envs = {k: _text(raw, k, where) for k in ("password_env", "bearer_token_env")}
+    user = _text(raw, "basic_auth_user", where)
+    password = "password_file" in files or envs["password_env"] is not None
+    bearer = "bearer_token_file" in files or envs["bearer_token_env"] is not None
+    if user is not None and not password:
+        raise ConfigError(f"{where}.basic_auth_user: needs password_file or password_env")
+    if password and user is None:
+        raise ConfigError(f"{where}.password_file: needs basic_auth_user")
+    if password and bearer:
+        raise ConfigError(f"{where}: basic auth and a bearer token exclude each other")
+    if "password_file" in files and envs["password_env"] is not None:
+        raise ConfigError(f"{where}: password_file and password_env exclude each other")
+    if "bearer_token_file" in files and envs["bearer_token_env"] is not None:
+        raise ConfigError(f"{where}: bearer_token_file and bearer_token_env exclude each other")
+    headers = raw.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) and k and "\n" not in k + v and "\r" not in k + v
+        for k, v in headers.items()
+    ):
+        raise ConfigError(f'{where}.headers: expected a table of "Header-Name" = "value"')
+    if any(k.lower() in ("authorization", "content-type", "content-encoding") for k in headers):
+        raise ConfigError(f"{where}.headers: Authorization and the content headers are tmuxtok's")
+    return Auth(
+        basic_auth_user=user,
+        password_file=files.get("password_file"),
+        password_env=envs["password_env"],
+        bearer_token_file=files.get("bearer_token_file"),
+        bearer_token_env=envs["bearer_token_env"],
+        headers=MappingProxyType(dict(headers)) if headers else _EMPTY,
+    )
+
+
+def _export(raw: Any, path: Path) -> Export:
+    where = f"{path}: export"
+    sinks = {"remote_write", "http", "fleet"}
+    raw = _table(raw, where, {"host", "user", "project_label", *sinks}, "[export] host = 'laptop'")
+    project = raw.get("project_label", False)
+    if not isinstance(project, bool):
+        raise ConfigError(f"{where}.project_label: expected true or false")
+    rw = http = fleet = None
+    if "remote_write" in raw:
+        w = f"{where}.remote_write"
+        r = _table(
+            raw["remote_write"],
+            w,
+            {
+                "url",
+                "interval_seconds",
+                "host",
+                "max_sample_age_seconds",
+                "max_backoff_seconds",
+                "max_samples_per_send",
+                "timeout_seconds",
+                *_AUTH_KEYS,
+            },
+            "[export.remote_write] url = 'https://prom.example/api/v1/write'",
+        )
+        rw = RemoteWrite(
+            url=_url(r, w),
+            interval_seconds=_number(r, "interval_seconds", w, 60, 1, 240),
+            host=_text(r, "host", w),
+            auth=_auth(r, w),
+            max_sample_age_seconds=_number(r, "max_sample_age_seconds", w, 3000, 60, 86400 * 30),
+            max_backoff_seconds=_number(r, "max_backoff_seconds", w, 300, 1, 3600),
+            max_samples_per_send=int(_number(r, "max_samples_per_send", w, 2000, 1, 100_000)),
+            timeout_seconds=_number(r, "timeout_seconds", w, 10, 1, 300),
+        )
+    if "http" in raw:
+        w = f"{where}.http"
+        h = _table(
+            raw["http"],
+            w,
+            {
+                "url",
+                "interval_seconds",
+                "host",
+                "timezone",
+                "max_rows_per_send",
+                "max_backoff_seconds",
+                "timeout_seconds",
+                *(_AUTH_KEYS - {"basic_auth_user", "password_file", "password_env"}),
+            },
+            "[export.http] url = 'https://meter.example/usage'",
+        )
+        tz = _text(h, "timezone", w) or "UTC"
+        check_timezone(tz, f"{w}.timezone")
+        http = HttpPush(
+            url=_url(h, w),
+            interval_seconds=_number(h, "interval_seconds", w, 300, 1, 86400),
+            host=_text(h, "host", w),
+            auth=_auth(h, w),
+            timezone=tz,
+            max_rows_per_send=int(_number(h, "max_rows_per_send", w, 500, 1, 100_000)),
+            max_backoff_seconds=_number(h, "max_backoff_seconds", w, 300, 1, 3600),
+            timeout_seconds=_number(h, "timeout_seconds", w, 10, 1, 300),
+        )
+    if "fleet" in raw:
+        w = f"{where}.fleet"
+        f = _table(
+            raw["fleet"],
+            w,
+            {"url", "timeout_seconds", *_AUTH_KEYS},
+            "[export.fleet] url = 'http://prometheus:9090'",
+        )
+        fleet = Fleet(
+            url=_url(f, w),
+            auth=_auth(f, w),
+            timeout_seconds=_number(f, "timeout_seconds", w, 5, 1, 60),
+        )
+    return Export(
+        host=_text(raw, "host", where),
+        user=_text(raw, "user", where),
+        project_label=project,
+        remote_write=rw,
+        http=http,
+        fleet=fleet,
+    )
 
 
 def check_timezone(name: str, where: str) -> None:

@@ -42,6 +42,7 @@ def collect(env: Mapping[str, str] = os.environ, integrity: bool = True) -> dict
         ("ledger", lambda: _ledger(env, integrity)),
         ("daemon", lambda: _daemon(env)),
         ("state", lambda: _state(env)),
+        ("export", lambda: _export(env)),
     ):
         try:
             out[key] = fn()
@@ -167,6 +168,18 @@ def _state(env: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
+def _export(env: Mapping[str, str]) -> dict[str, Any]:
+    from tmuxtok.config import ConfigError
+    from tmuxtok.config import load as load_config
+    from tmuxtok.daemon.export import status
+
+    try:
+        cfg = load_config(env)
+    except ConfigError as e:
+        return {"error": str(e)}
+    return status.collect(cfg, env)
+
+
 def _last_line(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
@@ -240,21 +253,25 @@ def render(report: Mapping[str, Any]) -> str:
         lines.append(f"  {state['error']}")
     else:
         age = state.get("ageSeconds")
+        from tmuxtok.daemon.export.status import span
+
         lines.append(
-            f"  written {_age(age)} ago by pid {state.get('writerPid')}"
+            f"  written {span(age)} ago by pid {state.get('writerPid')}"
             if age is not None
             else "  no generation time"
         )
+    export = report.get("export", {})
+    if export.get("error") and "sinks" not in export:
+        lines.append(f"export    {export['error']}")
+    elif any(r.get("configured") or r.get("pending") for r in export.get("sinks", {}).values()):
+        from tmuxtok.daemon.export import status
+
+        lines.append("export")
+        lines.extend(f"  {line}" for line in status.render(export).splitlines())
+    else:
+        lines.append("export    not configured")
     return "\n".join(lines)
 
 
 def _mib(n: int) -> str:
     return f"{n / (1 << 20):,.1f} MiB"
-
-
-def _age(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"

@@ -18,7 +18,12 @@ from tmuxtok.cli import cli
 from tmuxtok.reports import fast_argv
 
 #: Options the fast path leaves to click on purpose (they do not print JSON).
-CLICK_ONLY = {"blocks": {"--live"}}
+CLICK_ONLY = {
+    "blocks": {"--live"},
+    # the fleet view waits on the network, not on click's import
+    "daily": {"--from-prometheus"},
+    "monthly": {"--from-prometheus"},
+}
 
 
 def _click_options(command: click.Command) -> dict[str, tuple[str, Any]]:

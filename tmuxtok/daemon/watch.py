@@ -104,6 +104,8 @@ class Daemon:
         self.prices_next = 0.0
         self.prices_fetch: threading.Thread | None = None
         self.prices_fetched = threading.Event()
+        #: Called with each published state (the exporters' gauges), if set.
+        self.on_publish: Any = None
 
     def log_dirs(self) -> list[Path]:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
@@ -230,6 +232,8 @@ class Daemon:
                 config_error=self.config_error,
             )
             publish.write(data, str(self.dir))
+            if self.on_publish is not None:
+                self.on_publish(data)
             if self.pusher is not None:
                 self._push(data, now)
             self._alert(data, now)
@@ -320,6 +324,7 @@ def run(opts: Options) -> int:
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    exporters = None
     try:
         config_error = None
         try:
@@ -330,8 +335,13 @@ def run(opts: Options) -> int:
             cfg = Config(path=config_path())
         daemon = Daemon(cfg, opts, config_error=config_error)
         log.info("started (pid %d), watching %s", os.getpid(), daemon.log_dirs())
+        exporters = _exporters(cfg, daemon)
         daemon.ingest()
         daemon.publish()
+        if exporters is not None and opts.once:
+            exporters.once()
+        elif exporters is not None:
+            exporters.start()
         if not opts.once:
             _loop(daemon, stop)
     except TmuxtokError as e:  # e.g. a data dir that is not ours: its one line
@@ -341,12 +351,26 @@ def run(opts: Options) -> int:
         log.exception("stopped by an error: %s", e)
         return 1
     finally:
+        if exporters is not None:
+            exporters.stop()
         with contextlib.suppress(OSError):
             if pid_file.read_text().strip() == str(os.getpid()):
                 pid_file.unlink()
         lock.release()
     log.info("stopped")
     return 0
+
+
+def _exporters(cfg: Config, daemon: Daemon) -> Any:
+    """The configured exporters (none: nothing is imported, no thread runs), fed
+    each state the daemon publishes."""
+    if cfg.export.remote_write is None and cfg.export.http is None:
+        return None
+    from tmuxtok.daemon.export.worker import Exporters
+
+    exporters = Exporters(cfg, daemon.ledger.path, daemon.env)
+    daemon.on_publish = exporters.published
+    return exporters
 
 
 def _loop(daemon: Daemon, stop: threading.Event) -> None:

@@ -64,12 +64,28 @@ CREATE TABLE IF NOT EXISTS cache(k TEXT PRIMARY KEY, version TEXT NOT NULL, v BL
 CREATE TABLE IF NOT EXISTS changes(
   seq INTEGER PRIMARY KEY, dv_before INTEGER NOT NULL, dv_after INTEGER NOT NULL,
   id_before INTEGER NOT NULL, id_after INTEGER NOT NULL, min_ts INTEGER);
+CREATE TABLE IF NOT EXISTS export_series(
+  sink TEXT NOT NULL, key TEXT NOT NULL, value REAL, digest TEXT, ts_ms INTEGER NOT NULL,
+  PRIMARY KEY(sink, key));
+CREATE TABLE IF NOT EXISTS export_outbox(
+  sink TEXT NOT NULL, key TEXT NOT NULL, ts_ms INTEGER NOT NULL, value REAL, body BLOB,
+  PRIMARY KEY(sink, key, ts_ms));
+CREATE TABLE IF NOT EXISTS export_dead(
+  id INTEGER PRIMARY KEY, sink TEXT NOT NULL, key TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+  value REAL, body BLOB, status INTEGER, reason TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS export_state(
+  sink TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, PRIMARY KEY(sink, k));
 INSERT OR IGNORE INTO meta VALUES('data_version', '0');
 CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN
   UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
 CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
   UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
 """
+
+# The export_* tables are the exporter's outbox (``tmuxtok.ingest.outbox``):
+# samples are stored there before they are sent, so a retry after a crash
+# sends the same bytes. Added without a schema bump: an older tmuxtok opens
+# the ledger and leaves them alone, and ``ledger rebuild`` keeps them.
 
 # Derived data (cached blocks, period sums) is keyed by (data_version, max(id)).
 # New events raise max(id); the triggers above count updates and deletions,
@@ -94,6 +110,10 @@ _OBJECTS = {
     "limits",
     "cache",
     "changes",
+    "export_series",
+    "export_outbox",
+    "export_dead",
+    "export_state",
     "events_time",
     "events_unpriced",
     "events_session",

@@ -21,7 +21,7 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from tmuxtok.live.model import Facts, ViewOptions, agents_to_show, as_dict
+from tmuxtok.live.model import Facts, FleetLine, ViewOptions, agents_to_show, as_dict
 from tmuxtok.live.widgets.dashboard import view
 
 #: How often the loop stats the state file (redraws happen only on change or tick).
@@ -219,6 +219,12 @@ def run(opts: RunOptions, console: Console | None = None) -> int:
     # One frame needs no daemon left behind: without a running one, ingest here.
     in_process = opts.no_daemon or (once and not running)
     panel = _Panel(vopts, cfg.session_hours, in_process=in_process)
+    if cfg.export.fleet is not None:
+        panel.fleet = _Fleet(cfg.export.fleet, vopts.tz)
+        if once:
+            panel.fleet.refresh()  # one frame: wait for the numbers (within the timeout)
+        else:
+            panel.fleet.start()
     try:
         if not in_process and not running:
             started_daemon, _ = watch.start_background(_daemon_options(opts.demo))
@@ -271,6 +277,7 @@ class _Panel:
         self.next_ingest = 0.0
         self.began = time.monotonic()
         self.interactive = False
+        self.fleet: _Fleet | None = None
 
     def poll(self, now: float) -> bool:
         """Bring the data up to date; True if the picture may have changed."""
@@ -317,6 +324,7 @@ class _Panel:
             notice=notice,
             interactive=self.interactive,
             config_error=error if isinstance(error, str) else None,
+            fleet=self.fleet.line if self.fleet is not None else None,
         )
 
     def frame(self, now: float) -> RenderableType:
@@ -326,6 +334,51 @@ class _Panel:
     def close(self) -> None:
         if self.ingest is not None:
             self.ingest.close()
+        if self.fleet is not None:
+            self.fleet.stop.set()
+
+
+class _Fleet:
+    """The fleet line: today's usage of every host, read from Prometheus by a thread
+    once a minute, so a slow or unreachable server never holds up a frame."""
+
+    EVERY_SECONDS = 60
+
+    def __init__(self, cfg: Any, tz: Any) -> None:
+        from tmuxtok.daemon.export.fleet import Client
+
+        self.client = Client(cfg.url, cfg.auth, cfg.timeout_seconds)
+        self.tz = tz
+        self.start_values: Any = None
+        self.day: Any = None
+        self.line = FleetLine()
+        self.stop = threading.Event()
+
+    def refresh(self) -> None:
+        from datetime import datetime
+
+        from tmuxtok.daemon.export import ExportError
+        from tmuxtok.daemon.export.fleet import today
+
+        now = time.time()
+        day = datetime.fromtimestamp(now, self.tz).date()
+        if day != self.day:  # a new day: midnight's counters again
+            self.start_values, self.day = None, day
+        try:
+            got, self.start_values = today(self.client, self.tz, now, self.start_values)
+        except ExportError as e:
+            self.line = FleetLine(self.line.hosts, self.line.at, str(e))
+            return
+        self.line = FleetLine(dict(got.hosts), got.at)
+
+    def start(self) -> None:
+        def run() -> None:
+            while True:
+                self.refresh()
+                if self.stop.wait(self.EVERY_SECONDS):
+                    return
+
+        threading.Thread(target=run, name="tmuxtok-fleet", daemon=True).start()
 
 
 def _largest_blocks(agents: Sequence[str], now: float, session_hours: float) -> dict[str, int]:

@@ -44,6 +44,17 @@ class Facts:
     interactive: bool = False
     #: The daemon runs on defaults because config.toml is broken: say so.
     config_error: str | None = None
+    #: With [export.fleet]: today's usage of every host, from Prometheus.
+    fleet: FleetLine | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FleetLine:
+    """Today's (tokens, cost) per host, as of ``at``; or why it could not be read."""
+
+    hosts: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    at: float | None = None
+    error: str | None = None
 
 
 # --------------------------------------------------------------------------- derived values

@@ -196,8 +196,20 @@ def period_report(
     week_start: int = 6,
 ) -> dict[str, Any]:
     rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
-    agents_of: dict[str, set[str]] = {}
     label_of = period_key(period, tz, week_start)
+    return period_json(period, rows, label_of, by_agent=agent is None, order=order)
+
+
+def period_json(
+    period: str,
+    rows: list[GroupRow],
+    label_of: Callable[[GroupRow], str],
+    by_agent: bool = True,
+    order: str = "asc",
+) -> dict[str, Any]:
+    """The ``daily|weekly|monthly --json`` shape of ``rows``, each under ``label_of(row)``
+    (also for rows that come from elsewhere than this ledger: the fleet view)."""
+    agents_of: dict[str, set[str]] = {}
 
     def key(r: GroupRow) -> str:
         label = label_of(r)
@@ -209,7 +221,7 @@ def period_report(
     name = PERIODS[period]
     return {
         period: [
-            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if agent is None else None)
+            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if by_agent else None)
             for lbl in labels
         ],
         "totals": _totals(list(accs.values())),

@@ -74,6 +74,18 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
     return t
 
 
+def hosts_table(hosts: list[dict[str, Any]], source: str) -> Table:
+    """The fleet view's per-host totals for the whole range."""
+    t = _table(f"By host · {source}")
+    t.add_column("Host", no_wrap=True)
+    for name, _ in _TOKEN_COLS:
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("Cost", justify="right", no_wrap=True)
+    for h in hosts:
+        t.add_row(printable(h["host"]), *(num(h[k]) for _, k in _TOKEN_COLS), money(h["totalCost"]))
+    return t
+
+
 def session_table(data: dict[str, Any], breakdown: bool, title: str = "Usage by session") -> Table:
     t = _table(title)
     t.add_column("Session")
