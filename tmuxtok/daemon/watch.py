@@ -416,7 +416,10 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             files: set[str] = set()
             captured: set[str] = set()
             other = False
-            for _, p in changes:
+            gone = False
+            for change, p in changes:
+                if change == watchfiles.Change.deleted and _under(watched, p):
+                    gone = True  # a watched dir (or one above it) was deleted
                 if p.startswith(captures_dir):
                     captured.add(p)
                 elif (key := daemon.log_key(p)) is not None:
@@ -439,8 +442,11 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
                 daemon.publish()
             if stop.is_set():
                 return
-            if _identities(daemon.log_dirs()) != watched:
-                break  # a dir appeared, vanished or was replaced: watch what is there now
+            # A dir appeared, vanished or was replaced: watch what is there now. A
+            # dir deleted and made again can get its old inode back, so its
+            # deletion re-arms the watch too.
+            if gone or _identities(daemon.log_dirs()) != watched:
+                break
 
 
 def _poll(
@@ -453,6 +459,12 @@ def _poll(
         daemon.ingest(changed)
         daemon.publish()
     return now
+
+
+def _under(watched: dict[Path, tuple[int, int]], path: str) -> bool:
+    """Whether ``path`` is a watched dir or one of the dirs above it."""
+    gone = Path(path)
+    return any(d == gone or gone in d.parents for d in watched)
 
 
 def _identities(dirs: list[Path]) -> dict[Path, tuple[int, int]]:
