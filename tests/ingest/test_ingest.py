@@ -160,8 +160,8 @@ def test_a_cost_beyond_the_ledgers_integers_is_left_unpriced() -> None:
     from tmuxtok.model.events import UsageEvent
 
     ev = UsageEvent("claude", "k", 1, "m", 1, 1)
-    assert merge_rows([ev], lambda *_: 1e300)[0][14:] == (None, 1)
-    assert merge_rows([ev], lambda *_: 2.5)[0][14:] == (2_500_000_000, 1)
+    assert merge_rows([ev], lambda *_: 1e300)[0][14:16] == (None, 1)
+    assert merge_rows([ev], lambda *_: 2.5)[0][14:16] == (2_500_000_000, 1)
 
 
 def test_only_a_large_read_imports_msgspec(

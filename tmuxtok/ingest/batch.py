@@ -39,16 +39,17 @@ ON CONFLICT(agent, key) DO UPDATE SET
   legacy_cost = iif(excluded.total > events.total, excluded.legacy_cost, events.legacy_cost),
   cost = iif(excluded.total > events.total, excluded.cost, events.cost),
   priced = iif(excluded.total > events.total, excluded.priced, events.priced),
+  approx = iif(excluded.total > events.total, excluded.approx, events.approx),
   total = max(excluded.total, events.total)
 """
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced"
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, approx"
 )
 #: Rows priced with the table the ledger's prices are recorded under.
 _UPSERT_PRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17)"
 )
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
@@ -56,13 +57,17 @@ _UPSERT_PRICED = (
 #: statement names.
 _UPSERT_UNPRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17)"
 )
+#: Rows of a source that sees the same event again and again (a terminal read
+#: every few seconds): a key already stored is left alone, so the first
+#: sighting's time stays and no update is logged as a change.
+_INSERT_NEW = _UPSERT_UNPRICED + " ON CONFLICT(agent, key) DO NOTHING"
 _UPSERT_PRICED += _ON_CONFLICT
 _UPSERT_UNPRICED += _ON_CONFLICT
 
 CostFn = Callable[[str, int, int, int, int, int], float | None]
-#: One events row as committed: the 16 columns of ``_COLUMNS``, in order.
+#: One events row as committed: the 17 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 
 
@@ -154,6 +159,21 @@ class Batch:
                     restarted or bool(skipped),
                 )
             )
+
+    def add_new(self, rows: Sequence[EventRow]) -> int:
+        """Rows with no file behind them; only keys not stored yet go in (unpriced).
+
+        Returns how many were new. ``ensure_priced`` prices them after the commit.
+        """
+        c = self._c
+        new = 0
+        with self._failing():
+            for row in rows:
+                if c.execute(_INSERT_NEW, row).rowcount:
+                    new += 1
+                    if self._earliest is None or row[2] < self._earliest:
+                        self._earliest = row[2]
+        return new
 
     def add_limits(self, limits: Iterable[LimitSnapshot]) -> None:
         self._limits.extend(
@@ -296,6 +316,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                 e.legacy_cost_usd,
                 value,
                 priced,
+                1 if e.approx else 0,
             )
         )
     return rows

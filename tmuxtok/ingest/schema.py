@@ -38,7 +38,7 @@ CREATE TABLE IF NOT EXISTS events(
   input INTEGER NOT NULL, output INTEGER NOT NULL, cache_create INTEGER NOT NULL,
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
-  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0,
+  cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, approx INTEGER NOT NULL DEFAULT 0,
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
@@ -165,6 +165,7 @@ def connect(path: Path) -> sqlite3.Connection:
                 "`tmuxtok ledger rebuild`"
             )
         conn.execute("SELECT count(*) FROM files").fetchone()
+        add_columns(conn, path)
         conn.executescript(_TEMP)
         hold_to_range(conn)
     except BaseException:
@@ -174,6 +175,30 @@ def connect(path: Path) -> sqlite3.Connection:
         with contextlib.suppress(OSError):
             os.chmod(f"{path}{suffix}", 0o600)
     return conn
+
+
+#: Columns added to ``events`` after its first release: (name, declaration). Each is
+#: added in place when a ledger without it is opened; rows stored before get the
+#: default. No schema bump: an older tmuxtok names its columns, so it still reads
+#: and writes the ledger (its new rows take the default).
+_ADDED_COLUMNS = (
+    # 1 for an event read off a terminal, whose counts were rounded for display.
+    ("approx", "INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def add_columns(conn: sqlite3.Connection, path: Path) -> None:
+    """Give an older ledger's ``events`` the columns this tmuxtok writes."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(events)")}
+    for name, decl in _ADDED_COLUMNS:
+        if name in have:
+            continue
+        try:
+            conn.execute(f"ALTER TABLE events ADD COLUMN {name} {decl}")
+        except sqlite3.OperationalError as e:
+            if "duplicate column" in str(e):  # another process added it meanwhile
+                continue
+            raise LedgerError(f"cannot add the column {name!r} to the ledger {path}: {e}") from e
 
 
 def hold_to_range(conn: sqlite3.Connection) -> int:

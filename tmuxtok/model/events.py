@@ -57,6 +57,9 @@ class UsageEvent(Record):
 
     Mutable: parsers fill ``key`` and ``legacy_cost_usd`` after building it.
     A ``total_tokens`` of 0 is filled from the four token counts.
+
+    ``approx`` marks an event read off a terminal (``tmuxtok.sources.screen``):
+    its counts were rounded to thousands for display, so every view says so.
     """
 
     _fields = (
@@ -74,6 +77,7 @@ class UsageEvent(Record):
         "session_id",
         "project",
         "legacy_cost_usd",
+        "approx",
     )
     __slots__ = _fields
 
@@ -93,6 +97,7 @@ class UsageEvent(Record):
         session_id: str = "",
         project: str = "",
         legacy_cost_usd: float | None = None,
+        approx: bool = False,
     ) -> None:
         self.agent = agent
         self.key = key
@@ -110,6 +115,7 @@ class UsageEvent(Record):
         self.session_id = session_id
         self.project = project
         self.legacy_cost_usd = legacy_cost_usd
+        self.approx = approx
 
 
 class LimitSnapshot(NamedTuple):

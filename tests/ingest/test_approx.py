@@ -1,0 +1,137 @@
+"""Events read off a terminal are stored as approximate and every view says so.
+
+The rows are written here straight into the ledger the commands use (as the
+pane watcher does, without a log file behind them); the views are the real
+commands run as processes.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support import daemon
+from tests.support.cli import cli_env, tmuxtok
+from tmuxtok.ingest import refresh as store
+from tmuxtok.ingest.batch import merge_rows
+from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.model.events import UsageEvent
+
+
+def event(key: str, ts_ms: int, approx: bool, inp: int = 4200, out: int = 1100) -> UsageEvent:
+    return UsageEvent(
+        "claude",
+        key,
+        ts_ms,
+        "claude-sonnet-4-5",
+        input_tokens=inp,
+        output_tokens=out,
+        session_id="s1",
+        project="/p",
+        legacy_cost_usd=0.02 if approx else None,
+        approx=approx,
+    )
+
+
+def store_new(ledger: Ledger, events: list[UsageEvent]) -> int:
+    batch = ledger.begin()
+    n = batch.add_new(merge_rows(events))
+    batch.commit()
+    return n
+
+
+def test_an_older_ledger_gains_the_column_and_keeps_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite3"
+    Ledger(path).close()
+    con = sqlite3.connect(path)
+    con.execute("ALTER TABLE events DROP COLUMN approx")  # as an older tmuxtok made it
+    con.execute(
+        "INSERT INTO events(agent, key, ts_ms, model, input, output, cache_create, "
+        "cache_create_1h, cache_read, reasoning, total, session, project, legacy_cost, cost, "
+        "priced) VALUES('claude','old',1767916800000,'m',1,2,0,0,0,0,3,'s','p',NULL,NULL,0)"
+    )
+    con.commit()
+    con.close()
+    led = Ledger(path)
+    assert [tuple(r) for r in led.conn.execute("SELECT key, approx FROM events")] == [("old", 0)]
+    assert store_new(led, [event("new", 1767916900000, True)]) == 1
+    got = dict(led.conn.execute("SELECT key, approx FROM events").fetchall())
+    assert got == {"old": 0, "new": 1}
+    led.close()
+    # what an older tmuxtok writes still goes in: its rows take the default
+    con = sqlite3.connect(path)
+    con.execute(
+        "INSERT INTO events(agent, key, ts_ms, model, input, output, cache_create, "
+        "cache_create_1h, cache_read, reasoning, total, session, project, legacy_cost, cost, "
+        "priced) VALUES('claude','older',1767917000000,'m',1,2,0,0,0,0,3,'s','p',NULL,NULL,0)"
+    )
+    con.commit()
+    assert con.execute("SELECT approx FROM events WHERE key='older'").fetchone() == (0,)
+    con.close()
+
+
+def test_a_row_seen_again_is_left_as_it_was(tmp_path: Path) -> None:
+    led = Ledger(tmp_path / "ledger.sqlite3")
+    assert store_new(led, [event("k", 1767916800000, True)]) == 1
+    version = led.version()
+    # the same line read again later: not new, its first time kept, no change logged
+    assert store_new(led, [event("k", 1767916999000, True)]) == 0
+    assert led.version() == version
+    assert led.conn.execute("SELECT ts_ms FROM events").fetchall() == [(1767916800000,)]
+
+
+@pytest.fixture
+def mixed(env: dict[str, str]) -> int:
+    """One exact and two approximate events today, in the ledger the commands use."""
+    now_ms = int(time.time() * 1000)
+    led = store.open_ledger()
+    store_new(
+        led,
+        [
+            event("exact", now_ms - 600_000, False, 1000, 100),
+            event("screen-1", now_ms - 300_000, True),
+            event("screen-2", now_ms - 60_000, True, 9000, 2000),
+        ],
+    )
+    led.close()
+    return now_ms
+
+
+def test_reports_count_and_mark_approximate_entries(mixed: int, roots: object) -> None:
+    daily = json.loads(tmuxtok("daily", "--json").stdout)
+    assert daily["daily"][0]["approximateEntries"] == 2
+    assert daily["totals"]["approximateEntries"] == 2
+    session = json.loads(tmuxtok("session", "--json").stdout)
+    assert session["sessions"][0]["approximateEntries"] == 2
+    blocks = json.loads(tmuxtok("blocks", "--json").stdout)
+    assert [b["approximateEntries"] for b in blocks["blocks"]] == [2]
+    table = tmuxtok("daily").stdout
+    assert "~17,400" in table  # the day's tokens, marked
+    assert "~ approximate: includes 2 usage lines read off a terminal" in table
+    assert "~" in tmuxtok("blocks").stdout
+
+
+def test_reports_without_screen_events_are_unmarked(env: dict[str, str], roots: object) -> None:
+    led = store.open_ledger()
+    store_new(led, [event("exact", int(time.time() * 1000) - 60_000, False)])
+    led.close()
+    daily = json.loads(tmuxtok("daily", "--json").stdout)
+    assert daily["daily"][0]["approximateEntries"] == 0
+    assert "~" not in tmuxtok("daily").stdout
+
+
+def test_status_line_and_panel_mark_an_approximate_block(mixed: int, roots: object) -> None:
+    state = daemon.publish()
+    block = state["agents"]["claude"]["block"]
+    assert block["approx_entries"] == 2
+    assert state["agents"]["claude"]["today"]["approx"] == 2
+    line = tmuxtok("status", "--style", "plain").stdout
+    assert "~17k" in line and "~$" in line
+    fields = json.loads(tmuxtok("status", "--json").stdout)
+    assert fields["approx"] is True and fields["tokens"] == "~17k"
+    panel = tmuxtok("live", "--once", "--no-daemon", env=cli_env(COLUMNS="120")).stdout
+    assert "approximate: read off the screen" in panel and "~17,400 tokens" in panel
