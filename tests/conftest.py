@@ -12,6 +12,7 @@ import pytest
 _ISOLATED = (
     "CLAUDE_CONFIG_DIR",
     "CODEX_HOME",
+    "AIDER_ANALYTICS_LOG",
     "TMUX",
     "TMUX_PANE",
     "TMUXTOK_CONFIG",

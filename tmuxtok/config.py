@@ -101,7 +101,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         if agent not in AGENTS:
             raise ConfigError(f"{path}: roots.{agent}: unknown agent (known: {', '.join(AGENTS)})")
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-            raise ConfigError(f"{path}: roots.{agent}: expected a list of directory paths")
+            raise ConfigError(
+                f"{path}: roots.{agent}: expected a list of paths (dirs, or files for aider)"
+            )
         roots[agent] = [Path(d).expanduser() for d in dirs]
     return Config(
         path=path,

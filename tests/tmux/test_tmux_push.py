@@ -14,6 +14,7 @@ from tests.support.tmux import opt, socket_of
 from tmuxtok.line import fields as fl
 from tmuxtok.line import render as rd
 from tmuxtok.line.state import SCHEMA_VERSION
+from tmuxtok.sources import AGENTS, PRIMARY
 from tmuxtok.tmux import (
     FIELDS,
     SEGMENT_TEXT,
@@ -121,7 +122,9 @@ def test_push_values_for_a_hand_built_state() -> None:
     state = make_state()
     values = push_values(state, NOW)
     names = ["segment", *FIELDS]
-    assert set(values) == {f"@tmuxtok_{n}" for n in names} | {f"@tmuxtok_codex_{n}" for n in names}
+    others = {f"@tmuxtok_{a}_{n}" for a in AGENTS if a != PRIMARY for n in names}
+    assert set(values) == {f"@tmuxtok_{n}" for n in names} | others
+    assert "@tmuxtok_codex_tokens" in others
     assert values["@tmuxtok_remaining"] == "2h13m"
     assert values["@tmuxtok_tokens"] == "1.2M"
     assert values["@tmuxtok_cost"] == "$4.20"

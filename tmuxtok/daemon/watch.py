@@ -105,6 +105,16 @@ class Daemon:
                 dirs.extend(source.log_dirs(root))
         return dirs
 
+    def log_files(self) -> set[str]:
+        """Roots that are not dirs: files named one by one (Aider's analytics log may
+        be called anything), existing or to come."""
+        return {
+            os.path.abspath(root)
+            for name, source in all_sources().items()
+            for root in source.roots(self.env, self.cfg.roots.get(name))
+            if not root.is_dir()
+        }
+
     def ingest(self, only: set[str] | None = None) -> None:
         from tmuxtok.ingest import refresh as store
 
@@ -270,11 +280,12 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
     import watchfiles
 
     captures_dir = limits_dir(str(daemon.dir)) + os.sep
+    named = daemon.log_files()  # read whole when they change (not *.jsonl: "other")
 
     def wanted(change: Any, path: str) -> bool:
         if path.startswith(captures_dir):
             return path.endswith(".json")
-        return path.endswith(".jsonl") or "." not in os.path.basename(path)
+        return path.endswith(".jsonl") or "." not in os.path.basename(path) or path in named
 
     watched: dict[Path, tuple[int, int]] = {}
     while not stop.is_set():

@@ -21,6 +21,7 @@ from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
+from tmuxtok.sources import OWN_COST
 
 # The upsert keeps, per key, the earliest time and the usage of the first row
 # with the strictly largest total; session and project stay those of the first
@@ -259,6 +260,23 @@ def to_nano(value: float | None, legacy: float | None) -> int | None:
     return round(nano) if -_NANO_MAX <= nano <= _NANO_MAX else None
 
 
+def price(
+    cost: CostFn,
+    agent: str,
+    model: str,
+    usage: tuple[int, int, int, int, int],
+    legacy: float | None,
+) -> int | None:
+    """An event's cost in nano-dollars: the table's, or the log's own when the table
+    has no price, or when the agent's logged cost is what was paid (``OWN_COST``).
+
+    ``usage`` is (input, output, cache write, 1-hour cache write, cache read).
+    """
+    if legacy is not None and agent in OWN_COST:
+        return to_nano(legacy, None)
+    return to_nano(cost(model, *usage), legacy)
+
+
 def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
     """One row per key, exactly what upserting ``events`` one by one would leave.
 
@@ -286,9 +304,11 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
         value = None
         priced = 0
         if cost is not None:
-            value = to_nano(
-                cost(
-                    e.model,
+            value = price(
+                cost,
+                e.agent,
+                e.model,
+                (
                     e.input_tokens,
                     e.output_tokens,
                     e.cache_creation_tokens,

@@ -28,7 +28,7 @@ from typing import Any, NamedTuple, TypeVar
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
-from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, to_nano
+from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, price
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
 from tmuxtok.ingest.schema import (
     connect,
@@ -357,12 +357,12 @@ class Ledger:
                 c.execute("UPDATE events SET priced=0")
                 c.execute("INSERT OR REPLACE INTO meta VALUES('price_fp', ?)", (fingerprint,))
             rows = c.execute(
-                "SELECT id, model, input, output, cache_create, cache_create_1h, cache_read, "
-                "legacy_cost FROM events WHERE priced=0"
+                "SELECT id, agent, model, input, output, cache_create, cache_create_1h, "
+                "cache_read, legacy_cost FROM events WHERE priced=0"
             ).fetchall()
             updates = [
-                (to_nano(cost(model, i, o, cc, cc1h, cr), legacy), rid)
-                for rid, model, i, o, cc, cc1h, cr, legacy in rows
+                (price(cost, agent, model, (i, o, cc, cc1h, cr), legacy), rid)
+                for rid, agent, model, i, o, cc, cc1h, cr, legacy in rows
             ]
             c.executemany("UPDATE events SET cost=?, priced=1 WHERE id=?", updates)
             log_change(c, start, None)

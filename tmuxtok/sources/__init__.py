@@ -21,12 +21,16 @@ if TYPE_CHECKING:
 _AGENTS = (
     ("claude", "Claude Code", "tmuxtok.sources.claude.paths"),
     ("codex", "Codex", "tmuxtok.sources.codex.paths"),
+    ("aider", "Aider", "tmuxtok.sources.aider.paths"),
 )
 
 AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
 #: Whose numbers the short tmux options and a plain ``tmuxtok status`` show.
 PRIMARY: str = AGENTS[0]
 DISPLAY_NAMES: dict[str, str] = {a[0]: a[1] for a in _AGENTS}
+#: Agents whose logged cost is what was paid, so it wins over the price table's:
+#: Aider's comes from LiteLLM with the cache discounts its token counts leave out.
+OWN_COST: frozenset[str] = frozenset({"aider"})
 
 _SOURCES: dict[str, Source] = {}
 

@@ -37,13 +37,13 @@ import orjson
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
-    MAX_COST_USD,
     MAX_TOKENS,
     WrongShape,
     parse_ts_ms,
     text,
     tok,
     ts_skip_reason,
+    usd,
 )
 
 if TYPE_CHECKING:
@@ -172,8 +172,7 @@ def _event(
         session,
         project,
     )
-    if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
-        ev.legacy_cost_usd = float(legacy)
+    ev.legacy_cost_usd = usd(legacy)
     return ev
 
 
