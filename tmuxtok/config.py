@@ -15,11 +15,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok import errors
 from tmuxtok.paths import config_dir
 from tmuxtok.sources import AGENTS
+
+if TYPE_CHECKING:
+    import re
+
+    from tmuxtok.sources.screen import ScreenTool
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -49,6 +54,14 @@ class Alerts(NamedTuple):
     notify: tuple[str, ...] = ()
 
 
+class Panes(NamedTuple):
+    """``[panes]``: read usage lines off tmux panes running these tools (opt-in)."""
+
+    #: Seconds between two reads of the panes, at least.
+    interval: float = 5.0
+    tools: tuple[ScreenTool, ...] = ()
+
+
 class Config(NamedTuple):
     path: Path
     timezone: str | None = None
@@ -56,6 +69,8 @@ class Config(NamedTuple):
     roots: Mapping[str, list[Path]] = _EMPTY
     budgets: Budgets = Budgets()
     alerts: Alerts = Alerts()
+    #: None: no ``[panes]`` section, no pane is read.
+    panes: Panes | None = None
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -81,7 +96,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Config:
-    known = {"timezone", "session_length", "roots", "budgets", "alerts"}
+    known = {"timezone", "session_length", "roots", "budgets", "alerts", "panes"}
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(known))})")
@@ -112,6 +127,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         roots=roots,
         budgets=_budgets(data.get("budgets", {}), path),
         alerts=_alerts(data.get("alerts", {}), path),
+        panes=_panes(data["panes"], path) if "panes" in data else None,
     )
 
 
@@ -174,6 +190,104 @@ def _alerts(raw: Any, path: Path) -> Alerts:
             f'{path}: alerts.notify: expected a command as a list, e.g. ["notify-send", "tmuxtok"]'
         )
     return Alerts(tmux=tmux, notify=tuple(notify))
+
+
+#: What a tool in ``[panes.tools.<name>]`` may set.
+_TOOL_KEYS = ("agent", "command", "pattern", "model_pattern")
+
+
+def _panes(raw: Any, path: Path) -> Panes:
+    from tmuxtok.sources.screen import builtin_tools
+
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: panes: expected a table like [panes] interval = 5")
+    for key in raw:
+        if key not in ("enabled", "interval", "tools"):
+            raise ConfigError(
+                f"{path}: panes.{key}: unknown setting (known: enabled, interval, tools)"
+            )
+    interval = raw.get("interval", Panes().interval)
+    if isinstance(interval, bool) or not isinstance(interval, int | float):
+        raise ConfigError(f"{path}: panes.interval: expected seconds in [1, 3600]")
+    if not 1 <= interval <= 3600:
+        raise ConfigError(f"{path}: panes.interval: expected seconds in [1, 3600], got {interval}")
+    tools = builtin_tools()
+    specs = raw.get("tools", {})
+    if not isinstance(specs, dict):
+        raise ConfigError(
+            f'{path}: panes.tools: expected tables like [panes.tools.aider] pattern = "..."'
+        )
+    for name, spec in specs.items():
+        tools[name] = _tool(name, spec, tools.get(name), f"{path}: panes.tools.{name}")
+    enabled = raw.get("enabled", list(tools))
+    if not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled):
+        raise ConfigError(f'{path}: panes.enabled: expected a list of tool names, e.g. ["aider"]')
+    for name in enabled:
+        if name not in tools:
+            raise ConfigError(
+                f"{path}: panes.enabled: unknown tool {name!r} (known: {', '.join(tools)}; "
+                "add one as [panes.tools.<name>])"
+            )
+    return Panes(interval=float(interval), tools=tuple(tools[n] for n in dict.fromkeys(enabled)))
+
+
+def _tool(name: str, spec: Any, base: ScreenTool | None, where: str) -> ScreenTool:
+    """One ``[panes.tools.<name>]``: a new tool, or changes to a known one."""
+    from tmuxtok.sources.screen import REQUIRED_GROUPS, ScreenTool
+
+    if not isinstance(spec, dict):
+        raise ConfigError(f'{where}: expected a table like command = "{name}", pattern = "..."')
+    for key in spec:
+        if key not in _TOOL_KEYS:
+            raise ConfigError(f"{where}.{key}: unknown setting (known: {', '.join(_TOOL_KEYS)})")
+    if base is None:
+        missing = [k for k in ("command", "pattern") if k not in spec]
+        if missing:
+            raise ConfigError(f"{where}: a new tool needs {' and '.join(missing)}")
+    agent = spec.get("agent", base.agent if base else name)
+    if agent not in AGENTS:
+        raise ConfigError(
+            f"{where}.agent: {agent!r} is not an agent tmuxtok counts for "
+            f"(known: {', '.join(AGENTS)})"
+        )
+    commands = base.commands if base else ()
+    if "command" in spec:
+        raw = spec["command"]
+        names = [raw] if isinstance(raw, str) else raw
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and n and "/" not in n for n in names)
+        ):
+            raise ConfigError(
+                f'{where}.command: expected a program name or a list of them, e.g. "{name}"'
+            )
+        commands = tuple(names)
+    pattern = base.pattern if base else None
+    if "pattern" in spec:
+        pattern = _regex(spec["pattern"], f"{where}.pattern", REQUIRED_GROUPS)
+    model = base.model_pattern if base else None
+    if "model_pattern" in spec:
+        model = _regex(spec["model_pattern"], f"{where}.model_pattern", ("model",))
+    assert pattern is not None  # a new tool has one (checked above), a known one too
+    return ScreenTool(name, agent, commands, pattern, model)
+
+
+def _regex(value: Any, where: str, groups: tuple[str, ...]) -> re.Pattern[str]:
+    import re
+
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a regular expression (a string)")
+    try:
+        compiled = re.compile(value)
+    except re.error as e:
+        at = f" at position {e.pos}" if e.pos is not None else ""
+        raise ConfigError(f"{where}: not a valid regular expression: {e.msg}{at}") from None
+    missing = [g for g in groups if g not in compiled.groupindex]
+    if missing:
+        named = ", ".join(f"(?P<{g}>...)" for g in missing)
+        raise ConfigError(f"{where}: needs the named group{'s' * (len(missing) > 1)} {named}")
+    return compiled
 
 
 def check_timezone(name: str, where: str) -> None:
