@@ -97,6 +97,14 @@ class Daemon:
         self.settings_at = 0.0
         self.last_tick = 0.0
         self.last_rescan = 0.0
+        self.panes: Any = None
+        if cfg.panes is not None and cfg.panes.tools:
+            from tmuxtok.daemon.panes import PaneWatcher
+            from tmuxtok.tmux import PaneReader
+
+            # The server pushed to; else the one `tmux` would pick ($TMUX, the default).
+            reader = PaneReader(socket_path=opts.tmux_socket)
+            self.panes = PaneWatcher(cfg.panes, reader, env, cfg.roots)
 
     def log_dirs(self) -> list[Path]:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
@@ -137,6 +145,33 @@ class Daemon:
             )
         if only is None:
             self.last_rescan = time.monotonic()
+
+    def read_panes(self) -> bool:
+        """Read the ``[panes]`` if a read is due; whether new usage was stored."""
+        if self.panes is None:
+            return False
+        from tmuxtok.ingest import refresh as store
+
+        passes = self.panes.passes
+        try:
+            events = self.panes.read()
+            new = store.record(self.ledger, events, self.env) if events else 0
+        except Exception:
+            self.panes.forget()  # what was read may not be stored: read it all again
+            log.exception("reading panes failed; will read them whole next time")
+            return False
+        if self.panes.passes == passes:
+            return False  # not due yet
+        reader = self.panes.reader
+        log.debug(
+            "panes: pass %d, %d capture(s) so far %s",
+            self.panes.passes,
+            sum(reader.captures.values()),
+            dict(sorted(reader.captures.items())),
+        )
+        if new:
+            log.info("panes: %d new usage line(s)", new)
+        return new > 0
 
     def publish(self) -> None:
         """State file (only if changed), prompt file, then tmux (only changed options)."""
@@ -257,7 +292,12 @@ def run(opts: Options) -> int:
             cfg = Config(path=config_path())
         daemon = Daemon(cfg, opts, config_error=config_error)
         log.info("started (pid %d), watching %s", os.getpid(), daemon.log_dirs())
+        if daemon.panes is not None:
+            names = ", ".join(t.name for t in daemon.panes.cfg.tools)
+            where = opts.tmux_socket or "the default tmux server"
+            log.info("panes: reading %s panes on %s", names, where)
         daemon.ingest()
+        daemon.read_panes()
         daemon.publish()
         if not opts.once:
             _loop(daemon, stop)
@@ -298,7 +338,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
         if not dirs:
             if stop.wait(POLL_MS / 1000):
                 break
-            if daemon.due():
+            if daemon.read_panes() or daemon.due():
                 daemon.publish()
             continue
         # The watch sees only writes made after it has started, which is some
@@ -328,6 +368,8 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             elif captured:
                 daemon.publish()  # a statusLine capture: new official %
             elif daemon.due():
+                daemon.publish()
+            if daemon.read_panes():  # at most once per [panes] interval
                 daemon.publish()
             if stop.is_set():
                 return
