@@ -8,6 +8,7 @@ counters say what was read: no wall-clock thresholds.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import sqlite3
@@ -20,7 +21,7 @@ import pytest
 from libtmux import Server, Session
 
 from tests.support import daemon
-from tests.support.cli import REPO
+from tests.support.cli import REPO, cli_env, tmuxtok
 from tests.support.logfmt import aider_event
 from tests.support.poll import wait_for
 from tests.support.tmux import socket_of
@@ -264,3 +265,33 @@ def test_the_daemon_records_each_usage_line_once_through_scrolls_and_repaints(
     block = state["agents"]["aider"]["block"]
     assert block["entries"] == 3 and block["approx_entries"] == 3
     assert "panes: reading aider panes on" in watching.read_text()
+
+
+def test_tmux_panes_says_which_panes_are_read_and_why_not(
+    session: Session, bin_dir: Path, tmp_path: Path, roots: object
+) -> None:
+    aider = FakePane(session, [str(bin_dir / "aider"), str(FAKE)], tmp_path)
+    other = shows_aiders_line(session, tmp_path)
+    sock = socket_of(session.server)
+    off = tmuxtok("tmux", "panes", "--socket", sock)
+    assert off.returncode == 0 and "[panes] is not in" in off.stdout
+    config = tmp_path / "config.toml"
+    config.write_text("[panes]\ninterval = 2\n")
+    env = cli_env(TMUXTOK_CONFIG=str(config))
+    res = tmuxtok("tmux", "panes", "--socket", sock, "--json", env=env)
+    rows = {p["pane_id"]: p for p in json.loads(res.stdout)["panes"]}
+    assert rows[aider.id]["tool"] == "aider" and rows[aider.id]["read"] is True
+    assert rows[aider.id]["why"] == "read every 2 s"
+    assert rows[other.id]["tool"] is None and rows[other.id]["read"] is False
+    text = tmuxtok("tmux", "panes", "--socket", sock, env=env).stdout
+    assert f"{aider.id}  aider    read every 2 s" in text
+    # with Aider's analytics log there, its panes are left to the log
+    log = tmp_path / "analytics.jsonl"
+    log.write_bytes(aider_event(1_767_949_200, "launched"))
+    env["AIDER_ANALYTICS_LOG"] = str(log)
+    res = tmuxtok("tmux", "panes", "--socket", sock, "--json", env=env)
+    row = {p["pane_id"]: p for p in json.loads(res.stdout)["panes"]}[aider.id]
+    assert row["read"] is False and row["why"] == f"not read: aider's log {log} is read instead"
+    # no server there: one line, exit status 2
+    res = tmuxtok("tmux", "panes", "--socket", str(tmp_path / "none"), env=env)
+    assert res.returncode == 2 and res.stderr.startswith("tmuxtok: no tmux server answers at")

@@ -131,6 +131,7 @@ def test_status_line_and_panel_mark_an_approximate_block(mixed: int, roots: obje
     assert state["agents"]["claude"]["today"]["approx"] == 2
     line = tmuxtok("status", "--style", "plain").stdout
     assert "~17k" in line and "~$" in line
+    assert "~17k ~$" in tmuxtok("prompt").stdout
     fields = json.loads(tmuxtok("status", "--json").stdout)
     assert fields["approx"] is True and fields["tokens"] == "~17k"
     panel = tmuxtok("live", "--once", "--no-daemon", env=cli_env(COLUMNS="120")).stdout

@@ -20,7 +20,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from tmuxtok.sources import all_sources
 from tmuxtok.sources.screen import PaneLog, ScreenTool
@@ -37,6 +37,18 @@ LOG_CHECK_SECONDS = 60.0
 #: tmux drops a tenth of the history at a time once it is full: from here on, how
 #: far a pane scrolled since the last read cannot be told from the history size.
 _NEAR_FULL = 0.9
+
+
+class PaneStatus(NamedTuple):
+    """One pane as ``tmuxtok tmux panes`` shows it."""
+
+    pane_id: str
+    command: str  # tmux's name for the foreground program
+    argv: list[str]  # the foreground program's command line, where it can be read
+    path: str
+    tool: str | None  # the [panes] tool it runs, if any
+    read: bool
+    why: str
 
 
 class PaneWatcher:
@@ -62,7 +74,8 @@ class PaneWatcher:
         #: By (pane, tool): what it has shown, and its history size at the last read.
         self.logs: dict[tuple[str, str], PaneLog] = {}
         self.history: dict[tuple[str, str], int] = {}
-        self._logged: set[str] = set()
+        #: Agents whose own log exists, with one such log (looked for once a minute).
+        self._logged: dict[str, str] = {}
         self._logged_at: float | None = None
 
     def due(self, now: float) -> bool:
@@ -136,24 +149,55 @@ class PaneWatcher:
                 return tool, run
         return None, None
 
-    def _agents_with_logs(self, now: float) -> set[str]:
-        """Agents of the configured tools whose own log exists: their panes are not read."""
+    def survey(self) -> list[PaneStatus] | None:
+        """Every pane of the server, and whether (and why not) it is read; nothing is
+        captured. None when no server answers."""
+        panes = self.reader.panes()
+        if panes is None:
+            return None
+        logged = self._agents_with_logs(time.monotonic())
+        out = []
+        for pane in panes:
+            tool, _ = self._tool_of(pane)
+            _, argv = _foreground(pane.pid)
+            if tool is None:
+                why = "not a [panes] tool"
+            elif tool.agent in logged:
+                why = f"not read: {tool.agent}'s log {logged[tool.agent]} is read instead"
+            elif pane.alternate:
+                why = "not read while a full-screen program shows"
+            else:
+                why = f"read every {self.cfg.interval:g} s"
+            out.append(
+                PaneStatus(
+                    pane.pane_id,
+                    pane.command,
+                    argv,
+                    pane.path,
+                    tool.name if tool else None,
+                    why.startswith("read"),
+                    why,
+                )
+            )
+        return sorted(out, key=lambda p: int(p.pane_id.lstrip("%") or 0))
+
+    def _agents_with_logs(self, now: float) -> dict[str, str]:
+        """Agents of the configured tools whose own log exists (with one such log):
+        their panes are not read."""
         if self._logged_at is not None and now - self._logged_at < LOG_CHECK_SECONDS:
             return self._logged
         sources = all_sources()
-        found: set[str] = set()
+        found: dict[str, str] = {}
         for agent in {t.agent for t in self.cfg.tools}:
             source = sources[agent]
             for root in source.roots(self.env, self.roots.get(agent)):
                 path = next(iter(source.discover(root)), None)
                 if path is not None:
-                    found.add(agent)
+                    found[agent] = path
                     if agent not in self._logged:
-                        log.info(
-                            "panes: %s panes are not read while its log %s exists", agent, path
-                        )
+                        log.info("panes: %s panes are not read while %s exists", agent, path)
                     break
-        for agent in self._logged - found:
+        for agent in self._logged.keys() - found.keys():
             log.info("panes: %s's log is gone: reading %s panes again", agent, agent)
         self._logged, self._logged_at = found, now
         return found
