@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-import random
-import signal
-import time
 from pathlib import Path
 
 import pytest
 
-from tests.support.cli import spawn
-from tests.support.daemon import committed_bytes
+from tests.support.daemon import kill_scans
 from tests.support.demo import report_totals, roots_of, truth_totals
 from tmuxtok.demo.corpus import generate
 
@@ -26,21 +22,7 @@ def test_sigkill_during_scan_loses_and_duplicates_nothing(tmp_path: Path) -> Non
         TMUXTOK_COMMIT_BYTES=str(256 << 10),  # many small transactions to land inside
     )
 
-    rng = random.Random(5)
-    kills = 0
-    for _ in range(40):
-        before = committed_bytes()
-        proc = spawn("scan", "--quiet", env=env)
-        # Wait for this run's first commit, then kill it a random moment later.
-        while proc.poll() is None and committed_bytes() == before:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.02))
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-    assert proc.wait() in (0, -signal.SIGKILL)
+    kills = kill_scans(env, tries=40, seed=5, jitter=0.02)
     assert kills >= 5, "the scan finished before it could be killed: make the corpus bigger"
     truth = json.loads(demo.truth_path.read_text())
     assert report_totals(env) == truth_totals(truth)

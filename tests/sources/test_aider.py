@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import signal
+import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.support import daemon
-from tests.support.cli import cli_env, spawn, tmuxtok
-from tests.support.daemon import committed_bytes
+from tests.support.cli import cli_env, tmuxtok
+from tests.support.daemon import kill_scans
 from tests.support.logfmt import aider_event
 from tests.support.poll import wait_for
 
@@ -124,22 +122,19 @@ def test_any_file_name_and_a_dir_of_logs(roots: object, tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def watching(roots: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A running daemon reading an analytics log whose name is not ``*.jsonl``."""
+def named_log(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An analytics log whose name is not ``*.jsonl`` (asked for before the daemon starts)."""
     path = tmp_path / "aider" / "usage.log"
     path.parent.mkdir()
     monkeypatch.setenv("AIDER_ANALYTICS_LOG", str(path))
-    proc = daemon.start("--no-tmux")
-    try:
-        wait_for(lambda: daemon.read_state() is not None)
-        yield path
-    finally:
-        daemon.stop(proc)
+    return path
 
 
-def test_the_daemon_reads_a_log_of_any_name_as_it_grows(watching: Path) -> None:
+def test_the_daemon_reads_a_log_of_any_name_as_it_grows(
+    named_log: Path, running: subprocess.Popen[bytes]
+) -> None:
     now = int(time.time())
-    watching.write_bytes(aider_event(now - 60, "launched") + aider_event(now - 30))
+    named_log.write_bytes(aider_event(now - 60, "launched") + aider_event(now - 30))
 
     def aider_tokens() -> Any:
         state = daemon.read_state() or {}
@@ -151,7 +146,7 @@ def test_the_daemon_reads_a_log_of_any_name_as_it_grows(watching: Path) -> None:
     # second append it has, so that one is seen as a change, well inside the
     # periodic rescan (300 s).
     for total in (6400, 7500):
-        with watching.open("ab") as f:
+        with named_log.open("ab") as f:
             f.write(aider_event(now - 10 + total // 1000, sent=1000, received=100, cost=0.01))
         assert wait_for(lambda total=total: aider_tokens() == total, timeout=20)
 
@@ -167,20 +162,7 @@ def test_sigkill_during_a_scan_loses_and_duplicates_nothing(log: Path) -> None:
         )
     log.write_bytes(b"".join(lines))
     env = dict(os.environ, TMUXTOK_COMMIT_BYTES=str(64 << 10), TMUXTOK_NO_SPAWN="1")
-    rng = random.Random(3)
-    kills = 0
-    for _ in range(20):
-        before = committed_bytes()
-        proc = spawn("scan", "--quiet", env=env)
-        while proc.poll() is None and committed_bytes() == before:
-            time.sleep(0.002)
-        time.sleep(rng.uniform(0, 0.01))
-        if proc.poll() is not None:
-            break
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        kills += 1
-    assert proc.wait() in (0, -signal.SIGKILL)
+    kills = kill_scans(env, tries=20, seed=3, jitter=0.01)
     assert kills >= 3, "the scan finished before it could be killed: write a longer log"
     totals = day()["totals"]
     assert totals["inputTokens"] == sum(1000 + i % 7 for i in range(40_000))

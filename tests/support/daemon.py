@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import signal
 import sqlite3
 import subprocess
+import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -65,3 +68,24 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def kill_scans(env: Mapping[str, str], tries: int, seed: int, jitter: float) -> int:
+    """Run ``tmuxtok scan`` up to ``tries`` times, each SIGKILLed a random moment (up to
+    ``jitter`` s) after its first commit; stop when one finishes. Returns the kills."""
+    rng = random.Random(seed)
+    kills = 0
+    for _ in range(tries):
+        before = committed_bytes()
+        proc = spawn("scan", "--quiet", env=env)
+        # Wait for this run's first commit, then kill it a random moment later.
+        while proc.poll() is None and committed_bytes() == before:
+            time.sleep(0.002)
+        time.sleep(rng.uniform(0, jitter))
+        if proc.poll() is not None:
+            break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        kills += 1
+    assert proc.wait() in (0, -signal.SIGKILL)
+    return kills
