@@ -57,6 +57,8 @@ def test_each_message_counts_exactly_at_aiders_cost(log: Path) -> None:
     assert row["modelsUsed"] == ["claude-sonnet-4-5"]
     sessions = json.loads(tmuxtok("session", "--json", "--agent", "aider").stdout)["sessions"]
     assert [s["sessionId"] for s in sessions] == [f"aider-{T0}"]
+    doctor = json.loads(tmuxtok("doctor", "--json").stdout)["roots"]["aider"]
+    assert doctor[0]["path"] == str(log) and doctor[0]["exists"] and doctor[0]["files"] == 1
 
 
 def test_a_message_aider_could_not_price_is_priced_by_the_table(log: Path) -> None:
