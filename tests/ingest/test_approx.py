@@ -113,6 +113,8 @@ def test_reports_count_and_mark_approximate_entries(mixed: int, roots: object) -
     assert "~17,400" in table  # the day's tokens, marked
     assert "~ approximate: includes 2 usage lines read off a terminal" in table
     assert "~" in tmuxtok("blocks").stdout
+    assert json.loads(tmuxtok("budget", "--json").stdout)["approximateEntries"] == 2
+    assert "~ approximate: includes 2 usage lines" in tmuxtok("budget").stdout
 
 
 def test_reports_without_screen_events_are_unmarked(env: dict[str, str], roots: object) -> None:

@@ -281,9 +281,19 @@ def budget_view(data: dict[str, Any], config_path: Path) -> Group:
             "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000"
         )
     p = data["projection"]
+    n = data.get("approximateEntries", 0)
     return Group(
         first,
-        f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}/day; "
-        f"projected month ${p['projectedMonth']:,.2f}"
-        + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else ""),
+        approx(
+            f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}"
+            f"/day; projected month ${p['projectedMonth']:,.2f}"
+            + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else ""),
+            data,
+        )
+        + (
+            f"\n{APPROX} approximate: includes {num(n)} usage line{'' if n == 1 else 's'} "
+            "read off a terminal"
+            if n
+            else ""
+        ),
     )
