@@ -118,6 +118,11 @@ def test_only_matching_panes_are_read_at_most_once_per_interval(
     aider = FakePane(session, [str(bin_dir / "aider"), str(FAKE)], tmp_path)
     assert aider.command() == "aider"
     other = shows_aiders_line(session, tmp_path)
+    # a program that merely names a file "aider" is not Aider either
+    named = tmp_path / "logs" / "aider"
+    named.parent.mkdir()
+    named.write_text("Tokens: 9.2k sent, 90 received. Cost: $0.09 message, $0.90 session.\n\n")
+    tail = FakePane(session, ["tail", str(named), "-f"], tmp_path, ready="9.2k")
     aider.type("reply")
     w = watcher(session.server, interval=3.0)
     assert w.read(now=100.0, wall_ms=1) == []  # the line is last: it may still grow
@@ -129,7 +134,7 @@ def test_only_matching_panes_are_read_at_most_once_per_interval(
     assert got.ts_ms == 1 and got.approx and got.model == "claude-sonnet-4-5"
     assert got.project == str(tmp_path)
     assert (w.passes, w.reader.captures) == (2, {aider.id: 2})
-    assert other.id not in w.reader.captures
+    assert other.id not in w.reader.captures and tail.id not in w.reader.captures
 
 
 def test_a_script_run_by_its_interpreter_is_found_by_its_name(

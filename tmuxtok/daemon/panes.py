@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -34,6 +35,8 @@ log = logging.getLogger("tmuxtok.watch")
 
 #: How often to look again whether an agent's log exists (a walk of its roots).
 LOG_CHECK_SECONDS = 60.0
+#: Programs that run a script named by their first argument.
+_INTERPRETER = re.compile(r"(python|pypy|node|ruby|perl)[0-9.]*")
 #: tmux drops a tenth of the history at a time once it is full: from here on, how
 #: far a pane scrolled since the last read cannot be told from the history size.
 _NEAR_FULL = 0.9
@@ -231,13 +234,17 @@ def _foreground(shell_pid: int) -> tuple[int | None, list[str]]:
 
 
 def _program_names(argv: list[str]) -> set[str]:
-    """The names a program may be configured by: its own, and a script's or module's
-    it runs (``python3 /x/aider``, ``python -m aider``)."""
+    """The names a program may be configured by: its own, and for an interpreter the
+    script or module it runs (``python3 /x/aider``, ``python -m aider``) - not any
+    program's argument (``vim aider`` is vim)."""
     if not argv:
         return set()
-    names = {os.path.basename(argv[0])}
-    if len(argv) > 2 and argv[1] == "-m":
+    program = os.path.basename(argv[0])
+    names = {program}
+    if not _INTERPRETER.fullmatch(program) or len(argv) < 2:
+        return names
+    if argv[1] == "-m" and len(argv) > 2:
         names.update((argv[2], argv[2].split(".")[0]))
-    elif len(argv) > 1 and not argv[1].startswith("-"):
+    elif not argv[1].startswith("-"):
         names.add(os.path.basename(argv[1]))
     return names
