@@ -310,7 +310,7 @@ def overview(demo_if_empty: bool, timezone: str | None) -> None:
 @click.option(
     "--tmux-socket",
     metavar="PATH",
-    help="tmux server to push @tmuxtok_* options to (default: the one in $TMUX).",
+    help="tmux server to push @tmuxtok_* options to, and read [panes] on (default: $TMUX).",
 )
 @click.option("--no-tmux", is_flag=True, help="Do not push to tmux even inside tmux.")
 @click.option("--format", "fmt", metavar="TEMPLATE", help="Template for @tmuxtok_segment.")
@@ -367,7 +367,7 @@ def watch(
 
 @cli.group("tmux")
 def tmux_group() -> None:
-    """Put tmuxtok into a running tmux: status segment, live pane."""
+    """Put tmuxtok into a running tmux: status segment, live pane; which panes it reads."""
 
 
 def _server(socket: str | None) -> Any:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.cli import cli_env, tmuxtok
+from tests.support.cli import REPO, cli_env, tmuxtok
 from tmuxtok.config import Config, ConfigError, parse
 from tmuxtok.sources.screen import PaneLog, builtin_tools, count
 
@@ -170,3 +170,19 @@ def test_the_daemon_says_so_in_one_line(roots: object, tmp_path: Path) -> None:
     res = tmuxtok("daily", env=cli_env(TMUXTOK_CONFIG=str(config)))
     assert res.returncode == 30 and len(res.stderr.strip().splitlines()) == 1
     assert re.search(r"config\.toml: panes\.tools\.aider\.pattern: not a valid", res.stderr)
+
+
+def test_the_readme_example_is_a_valid_config(tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"```toml\n(.*?)```", readme, re.S) if "[panes]" in b]
+    panes = cfg(block, tmp_path).panes
+    assert panes is not None and panes.tools[0].commands == ("aider", "aider-ce")
+    # and so are the patterns it shows, uncommented
+    active = re.sub(r"^# (\w+ = )", r"\1", block, flags=re.M)
+    tool = cfg(active, tmp_path).panes.tools[0]  # type: ignore[union-attr]
+    assert tool.model_pattern is not None
+    log = PaneLog(tool, "p")
+    (got,) = log.feed(
+        "Aider v0.86.1\nMain model: gpt-4.1 with diff edit format\n" + PLAIN + "\nok", T
+    )
+    assert (got.input_tokens, got.output_tokens, got.model) == (4200, 1100, "gpt-4.1")
