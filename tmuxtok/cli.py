@@ -218,7 +218,8 @@ def rebuild(as_json: bool) -> None:
     """Forget everything and re-ingest all agent logs from scratch.
 
     History whose logs the agent has since deleted is lost: it exists only in
-    the ledger.
+    the ledger. So is usage read off tmux panes ([panes]), but for what the
+    panes still show.
     """
     _scan(as_json, quiet=False, reset=True)
 
