@@ -70,8 +70,10 @@ def common_report_options(f: Callable[..., Any]) -> Callable[..., Any]:
 def cli() -> None:
     """How fast you are burning your AI coding agents' token budget.
 
-    Reads Claude Code and Codex CLI logs incrementally into a local ledger and
-    reports 5-hour blocks, daily/weekly/monthly spend and sessions.
+    Reads Claude Code, Codex CLI, Gemini CLI, OpenCode and Aider logs
+    incrementally into a local ledger (and, opted in, the usage lines Aider
+    prints in tmux panes) and reports 5-hour blocks, daily/weekly/monthly spend
+    and sessions.
     """
 
 
@@ -329,7 +331,8 @@ def rebuild(as_json: bool) -> None:
     """Forget everything and re-ingest all agent logs from scratch.
 
     History whose logs the agent has since deleted is lost: it exists only in
-    the ledger.
+    the ledger. So is usage read off tmux panes ([panes]), but for what the
+    panes still show.
     """
     _scan(as_json, quiet=False, reset=True)
 
@@ -424,12 +427,12 @@ def overview(demo_if_empty: bool, timezone: str | None) -> None:
 @click.option(
     "--tmux-socket",
     metavar="PATH",
-    help="tmux server to push @tmuxtok_* options to (default: the one in $TMUX).",
+    help="tmux server to push @tmuxtok_* options to, and read [panes] on (default: $TMUX).",
 )
 @click.option("--no-tmux", is_flag=True, help="Do not push to tmux even inside tmux.")
 @click.option("--format", "fmt", metavar="TEMPLATE", help="Template for @tmuxtok_segment.")
 @click.option("--log-file", type=click.Path(dir_okay=False, path_type=Path), hidden=True)
-@click.option("--verbose", "-v", is_flag=True)
+@click.option("--verbose", "-v", is_flag=True, help="Log more (each read of [panes] too).")
 def watch(
     daemon: bool,
     stop: bool,
@@ -444,7 +447,9 @@ def watch(
     """Keep the ledger, state file and tmux options current as agents write logs.
 
     One daemon per user: a second `watch` reports the running one and exits 0.
-    Logs go to $XDG_STATE_HOME/tmuxtok/watch.log when detached.
+    Logs go to $XDG_STATE_HOME/tmuxtok/watch.log when detached. With [panes] in
+    config.toml it also reads the usage lines Aider prints, off the panes of the
+    tmux server it pushes to (else tmux's default server): `tmuxtok tmux panes`.
     """
     from tmuxtok.daemon import watch as w
     from tmuxtok.daemon.lock import holder
@@ -479,7 +484,7 @@ def watch(
 
 @cli.group("tmux")
 def tmux_group() -> None:
-    """Put tmuxtok into a running tmux: status segment, live pane."""
+    """Put tmuxtok into a running tmux: status segment, live pane; which panes it reads."""
 
 
 def _server(socket: str | None) -> Any:
@@ -542,6 +547,49 @@ def tmux_pane(socket: str | None, percent: int, agent: str) -> None:
     except Exception as e:
         fail(TmuxtokError(f"could not open a pane: {e}"))
     click.echo(f"opened {pane}")
+
+
+@tmux_group.command("panes")
+@click.option(
+    "--socket", metavar="PATH", help="tmux server socket (default: $TMUX, else tmux's default)."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def tmux_panes(socket: str | None, as_json: bool) -> None:
+    """Which panes the daemon reads usage lines from ([panes] in config.toml), and why not.
+
+    Lists every pane of the server with the program it runs; nothing is read
+    from them here. The daemon reads the server it pushes to (`watch
+    --tmux-socket`, else $TMUX), or tmux's default server.
+    """
+    import json
+
+    from tmuxtok.config import Panes, load
+    from tmuxtok.daemon.panes import PaneWatcher
+    from tmuxtok.sources.screen import builtin_tools
+    from tmuxtok.tmux import PaneReader, socket_from_env
+
+    try:
+        cfg = load()
+    except TmuxtokError as e:
+        fail(e, as_json)
+    panes = cfg.panes or Panes(tools=tuple(builtin_tools().values()))
+    path = socket or socket_from_env(os.environ)
+    found = PaneWatcher(panes, PaneReader(path), os.environ, cfg.roots).survey()
+    where = path or "tmux's default server"
+    if found is None:
+        fail(TmuxtokError(f"no tmux server answers at {where}"), as_json)
+    if as_json:
+        rows = [p._asdict() for p in found]
+        data = {"enabled": cfg.panes is not None, "interval": panes.interval, "panes": rows}
+        click.echo(json.dumps({"server": path, **data}, indent=2))
+        return
+    if cfg.panes is None:
+        click.echo(f"[panes] is not in {cfg.path}: no pane is read. With it, these would be:")
+    for p in found:
+        program = " ".join(os.path.basename(a) for a in p.argv[:2]) or p.command
+        click.echo(f"{p.pane_id:>5}  {p.tool or '-':8} {p.why}  ({program} in {p.path})")
+    if not found:
+        click.echo(f"no panes on {where}")
 
 
 def _socket_path(server: Any) -> str | None:

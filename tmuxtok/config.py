@@ -15,11 +15,16 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok import errors
 from tmuxtok.paths import config_dir
 from tmuxtok.sources import AGENTS
+
+if TYPE_CHECKING:
+    import re
+
+    from tmuxtok.sources.screen import ScreenTool
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 
@@ -134,6 +139,14 @@ class Export(NamedTuple):
     fleet: Fleet | None = None
 
 
+class Panes(NamedTuple):
+    """``[panes]``: read usage lines off tmux panes running these tools (opt-in)."""
+
+    #: Seconds between two reads of the panes, at least.
+    interval: float = 5.0
+    tools: tuple[ScreenTool, ...] = ()
+
+
 class Config(NamedTuple):
     path: Path
     timezone: str | None = None
@@ -143,6 +156,8 @@ class Config(NamedTuple):
     alerts: Alerts = Alerts()
     prices: Prices = Prices()
     export: Export = Export()
+    #: None: no ``[panes]`` section, no pane is read.
+    panes: Panes | None = None
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -168,7 +183,16 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
 
 
 def parse(data: Mapping[str, Any], path: Path) -> Config:
-    known = {"timezone", "session_length", "roots", "budgets", "alerts", "prices", "export"}
+    known = {
+        "timezone",
+        "session_length",
+        "roots",
+        "budgets",
+        "alerts",
+        "prices",
+        "export",
+        "panes",
+    }
     for key in data:
         if key not in known:
             raise ConfigError(f"{path}: {key}: unknown setting (known: {', '.join(sorted(known))})")
@@ -188,7 +212,9 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         if agent not in AGENTS:
             raise ConfigError(f"{path}: roots.{agent}: unknown agent (known: {', '.join(AGENTS)})")
         if not isinstance(dirs, list) or not all(isinstance(d, str) for d in dirs):
-            raise ConfigError(f"{path}: roots.{agent}: expected a list of directory paths")
+            raise ConfigError(
+                f"{path}: roots.{agent}: expected a list of paths (dirs, or files for aider)"
+            )
         roots[agent] = [Path(d).expanduser() for d in dirs]
     return Config(
         path=path,
@@ -199,6 +225,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         alerts=_alerts(data.get("alerts", {}), path),
         prices=_prices(data.get("prices", {}), path),
         export=_export(data.get("export", {}), path),
+        panes=_panes(data["panes"], path) if "panes" in data else None,
     )
 
 
@@ -510,6 +537,91 @@ def _export(raw: Any, path: Path) -> Export:
         http=http,
         fleet=fleet,
     )
+
+
+#: What a tool in ``[panes.tools.<name>]`` may set.
+_TOOL_KEYS = ("agent", "command", "pattern", "model_pattern")
+
+
+def _panes(raw: Any, path: Path) -> Panes:
+    from tmuxtok.sources.screen import builtin_tools
+
+    where = f"{path}: panes"
+    raw = _table(raw, where, {"enabled", "interval", "tools"}, "[panes] interval = 5")
+    interval = _number(raw, "interval", where, Panes().interval, 1, 3600)
+    tools = builtin_tools()
+    specs = raw.get("tools", {})
+    if not isinstance(specs, dict):
+        raise ConfigError(
+            f'{path}: panes.tools: expected tables like [panes.tools.aider] pattern = "..."'
+        )
+    for name, spec in specs.items():
+        tools[name] = _tool(name, spec, tools.get(name), f"{path}: panes.tools.{name}")
+    enabled = raw.get("enabled", list(tools))
+    if not isinstance(enabled, list) or not all(isinstance(n, str) for n in enabled):
+        raise ConfigError(f'{path}: panes.enabled: expected a list of tool names, e.g. ["aider"]')
+    for name in enabled:
+        if name not in tools:
+            raise ConfigError(
+                f"{path}: panes.enabled: unknown tool {name!r} (known: {', '.join(tools)}; "
+                "add one as [panes.tools.<name>])"
+            )
+    return Panes(interval=interval, tools=tuple(tools[n] for n in dict.fromkeys(enabled)))
+
+
+def _tool(name: str, spec: Any, base: ScreenTool | None, where: str) -> ScreenTool:
+    """One ``[panes.tools.<name>]``: a new tool, or changes to a known one."""
+    from tmuxtok.sources.screen import REQUIRED_GROUPS, ScreenTool
+
+    spec = _table(spec, where, set(_TOOL_KEYS), f'command = "{name}", pattern = "..."')
+    if base is None:
+        missing = [k for k in ("command", "pattern") if k not in spec]
+        if missing:
+            raise ConfigError(f"{where}: a new tool needs {' and '.join(missing)}")
+    agent = spec.get("agent", base.agent if base else name)
+    if agent not in AGENTS:
+        raise ConfigError(
+            f"{where}.agent: {agent!r} is not an agent tmuxtok counts for "
+            f"(known: {', '.join(AGENTS)})"
+        )
+    commands = base.commands if base else ()
+    if "command" in spec:
+        raw = spec["command"]
+        names = [raw] if isinstance(raw, str) else raw
+        if (
+            not isinstance(names, list)
+            or not names
+            or not all(isinstance(n, str) and n and "/" not in n for n in names)
+        ):
+            raise ConfigError(
+                f'{where}.command: expected a program name or a list of them, e.g. "{name}"'
+            )
+        commands = tuple(names)
+    pattern = base.pattern if base else None
+    if "pattern" in spec:
+        pattern = _regex(spec["pattern"], f"{where}.pattern", REQUIRED_GROUPS)
+    model = base.model_pattern if base else None
+    if "model_pattern" in spec:
+        model = _regex(spec["model_pattern"], f"{where}.model_pattern", ("model",))
+    assert pattern is not None  # a new tool has one (checked above), a known one too
+    return ScreenTool(name, agent, commands, pattern, model)
+
+
+def _regex(value: Any, where: str, groups: tuple[str, ...]) -> re.Pattern[str]:
+    import re
+
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a regular expression (a string)")
+    try:
+        compiled = re.compile(value)
+    except re.error as e:
+        at = f" at position {e.pos}" if e.pos is not None else ""
+        raise ConfigError(f"{where}: not a valid regular expression: {e.msg}{at}") from None
+    missing = [g for g in groups if g not in compiled.groupindex]
+    if missing:
+        named = ", ".join(f"(?P<{g}>...)" for g in missing)
+        raise ConfigError(f"{where}: needs the named group{'s' * (len(missing) > 1)} {named}")
+    return compiled
 
 
 def check_timezone(name: str, where: str) -> None:

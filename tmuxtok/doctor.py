@@ -78,7 +78,8 @@ def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
                 except OSError:
                     continue
                 files += 1
-            rows.append({"path": str(root), "exists": root.is_dir(), "files": files, "bytes": size})
+            exists = root.exists()  # a dir, or one log file (Aider's)
+            rows.append({"path": str(root), "exists": exists, "files": files, "bytes": size})
         out[name] = rows
     return out
 

@@ -1,4 +1,5 @@
-"""Talking to tmux: push ``@tmuxtok_*`` options, install the status segment, open a pane.
+"""Talking to tmux: push ``@tmuxtok_*`` options, install the status segment, open a pane,
+read what panes show (for ``[panes]``).
 
 Push mode is why this module exists: the daemon sets user options and tmux
 redraws every client by itself, so a status line showing ``#{@tmuxtok_segment}``
@@ -21,7 +22,7 @@ import os
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok.line.fields import compute
 from tmuxtok.line.render import FormatError, marker_text, render
@@ -156,6 +157,18 @@ def _batch(commands: Iterable[Sequence[str]]) -> list[str]:
     return argv
 
 
+def _stdout(server: libtmux.Server, args: Sequence[str]) -> list[str] | None:
+    """Where the daemon starts a tmux process (``Pusher``, ``PaneReader``): its stdout
+    lines, or None when tmux failed (no server, an error): the daemon goes on."""
+    from libtmux.exc import LibTmuxException
+
+    try:
+        proc = server.cmd(*args)
+    except (LibTmuxException, OSError):
+        return None
+    return list(proc.stdout) if proc.returncode == 0 else None
+
+
 class Pusher:
     """Sets ``@tmuxtok_*`` options on one tmux server, remembering what it last sent.
 
@@ -173,18 +186,7 @@ class Pusher:
         self._server_pid: str | None = None
 
     def _run(self, args: list[str]) -> list[str] | None:
-        """The single place a tmux process is started: stdout lines, or None if tmux failed."""
-        if not args:
-            return None
-        from libtmux.exc import LibTmuxException
-
-        try:
-            proc = self.server.cmd(*args)
-        except (LibTmuxException, OSError):
-            return None
-        if proc.returncode != 0:
-            return None
-        return list(proc.stdout)
+        return _stdout(self.server, args) if args else None
 
     def forget(self) -> None:
         """Make the next push send every value (e.g. after the server went away)."""
@@ -356,3 +358,107 @@ def open_pane(
     if not out or not out[0].startswith("%"):
         raise TmuxError(f"split-window gave no pane id: {out!r}")
     return out[0]
+
+
+# --------------------------------------------------------------------------- reading panes
+
+
+class Pane(NamedTuple):
+    """One pane as ``list-panes`` describes it: enough to say what runs and what is new."""
+
+    pane_id: str
+    pid: int  # the pane's first process (its shell)
+    command: str  # tmux's name for what runs in the foreground
+    history: int  # lines scrolled into the history so far
+    history_limit: int
+    height: int
+    cursor_y: int
+    alternate: bool  # a full-screen program's screen is shown, not the scrollback
+    server_start: str  # the server's start time: pane ids restart with a server
+    path: str  # the pane's current directory
+
+
+#: ``list-panes -F``: tab-separated, the path last (it may hold anything but a newline).
+_PANE_FORMAT = "\t".join(
+    (
+        "#{pane_id}",
+        "#{pane_pid}",
+        "#{pane_current_command}",
+        "#{history_size}",
+        "#{history_limit}",
+        "#{pane_height}",
+        "#{cursor_y}",
+        "#{alternate_on}",
+        "#{start_time}",
+        "#{pane_current_path}",
+    )
+)
+#: Printed after a capture by the same tmux call: the pane's state when it was taken.
+_AFTER_CAPTURE = "#{history_size}\t#{cursor_y}\t#{alternate_on}"
+
+
+class PaneReader:
+    """Lists the panes of one tmux server and reads their text (the daemon's ``[panes]``).
+
+    ``socket_path`` None is the server ``tmux`` itself would pick (``$TMUX``, else
+    the default socket). Everything goes through libtmux as argv, never a shell.
+    ``captures`` counts ``capture-pane`` calls by pane id, for diagnostics and tests.
+    """
+
+    def __init__(self, socket_path: str | None = None) -> None:
+        import libtmux
+
+        self.server = libtmux.Server(socket_path=socket_path)
+        self.captures: dict[str, int] = {}
+
+    def _run(self, args: list[str]) -> list[str] | None:
+        return _stdout(self.server, args)
+
+    def panes(self) -> list[Pane] | None:
+        """Every pane of every session; None when no server answers."""
+        out = self._run(["list-panes", "-a", "-F", _PANE_FORMAT])
+        if out is None:
+            return None
+        found = []
+        for line in out:
+            parts = line.split("\t", 9)
+            if len(parts) != 10:
+                continue
+            pane_id, pid, command, history, limit, height, cursor_y, alternate, start, path = parts
+            try:
+                found.append(
+                    Pane(
+                        pane_id,
+                        int(pid),
+                        command,
+                        int(history),
+                        int(limit),
+                        int(height),
+                        int(cursor_y),
+                        alternate == "1",
+                        start,
+                        path,
+                    )
+                )
+            except ValueError:
+                continue
+        return found
+
+    def complete_lines(self, pane: Pane, first: int) -> list[str] | None:
+        """The pane's text from line ``first`` (0 is the top of the screen, negative
+        numbers are history) down to the line before the cursor's, wrapped lines
+        joined. None when the pane changed since ``pane`` was listed (read it next
+        time) or is gone: the cursor's line may be half written, and lines moved by
+        output in between would be misplaced.
+        """
+        self.captures[pane.pane_id] = self.captures.get(pane.pane_id, 0) + 1
+        target = pane.pane_id
+        capture = ["capture-pane", "-p", "-J", "-t", target, "-S", str(first), "-E"]
+        capture.append(str(pane.cursor_y))
+        out = self._run(_batch([capture, ["display-message", "-p", "-t", target, _AFTER_CAPTURE]]))
+        if not out:
+            return None
+        after = out[-1].split("\t")
+        if after != [str(pane.history), str(pane.cursor_y), "1" if pane.alternate else "0"]:
+            return None
+        return out[:-2]  # less the cursor's line

@@ -245,6 +245,37 @@ def test_gemini_and_opencode_layouts_and_traps(corpus: DemoSummary) -> None:
     assert both and {p.stem for p in files} - rows  # migrated duplicates, and older files only
 
 
+def test_aider_logs_and_traps(corpus: DemoSummary) -> None:
+    """Aider's analytics log with every trap, and another machine's beside it; the
+    truth counts each whole ``message_send`` once, as Aider's parser reads it."""
+    logs = sorted(corpus.aider_root.rglob("*.jsonl"))
+    assert [p.relative_to(corpus.aider_root).as_posix() for p in logs] == [
+        "analytics.jsonl",
+        "synced/analytics.jsonl",
+    ]
+    records, malformed = [], 0
+    for p in logs:
+        for line in _lines(p):
+            try:
+                records.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                malformed += 1
+    sends = [r for r in records if r["event"] == "message_send"]
+    truth = orjson.loads(corpus.truth_path.read_bytes())["aider"]
+    assert malformed == truth["malformed_lines"] == 1  # the killed run's cut line
+    assert len(sends) == truth["events"]
+    assert sum(r["properties"]["prompt_tokens"] for r in sends) == truth["input"]
+    assert {"launched", "message_send_starting", "message_send_exception", "exit"} <= {
+        r["event"] for r in records
+    }
+    models = {r["properties"]["main_model"] for r in sends}
+    assert {"None", "anthropic/REDACTED"} <= models
+    assert any(
+        r["properties"]["cost"] == 0 and r["properties"]["main_model"] != "None" for r in sends
+    )
+    assert truth["unpriced_events"] >= 1 and "unknown" in truth["models"]
+
+
 def test_claude_size_tracks_mb(corpus: DemoSummary) -> None:
     size = sum(p.stat().st_size for p in corpus.claude_root.rglob("*.jsonl"))
     assert 0.9 * 6 * MIB <= size <= 1.1 * 6 * MIB

@@ -14,6 +14,8 @@ import pytest
 from tests.support.cli import fresh_env, tmuxtok
 from tests.support.servers import Prometheus, binary
 from tmuxtok.demo.corpus import generate
+from tmuxtok.ingest import refresh as store
+from tmuxtok.model.events import UsageEvent
 
 pytestmark = pytest.mark.slow
 KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens")
@@ -23,7 +25,19 @@ def _host(tmp: Path, name: str, seed: int, prom: Prometheus) -> dict[str, Any]:
     """A machine: its own HOME, logs of three days ending an hour ago, its history
     backfilled into ``prom``'s TSDB; its own daily report (UTC)."""
     env, _, _ = fresh_env(tmp / name)
-    generate(tmp / name, mb=0.2, days=3, seed=seed, now=datetime.now(UTC) - timedelta(hours=1))
+    ago = datetime.now(UTC) - timedelta(hours=1)
+    generate(tmp / name, mb=0.2, days=3, seed=seed, now=ago)
+    if name == "laptop":  # two replies read off a pane: approximate, in the fleet view too
+        led = store.open_ledger(env)
+        try:
+            ms = int(ago.timestamp() * 1000)
+            events = [
+                UsageEvent("aider", f"%1:{k}", ms - k * 60_000, "gpt-4.1", 4200, 1100, approx=True)
+                for k in (1, 2)
+            ]
+            assert store.record(led, events, env) == 2
+        finally:
+            led.close()
     cfg = tmp / name / "config.toml"
     cfg.write_text(f'[export]\nhost = "{name}"\n')
     env["TMUXTOK_CONFIG"] = str(cfg)
@@ -82,6 +96,7 @@ def test_daily_from_prometheus_is_every_host_per_day(fleet: dict[str, Any]) -> N
         for k in KEYS:
             assert row[k] == sum(r[k] for r in local), (day, k)
         assert row["totalCost"] == pytest.approx(sum(r["totalCost"] for r in local))
+        assert row["approximateEntries"] == sum(r["approximateEntries"] for r in local)
         per_host = {h["host"]: h for h in row["hosts"]}
         for name, h in hosts.items():
             if day in h["daily"]:
@@ -89,6 +104,7 @@ def test_daily_from_prometheus_is_every_host_per_day(fleet: dict[str, Any]) -> N
     assert {h["host"] for h in data["hosts"]} == {"laptop", "devbox"}
     total = sum(r["totalTokens"] for h in hosts.values() for r in h["daily"].values())
     assert data["totals"]["totalTokens"] == total
+    assert data["totals"]["approximateEntries"] == 2
 
 
 def test_monthly_from_prometheus_and_the_table(fleet: dict[str, Any]) -> None:

@@ -171,6 +171,34 @@ def codex_tokens(
     return codex_line(ts, "event_msg", payload)
 
 
+def aider_event(
+    t: int,
+    event: str = "message_send",
+    model: str = "claude-sonnet-4-5",
+    sent: int = 5000,
+    received: int = 300,
+    cost: float = 0.0195,
+    total_cost: float = 0.0195,
+) -> bytes:
+    """One line of ``aider --analytics-log``, as aider/analytics.py writes it (``time`` in s)."""
+    props: dict[str, Any] = {}
+    if event == "message_send":
+        props = {
+            "main_model": model,
+            "weak_model": "claude-haiku-4-5",
+            "editor_model": model,
+            "edit_format": "diff",
+            "prompt_tokens": sent,
+            "completion_tokens": received,
+            "total_tokens": sent + received,
+            "cost": cost,
+            "total_cost": total_cost,
+        }
+    props.update(python_version="3.12.3", os_platform="Linux", aider_version="0.86.1")
+    obj = {"event": event, "properties": props, "user_id": "5f0c-user", "time": t}
+    return orjson.dumps(obj) + b"\n"
+
+
 def claude_file(root: Path, name: str = "s1.jsonl", project: str = "-home-u-proj") -> Path:
     p = root / "projects" / project / name
     p.parent.mkdir(parents=True, exist_ok=True)

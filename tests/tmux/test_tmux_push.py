@@ -126,6 +126,7 @@ def test_push_values_for_a_hand_built_state() -> None:
     others = {f"@tmuxtok_{a}_{n}" for a in AGENTS if a != PRIMARY for n in names}
     assert set(values) == {f"@tmuxtok_{n}" for n in names} | others
     assert {"@tmuxtok_gemini_segment", "@tmuxtok_opencode_segment"} <= set(values)
+    assert {"@tmuxtok_aider_segment", "@tmuxtok_codex_tokens"} <= set(values)
     assert values["@tmuxtok_remaining"] == "2h13m"
     assert values["@tmuxtok_tokens"] == "1.2M"
     assert values["@tmuxtok_cost"] == "$4.20"

@@ -166,6 +166,7 @@ def _block(b: bm.Block, entries: list[bm.Entry]) -> dict[str, Any]:
         },
         "cost": round(b.cost, 9),
         "unpriced_tokens": b.unpriced_tokens,
+        "approx_entries": b.approx_entries,
         "tpm": b.total_tokens / duration_min if rate else None,
         "tpm_indicator": (b.input_tokens + b.output_tokens) / duration_min if rate else None,
         "cost_per_hour": b.cost / duration_min * 60 if rate else None,

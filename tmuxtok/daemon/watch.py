@@ -106,6 +106,14 @@ class Daemon:
         self.prices_fetched = threading.Event()
         #: Called with each published state (the exporters' gauges), if set.
         self.on_publish: Any = None
+        self.panes: Any = None
+        if cfg.panes is not None and cfg.panes.tools:
+            from tmuxtok.daemon.panes import PaneWatcher
+            from tmuxtok.tmux import PaneReader
+
+            # The server pushed to; else the one `tmux` would pick ($TMUX, the default).
+            reader = PaneReader(socket_path=opts.tmux_socket)
+            self.panes = PaneWatcher(cfg.panes, reader, env, cfg.roots)
 
     def log_dirs(self) -> list[Path]:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
@@ -142,6 +150,16 @@ class Daemon:
                         continue
                     found[path] = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
         return found
+
+    def log_files(self) -> set[str]:
+        """Roots that are not dirs: files named one by one (Aider's analytics log may
+        be called anything), existing or to come."""
+        return {
+            os.path.abspath(root)
+            for name, source in all_sources().items()
+            for root in source.roots(self.env, self.cfg.roots.get(name))
+            if not root.is_dir()
+        }
 
     def ingest(self, only: set[str] | None = None) -> None:
         from tmuxtok.ingest import refresh as store
@@ -206,6 +224,33 @@ class Daemon:
             len(r.changed),
         )
         self.prices_fetched.set()
+
+    def read_panes(self) -> bool:
+        """Read the ``[panes]`` if a read is due; whether new usage was stored."""
+        if self.panes is None:
+            return False
+        from tmuxtok.ingest import refresh as store
+
+        passes = self.panes.passes
+        try:
+            events = self.panes.read()
+            new = store.record(self.ledger, events, self.env) if events else 0
+        except Exception:
+            self.panes.forget()  # what was read may not be stored: read it all again
+            log.exception("reading panes failed; will read them whole next time")
+            return False
+        if self.panes.passes == passes:
+            return False  # not due yet
+        reader = self.panes.reader
+        log.debug(
+            "panes: pass %d, %d capture(s) so far %s",
+            self.panes.passes,
+            sum(reader.captures.values()),
+            dict(sorted(reader.captures.items())),
+        )
+        if new:
+            log.info("panes: %d new usage line(s)", new)
+        return new > 0
 
     def publish(self) -> None:
         """State file (only if changed), prompt file, then tmux (only changed options)."""
@@ -335,8 +380,13 @@ def run(opts: Options) -> int:
             cfg = Config(path=config_path())
         daemon = Daemon(cfg, opts, config_error=config_error)
         log.info("started (pid %d), watching %s", os.getpid(), daemon.log_dirs())
+        if daemon.panes is not None:
+            names = ", ".join(t.name for t in daemon.panes.cfg.tools)
+            where = opts.tmux_socket or "the default tmux server"
+            log.info("panes: reading %s panes on %s", names, where)
         exporters = _exporters(cfg, daemon)
         daemon.ingest()
+        daemon.read_panes()
         daemon.publish()
         if exporters is not None and opts.once:
             exporters.once()
@@ -377,11 +427,16 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
     import watchfiles
 
     captures_dir = limits_dir(str(daemon.dir)) + os.sep
+    # Roots that are one file (Aider's analytics log, named anything): a change
+    # to one that no ``log_key`` takes counts as "other", so a full pass reads it.
+    named = daemon.log_files()
 
     def wanted(change: Any, path: str) -> bool:
         if path.startswith(captures_dir):
             return path.endswith(".json")
-        return daemon.log_key(path) is not None or "." not in os.path.basename(path)
+        return (
+            daemon.log_key(path) is not None or path in named or "." not in os.path.basename(path)
+        )
 
     watched: dict[Path, tuple[int, int]] = {}
     polled = daemon.polled()
@@ -396,7 +451,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             if stop.wait(POLL_MS / 1000):
                 break
             polled = _poll(daemon, polled)
-            if daemon.due():
+            if daemon.read_panes() or daemon.due():
                 daemon.publish()
             continue
         # The watch sees only writes made after it has started, which is some
@@ -439,6 +494,8 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             elif captured:
                 daemon.publish()  # a statusLine capture: new official %
             elif daemon.due():
+                daemon.publish()
+            if daemon.read_panes():  # at most once per [panes] interval
                 daemon.publish()
             if stop.is_set():
                 return

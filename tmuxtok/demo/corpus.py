@@ -1,4 +1,4 @@
-"""A realistic, deterministic corpus of Claude Code, Codex CLI, Gemini CLI and OpenCode logs.
+"""A realistic, deterministic corpus of Claude Code, Codex CLI, Gemini CLI, OpenCode and Aider logs.
 
 The demo, the benchmarks and the end-to-end tests all need logs that look and
 misbehave like real ones: lines of many MB, one API response spread over
@@ -12,9 +12,10 @@ way to over- or under-count, so the generator also writes ``truth.json``: what
 a correct reader must report.
 
 Gemini CLI (both generations) and OpenCode (its database and the files before
-it) add their own traps (``gemini_writer``, ``opencode_writer``); they draw
-from a random stream of their own, so the Claude and Codex logs of a seed are
-the same bytes with or without them.
+it) add their own traps (``gemini_writer``, ``opencode_writer``), and so do
+Aider's analytics logs (``aider_writer``); they draw from random streams of
+their own, so the logs of a seed written before them are the same bytes with or
+without them.
 
 This module plans a run and drives the writers; the parts live beside it.
 """
@@ -30,6 +31,7 @@ from pathlib import Path
 
 import orjson
 
+from tmuxtok.demo.aider_writer import AiderWriter
 from tmuxtok.demo.claude_plan import ClaudeSpec, plan_claude
 from tmuxtok.demo.claude_writer import ClaudeWriter
 from tmuxtok.demo.clock import epoch_ms, iso
@@ -59,6 +61,7 @@ class DemoSummary:
     truth_path: Path
     gemini_root: Path = Path()
     opencode_root: Path = Path()
+    aider_root: Path = Path()
 
     def roots(self) -> dict[str, str]:
         """The variables that point tmuxtok at every agent's logs in this corpus."""
@@ -67,6 +70,7 @@ class DemoSummary:
             "CODEX_HOME": str(self.codex_root),
             "GEMINI_DATA_DIR": str(self.gemini_root),
             "OPENCODE_DATA_DIR": str(self.opencode_root),
+            "AIDER_ANALYTICS_LOG": str(self.aider_root),
         }
 
 
@@ -82,7 +86,7 @@ def generate(
     """Write a demo corpus under ``root`` and its ``truth.json``.
 
     ``mb`` is the size of the Claude logs in MiB (±10 %); Codex adds about 5 %,
-    Gemini CLI and OpenCode about 2.5 % each.
+    Gemini CLI and OpenCode about 2.5 % each, Aider about 1 %.
     The same ``(seed, now, mb, days)`` always gives the same bytes, so a
     benchmark or a bug report can name its corpus by those four values.
     Refuses to write into a root that already holds a corpus, because mixing
@@ -92,8 +96,8 @@ def generate(
         raise ValueError("mb must be > 0 and days >= 1")
     root = Path(root)
     croot, xroot = root / "claude", root / "codex"
-    groot, oroot = root / "gemini", root / "opencode"
-    for p in (croot, xroot, groot, oroot):
+    groot, oroot, aroot = root / "gemini", root / "opencode", root / "aider"
+    for p in (croot, xroot, groot, oroot, aroot):
         if p.exists() and any(p.iterdir()):
             raise FileExistsError(f"{p} is not empty")
     now_dt = now if now is not None else datetime.now(UTC)
@@ -145,8 +149,12 @@ def generate(
     gw.write(periods, side)
     ow = OpenCodeWriter(more, pool, oroot, g.opencode)
     ow.write(periods, side)
-    files += gw.files + ow.files
-    done += gw.bytes + ow.bytes
+    aw = AiderWriter(
+        random.Random(f"tmuxtok-demo-aider:{seed}:{mb}:{days}:{now_ms}"), pool, aroot, g.aider
+    )
+    aw.write(periods, side // 2)
+    files += gw.files + ow.files + aw.files
+    done += gw.bytes + ow.bytes + aw.bytes
 
     truth = {
         "generator": {"seed": seed, "mb": mb, "days": days, "now": iso(now_ms)},
@@ -154,6 +162,7 @@ def generate(
         "codex": g.codex.as_dict(),
         "gemini": g.gemini.as_dict(),
         "opencode": g.opencode.as_dict(),
+        "aider": g.aider.as_dict(),
     }
     truth_path = root / "truth.json"
     truth_path.write_bytes(orjson.dumps(truth, option=orjson.OPT_SORT_KEYS | orjson.OPT_INDENT_2))
@@ -168,6 +177,7 @@ def generate(
         truth_path=truth_path,
         gemini_root=groot,
         opencode_root=oroot,
+        aider_root=aroot,
     )
 
 

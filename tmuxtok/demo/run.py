@@ -20,10 +20,11 @@ class Gen:
         self.codex = Tally()
         self.gemini = Tally()
         self.opencode = Tally()
+        self.aider = Tally()
 
 
 class AgentWriter:
-    """What the writers of Gemini CLI and OpenCode data share: their draws, where they
+    """What the writers of Gemini CLI, OpenCode and Aider data share: their draws, where they
     write, their tally, and the count of files and bytes they leave."""
 
     def __init__(self, rng: random.Random, pool: Pool, root: Path, tally: Tally) -> None:

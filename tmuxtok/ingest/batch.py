@@ -65,6 +65,7 @@ _REPLACED = (
     "cost",
     "priced",
     "sidechain",
+    "approx",
 )
 #: The stored row is replaced by the new one when the new one outranks it.
 _OUTRANKS = f"{_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}"
@@ -75,7 +76,11 @@ _OUTRANKS = f"{_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}"
 # one kept is left for ``ensure_priced``. A row that neither outranks the
 # stored one nor tells its speed changes nothing (not even the data version,
 # which a no-op update would bump). ``merge_rows`` applies the same rules in
-# memory and must agree.
+# memory and must agree. ``approx`` is the winner's like the counts it
+# qualifies: a line read off a terminal and a log's record of the same reply
+# have different keys (``sources.screen`` keys by pane and text), and terminal
+# lines go in through ``_INSERT_NEW``, so an exact and an approximate record
+# never meet here.
 _ON_CONFLICT = (
     "\nON CONFLICT(agent, key) DO UPDATE SET "
     + ", ".join(
@@ -89,12 +94,13 @@ _ON_CONFLICT = (
 )
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
-    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain, speed"
+    "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain, speed, "
+    "approx"
 )
 #: Rows priced with the table the ledger's prices are recorded under.
 _UPSERT_PRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
 )
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
@@ -102,14 +108,18 @@ _UPSERT_PRICED = (
 #: statement names.
 _UPSERT_UNPRICED = (
     f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17,?18)"
+    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17,?18,?19)"
 )
+#: Rows of a source that sees the same event again and again (a terminal read
+#: every few seconds): a key already stored is left alone, so the first
+#: sighting's time stays and no update is logged as a change.
+_INSERT_NEW = _UPSERT_UNPRICED + " ON CONFLICT(agent, key) DO NOTHING"
 _UPSERT_PRICED += _ON_CONFLICT
 _UPSERT_UNPRICED += _ON_CONFLICT
 
 #: (model, input, output, cache write, of which 1 h, cache read, speed) -> USD or None.
 CostFn = Callable[[str, int, int, int, int, int, str], float | None]
-#: One events row as committed: the 18 columns of ``_COLUMNS``, in order.
+#: One events row as committed: the 19 columns of ``_COLUMNS``, in order.
 EventRow = tuple[Any, ...]
 
 
@@ -201,6 +211,21 @@ class Batch:
                     restarted or bool(skipped),
                 )
             )
+
+    def add_new(self, rows: Sequence[EventRow]) -> int:
+        """Rows with no file behind them; only keys not stored yet go in (unpriced).
+
+        Returns how many were new. ``ensure_priced`` prices them after the commit.
+        """
+        c = self._c
+        new = 0
+        with self._failing():
+            for row in rows:
+                if c.execute(_INSERT_NEW, row).rowcount:
+                    new += 1
+                    if self._earliest is None or row[2] < self._earliest:
+                        self._earliest = row[2]
+        return new
 
     def add_limits(self, limits: Iterable[LimitSnapshot]) -> None:
         self._limits.extend(
@@ -374,6 +399,7 @@ def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list
                 priced,
                 1 if e.sidechain else 0,
                 speed,
+                1 if e.approx else 0,
             )
         )
     return rows

@@ -90,6 +90,7 @@ class GroupRow(NamedTuple):
     cost: int  # nano-dollars, the priced part
     unpriced: int  # tokens of events without a price
     last_ms: int
+    approx: int  # events read off a terminal (``UsageEvent.approx``)
 
 
 class Ledger:
@@ -395,14 +396,15 @@ class Ledger:
         return iter([Row(*r) for r in self._guard(lambda: self.conn.execute(q, args).fetchall())])
 
     def entry_tuples(self, agent: str, since_ms: int | None = None) -> list[tuple[Any, ...]]:
-        """(ts_ms, model, input, output, cache_create, cache_read, cost, total), in ``rows`` order.
+        """(ts_ms, model, input, output, cache_create, cache_read, cost, total, approx), in
+        ``rows`` order.
 
         Plain tuples for the block engine: building one object per event
         instead of two is most of what a full-history report costs.
         """
         where, args = _where(agent, since_ms, None)
         q = (
-            "SELECT ts_ms, model, input, output, cache_create, cache_read, cost, total "
+            "SELECT ts_ms, model, input, output, cache_create, cache_read, cost, total, approx "
             f"FROM events{where} ORDER BY ts_ms, agent, key"
         )
         return self._guard(lambda: self.conn.execute(q, args).fetchall())
@@ -490,7 +492,7 @@ class Ledger:
         q = (
             f"SELECT agent, {group} AS g, max(project), model, count(*), sum(input), "
             "sum(output), sum(cache_create), sum(cache_read), sum(total), "
-            "coalesce(sum(cost), 0), sum(iif(cost IS NULL, total, 0)), max(ts_ms) "
+            "coalesce(sum(cost), 0), sum(iif(cost IS NULL, total, 0)), max(ts_ms), sum(approx) "
             f"FROM events{where} GROUP BY agent, g, model ORDER BY agent, g, model"
         )
         return [GroupRow._make(r) for r in self.conn.execute(q, [*extra, *args])]

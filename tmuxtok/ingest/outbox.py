@@ -31,6 +31,8 @@ class Sums(NamedTuple):
     #: Events with a price; a model with none has no cost series (never a silent $0).
     priced: int = 0
     unpriced_tokens: int = 0
+    #: Events read off a terminal (counts rounded for display), already in the sums above.
+    approx: int = 0
 
     def plus(self, o: Sums) -> Sums:
         return Sums(*(a + b for a, b in zip(self, o, strict=True)))
@@ -41,7 +43,8 @@ SeriesOf = tuple[str, str, str]
 
 _SUMS = (
     "count(*), sum(input), sum(output), sum(cache_read), sum(cache_create), "
-    "coalesce(sum(cost), 0), sum(cost IS NOT NULL), sum(iif(cost IS NULL, total, 0))"
+    "coalesce(sum(cost), 0), sum(cost IS NOT NULL), sum(iif(cost IS NULL, total, 0)), "
+    "sum(approx)"
 )
 
 

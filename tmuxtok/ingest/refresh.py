@@ -11,9 +11,11 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from tmuxtok.config import Config
+from tmuxtok.ingest.batch import merge_rows
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import Progress, ScanStats, scan
 from tmuxtok.model import pricing
+from tmuxtok.model.events import UsageEvent
 from tmuxtok.model.pricing import PriceConfigError, PriceTable
 from tmuxtok.paths import data_dir, private_dir
 from tmuxtok.sources import all_sources
@@ -52,3 +54,19 @@ def refresh(
     stats = scan(ledger, all_sources(), env, cfg.roots, progress=progress, only=only, prices=table)
     ledger.ensure_priced(table.fingerprint(), table.cost)
     return stats
+
+
+def record(ledger: Ledger, events: list[UsageEvent], env: Mapping[str, str] = os.environ) -> int:
+    """Store events read elsewhere than a log file (a terminal), then price them.
+
+    One transaction, as for a log's events; a key already stored is left as it
+    is (the same line read again). Returns how many were new. A bad price
+    override raises after the events are stored (unpriced), as in ``refresh``.
+    """
+    batch = ledger.begin()
+    new = batch.add_new(merge_rows(events))
+    batch.commit()
+    if new:
+        table = pricing.load(env)
+        ledger.ensure_priced(table.fingerprint(), table.cost)
+    return new

@@ -30,12 +30,21 @@ SCHEMA_VERSION = 1
 RANGE_KEY = "ts_range"
 RANGE = f"{TS_MIN_MS}:{TS_MAX_MS}"
 #: Columns added to a table after ledgers existed, as (table, column, its
-#: declaration), each added when a ledger without it is opened. Added
-#: columns, not a schema bump: an older tmuxtok names the columns it writes,
-#: so it can still use the ledger (new columns get their defaults).
+#: declaration, who needs it), each added when a ledger without it is opened.
+#: Added columns, not a schema bump: an older tmuxtok names the columns it
+#: writes, so it can still use the ledger (new columns get their defaults).
+#: Who needs it: ``LOGS``, the logs fill it and ingest uses it (adding it reads
+#: every log again; reports work without it); ``REPORTS``, no log fills it and
+#: reports read it (adding it reads nothing again; a ledger that cannot be
+#: given it cannot be reported from).
+LOGS = "logs"
+REPORTS = "reports"
 ADDED_COLUMNS = (
-    ("events", "sidechain", "INTEGER NOT NULL DEFAULT 0"),
-    ("events", "speed", "TEXT NOT NULL DEFAULT ''"),
+    ("events", "sidechain", "INTEGER NOT NULL DEFAULT 0", LOGS),
+    ("events", "speed", "TEXT NOT NULL DEFAULT ''", LOGS),
+    # 1 for an event read off a terminal (counts rounded for display): only the
+    # pane watcher writes it, and its rows live in the ledger alone.
+    ("events", "approx", "INTEGER NOT NULL DEFAULT 0", REPORTS),
 )
 
 _SCHEMA = """
@@ -47,7 +56,7 @@ CREATE TABLE IF NOT EXISTS events(
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
   cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, sidechain INTEGER NOT NULL DEFAULT 0,
-  speed TEXT NOT NULL DEFAULT '',
+  speed TEXT NOT NULL DEFAULT '', approx INTEGER NOT NULL DEFAULT 0,
   UNIQUE(agent, key));
 CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
@@ -251,24 +260,38 @@ def add_columns(conn: sqlite3.Connection) -> list[str]:
     A column the logs fill (``events.speed``, ``events.sidechain``) is only
     known for lines read after it exists, so adding one also has every log read
     again from its start, once: dedup keys make that count nothing twice, and
-    the upsert fills the new column in. One ``PRAGMA`` per table when nothing is
-    missing. A ledger that cannot be written now (read-only, busy) is left as
-    it is and upgraded on a later open: reports never read these columns.
+    the upsert fills the new column in. The re-read only upserts, so rows no log
+    holds (usage read off a terminal) are kept as they are; a column no log
+    fills (``events.approx``) reads nothing again. One ``PRAGMA`` per table
+    when nothing is missing. A ledger that cannot be written now (read-only,
+    busy) is left as it is and upgraded on a later open, unless it lacks a
+    column reports read: then LedgerError says so, in one line.
     """
-    missing = [(t, c, d) for t, c, d in ADDED_COLUMNS if c not in _columns(conn, t)]
+    have: dict[str, set[str]] = {}
+    for table in {t for t, _, _, _ in ADDED_COLUMNS}:
+        have[table] = _columns(conn, table)
+    missing = [a for a in ADDED_COLUMNS if a[1] not in have[a[0]]]
     if not missing:
         return []
     try:
         conn.execute("BEGIN IMMEDIATE")
-    except sqlite3.OperationalError:
+    except sqlite3.OperationalError as e:
+        needed = [f"{t}.{c}" for t, c, _, who in missing if who == REPORTS]
+        if needed:
+            raise LedgerError(
+                f"the ledger lacks the column {', '.join(needed)} and cannot be given it now "
+                f"({error_text(e)}); run the command again when the ledger can be written"
+            ) from e
         return []
     try:
         added = []
-        for table, column, decl in missing:
+        reread = False
+        for table, column, decl, who in missing:
             if column not in _columns(conn, table):  # not added meanwhile by another process
                 conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {decl}")
                 added.append(f"{table}.{column}")
-        if added:
+                reread = reread or who == LOGS
+        if reread:
             # A stat nothing matches and a fingerprint nothing matches: every
             # file is read again from byte 0 (see ``tail``).
             conn.execute("UPDATE files SET size=-1, mtime_ns=-1, fingerprint='!'")

@@ -10,7 +10,15 @@ it runs on every redraw.
 
 from __future__ import annotations
 
-from tmuxtok.line.render import DEFAULT_COLORS, clock, compact, duration, money, pct_text
+from tmuxtok.line.render import (
+    DEFAULT_COLORS,
+    approx,
+    clock,
+    compact,
+    duration,
+    money,
+    pct_text,
+)
 from tmuxtok.model.rules import (
     HIGH_TPM,
     MODERATE_TPM,
@@ -67,6 +75,7 @@ FIELDS = (
     "model",
     "level",
     "color",
+    "approx",
 )
 
 
@@ -196,6 +205,8 @@ def compute(
         tpm_total = number(b.get("tpm"))
         tpm_ind = number(b.get("tpm_indicator"))
         cph = number(b.get("cost_per_hour"))
+        # Entries read off a terminal were rounded for display: say so on every number.
+        rough = bool(number(b.get("approx_entries")))
         f.update(
             remaining_s=int(end - now),
             remaining=duration(end - now),
@@ -204,25 +215,26 @@ def compute(
             reset_at=end,
             reset=clock(end),
             tokens_n=tokens_n,
-            tokens=compact(tokens_n),
+            tokens=approx(compact(tokens_n), rough),
             cost_n=cost_n,
-            cost=cost_s,
+            cost=approx(cost_s, rough),
             tpm_n=tpm_ind,
-            tpm=compact(tpm_ind),
+            tpm=approx(compact(tpm_ind), rough),
             tpm_total_n=tpm_total,
-            tpm_total=compact(tpm_total),
+            tpm_total=approx(compact(tpm_total), rough),
             cost_per_hour_n=cph,
-            cost_per_hour=None if cph is None else f"${cph:.2f}/h",
+            cost_per_hour=approx(None if cph is None else f"${cph:.2f}/h", rough),
             model=_top_model(b.get("models")),
+            approx=rough,
         )
         if tpm_total is not None and tokens_n is not None:
             minutes_left = max(0.0, (end - now) / 60)
             proj_tokens, proj_cost = project(tokens_n, cost_n, tpm_total, cph, minutes_left)
             f["projected_tokens_n"] = proj_tokens
-            f["projected_tokens"] = compact(proj_tokens)
+            f["projected_tokens"] = approx(compact(proj_tokens), rough)
             if proj_cost is not None:
                 f["projected_cost_n"] = proj_cost
-                f["projected_cost"] = money(proj_cost)
+                f["projected_cost"] = approx(money(proj_cost), rough)
 
     limits = a.get("limits")
     if not isinstance(limits, dict):
@@ -241,11 +253,13 @@ def compute(
         p = a.get(period)
         c = number(p.get("cost")) if isinstance(p, dict) else None
         f[f"{period}_cost_n"] = c
-        f[f"{period}_cost"] = money(c)
+        f[f"{period}_cost"] = approx(money(c), isinstance(p, dict) and number(p.get("approx")))
     today = a.get("today")
     t = number(today.get("tokens")) if isinstance(today, dict) else None
     f["today_tokens_n"] = None if t is None else int(t)
-    f["today_tokens"] = compact(t)
+    f["today_tokens"] = approx(compact(t), isinstance(today, dict) and number(today.get("approx")))
+    if f["approx"] is None:
+        f["approx"] = False
 
     lvl = level(active, pct, f["tpm_n"], medium, high)
     f["level"] = lvl

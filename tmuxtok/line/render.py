@@ -48,6 +48,16 @@ def money(v: float | None) -> str | None:
     return None if v is None else f"${v:.2f}"
 
 
+#: Before a number that counts usage read off a terminal, whose counts the tool
+#: had rounded for display (``tmuxtok.sources.screen``): every view marks it so.
+APPROX = "~"
+
+
+def approx(text: str | None, marked: object) -> str | None:
+    """``text`` with the approximate mark when ``marked`` (a flag or a count) is true."""
+    return APPROX + text if text is not None and marked else text
+
+
 def duration(seconds: float | None) -> str | None:
     """Floors, like a countdown clock: 2h05m, 13m, 0m."""
     if seconds is None:

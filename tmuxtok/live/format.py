@@ -7,6 +7,9 @@ from datetime import datetime, tzinfo
 
 from tmuxtok.model.rules import calendar_safe
 
+#: The panel's title note for an agent whose numbers were read off a terminal.
+APPROX_NOTE = "approximate: read off the screen"
+
 LEVEL_STYLE = {"low": "green", "medium": "yellow", "high": "red"}
 BURN_STYLE = {"normal": "green", "moderate": "yellow", "high": "red"}
 SPARK_CHARS = "▂▃▄▅▆▇█"

@@ -170,6 +170,8 @@ class AgentView:
     week: float | None = None
     month: float | None = None
     now: float = 0.0
+    #: Entries of the (latest) block read off a terminal: its numbers are approximate.
+    approx: int = 0
 
     @property
     def elapsed_pct(self) -> float:
@@ -219,6 +221,7 @@ def derive(
         "official": official,
         "last_event": _num(a.get("last_event")) or last,
         "now": now,
+        "approx": _int(b.get("approx_entries")),
         **periods,
     }
     if start is None or end is None or first is None or last is None:

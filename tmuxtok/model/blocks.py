@@ -51,6 +51,7 @@ class Entry(NamedTuple):
     cache_read_tokens: int
     cost: float | None  # None: the model has no known price
     total_tokens: int | None = None  # None: derive from the four counters
+    approx: bool = False  # read off a terminal: counts rounded for display
 
     @property
     def total(self) -> int:
@@ -95,6 +96,7 @@ class Block(NamedTuple):
     unpriced_tokens: int
     models: tuple[str, ...]
     per_model: tuple[ModelUsage, ...]
+    approx_entries: int = 0  # entries read off a terminal: the sums are approximate
 
     @property
     def id(self) -> str:
@@ -157,6 +159,7 @@ class _Tally:
     """
 
     __slots__ = (
+        "approx",
         "cache_create",
         "cache_read",
         "cost",
@@ -179,6 +182,7 @@ class _Tally:
         entries: int = 0,
         cost: float = 0.0,
         priced: bool = False,
+        approx: int = 0,
     ) -> None:
         self.input = input
         self.output = output
@@ -189,6 +193,7 @@ class _Tally:
         self.entries = entries
         self.cost = cost
         self.priced = priced
+        self.approx = approx
 
     def add(self, entry: Entry) -> None:
         total = entry.total
@@ -198,6 +203,7 @@ class _Tally:
         self.cache_read += entry.cache_read_tokens
         self.total += total
         self.entries += 1
+        self.approx += entry.approx
         if entry.cost is None:
             self.unpriced += total
         else:
@@ -243,6 +249,7 @@ def _block(start: int, entries: list[Entry], now_ms: int, span_ms: float) -> Blo
         unpriced_tokens=tally.unpriced,
         models=tuple(by_model),
         per_model=tuple(t.usage(model) for model, t in by_model.items()),
+        approx_entries=tally.approx,
     )
 
 

@@ -64,6 +64,8 @@ class UsageEvent(Record):
     ``speed`` is how the request was served when the log says (``"fast"``),
     else ``""``; the ledger keeps it so a price change can re-price fast
     requests too.
+    ``approx`` marks an event read off a terminal (``tmuxtok.sources.screen``):
+    its counts were rounded to thousands for display, so every view says so.
     """
 
     _fields = (
@@ -83,6 +85,7 @@ class UsageEvent(Record):
         "legacy_cost_usd",
         "sidechain",
         "speed",
+        "approx",
     )
     __slots__ = _fields
 
@@ -104,6 +107,7 @@ class UsageEvent(Record):
         legacy_cost_usd: float | None = None,
         sidechain: bool = False,
         speed: str = "",
+        approx: bool = False,
     ) -> None:
         self.agent = agent
         self.key = key
@@ -123,6 +127,7 @@ class UsageEvent(Record):
         self.legacy_cost_usd = legacy_cost_usd
         self.sidechain = sidechain
         self.speed = speed
+        self.approx = approx
 
 
 class LimitSnapshot(NamedTuple):

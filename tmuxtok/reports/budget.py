@@ -55,4 +55,6 @@ def budget_report(
             "projectedMonth": round(sums["month"]["cost"] + avg * days_left, 6),
             "monthlyBudget": budgets.monthly,
         },
+        # entries this month read off a terminal: the sums above are approximate then
+        "approximateEntries": sums["month"]["approx"],
     }

@@ -2,7 +2,9 @@
 
 Field names and nesting match ``ccusage daily|weekly|monthly|session|blocks
 --json`` so scripts written for ccusage (tmux-claude-live among them) can
-switch. tmuxtok adds ``unpricedTokens`` where ccusage would silently say $0.
+switch. tmuxtok adds ``unpricedTokens`` where ccusage would silently say $0, and
+``approximateEntries``: how many of the entries were read off a terminal (counts
+rounded for display, ``tmuxtok.sources.screen``), 0 for everything from a log.
 Key order is fixed and costs are exact sums of nano-dollars, so the same data
 always gives the same bytes.
 """
@@ -35,6 +37,7 @@ class Acc:
     """
 
     __slots__ = (
+        "approx",
         "cache_create",
         "cache_read",
         "cost_n",
@@ -59,6 +62,7 @@ class Acc:
         entries: int = 0,
         last_ms: int = 0,
         models: dict[str, Acc] | None = None,
+        approx: int = 0,
     ) -> None:
         self.input = input
         self.output = output
@@ -70,6 +74,7 @@ class Acc:
         self.entries = entries
         self.last_ms = last_ms
         self.models: dict[str, Acc] = {} if models is None else models
+        self.approx = approx
 
     def add(self, r: GroupRow) -> None:
         """Add one ``Ledger.grouped`` row."""
@@ -81,6 +86,7 @@ class Acc:
         self.total += r.total
         self.cost_n += r.cost
         self.unpriced += r.unpriced
+        self.approx += r.approx
         self.last_ms = max(self.last_ms, r.last_ms)
 
     @property
@@ -132,6 +138,7 @@ def _row(label_key: str, label: str, acc: Acc, agents: list[str] | None = None) 
     row["modelsUsed"] = sorted(acc.models)
     row["modelBreakdowns"] = acc.breakdowns()
     row["unpricedTokens"] = acc.unpriced
+    row["approximateEntries"] = acc.approx
     if agents is not None:
         row["agents"] = agents
     return row
@@ -140,7 +147,16 @@ def _row(label_key: str, label: str, acc: Acc, agents: list[str] | None = None) 
 def _totals(accs: list[Acc]) -> dict[str, Any]:
     t = Acc()
     for a in accs:
-        for f in ("input", "output", "cache_create", "cache_read", "total", "cost_n", "unpriced"):
+        for f in (
+            "input",
+            "output",
+            "cache_create",
+            "cache_read",
+            "total",
+            "cost_n",
+            "unpriced",
+            "approx",
+        ):
             setattr(t, f, getattr(t, f) + getattr(a, f))
     out = {
         "inputTokens": t.input,
@@ -150,6 +166,7 @@ def _totals(accs: list[Acc]) -> dict[str, Any]:
         "totalCost": t.cost,
         "totalTokens": t.total,
         "unpricedTokens": t.unpriced,
+        "approximateEntries": t.approx,
     }
     return out
 
@@ -293,6 +310,7 @@ def session_report(sessions: list[SessionSums], tz: tzinfo) -> dict[str, Any]:
         row["projectPath"] = s.project
         row["agent"] = s.agent
         row["unpricedTokens"] = acc.unpriced
+        row["approximateEntries"] = acc.approx
         rows.append(row)
     return {"sessions": rows, "totals": _totals([s.acc for s in sessions])}
 
@@ -339,6 +357,7 @@ def block_json(
             "remainingMinutes": proj.remaining_minutes,
         },
         "unpricedTokens": b.unpriced_tokens,
+        "approximateEntries": b.approx_entries,
     }
     if token_limit and b.is_active:
         projected = proj.total_tokens if proj else b.total_tokens

@@ -90,7 +90,7 @@ class Ctx:
         echo(
             f"No {what} found. Agent log roots: {roots}. "
             "Set CLAUDE_CONFIG_DIR, CODEX_HOME, GEMINI_DATA_DIR (or GEMINI_CLI_HOME), "
-            "OPENCODE_DATA_DIR or [roots] in config.toml.",
+            "OPENCODE_DATA_DIR, AIDER_ANALYTICS_LOG or [roots] in config.toml.",
             err=True,
         )
         sys.exit(0)

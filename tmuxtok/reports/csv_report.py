@@ -5,7 +5,8 @@ spreadsheet imports address them by name, so columns are only ever appended.
 Costs are the ledger's integer nano-dollars written with exactly nine
 decimals: a column sums to the exact total, with no float rounding on the way.
 A row whose tokens are all of models without a known price has an empty cost
-(unknown, not $0); ``unpriced_tokens`` says when a cost covers only part.
+(unknown, not $0); ``unpriced_tokens`` says when a cost covers only part, and
+``approximate_entries`` how many of the row's entries were read off a terminal.
 
 RFC 4180 as Python's ``csv`` writes it: CRLF line ends, a header row, fields
 quoted when they hold a comma, a quote or a line break. Text from the logs is
@@ -35,6 +36,7 @@ SUM_COLUMNS = (
     "cost_usd",
     "unpriced_tokens",
     "entries",
+    "approximate_entries",
 )
 SESSION_COLUMNS = ("session_id", "agent", "project_path", "last_activity", "model", *SUM_COLUMNS)
 COST_DECIMALS = 9
@@ -72,6 +74,7 @@ def _sums(acc: Acc) -> list[str | int]:
         usd(acc.known_cost_n),
         acc.unpriced,
         acc.entries,
+        acc.approx,
     ]
 
 

@@ -73,8 +73,8 @@ def parse_token_limit(raw: str) -> int:
 def entries(ledger: Ledger, agent: str, since_ms: int | None = None) -> list[bm.Entry]:
     Entry = bm.Entry
     return [
-        Entry(ts, model, i, o, cc, cr, None if cost is None else cost / NANO, total)
-        for ts, model, i, o, cc, cr, cost, total in ledger.entry_tuples(agent, since_ms)
+        Entry(ts, model, i, o, cc, cr, None if cost is None else cost / NANO, total, bool(approx))
+        for ts, model, i, o, cc, cr, cost, total, approx in ledger.entry_tuples(agent, since_ms)
     ]
 
 
@@ -92,7 +92,7 @@ def recent_entries(ledger: Ledger, agent: str, now_ms: int, session_hours: float
 
 #: Bump when ``bm.build_blocks`` changes what it computes: cached blocks of an
 #: older tmuxtok must not be reused.
-BLOCKS_CACHE_VERSION = 1
+BLOCKS_CACHE_VERSION = 2
 
 
 def all_blocks(
@@ -176,6 +176,7 @@ def _freeze_blocks(blocks: list[bm.Block]) -> bytes | None:
                 ]
                 for m in b.per_model
             ],
+            b.approx_entries,
         ]
         for b in blocks
     ]
@@ -201,7 +202,8 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
         raise ValueError(f"unreadable blocks cache: {e}") from None
     out = []
     for r in rows:
-        (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r
+        (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r[:15]
+        approx = r[15]
         out.append(
             bm.Block(
                 start_ms=start,
@@ -221,6 +223,7 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
                 unpriced_tokens=unpriced,
                 models=tuple(models),
                 per_model=tuple(bm.ModelUsage(*m) for m in per),
+                approx_entries=approx,
             )
         )
     return out

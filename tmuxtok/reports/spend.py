@@ -22,18 +22,20 @@ def _period_starts(now_ms: int, tz: tzinfo) -> tuple[date, date, date]:
 
 
 def periods(ledger: Ledger, agent: str | None, now_ms: int, tz: tzinfo) -> dict[str, Any]:
-    """Cost and tokens of today, this week (from Monday) and this month, in ``tz``."""
+    """Cost and tokens of today, this week (from Monday) and this month, in ``tz``,
+    and how many of their entries were read off a terminal (``approx``)."""
     today, week_start, month_start = _period_starts(now_ms, tz)
     lo, _ = day_bounds(min(week_start, month_start), None, tz)
     rows = ledger.grouped("bucket", agent, lo, None, BUCKET_MS)
-    sums = {k: [0, 0] for k in ("today", "week", "month")}
+    sums = {k: [0, 0, 0] for k in ("today", "week", "month")}
     for r in rows:
         d: date = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
         for key, start in (("today", today), ("week", week_start), ("month", month_start)):
             if d >= start:
                 sums[key][0] += r.cost
                 sums[key][1] += r.total
-    return {k: {"cost": v[0] / NANO, "tokens": v[1]} for k, v in sums.items()}
+                sums[key][2] += r.approx
+    return {k: {"cost": v[0] / NANO, "tokens": v[1], "approx": v[2]} for k, v in sums.items()}
 
 
 #: At most this many sessions in ``budget_spend`` (the state file is read on every redraw).

@@ -12,7 +12,8 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from tmuxtok.line.render import budget_label, model_label, printable
+from tmuxtok.line.render import APPROX, budget_label, model_label, printable
+from tmuxtok.line.render import approx as _marked
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import calendar_safe, indicator_level
 
@@ -36,6 +37,17 @@ def money(v: float | None, unpriced: int = 0) -> str:
     return s + "*" if unpriced else s
 
 
+def approx(text: str, row: dict[str, Any]) -> str:
+    """``text`` marked approximate when ``row`` counts entries read off a terminal."""
+    return _marked(text, row.get("approximateEntries")) or text
+
+
+def _approx_note(n: int) -> str:
+    """The footnote of a view that includes ``n`` entries read off a terminal."""
+    lines = f"{num(n)} usage line{'' if n == 1 else 's'}"
+    return f"{APPROX} approximate: includes {lines} read off a terminal"
+
+
 def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool) -> Table:
     title = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
     t = _table(f"{title} usage")
@@ -48,8 +60,9 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
         t.add_row(
             row[label],
             _models(row["modelsUsed"]),
-            *(num(row[k]) for _, k in _TOKEN_COLS),
-            money(_cost_or_unknown(row), row["unpricedTokens"]),
+            *(num(row[k]) for _, k in _TOKEN_COLS[:-1]),
+            approx(num(row["totalTokens"]), row),
+            approx(money(_cost_or_unknown(row), row["unpricedTokens"]), row),
         )
         if breakdown:
             for m in row["modelBreakdowns"]:
@@ -70,7 +83,13 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
-    _total_row(t, tot, "", *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS))
+    _total_row(
+        t,
+        tot,
+        "",
+        *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS[:-1]),
+        Text(approx(num(tot["totalTokens"]), tot), style="bold"),
+    )
     return t
 
 
@@ -100,8 +119,8 @@ def session_table(data: dict[str, Any], breakdown: bool, title: str = "Usage by 
             Text(printable(row["projectPath"])),
             row["lastActivity"],
             _models(row["modelsUsed"]),
-            num(row["totalTokens"]),
-            money(_cost_or_unknown(row), row["unpricedTokens"]),
+            approx(num(row["totalTokens"]), row),
+            approx(money(_cost_or_unknown(row), row["unpricedTokens"]), row),
         )
         if breakdown:
             for m in row["modelBreakdowns"]:
@@ -114,7 +133,7 @@ def session_table(data: dict[str, Any], breakdown: bool, title: str = "Usage by 
                     Text(money(m["cost"]), style="dim"),
                 )
     tot = data["totals"]
-    _total_row(t, tot, "", "", "", Text(num(tot["totalTokens"]), style="bold"))
+    _total_row(t, tot, "", "", "", Text(approx(num(tot["totalTokens"]), tot), style="bold"))
     return t
 
 
@@ -148,8 +167,10 @@ def blocks_table(
             start,
             status,
             _models(b.models),
-            num(b.total_tokens),
-            money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens),
+            approx(num(b.total_tokens), row),
+            approx(
+                money(b.cost if b.cost or not b.unpriced_tokens else None, b.unpriced_tokens), row
+            ),
         )
         if breakdown:
             for m in b.per_model:
@@ -169,16 +190,16 @@ def blocks_table(
                     "",
                     Text("burn rate", style="dim"),
                     Text(f"{level}", style=style),
-                    Text(f"{num(rate['tokensPerMinute'])} tok/min", style=style),
-                    Text(f"${rate['costPerHour']:,.2f}/h", style=style),
+                    Text(approx(f"{num(rate['tokensPerMinute'])} tok/min", row), style=style),
+                    Text(approx(f"${rate['costPerHour']:,.2f}/h", row), style=style),
                 )
             if proj:
                 t.add_row(
                     "",
                     Text("projected", style="dim"),
                     Text(f"{proj['remainingMinutes']} min left", style="dim"),
-                    num(proj["totalTokens"]),
-                    money(proj["totalCost"]),
+                    approx(num(proj["totalTokens"]), row),
+                    approx(money(proj["totalCost"]), row),
                 )
             lim = row.get("tokenLimitStatus")
             if lim:
@@ -190,6 +211,7 @@ def blocks_table(
                     Text(f"{lim['percentUsed']:.1f}% of {num(lim['limit'])}", style=color),
                     "",
                 )
+    _caption(t, {"approximateEntries": sum(b.approx_entries for b in blocks)})
     return t
 
 
@@ -212,16 +234,25 @@ def _total_row(t: Table, totals: dict[str, Any], *middle: str | Text) -> None:
     t.add_row(
         Text("Total", style="bold"),
         *middle,
-        Text(money(_cost_or_unknown(totals), totals["unpricedTokens"]), style="bold yellow"),
+        Text(
+            approx(money(_cost_or_unknown(totals), totals["unpricedTokens"]), totals),
+            style="bold yellow",
+        ),
     )
 
 
 def _caption(t: Table, totals: dict[str, Any]) -> None:
+    notes = []
     if totals.get("unpricedTokens"):
-        t.caption = (
+        notes.append(
             f"* excludes {num(totals['unpricedTokens'])} tokens of models without a known price "
             "(add them in prices.toml)"
         )
+    if totals.get("approximateEntries"):
+        rounded = " (counts rounded to thousands for display)"
+        notes.append(_approx_note(totals["approximateEntries"]) + rounded)
+    if notes:
+        t.caption = "\n".join(notes)
         t.caption_justify = "left"
 
 
@@ -266,9 +297,14 @@ def budget_view(data: dict[str, Any], config_path: Path) -> Group:
             "[budgets]\ndaily = 20\nmonthly = 300\nblock_tokens = 5_000_000\nsession_cost = 10"
         )
     p = data["projection"]
+    n = data.get("approximateEntries", 0)
     return Group(
         first,
-        f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}/day; "
-        f"projected month ${p['projectedMonth']:,.2f}"
-        + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else ""),
+        approx(
+            f"Month to date ${p['monthToDate']:,.2f}; 7-day average ${p['sevenDayAverage']:,.2f}"
+            f"/day; projected month ${p['projectedMonth']:,.2f}"
+            + (f" of ${p['monthlyBudget']:,.2f}" if p["monthlyBudget"] else ""),
+            data,
+        )
+        + (f"\n{_approx_note(n)}" if n else ""),
     )

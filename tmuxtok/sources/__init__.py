@@ -23,6 +23,7 @@ _AGENTS = (
     ("codex", "Codex", "tmuxtok.sources.codex.paths"),
     ("gemini", "Gemini CLI", "tmuxtok.sources.gemini.paths"),
     ("opencode", "OpenCode", "tmuxtok.sources.opencode.paths"),
+    ("aider", "Aider", "tmuxtok.sources.aider.paths"),
 )
 
 AGENTS: tuple[str, ...] = tuple(a[0] for a in _AGENTS)
@@ -51,7 +52,8 @@ def logged_cost_wins(agent: str) -> bool:
     """Whether a cost the agent logged is what was charged, and wins over the price table.
 
     OpenCode logs the provider's charge (0 on subscriptions, then the table
-    prices it); Claude Code's old ``costUSD`` was an estimate, so the table
+    prices it); Aider's comes from LiteLLM with the cache discounts its token
+    counts leave out; Claude Code's old ``costUSD`` was an estimate, so the table
     wins there and a logged cost only prices a model the table lacks.
     """
     return bool(getattr(all_sources().get(agent), "logged_cost_wins", False))

@@ -41,6 +41,13 @@ def tok(obj: Any, key: str) -> int:
     return int(v)
 
 
+def usd(v: Any) -> float | None:
+    """A logged cost in USD, or None where there is none or it is out of range."""
+    if type(v) in (int, float) and 0 <= v <= MAX_COST_USD:
+        return float(v)
+    return None
+
+
 def parse_ts_ms(v: Any) -> int | None:
     """ISO-8601 to epoch ms; a zone-less time is taken as UTC (what agents mean).
 

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 from tmuxtok.config import Auth
 from tmuxtok.daemon.export import ExportError
 from tmuxtok.daemon.export import http as transport
-from tmuxtok.daemon.export.model import COST, REQUESTS, TOKENS, UNPRICED
+from tmuxtok.daemon.export.model import APPROX, COST, REQUESTS, TOKENS, UNPRICED
 from tmuxtok.ingest.ledger import GroupRow
 from tmuxtok.reports.ccusage_json import PERIODS, Acc, period_json, period_label
 
@@ -41,6 +41,7 @@ class Usage(NamedTuple):
     cost_nano: int = 0
     requests: int = 0
     unpriced: int = 0
+    approx: int = 0
 
     def minus(self, o: Usage) -> Usage:
         return Usage(*(max(0, a - b) for a, b in zip(self, o, strict=True)))
@@ -103,12 +104,13 @@ def values_at(client: Client, at: float, window: str, agent: str | None = None) 
             i = slot if slot is not None else _FIELDS.get(m.get("type", ""))
             if i is None:
                 continue
-            found.setdefault(key, [0.0] * 7)[i] += value
+            found.setdefault(key, [0.0] * len(Usage._fields))[i] += value
 
     fetch(TOKENS, ", type", None)
     fetch(COST, "", 4)
     fetch(REQUESTS, "", 5)
     fetch(UNPRICED, "", 6)
+    fetch(APPROX, "", 7)
     return {
         k: Usage(*(round(v * 1e9) if i == 4 else round(v) for i, v in enumerate(vals)))
         for k, vals in found.items()
@@ -192,6 +194,7 @@ def report(
                 cost=u.cost_nano,
                 unpriced=u.unpriced,
                 last_ms=0,
+                approx=u.approx,
             )
             rows.append(r)
             hosts.setdefault(label, {}).setdefault(host, Acc()).add(r)
@@ -223,6 +226,7 @@ def _as_row(acc: Acc) -> GroupRow:
         acc.cost_n,
         acc.unpriced,
         0,
+        acc.approx,
     )
 
 

@@ -71,6 +71,8 @@ def daily_rows(conn: sqlite3.Connection, tz: tzinfo, ident: Identity) -> Iterato
             "cost_usd": s.cost_nano / 1e9 if s.priced else None,
             "unpriced_tokens": s.unpriced_tokens,
         }
+        if s.approx:  # only then: rows without it keep their bytes (and are not sent again)
+            row["approximate_requests"] = s.approx
         if ident.user:
             row["user"] = ident.user
         body = json.dumps(row, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

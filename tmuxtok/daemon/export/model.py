@@ -27,6 +27,7 @@ TOKENS = "tmuxtok_tokens_total"
 COST = "tmuxtok_cost_usd_total"
 REQUESTS = "tmuxtok_requests_total"
 UNPRICED = "tmuxtok_unpriced_tokens_total"
+APPROX = "tmuxtok_approximate_requests_total"
 LAST_EVENT = "tmuxtok_last_event_timestamp_seconds"
 BLOCK_TOKENS = "tmuxtok_block_tokens"
 BLOCK_TPM = "tmuxtok_block_tokens_per_minute"
@@ -57,6 +58,11 @@ FAMILIES = {
         Family(COST, "counter", "Cost in USD of the priced requests."),
         Family(REQUESTS, "counter", "API responses (deduplicated)."),
         Family(UNPRICED, "counter", "Tokens of models with no known price (not in the cost)."),
+        Family(
+            APPROX,
+            "counter",
+            "Responses read off a terminal, counts rounded for display (in the other counters).",
+        ),
         Family(LAST_EVENT, "gauge", "Time of the agent's newest usage event (epoch seconds)."),
         Family(BLOCK_TOKENS, "gauge", "Tokens in the agent's current 5-hour block (0 if none)."),
         Family(BLOCK_TPM, "gauge", "Tokens per minute in the current block (0 if none)."),
@@ -127,7 +133,7 @@ def counters(sums: Mapping[SeriesOf, Sums], ident: Identity) -> list[Series]:
     out: list[Series] = []
     for (agent, model, project), s in sorted(sums.items()):
         pairs = [*ident.base(), ("agent", agent), ("model", model)]
-        if ident.project_label:
+        if ident.project_label and project:  # none known (Aider's log): no label, not ""
             pairs.append(("project", project))
         for label, field in TOKEN_TYPES:
             out.append(Series(labels_of(TOKENS, [*pairs, ("type", label)]), getattr(s, field)))
@@ -136,6 +142,8 @@ def counters(sums: Mapping[SeriesOf, Sums], ident: Identity) -> list[Series]:
             out.append(Series(labels_of(COST, pairs), s.cost_nano / 1e9))
         if s.unpriced_tokens:
             out.append(Series(labels_of(UNPRICED, pairs), s.unpriced_tokens))
+        if s.approx:
+            out.append(Series(labels_of(APPROX, pairs), s.approx))
     return out
 
 

@@ -80,11 +80,14 @@ class Collector:
             series = by_name.get(name)
             if not series:
                 continue
-            names = [k for k, _ in series[0].labels[1:]]
+            # One set of label names per family: a label a series lacks (no project
+            # known) is "" here, which a scraper takes as no label.
+            names = sorted({k for s in series for k, _ in s.labels[1:]})
             cls = CounterMetricFamily if family.kind == "counter" else GaugeMetricFamily
             metric = cls(name, family.help, labels=names)
             for s in series:
-                metric.add_metric([v for _, v in s.labels[1:]], s.value)
+                got = dict(s.labels[1:])
+                metric.add_metric([got.get(k, "") for k in names], s.value)
             yield metric
 
 

@@ -7,7 +7,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from tmuxtok.live.format import BURN_STYLE, DEMO_LABEL, LEVEL_STYLE, Fmt
+from tmuxtok.line.render import APPROX
+from tmuxtok.live.format import APPROX_NOTE, BURN_STYLE, DEMO_LABEL, LEVEL_STYLE, Fmt
 from tmuxtok.live.model import AgentView, ViewOptions
 from tmuxtok.live.widgets.burn import burn_view
 from tmuxtok.live.widgets.idle import idle_view
@@ -30,6 +31,8 @@ def agent_panel(v: AgentView, f: Fmt, opts: ViewOptions) -> RenderableType:
     title = Text(display_name(v.agent), style="bold")
     if opts.demo:
         title.append(f" · {DEMO_LABEL}", style="bold yellow")
+    if v.approx:
+        title.append(f" · {APPROX} {APPROX_NOTE}", style="yellow")
     if not v.active:
         return Panel(
             idle_view(v, f), title=title, title_align="left", border_style="dim", padding=(0, 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
-from tmuxtok.line.render import model_label
+from tmuxtok.line.render import APPROX, model_label
 from tmuxtok.live.format import (
     BURN_STYLE,
     DEMO_LABEL,
@@ -27,6 +27,8 @@ def compact_agent_view(v: AgentView, f: Fmt, opts: ViewOptions, width: int) -> R
     title = Text(display_name(v.agent), style="bold")
     if opts.demo:
         title.append(f" {DEMO_LABEL}", style="bold yellow")
+    if v.approx:
+        title.append(f" {APPROX}approx", style="yellow")
     if not v.active:
         return Group(title, *_compact_idle(v, f))
     lines: list[RenderableType] = [title]
@@ -56,11 +58,12 @@ def compact_agent_view(v: AgentView, f: Fmt, opts: ViewOptions, width: int) -> R
         )
     else:
         lines.append(Text.assemble("Used ", ("no limit known", "dim")))
+    mark = APPROX if v.approx else ""
     lines.append(
         Text.assemble(
-            (short(v.tokens.total), "bold"),
+            (mark + short(v.tokens.total), "bold"),
             " tok · ",
-            (money(v.cost, v.unpriced), "bold"),
+            (mark + money(v.cost, v.unpriced), "bold"),
             f" · io {short(v.tokens.in_out)}",
         )
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from tmuxtok.line.render import APPROX
 from tmuxtok.live.format import Fmt, ago, money, tokens
 from tmuxtok.live.model import AgentView
 from tmuxtok.live.widgets.limits import official_view
@@ -17,13 +18,14 @@ def idle_view(v: AgentView, f: Fmt) -> RenderableType:
     lines: list[RenderableType] = [Text("No active block. Nothing is burning.", style="green")]
     lb = v.last_block
     if lb is not None:
+        mark = APPROX if v.approx else ""
         lines.append(
             Text.assemble(
                 ("Last block  ", "bold"),
                 f"{f.clock(lb.start)}–{f.clock(lb.end)} · ",
-                (tokens(lb.tokens), "bold"),
+                (mark + tokens(lb.tokens), "bold"),
                 " tokens · ",
-                (money(lb.cost), "bold"),
+                (mark + money(lb.cost), "bold"),
                 f" · {lb.entries:,} requests",
             )
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group, RenderableType
 from rich.text import Text
 
+from tmuxtok.line.render import APPROX
 from tmuxtok.live.format import BAR_WIDTH, LEVEL_STYLE, Fmt, money, tokens
 from tmuxtok.live.model import AgentView
 from tmuxtok.live.widgets.bars import bar
@@ -28,11 +29,12 @@ def usage_view(v: AgentView, f: Fmt) -> RenderableType:
         )
     else:
         lines.append(Text("no limit known (pass --token-limit N)", style="dim"))
+    mark = APPROX if v.approx else ""
     lines.append(
         Text.assemble(
-            (tokens(t.total), "bold"),
+            (mark + tokens(t.total), "bold"),
             " tokens · ",
-            (money(v.cost, v.unpriced), "bold"),
+            (mark + money(v.cost, v.unpriced), "bold"),
             " · in+out ",
             tokens(t.in_out),
             (f" · {v.entries:,} requests", "dim"),

@@ -40,7 +40,6 @@ import orjson
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
-    MAX_COST_USD,
     MAX_TOKENS,
     WrongShape,
     parse_ts_ms,
@@ -48,6 +47,7 @@ from tmuxtok.sources.values import (
     text,
     tok,
     ts_skip_reason,
+    usd,
 )
 
 if TYPE_CHECKING:
@@ -201,8 +201,7 @@ def _event(
         sidechain,
         "" if how_fast is None else speed(how_fast),
     )
-    if type(legacy) in (int, float) and 0 <= legacy <= MAX_COST_USD:
-        ev.legacy_cost_usd = float(legacy)
+    ev.legacy_cost_usd = usd(legacy)
     return ev
 
 

@@ -32,7 +32,7 @@ from typing import Any
 from tmuxtok.model.events import ParseResult, UsageEvent
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 from tmuxtok.sources.opencode import NAME
-from tmuxtok.sources.values import MAX_COST_USD, WrongShape, json_object, text, tok
+from tmuxtok.sources.values import WrongShape, json_object, text, tok, usd
 
 UNKNOWN_MODEL = "unknown"
 #: Models whose API reports reasoning inside the completion count (OpenAI's).
@@ -74,12 +74,7 @@ def event_from(
         return "bad_timestamp"
     if not TS_MIN_MS <= ts < TS_MAX_MS:
         return "timestamp_out_of_range"
-    cost = data.get("cost")
-    logged = (
-        float(cost)
-        if isinstance(cost, int | float) and not isinstance(cost, bool) and 0 < cost <= MAX_COST_USD
-        else None
-    )
+    logged = usd(data.get("cost")) or None  # 0: a subscription's, the table prices it
     path = data.get("path")
     return UsageEvent(
         agent=NAME,

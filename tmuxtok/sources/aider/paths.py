@@ -1,0 +1,74 @@
+"""Aider's analytics log: the JSONL file ``aider --analytics-log FILE`` appends to.
+
+Aider has no default for it, so tmuxtok looks where the user says
+(``$AIDER_ANALYTICS_LOG``, which Aider reads too, and ``[roots] aider`` in
+config.toml: files or dirs of ``*.jsonl``, a comma between several), else at
+``~/.aider/analytics.jsonl`` (where Aider's own scripts read it). Turning lines
+into events is ``parser``'s job, imported when a file first has new bytes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from tmuxtok.sources.aider import NAME
+from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
+
+if TYPE_CHECKING:
+    from tmuxtok.sources.aider.parser import AiderParser
+
+#: Where the log is looked for when nothing says otherwise.
+DEFAULT_LOG = (".aider", "analytics.jsonl")
+
+
+class AiderSource(JsonlLogs):
+    """``LINES``: the log is append-only JSONL. ``log_key`` takes ``*.jsonl``; a
+    log named otherwise (a root that is one file) is caught by the daemon as a
+    named root (``Daemon.log_files``) and read by a full pass."""
+
+    name: str = NAME
+    #: A usage event, or the start of a run (a new session).
+    needles: tuple[bytes, ...] = (b'"message_send"', b'"launched"')
+    #: Aider's ``cost`` is LiteLLM's price with the cache discounts its token
+    #: counts leave out: what was charged, so it wins over the price table.
+    logged_cost_wins = True
+
+    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+        """Analytics log files, or dirs holding them (``*.jsonl``); several in
+        ``$AIDER_ANALYTICS_LOG`` are comma-separated, as in tmuxtok's other root variables."""
+        named = [p.strip() for p in env.get("AIDER_ANALYTICS_LOG", "").split(",") if p.strip()]
+        if named:
+            found = [Path(p).expanduser() for p in named]
+        else:
+            found = [Path(env.get("HOME") or os.path.expanduser("~")).joinpath(*DEFAULT_LOG)]
+        return unique_paths([*found, *(extra or [])])
+
+    def log_dirs(self, root: Path) -> list[Path]:
+        return [root] if _is_dir(root) else [root.parent]
+
+    def discover(self, root: Path) -> Iterator[str]:
+        if _is_dir(root):
+            yield from walk_jsonl(root)
+        elif root.is_file():
+            yield str(root)
+
+    def enable_typed(self) -> None:
+        """No typed decoder: analytics logs are small (one line per message)."""
+
+    def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> AiderParser:
+        from tmuxtok.sources.aider.parser import AiderParser
+
+        return AiderParser(state)
+
+
+def _is_dir(root: Path) -> bool:
+    """A root that is a dir, or does not exist yet and is not named like a log file."""
+    if root.is_dir():
+        return True
+    return not root.exists() and not root.suffix
+
+
+SOURCE = AiderSource()
