@@ -30,7 +30,7 @@ from zoneinfo import ZoneInfo
 from tmuxtok._digest import sha256_hex
 from tmuxtok.config import HttpPush
 from tmuxtok.daemon.export.model import Identity
-from tmuxtok.daemon.export.worker import Sink
+from tmuxtok.daemon.export.sink import Sink
 from tmuxtok.ingest import outbox
 from tmuxtok.ingest.outbox import Sample, Sums
 

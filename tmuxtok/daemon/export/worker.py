@@ -33,10 +33,11 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from tmuxtok.config import Auth, Config, RemoteWrite
+from tmuxtok.config import Config, RemoteWrite
 from tmuxtok.daemon.export import ExportError
 from tmuxtok.daemon.export import http as transport
 from tmuxtok.daemon.export.model import Identity, counters, gauges, identity, parse_key
+from tmuxtok.daemon.export.sink import Sink
 from tmuxtok.ingest import outbox
 from tmuxtok.ingest.outbox import Sample
 
@@ -49,40 +50,6 @@ MAX_CATCH_UP = 60
 HALVE_AFTER = 3
 
 StateSource = Callable[[], Mapping[str, Any] | None]
-
-
-class Sink:
-    """One endpoint: what it stores on each tick, and how a batch goes on the wire."""
-
-    name = ""
-    #: Samples carry timestamps: learn the server's clock, hold future ones, collapse old.
-    clock = False
-
-    def __init__(
-        self,
-        url: str,
-        auth: Auth,
-        interval: float,
-        timeout: float,
-        max_backoff: float,
-        batch_max: int,
-    ) -> None:
-        self.url = url
-        self.auth = auth
-        self.interval = interval
-        self.timeout = timeout
-        self.max_backoff = max_backoff
-        self.batch_max = batch_max
-
-    def enqueue(self, conn: sqlite3.Connection, server_now: float, skew: float) -> int:
-        raise NotImplementedError
-
-    def encode(self, batch: Sequence[Sample]) -> tuple[bytes, dict[str, str], list[Sample]]:
-        """(body, headers, samples that cannot be encoded at all)."""
-        raise NotImplementedError
-
-    def horizon_ms(self, server_now: float) -> int | None:
-        return None
 
 
 class RemoteWriteSink(Sink):
