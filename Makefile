@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint format bench tmux ccusage servers clean
+.PHONY: run test lint format bench tmux shells ccusage servers clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ tmux:
 	@command -v tmux >/dev/null 2>&1 || { \
 	  echo "installing tmux with apt-get"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tmux; }
+
+# zsh and fish run the prompt snippets in tests/line/test_prompt.py (bash is here).
+shells:
+	@command -v zsh >/dev/null 2>&1 && command -v fish >/dev/null 2>&1 || { \
+	  echo "installing zsh and fish with apt-get"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zsh fish; }
 
 # ccusage, to hold tmuxtok's reports equal to it on the same files (tests/reports/
 # test_ccusage_equality.py). Pinned: 20.0.24 is the newest 20.x whose native
@@ -55,7 +61,7 @@ $(SERVERS)/.installed:
 	touch $@
 
 
-test: $(STAMP) tmux ccusage servers
+test: $(STAMP) tmux shells ccusage servers
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
