@@ -35,7 +35,7 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line.claude_statusline import limits_dir
 from tmuxtok.line.state import LOCK_FILE
 from tmuxtok.paths import open_private, private_dir
-from tmuxtok.reports.query import resolve_tz
+from tmuxtok.reports.query import resolve_tz, warm_caches
 from tmuxtok.sources import all_sources
 
 log = logging.getLogger("tmuxtok.watch")
@@ -236,6 +236,19 @@ class Daemon:
         except OSError as e:
             log.error("could not publish state: %s", e)
         self.last_tick = now
+        self.warm(now)
+
+    def warm(self, now: float) -> None:
+        """Leave the report caches built after a change (``query.warm_caches``),
+        once state.json is written, so neither waits for the other."""
+        started = time.perf_counter()
+        try:
+            built = warm_caches(self.ledger, int(now * 1000), self.cfg.session_hours)
+        except Exception:
+            log.exception("report caches not built; the next report builds them")
+            return
+        if built:
+            log.info("report caches built in %.0f ms", (time.perf_counter() - started) * 1000)
 
     def _alert(self, data: dict[str, Any], now: float) -> None:
         """Announce each new threshold crossing once: tmux message, notifier."""

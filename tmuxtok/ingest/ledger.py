@@ -517,7 +517,7 @@ class Ledger:
 
         from tmuxtok._fastjson import loads
 
-        key = f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
+        key = grouped_key(agent, since_ms, bucket_ms)
         version = self.version()
         got = self.conn.execute("SELECT version, v FROM cache WHERE k=?", (key,)).fetchone()
         rows: list[GroupRow] | None = None
@@ -593,6 +593,14 @@ class Ledger:
             return None
         return (str(got[0]), bytes(got[1])) if got else None
 
+    def cache_version(self, key: str) -> str | None:
+        """The version ``key`` was cached at (its value is not read), if any."""
+        try:
+            got = self.conn.execute("SELECT version FROM cache WHERE k=?", (key,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return str(got[0]) if got else None
+
     def cache_put(self, key: str, version: str, value: bytes) -> None:
         """Best effort: a busy, full or read-only ledger just means no cache."""
         c = self.conn
@@ -645,6 +653,11 @@ class Ledger:
         log_change(c, start, None)
         c.execute("COMMIT")
         c.execute("VACUUM")
+
+
+def grouped_key(agent: str | None, since_ms: int | None, bucket_ms: int) -> str:
+    """The cache key of ``Ledger.grouped``'s open-ended bucket sums."""
+    return f"grouped:{agent or ''}:{since_ms}:{bucket_ms}"
 
 
 _BAD_STATE: Any = object()
