@@ -92,7 +92,10 @@ DENSE_TOOL_PATTERNS = (
     (("thinking", "text", "tool_use", "tool_use", "tool_use"), 20),
     (("text", "tool_use", "tool_use"), 20),
 )
-DENSE_TEXT_PATTERNS = ((("thinking", "text", "text"), 60), (("thinking", "text", "text", "text"), 40))
+DENSE_TEXT_PATTERNS = (
+    (("thinking", "text", "text"), 60),
+    (("thinking", "text", "text", "text"), 40),
+)
 
 
 def pattern(rng: random.Random, pats: tuple[tuple[tuple[str, ...], int], ...]) -> list[str]:
