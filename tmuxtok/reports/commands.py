@@ -47,7 +47,10 @@ def fail(error: TmuxtokError, as_json: bool = False) -> NoReturn:
 
 
 def emit_json(data: Any) -> None:
-    echo(json.dumps(data, indent=2, ensure_ascii=False))
+    """``json.dumps(data, indent=2, ensure_ascii=False)``'s bytes, without its slow path."""
+    from tmuxtok._fastjson import dumps_indented
+
+    echo(dumps_indented(data))
 
 
 class Ctx:
