@@ -119,6 +119,8 @@ def iso_ms(ts_ms: int) -> str:
     """JS ``Date.toISOString()``: always milliseconds, always ``Z`` (any ``ts_ms``: see
     ``rules.calendar_safe``)."""
     dt = _EPOCH + timedelta(milliseconds=calendar_safe(ts_ms, 1000))
+    if dt.year >= 1000:  # isoformat is twice as fast; strftime pads no year below 1000
+        return f"{dt.isoformat(timespec='milliseconds')[:-6]}Z"
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
 
 
