@@ -71,6 +71,9 @@ def test_scan_leaves_blocks_and_period_sums_built(logs: Path) -> None:
     for report in (("blocks", "--json"), ("daily", "--json"), ("blocks", "--agent", "codex")):
         assert tmuxtok(*report).returncode == 0
     assert _caches() == before  # nothing left for a report to build or rewrite
+    daily = json.loads(tmuxtok("daily", "--json").stdout)
+    assert daily == json.loads(tmuxtok("daily", "--json", "--timezone", "Etc/UTC").stdout)
+    assert daily["totals"]["inputTokens"] == 400 + 50
 
     with logs.open("ab") as f:
         f.write(claude_assistant("2026-01-09T20:00:00Z", "msg-late", inp=7, out=7))
@@ -78,6 +81,10 @@ def test_scan_leaves_blocks_and_period_sums_built(logs: Path) -> None:
     assert {"blocks:claude", "blocks:codex", "grouped:None"} <= _current(_caches())
     blocks = json.loads(tmuxtok("blocks", "--json").stdout)["blocks"]
     assert sum(b["tokenCounts"]["inputTokens"] for b in blocks) == 407
+    # the cached daily report moved with the ledger, in every zone asked for
+    for zone in ("UTC", "Etc/UTC", "Asia/Kolkata"):
+        got = json.loads(tmuxtok("daily", "--json", "--timezone", zone).stdout)
+        assert got["totals"]["inputTokens"] == 407 + 50
 
 
 def test_the_daemon_leaves_them_built_after_each_change(logs: Path) -> None:

@@ -35,7 +35,8 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line.claude_statusline import limits_dir
 from tmuxtok.line.state import LOCK_FILE
 from tmuxtok.paths import open_private, private_dir
-from tmuxtok.reports.query import resolve_tz, warm_caches
+from tmuxtok.reports.ccusage_json import warm_caches
+from tmuxtok.reports.query import resolve_tz
 from tmuxtok.sources import all_sources
 
 log = logging.getLogger("tmuxtok.watch")
@@ -243,7 +244,7 @@ class Daemon:
         once state.json is written, so neither waits for the other."""
         started = time.perf_counter()
         try:
-            built = warm_caches(self.ledger, int(now * 1000), self.cfg.session_hours)
+            built = warm_caches(self.ledger, int(now * 1000), self.cfg.session_hours, self.tz)
         except Exception:
             log.exception("report caches not built; the next report builds them")
             return

@@ -13,13 +13,14 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from tmuxtok.ingest.ledger import GroupRow, Ledger
+from tmuxtok.ingest.ledger import GroupRow, Ledger, grouped_key
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import calendar_safe
 from tmuxtok.reports.query import (
     BUCKET_MS,
     NANO,
     all_blocks,
+    blocks_key,
     day_bounds,
     parse_token_limit,
     recent_blocks,
@@ -216,6 +217,65 @@ def period_report(
     }
 
 
+def _period_cache_key(
+    period: str,
+    agent: str | None,
+    tz: tzinfo,
+    since: date | None,
+    until: date | None,
+    order: str,
+    week_start: int,
+) -> str:
+    zone = getattr(tz, "key", None) or str(tz)
+    return f"period:{period}:{agent or ''}:{zone}:{since}:{until}:{order}:{week_start}"
+
+
+def cached_period_report(
+    ledger: Ledger,
+    period: str,
+    *,
+    agent: str | None,
+    tz: tzinfo,
+    since: date | None = None,
+    until: date | None = None,
+    order: str = "asc",
+    week_start: int = 6,
+) -> dict[str, Any]:
+    """``period_report``, kept in the ledger's cache until the ledger changes.
+
+    A year of history is ~35,000 quarter-hour rows per agent to fold into
+    days on every run; the report itself is a few hundred rows. The key
+    holds every argument (the zone by name, or by its offset when it has
+    none), the value is the report as JSON, which reads back equal.
+    """
+    import json
+
+    from tmuxtok._fastjson import loads
+
+    key = _period_cache_key(period, agent, tz, since, until, order, week_start)
+    version = ledger.version()
+    got = ledger.cache_lookup(key)
+    if got is not None and got[0] == version:
+        try:
+            data = loads(got[1].decode())
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get(period), list):
+            return data
+    data = period_report(
+        ledger,
+        period,
+        agent=agent,
+        tz=tz,
+        since=since,
+        until=until,
+        order=order,
+        week_start=week_start,
+    )
+    ledger.cache_put(key, version, json.dumps(data, separators=(",", ":")).encode())
+    return data
+
+
 class SessionSums(NamedTuple):
     """One session's sums (per model in ``acc.models``), as the session report lists it."""
 
@@ -408,3 +468,29 @@ def blocks_report(
         chosen.reverse()
     data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
     return data, chosen
+
+
+def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -> bool:
+    """Build the caches a report's first run after an ingest would otherwise build.
+
+    Every agent's blocks (``blocks``, the daemon's limit estimate), the
+    quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
+    ``--since``/``--until``) and the plain ``daily`` report in ``tz`` (the
+    configured zone): after a cold ingest of a year of history these
+    take about a second to build, which the ingest (``scan``, the daemon)
+    spends instead of the user's first report. After a small change each is
+    brought up to date from the earliest time it touched, so it costs little.
+    Returns False (nothing built) when the caches already match the ledger.
+    """
+    version = ledger.version()
+    agents = ledger.agents()
+    keys = [blocks_key(a, session_hours) for a in agents]
+    keys.append(grouped_key(None, None, BUCKET_MS))
+    keys.append(_period_cache_key("daily", None, tz, None, None, "asc", 6))
+    if all(ledger.cache_version(k) == version for k in keys):
+        return False
+    for agent in agents:
+        all_blocks(ledger, agent, now_ms, session_hours)
+    ledger.grouped("bucket", None, None, None, BUCKET_MS)
+    cached_period_report(ledger, "daily", agent=None, tz=tz)
+    return True

@@ -176,7 +176,7 @@ def period(
                 csv_report.period_columns(period), csv_report.period_csv(rows, label_of, order)
             )
             return
-        data = report.period_report(
+        data = report.cached_period_report(
             ctx.ledger, period, **selected, order=order, week_start=week_start
         )
     except TmuxtokError as e:
@@ -277,12 +277,13 @@ def _warm(ledger: Ledger, cfg: Config) -> float:
     import sqlite3
 
     from tmuxtok.ingest.errors import LedgerError
-    from tmuxtok.reports.query import warm_caches
+    from tmuxtok.reports.ccusage_json import warm_caches
+    from tmuxtok.reports.query import resolve_tz
 
     started = time.perf_counter()
     try:
-        warm_caches(ledger, int(time.time() * 1000), cfg.session_hours)
-    except (LedgerError, sqlite3.Error, OSError) as e:
+        warm_caches(ledger, int(time.time() * 1000), cfg.session_hours, resolve_tz(cfg.timezone))
+    except (TmuxtokError, LedgerError, sqlite3.Error, OSError) as e:
         echo(f"tmuxtok: report caches not built: {e}", err=True)
     return time.perf_counter() - started
 

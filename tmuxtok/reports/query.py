@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from tmuxtok.errors import TmuxtokError
-from tmuxtok.ingest.ledger import Ledger, grouped_key
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import is_active
 
@@ -95,7 +95,7 @@ def recent_entries(ledger: Ledger, agent: str, now_ms: int, session_hours: float
 BLOCKS_CACHE_VERSION = 1
 
 
-def _blocks_key(agent: str, session_hours: float) -> str:
+def blocks_key(agent: str, session_hours: float) -> str:
     return f"blocks:{BLOCKS_CACHE_VERSION}:{agent}:{session_hours!r}"
 
 
@@ -113,7 +113,7 @@ def all_blocks(
     cuts every dependency on what came before. With ``build=False`` a stale
     cache gives None instead.
     """
-    key = _blocks_key(agent, session_hours)
+    key = blocks_key(agent, session_hours)
     span = session_hours * bm.HOUR_MS
     version = ledger.version()
     got = ledger.cache_lookup(key)
@@ -246,26 +246,3 @@ def recent_blocks(
         if not b.is_gap and b.first_ms == after:
             return cached[k:]
     return bm.build_blocks(entries(ledger, agent, after), now_ms, session_hours)
-
-
-def warm_caches(ledger: Ledger, now_ms: int, session_hours: float) -> bool:
-    """Build the caches a report's first run after an ingest would otherwise build.
-
-    Every agent's blocks (``blocks``, the daemon's limit estimate) and the
-    quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
-    ``--since``/``--until``): after a cold ingest of a year of history these
-    take about a second to build, which the ingest (``scan``, the daemon)
-    spends instead of the user's first report. After a small change each is
-    brought up to date from the earliest time it touched, so it costs little.
-    Returns False (nothing built) when the caches already match the ledger.
-    """
-    version = ledger.version()
-    agents = ledger.agents()
-    keys = [_blocks_key(a, session_hours) for a in agents]
-    keys.append(grouped_key(None, None, BUCKET_MS))
-    if all(ledger.cache_version(k) == version for k in keys):
-        return False
-    for agent in agents:
-        all_blocks(ledger, agent, now_ms, session_hours)
-    ledger.grouped("bucket", None, None, None, BUCKET_MS)
-    return True
