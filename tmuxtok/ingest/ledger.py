@@ -419,6 +419,19 @@ class Ledger:
         )
         return self._guard(lambda: self.conn.execute(q, args).fetchall())
 
+    def entry_cursor(self, agent: str, since_ms: int | None = None) -> Iterator[tuple[Any, ...]]:
+        """``entry_tuples`` row by row, for a pass over all history in bounded memory.
+
+        The query starts under the corruption guard; rows are then read as the
+        caller goes.
+        """
+        where, args = _where(agent, since_ms, None)
+        q = (
+            "SELECT ts_ms, model, input, output, cache_create, cache_read, cost, total "
+            f"FROM events{where} ORDER BY ts_ms, agent, key"
+        )
+        return self._guard(lambda: self.conn.execute(q, args))
+
     def last_gap(self, agent: str, until_ms: int, longer_than: float) -> int | None:
         """The latest event at or before ``until_ms`` after a silence of over ``longer_than`` ms.
 
