@@ -25,16 +25,16 @@ def _caches() -> dict[str, str]:
     """Cache key -> the ledger version it was built at, and the current version as ``now``."""
     try:
         con = sqlite3.connect(f"file:{daemon.ledger_file()}?mode=ro", uri=True, timeout=5)
-    except sqlite3.Error:  # not created yet
+        try:
+            out = {k: v for k, v in con.execute("SELECT k, version FROM cache")}
+            dv = con.execute("SELECT v FROM meta WHERE k='data_version'").fetchone()[0]
+            mid = con.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+        finally:
+            con.close()
+    except sqlite3.Error:  # not created yet, or its tables not yet
         return {"now": ""}
-    try:
-        out = {k: v for k, v in con.execute("SELECT k, version FROM cache")}
-        dv = con.execute("SELECT v FROM meta WHERE k='data_version'").fetchone()[0]
-        mid = con.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-        out["now"] = f"{dv}:{mid}"
-        return out
-    finally:
-        con.close()
+    out["now"] = f"{dv}:{mid}"
+    return out
 
 
 def _current(caches: dict[str, str]) -> set[str]:
