@@ -563,7 +563,16 @@ class Ledger:
         return rows
 
     def agents(self) -> list[str]:
-        q = "SELECT DISTINCT agent FROM events ORDER BY 1"
+        """The agents with events, in name order.
+
+        One index seek per agent (``DISTINCT`` read the whole time index: 20 ms
+        at a year of history, on every state the daemon publishes).
+        """
+        q = (
+            "WITH RECURSIVE a(x) AS (SELECT min(agent) FROM events UNION ALL "
+            "SELECT (SELECT min(agent) FROM events WHERE agent > x) FROM a WHERE x IS NOT NULL) "
+            "SELECT x FROM a WHERE x IS NOT NULL"
+        )
         return [r[0] for r in self._guard(lambda: self.conn.execute(q).fetchall())]
 
     def limits(self, agent: str | None = None) -> list[LimitSnapshot]:
