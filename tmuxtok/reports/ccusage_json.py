@@ -436,6 +436,70 @@ RECENT_DAYS = 3
 def blocks_report(
     ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
 ) -> tuple[dict[str, Any], list[bm.Block]]:
+    chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
+    data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
+    return data, chosen
+
+
+def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) -> tuple[str, bool]:
+    """``blocks_report``'s JSON as ``emit_json`` writes it, and whether any block was chosen.
+
+    A year of history is ~1,500 blocks and 1 MB of JSON, most of it the
+    same on every run: a block that is not active renders the same text
+    until the ledger changes (activity only ends as time goes on). Those
+    texts are kept in the ledger's cache (``_settled_texts``); only active
+    blocks, and blocks not rendered before, are rendered each run.
+    """
+    from tmuxtok._fastjson import dumps_indented
+
+    chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
+    if not chosen:
+        return dumps_indented({"blocks": []}), False
+    key = f"blocks-json:{q.agent}:{q.session_hours!r}:{int(q.breakdown)}"
+    version = ledger.version()
+    settled = _settled_texts(ledger, key, version)
+    fresh = False
+    parts: list[str] = []
+    for b in chosen:
+        text = None if b.is_active else settled.get((b.start_ms, b.is_gap))
+        if text is None:
+            # one level in: the block's lines under `  "blocks": [`
+            text = dumps_indented(block_json(b, now_ms, limit, q.breakdown)).replace("\n", "\n    ")
+            if not b.is_active:
+                settled[b.start_ms, b.is_gap] = text
+                fresh = True
+        parts.append(text)
+    if fresh:
+        import json
+
+        rows = [[start, gap, text] for (start, gap), text in settled.items()]
+        ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
+    return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
+
+
+def _settled_texts(ledger: Ledger, key: str, version: str) -> dict[tuple[int, bool], str]:
+    """The cached texts of inactive blocks, by (start, is_gap), at the ledger's ``version``.
+
+    An inactive block's JSON depends on nothing but the block (no burn rate,
+    projection or limit status), so any run at that version may reuse it;
+    whether a block is active is decided afresh each run.
+    """
+    from tmuxtok._fastjson import loads
+
+    got = ledger.cache_lookup(key)
+    if got is None or got[0] != version:
+        return {}
+    try:
+        rows = loads(got[1].decode())
+        return {(int(start), bool(gap)): str(text) for start, gap, text in rows}
+    except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
+        return {}
+
+
+def _chosen_blocks(
+    ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
+) -> tuple[list[bm.Block], int | None]:
+    """The blocks a query shows, in its order, and its token limit."""
     full = not q.active or q.token_limit == "max"
     # --active needs only the blocks after the last week's first long gap: a
     # fresh cache serves them, a stale one is not rebuilt for so few.
@@ -466,8 +530,7 @@ def blocks_report(
         chosen.append(b)
     if q.order == "desc":
         chosen.reverse()
-    data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
-    return data, chosen
+    return chosen, limit
 
 
 def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -> bool:

@@ -256,6 +256,12 @@ def blocks(
             order=order,
             breakdown=breakdown,
         )
+        if as_json:  # the text, mostly from cache: a year is 1 MB of it
+            text, found = report.blocks_json_text(ctx.ledger, q, now_ms, ctx.tz)
+            if not found:
+                ctx.no_data("active block" if active else "usage data")
+            echo(text)
+            return
         data, chosen = report.blocks_report(ctx.ledger, q, now_ms, ctx.tz)
     except TmuxtokError as e:
         fail(e, as_json)
