@@ -455,7 +455,7 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
     chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
     if not chosen:
         return dumps_indented({"blocks": []}), False
-    key = f"blocks-json:{q.agent}:{q.session_hours!r}:{int(q.breakdown)}"
+    key = _blocks_text_key(q.agent, q.session_hours, q.breakdown)
     version = ledger.version()
     settled = _settled_texts(ledger, key, version)
     fresh = False
@@ -475,6 +475,10 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
         rows = [[start, gap, text] for (start, gap), text in settled.items()]
         ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
     return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
+
+
+def _blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:
+    return f"blocks-json:{agent}:{session_hours!r}:{int(breakdown)}"
 
 
 def _settled_texts(ledger: Ledger, key: str, version: str) -> dict[tuple[int, bool], str]:
@@ -538,11 +542,12 @@ def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -
 
     Every agent's blocks (``blocks``, the daemon's limit estimate), the
     quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
-    ``--since``/``--until``) and the plain ``daily`` report in ``tz`` (the
-    configured zone): after a cold ingest of a year of history these
-    take about a second to build, which the ingest (``scan``, the daemon)
-    spends instead of the user's first report. After a small change each is
-    brought up to date from the earliest time it touched, so it costs little.
+    ``--since``/``--until``), the plain ``daily`` report in ``tz`` (the
+    configured zone) and the plain ``blocks --json``'s block texts: after a
+    cold ingest of a year of history these take seconds to build, which the
+    ingest (``scan``, the daemon) spends instead of the user's first report.
+    After a small change each is brought up to date from the earliest time it
+    touched, so it costs little.
     Returns False (nothing built) when the caches already match the ledger.
     """
     version = ledger.version()
@@ -550,10 +555,12 @@ def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -
     keys = [blocks_key(a, session_hours) for a in agents]
     keys.append(grouped_key(None, None, BUCKET_MS))
     keys.append(_period_cache_key("daily", None, tz, None, None, "asc", 6))
+    keys.append(_blocks_text_key(PRIMARY, session_hours, False))
     if all(ledger.cache_version(k) == version for k in keys):
         return False
     for agent in agents:
         all_blocks(ledger, agent, now_ms, session_hours)
     ledger.grouped("bucket", None, None, None, BUCKET_MS)
     cached_period_report(ledger, "daily", agent=None, tz=tz)
+    blocks_json_text(ledger, BlocksQuery(agent=PRIMARY, session_hours=session_hours), now_ms, tz)
     return True
