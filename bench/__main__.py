@@ -362,6 +362,22 @@ def bench_versus(root: Path, runs: int, evicted: bool) -> dict[str, Any] | None:
     }
 
 
+def _last_month(root: Path, into: Path) -> Path:
+    """The corpus's log files of the last 30 days (by mtime), linked under ``into``."""
+    cutoff = time.time() - 30 * 86400
+    for sub in ("claude", "codex"):
+        for p in (root / sub).rglob("*.jsonl"):
+            if p.stat().st_mtime < cutoff:
+                continue
+            dst = into / sub / p.relative_to(root / sub)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(p, dst)
+            except OSError:  # another file system
+                shutil.copy2(p, dst)
+    return into
+
+
 def _drop_blocks_cache(env: dict[str, str]) -> None:
     ledger = Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
     con = sqlite3.connect(ledger)
@@ -410,11 +426,21 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
             _drop_blocks_cache(env)
             rebuilt.append(timed(blocks, env))
 
-        # The history kept after the agents deleted their logs: no file left to stat.
-        _drop_blocks_cache(env)
-        run(blocks, env)
+        # Claude Code deletes transcripts after 30 days by default: the year
+        # stays in the ledger, and only a month of files is left to stat.
+        month = _last_month(root, Path(env["HOME"]) / "month")
+        env["CLAUDE_CONFIG_DIR"], env["CODEX_HOME"] = str(month / "claude"), str(month / "codex")
+        run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)  # forgets the rest
+        month_base, month_blocks, month_daily = [], [], []
+        for _ in range(runs):
+            month_base.append(timed([sys.executable, "-c", "pass"], env))
+            month_blocks.append(timed(blocks, env))
+            month_daily.append(timed(daily, env))
+        month_files = sum(1 for _ in month.rglob("*.jsonl"))
+
+        # The history kept after the agents deleted all their logs: no file left to stat.
         env["CLAUDE_CONFIG_DIR"] = env["CODEX_HOME"] = str(Path(env["HOME"]) / "deleted")
-        run(blocks, env)  # forgets the files' cursors, once
+        run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
         kept_base, kept_blocks, kept_daily = [], [], []
         for _ in range(runs):
             kept_base.append(timed([sys.executable, "-c", "pass"], env))
@@ -428,6 +454,9 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
         return {
             "first_blocks_json_above_interpreter_ms": (first_blocks - interpreter) * 1000,
             "first_daily_json_above_interpreter_ms": (first_daily - interpreter) * 1000,
+            "month_of_logs_files": month_files,
+            "month_of_logs_blocks_json_above_interpreter_ms": above(month_blocks, month_base),
+            "month_of_logs_daily_json_above_interpreter_ms": above(month_daily, month_base),
             "logs_deleted_blocks_json_above_interpreter_ms": above(kept_blocks, kept_base),
             "logs_deleted_daily_json_above_interpreter_ms": above(kept_daily, kept_base),
             "interpreter_ms": summary([b * 1000 for b in base]),
@@ -679,6 +708,15 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
             "first daily --json after a cold scan (ms above)",
             r["first_daily_json_above_interpreter_ms"],
         )
+        add(
+            "warm blocks --json, last 30 days of logs kept (ms above)",
+            r["month_of_logs_blocks_json_above_interpreter_ms"],
+        )
+        add(
+            "warm daily --json, last 30 days of logs kept (ms above)",
+            r["month_of_logs_daily_json_above_interpreter_ms"],
+        )
+        add("  log files in the last 30 days", r["month_of_logs_files"], "{:,.0f}")
         add(
             "warm blocks --json, logs deleted (ms above)",
             r["logs_deleted_blocks_json_above_interpreter_ms"],
