@@ -420,14 +420,16 @@ class Ledger:
         return self._guard(lambda: self.conn.execute(q, args).fetchall())
 
     def entry_cursor(self, agent: str, since_ms: int | None = None) -> Iterator[tuple[Any, ...]]:
-        """``entry_tuples`` row by row, for a pass over all history in bounded memory.
+        """``entry_tuples`` row by row, for a pass over all history in bounded memory,
+        with costs in dollars: ``cost / 1e9`` in SQL is the double Python's
+        ``cost / 1e9`` gives (both divide the integer, converted exactly, by 1e9).
 
         The query starts under the corruption guard; rows are then read as the
         caller goes.
         """
         where, args = _where(agent, since_ms, None)
         q = (
-            "SELECT ts_ms, model, input, output, cache_create, cache_read, cost, total "
+            "SELECT ts_ms, model, input, output, cache_create, cache_read, cost / 1e9, total "
             f"FROM events{where} ORDER BY ts_ms, agent, key"
         )
         return self._guard(lambda: self.conn.execute(q, args))

@@ -8,7 +8,6 @@ the answers is in ``ccusage_json``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from tmuxtok.errors import TmuxtokError
@@ -79,13 +78,6 @@ def entries(ledger: Ledger, agent: str, since_ms: int | None = None) -> list[bm.
     ]
 
 
-def entry_stream(ledger: Ledger, agent: str, since_ms: int | None = None) -> Iterator[bm.Entry]:
-    """``entries`` one at a time, in time order, as the ledger's cursor reads them."""
-    Entry = bm.Entry
-    for ts, model, i, o, cc, cr, cost, total in ledger.entry_cursor(agent, since_ms):
-        yield Entry(ts, model, i, o, cc, cr, None if cost is None else cost / NANO, total)
-
-
 def recent_entries(ledger: Ledger, agent: str, now_ms: int, session_hours: float) -> list[bm.Entry]:
     """Entries from the last gap longer than a session on: enough for exact recent blocks.
 
@@ -145,11 +137,11 @@ def all_blocks(
             k = next((i for i, b in enumerate(old) if not b.is_gap and b.first_ms == after), None)
             if after is not None and k is not None:
                 tail = bm.build_sorted_blocks(
-                    entry_stream(ledger, agent, after), now_ms, session_hours
+                    ledger.entry_cursor(agent, after), now_ms, session_hours
                 )
                 blocks = old[:k] + tail
     if blocks is None:
-        blocks = bm.build_sorted_blocks(entry_stream(ledger, agent), now_ms, session_hours)
+        blocks = bm.build_sorted_blocks(ledger.entry_cursor(agent), now_ms, session_hours)
     frozen = _freeze_blocks(blocks)
     if frozen is not None:
         ledger.cache_put(key, version, frozen)
