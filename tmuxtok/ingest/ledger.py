@@ -419,20 +419,23 @@ class Ledger:
         )
         return self._guard(lambda: self.conn.execute(q, args).fetchall())
 
-    def entry_cursor(self, agent: str, since_ms: int | None = None) -> Iterator[tuple[Any, ...]]:
-        """``entry_tuples`` row by row, for a pass over all history in bounded memory,
-        with costs in dollars: ``cost / 1e9`` in SQL is the double Python's
-        ``cost / 1e9`` gives (both divide the integer, converted exactly, by 1e9).
+    def fold_entries(
+        self, agent: str, since_ms: int | None, fold: Callable[[Iterator[tuple[Any, ...]]], _T]
+    ) -> _T:
+        """``fold`` over ``entry_tuples``'s rows as the cursor reads them, in bounded
+        memory, with costs in dollars: ``cost / 1e9`` in SQL is the double
+        Python's ``cost / 1e9`` gives (both divide the integer, converted
+        exactly, by 1e9).
 
-        The query starts under the corruption guard; rows are then read as the
-        caller goes.
+        The whole fold runs under the corruption guard: a value that is not
+        UTF-8 met halfway has the query (and the fold) run again from the start.
         """
         where, args = _where(agent, since_ms, None)
         q = (
             "SELECT ts_ms, model, input, output, cache_create, cache_read, cost / 1e9, total "
             f"FROM events{where} ORDER BY ts_ms, agent, key"
         )
-        return self._guard(lambda: self.conn.execute(q, args))
+        return self._guard(lambda: fold(self.conn.execute(q, args)))
 
     def last_gap(self, agent: str, until_ms: int, longer_than: float) -> int | None:
         """The latest event at or before ``until_ms`` after a silence of over ``longer_than`` ms.

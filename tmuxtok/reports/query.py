@@ -136,12 +136,14 @@ def all_blocks(
             after = ledger.last_gap(agent, earliest - 1, span)  # both sides untouched
             k = next((i for i, b in enumerate(old) if not b.is_gap and b.first_ms == after), None)
             if after is not None and k is not None:
-                tail = bm.build_sorted_blocks(
-                    ledger.entry_cursor(agent, after), now_ms, session_hours
+                tail = ledger.fold_entries(
+                    agent, after, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
                 )
                 blocks = old[:k] + tail
     if blocks is None:
-        blocks = bm.build_sorted_blocks(ledger.entry_cursor(agent), now_ms, session_hours)
+        blocks = ledger.fold_entries(
+            agent, None, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
+        )
     frozen = _freeze_blocks(blocks)
     if frozen is not None:
         ledger.cache_put(key, version, frozen)
