@@ -33,6 +33,12 @@ def _files(env: dict[str, str], n: int) -> list[Path]:
     return out
 
 
+def _bulk_in_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the bulk path (as a large read does) and commit every two files."""
+    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
+
+
 def _stored(path: Path) -> tuple[int, list[str]]:
     con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
@@ -106,8 +112,7 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
 ) -> None:
     """A power cut can then cost only what the logs still hold; never kept history."""
     files = _files(env, 4)
-    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # take the bulk path
-    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
+    _bulk_in_pairs(monkeypatch)
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     seen: list[int] = []
 
@@ -147,8 +152,7 @@ def test_a_load_into_an_empty_ledger_builds_the_report_indexes_once_at_its_end(
     from tmuxtok.ingest.schema import REPORT_INDEXES
 
     files = _files(env, 6)
-    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # take the bulk path
-    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
+    _bulk_in_pairs(monkeypatch)
     path = tmp_path / "ledger.sqlite3"
     ledger = Ledger(path)
     during: list[set[str]] = []

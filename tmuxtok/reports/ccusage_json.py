@@ -196,7 +196,41 @@ def period_report(
     order: str = "asc",
     week_start: int = 6,
 ) -> dict[str, Any]:
+    """A daily, weekly or monthly report, kept in the ledger's cache until it changes.
+
+    A year of history is ~14,000-35,000 quarter-hour rows to fold into days
+    on every run; the report itself is a few hundred rows. The key holds
+    every argument (the zone by name, or by its offset when it has none),
+    the value is the report as JSON, which reads back equal.
+    """
+    import json
+
+    from tmuxtok._fastjson import loads
+
+    key = _period_cache_key(period, agent, tz, since, until, order, week_start)
+    version = ledger.version()
+    got = ledger.cache_lookup(key)
+    if got is not None and got[0] == version:
+        try:
+            data = loads(got[1].decode())
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get(period), list):
+            return data
     rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
+    data = _period_data(rows, period, agent, tz, order, week_start)
+    ledger.cache_put(key, version, json.dumps(data, separators=(",", ":")).encode())
+    return data
+
+
+def _period_data(
+    rows: list[GroupRow],
+    period: str,
+    agent: str | None,
+    tz: tzinfo,
+    order: str,
+    week_start: int,
+) -> dict[str, Any]:
     agents_of: dict[str, set[str]] = {}
     label_of = period_key(period, tz, week_start)
 
@@ -228,52 +262,6 @@ def _period_cache_key(
 ) -> str:
     zone = getattr(tz, "key", None) or str(tz)
     return f"period:{period}:{agent or ''}:{zone}:{since}:{until}:{order}:{week_start}"
-
-
-def cached_period_report(
-    ledger: Ledger,
-    period: str,
-    *,
-    agent: str | None,
-    tz: tzinfo,
-    since: date | None = None,
-    until: date | None = None,
-    order: str = "asc",
-    week_start: int = 6,
-) -> dict[str, Any]:
-    """``period_report``, kept in the ledger's cache until the ledger changes.
-
-    A year of history is ~35,000 quarter-hour rows per agent to fold into
-    days on every run; the report itself is a few hundred rows. The key
-    holds every argument (the zone by name, or by its offset when it has
-    none), the value is the report as JSON, which reads back equal.
-    """
-    import json
-
-    from tmuxtok._fastjson import loads
-
-    key = _period_cache_key(period, agent, tz, since, until, order, week_start)
-    version = ledger.version()
-    got = ledger.cache_lookup(key)
-    if got is not None and got[0] == version:
-        try:
-            data = loads(got[1].decode())
-        except (ValueError, RecursionError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get(period), list):
-            return data
-    data = period_report(
-        ledger,
-        period,
-        agent=agent,
-        tz=tz,
-        since=since,
-        until=until,
-        order=order,
-        week_start=week_start,
-    )
-    ledger.cache_put(key, version, json.dumps(data, separators=(",", ":")).encode())
-    return data
 
 
 class SessionSums(NamedTuple):
@@ -561,6 +549,6 @@ def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -
     for agent in agents:
         all_blocks(ledger, agent, now_ms, session_hours)
     ledger.grouped("bucket", None, None, None, BUCKET_MS)
-    cached_period_report(ledger, "daily", agent=None, tz=tz)
+    period_report(ledger, "daily", agent=None, tz=tz)
     blocks_json_text(ledger, BlocksQuery(agent=PRIMARY, session_hours=session_hours), now_ms, tz)
     return True

@@ -176,7 +176,7 @@ def period(
                 csv_report.period_columns(period), csv_report.period_csv(rows, label_of, order)
             )
             return
-        data = report.cached_period_report(
+        data = report.period_report(
             ctx.ledger, period, **selected, order=order, week_start=week_start
         )
     except TmuxtokError as e:
