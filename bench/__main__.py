@@ -1,16 +1,24 @@
-"""tmuxtok benchmarks: `make bench` or `python -m bench [--mb N] [--runs K]`.
+"""tmuxtok benchmarks: `make bench` or `python -m bench [--mb N [N ...]] [--runs K]`.
 
-The corpus is made by ``tmuxtok demo generate`` (default 1 GiB of Claude Code
-logs over ~1000 files, plus ~5 % Codex logs) in a temp dir, and kept there
-between runs, keyed by size and seed. Every figure is the median of several
-runs, printed with its min and max: the machine is shared and noisy, so wall
-times that matter are also given as ratios to a baseline measured in the same
-run (``python -c pass`` with the same interpreter). Results go to
-bench/results.json; ``--profile`` adds cProfile listings of a cold ingest and
-a warm report (bench/profile-*.txt).
+The corpus is made by ``tmuxtok demo generate --dense`` (default 1 GiB of
+Claude Code logs over ~1000 files, plus ~5 % Codex logs) in a temp dir, and
+kept there between runs, keyed by size, days and seed (``--drop-corpus``
+deletes it after its figures). Several ``--mb`` sizes give one column each,
+to show how every figure grows with the history (``--days 365`` for a year).
+When ccusage is installed (``make ccusage``) it runs on the same files, in
+pairs with tmuxtok's cold scans, and the ratio of the two is a figure.
+
+Every figure is the median of several runs, printed with its min and max:
+the machine is shared and noisy, so wall times that matter are also given
+as ratios to a baseline measured in the same run (``python -c pass`` with
+the same interpreter, ccusage). Results go to bench/results.json;
+``--profile`` adds cProfile listings of a cold ingest and a warm report
+(bench/profile-*.txt).
 
 "Cold ingest" means an empty ledger, not an empty page cache: the logs were
 just written or read, as they are on a machine where an agent is working.
+``--evicted`` adds the pairs with ccusage run on logs dropped from the page
+cache first, as a year of logs nobody read lately is.
 """
 
 from __future__ import annotations
@@ -40,7 +48,10 @@ TICKS = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 TARGETS = {
-    "cold ingest (MiB/s)": (">=", 1024),
+    "cold ingest (MiB/s)": (">=", 1536),
+    "tmuxtok scan / ccusage blocks": ("<=", 0.5),
+    "tmuxtok scan / ccusage daily": ("<=", 0.5),
+    "warm daily --json above python -c pass (ms)": ("<=", 50),
     "ingest peak RSS, largest process (MiB)": ("<=", 150),
     "ingest peak RSS, all processes (MiB)": ("<=", 150),
     "warm blocks --json above python -c pass (ms)": ("<=", 50),
@@ -60,9 +71,18 @@ def cache_dir() -> Path:
     return Path(os.environ.get("TMUXTOK_BENCH_CACHE") or tempfile.gettempdir()) / "tmuxtok-bench"
 
 
-def corpus(mb: float, seed: int, days: int = 14) -> Path:
-    """Generate once per (size, seed) with the CLI; later runs reuse it."""
-    root = cache_dir() / f"mb{mb:g}-seed{seed}-days{days}"
+def corpus(mb: float, seed: int, days: int = 14, dense: bool = True) -> Path:
+    """Generate once per (size, seed, days, shape) with the CLI; later runs reuse it.
+
+    ``dense`` (the default) is ``demo generate --dense``: Claude responses of
+    3-5 lines each, so per-line costs weigh as they do in long agentic
+    sessions, on top of what every demo corpus has (tool results of up to
+    3 MiB that carry no usage, subagent replays and their progress-line
+    copies, resumed sessions that copy history, synthetic, malformed and
+    non-UTF-8 lines, early lines with a partial output count).
+    """
+    shape = "-dense" if dense else ""
+    root = cache_dir() / f"mb{mb:g}-seed{seed}-days{days}{shape}"
     if (root / "truth.json").exists():
         return root
     tmp = root.with_name(root.name + ".partial")
@@ -70,6 +90,7 @@ def corpus(mb: float, seed: int, days: int = 14) -> Path:
     tmp.parent.mkdir(parents=True, exist_ok=True)
     print(f"generating a {mb:g} MiB corpus in {root} …", flush=True)
     argv = ["demo", "generate", str(tmp), "--mb", f"{mb:g}", "--days", str(days)]
+    argv += ["--dense"] if dense else []
     subprocess.run(
         [sys.executable, "-m", "tmuxtok", *argv, "--seed", str(seed)],
         check=True,
@@ -213,7 +234,11 @@ _NO_WRITES = (
 
 def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
     """Cold scans into a fresh ledger: parallel (the default) and, once each,
-    serial and with the ledger writes stubbed out."""
+    serial and with the ledger writes stubbed out.
+
+    A scan's wall time includes building the report caches after the ingest
+    (``scan`` leaves them built); ``scan --json`` runs give the two apart.
+    """
     size = log_bytes(root)
     argv = [sys.executable, "-m", "tmuxtok", "scan", "--quiet"]
     got: list[dict[str, float]] = []
@@ -226,6 +251,18 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
                 serial = measured(argv, env)
             else:
                 got.append(measured(argv, env))
+    split: list[dict[str, float]] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+            said = subprocess.run(
+                [sys.executable, "-m", "tmuxtok", "scan", "--json"],
+                env=env_for(root, Path(home)),
+                capture_output=True,
+                check=True,
+            )
+            split.append(json.loads(said.stdout))
+            ledger = Path(home) / "data" / "tmuxtok" / "ledger.sqlite3"
+            split[-1]["ledger_mib"] = ledger.stat().st_size / MIB
     no_writes: list[dict[str, float]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
@@ -243,7 +280,102 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
         "serial_cpu_s": serial["cpu_s"],
         "serial_peak_rss_mib": serial["peak_rss_mib"],
         "no_writes_mib_per_s": summary([size / MIB / g["wall_s"] for g in no_writes]),
+        "ingest_phase_mib_per_s": summary([size / MIB / g["seconds"] for g in split]),
+        "cache_build_s": summary([g["cacheSeconds"] for g in split]),
+        "events": split[-1]["eventsNew"],
+        "ledger_mib": split[-1]["ledger_mib"],
+        "ledger_mib_per_gib": split[-1]["ledger_mib"] / (size / (1 << 30)),
     }
+
+
+#: ccusage as ``make ccusage`` installs it (TMUXTOK_BENCH_CCUSAGE names another).
+CCUSAGE = HERE.parent / ".cache" / "ccusage" / "node_modules" / ".bin" / "ccusage"
+
+
+def ccusage_bin() -> Path | None:
+    named = os.environ.get("TMUXTOK_BENCH_CCUSAGE")
+    path = Path(named) if named else CCUSAGE
+    return path if path.exists() else None
+
+
+def evict(root: Path) -> None:
+    """Drop the corpus's pages from the page cache (``POSIX_FADV_DONTNEED``).
+
+    What a year of logs looks like to a cold ingest on a machine that pages
+    out file data nobody read for a while (this one's DAMON does after about
+    a minute): every byte comes from the disk.
+    """
+    for d, _, names in os.walk(root):
+        for name in names:
+            try:
+                fd = os.open(os.path.join(d, name), os.O_RDONLY)
+            except OSError:
+                continue
+            try:
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            finally:
+                os.close(fd)
+
+
+def bench_versus(root: Path, runs: int, evicted: bool) -> dict[str, Any] | None:
+    """tmuxtok and ccusage on the same files (Claude's: all ccusage reads), in pairs.
+
+    Each pair runs a cold ``tmuxtok scan --quiet`` (which also leaves the
+    report caches built, so its next ``blocks --json`` is a warm one) and
+    ``ccusage blocks --json --offline`` and ``daily --json --offline``,
+    which read every file each time. With ``evicted`` the logs are dropped
+    from the page cache before each run.
+    """
+    cc = ccusage_bin()
+    if cc is None:
+        return None
+    size = sum(p.stat().st_size for p in (root / "claude").rglob("*.jsonl"))
+    ours: list[dict[str, float]] = []
+    blocks: list[dict[str, float]] = []
+    daily: list[dict[str, float]] = []
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+            env = env_for(root, Path(home))
+            env["CODEX_HOME"] = str(Path(home) / "no-codex")
+            if evicted:
+                evict(root)
+            ours.append(measured([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env))
+            for argv, out in ((["blocks"], blocks), (["daily"], daily)):
+                if evicted:
+                    evict(root)
+                out.append(measured([str(cc), *argv, "--json", "--offline"], env))
+    walls = [o["wall_s"] for o in ours]
+    return {
+        "claude_mib": size / MIB,
+        "tmuxtok_scan_s": summary(walls),
+        "tmuxtok_mib_per_s": summary([size / MIB / w for w in walls]),
+        "tmuxtok_peak_rss_mib": summary([o["peak_tree_rss_mib"] for o in ours]),
+        "ccusage_blocks_s": summary([b["wall_s"] for b in blocks]),
+        "ccusage_daily_s": summary([d["wall_s"] for d in daily]),
+        "ccusage_peak_rss_mib": summary([b["peak_rss_mib"] for b in blocks]),
+        "ratio_to_ccusage_blocks": summary(
+            [w / b["wall_s"] for w, b in zip(walls, blocks, strict=True)]
+        ),
+        "ratio_to_ccusage_daily": summary(
+            [w / d["wall_s"] for w, d in zip(walls, daily, strict=True)]
+        ),
+    }
+
+
+def _last_month(root: Path, into: Path) -> Path:
+    """The corpus's log files of the last 30 days (by mtime), linked under ``into``."""
+    cutoff = time.time() - 30 * 86400
+    for sub in ("claude", "codex"):
+        for p in (root / sub).rglob("*.jsonl"):
+            if p.stat().st_mtime < cutoff:
+                continue
+            dst = into / sub / p.relative_to(root / sub)
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(p, dst)
+            except OSError:  # another file system
+                shutil.copy2(p, dst)
+    return into
 
 
 def _drop_blocks_cache(env: dict[str, str]) -> None:
@@ -276,29 +408,63 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
         env["CLAUDE_CONFIG_DIR"] += f",{live}"
         blocks = [sys.executable, "-m", "tmuxtok", "blocks", "--json"]
         daily = [sys.executable, "-m", "tmuxtok", "daily", "--json"]
-        run(blocks, env)  # builds the blocks cache, as the first report after a change does
-        run(daily, env)
-        base, warm, day, changed, rebuilt = [], [], [], [], []
-        for i in range(runs):
+        # The first reports after the cold scan: its caches are already built.
+        first_blocks = timed(blocks, env)
+        first_daily = timed(daily, env)
+        base, warm, day = [], [], []
+        for _ in range(runs):
             base.append(timed([sys.executable, "-c", "pass"], env))
             warm.append(timed(blocks, env))
             day.append(timed(daily, env))
+        changed, day_changed, rebuilt = [], [], []
+        for i in range(runs):
             now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
             with log.open("ab") as f:
                 f.write(claude_assistant(now, f"msg-warm-{i}", inp=100 + i, out=10))
-            changed.append(timed(blocks, env))
+            changed.append(timed(blocks, env))  # reads the line, brings the caches up to date
+            day_changed.append(timed(daily, env))
             _drop_blocks_cache(env)
             rebuilt.append(timed(blocks, env))
 
-        def above(xs: list[float]) -> dict[str, float]:
+        # Claude Code deletes transcripts after 30 days by default: the year
+        # stays in the ledger, and only a month of files is left to stat.
+        month = _last_month(root, Path(env["HOME"]) / "month")
+        env["CLAUDE_CONFIG_DIR"], env["CODEX_HOME"] = str(month / "claude"), str(month / "codex")
+        run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)  # forgets the rest
+        month_base, month_blocks, month_daily = [], [], []
+        for _ in range(runs):
+            month_base.append(timed([sys.executable, "-c", "pass"], env))
+            month_blocks.append(timed(blocks, env))
+            month_daily.append(timed(daily, env))
+        month_files = sum(1 for _ in month.rglob("*.jsonl"))
+
+        # The history kept after the agents deleted all their logs: no file left to stat.
+        env["CLAUDE_CONFIG_DIR"] = env["CODEX_HOME"] = str(Path(env["HOME"]) / "deleted")
+        run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
+        kept_base, kept_blocks, kept_daily = [], [], []
+        for _ in range(runs):
+            kept_base.append(timed([sys.executable, "-c", "pass"], env))
+            kept_blocks.append(timed(blocks, env))
+            kept_daily.append(timed(daily, env))
+
+        def above(xs: list[float], base: list[float] = base) -> dict[str, float]:
             return summary([(x - b) * 1000 for x, b in zip(xs, base, strict=True)])
 
+        interpreter = statistics.median(base)
         return {
+            "first_blocks_json_above_interpreter_ms": (first_blocks - interpreter) * 1000,
+            "first_daily_json_above_interpreter_ms": (first_daily - interpreter) * 1000,
+            "month_of_logs_files": month_files,
+            "month_of_logs_blocks_json_above_interpreter_ms": above(month_blocks, month_base),
+            "month_of_logs_daily_json_above_interpreter_ms": above(month_daily, month_base),
+            "logs_deleted_blocks_json_above_interpreter_ms": above(kept_blocks, kept_base),
+            "logs_deleted_daily_json_above_interpreter_ms": above(kept_daily, kept_base),
             "interpreter_ms": summary([b * 1000 for b in base]),
             "warm_blocks_json_ms": summary([w * 1000 for w in warm]),
             "warm_above_interpreter_ms": above(warm),
             "warm_daily_json_above_interpreter_ms": above(day),
             "blocks_json_after_one_new_event_above_interpreter_ms": above(changed),
+            "daily_json_after_one_new_event_above_interpreter_ms": above(day_changed),
             "blocks_json_cache_dropped_above_interpreter_ms": above(rebuilt),
         }
 
@@ -516,9 +682,49 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add("ingest CPU, all processes (s)", r["cpu_s"], "{:,.2f}")
         add("ingest peak RSS, largest process (MiB)", r["peak_rss_mib"])
         add("ingest peak RSS, all processes (MiB)", r["peak_tree_rss_mib"])
+        add("cold scan: ingest phase alone (MiB/s)", r["ingest_phase_mib_per_s"], "{:,.0f}")
+        add("cold scan: report caches built after it (s)", r["cache_build_s"], "{:,.2f}")
+        add("events in the ledger", r["events"], "{:,.0f}")
+        add("ledger size (MiB per GiB of logs)", r["ledger_mib_per_gib"])
+    for key, label in (("versus", ""), ("versus_evicted", ", logs not in page cache")):
+        r = results.get(key)
+        if not r:
+            continue
+        add(f"Claude logs only{label}: tmuxtok scan (MiB/s)", r["tmuxtok_mib_per_s"], "{:,.0f}")
+        add(f"Claude logs only{label}: tmuxtok scan (s)", r["tmuxtok_scan_s"], "{:,.2f}")
+        add(f"Claude logs only{label}: ccusage blocks --json (s)", r["ccusage_blocks_s"], "{:,.2f}")
+        add(f"Claude logs only{label}: ccusage daily --json (s)", r["ccusage_daily_s"], "{:,.2f}")
+        add(f"tmuxtok scan / ccusage blocks{label}", r["ratio_to_ccusage_blocks"], "{:.2f}")
+        add(f"tmuxtok scan / ccusage daily{label}", r["ratio_to_ccusage_daily"], "{:.2f}")
+        add(f"ccusage peak RSS{label} (MiB)", r["ccusage_peak_rss_mib"], "{:,.0f}")
     if "warm" in results:
         r = results["warm"]
         add("python -c pass (ms)", r["interpreter_ms"])
+        add(
+            "first blocks --json after a cold scan (ms above)",
+            r["first_blocks_json_above_interpreter_ms"],
+        )
+        add(
+            "first daily --json after a cold scan (ms above)",
+            r["first_daily_json_above_interpreter_ms"],
+        )
+        add(
+            "warm blocks --json, last 30 days of logs kept (ms above)",
+            r["month_of_logs_blocks_json_above_interpreter_ms"],
+        )
+        add(
+            "warm daily --json, last 30 days of logs kept (ms above)",
+            r["month_of_logs_daily_json_above_interpreter_ms"],
+        )
+        add("  log files in the last 30 days", r["month_of_logs_files"], "{:,.0f}")
+        add(
+            "warm blocks --json, logs deleted (ms above)",
+            r["logs_deleted_blocks_json_above_interpreter_ms"],
+        )
+        add(
+            "warm daily --json, logs deleted (ms above)",
+            r["logs_deleted_daily_json_above_interpreter_ms"],
+        )
         add("warm blocks --json above python -c pass (ms)", r["warm_above_interpreter_ms"])
         add(
             "warm daily --json above python -c pass (ms)", r["warm_daily_json_above_interpreter_ms"]
@@ -526,6 +732,10 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add(
             "blocks --json after one new event (ms above)",
             r["blocks_json_after_one_new_event_above_interpreter_ms"],
+        )
+        add(
+            "daily --json after one new event (ms above)",
+            r["daily_json_after_one_new_event_above_interpreter_ms"],
         )
         add(
             "blocks --json, cache dropped (ms above)",
@@ -556,58 +766,127 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def print_table(rows: list[tuple[str, str, str, str]]) -> None:
-    w0 = max(len(r[0]) for r in rows)
-    w1 = max(len(r[1]) for r in rows)
-    print(f"\n{'figure':<{w0}}  {'median  (min–max)':<{w1}}  target")
-    print("-" * (w0 + w1 + 24))
-    for name, shown, verdict, _ in rows:
-        print(f"{name:<{w0}}  {shown:<{w1}}  {verdict}")
+def print_table(columns: dict[str, list[tuple[str, str, str, str]]]) -> None:
+    """One column per corpus size; a target's verdict names the sizes that miss it."""
+    names: list[str] = []
+    cells: dict[tuple[str, str], str] = {}
+    verdicts: dict[str, list[tuple[str, str]]] = {}
+    for size, rows in columns.items():
+        for name, shown, verdict, _ in rows:
+            if name not in names:
+                names.append(name)
+            cells[name, size] = shown
+            if verdict:
+                verdicts.setdefault(name, []).append((size, verdict))
+    w0 = max(len(n) for n in names)
+    widths = {z: len(z) for z in columns}
+    for (_, z), c in cells.items():
+        widths[z] = max(widths[z], len(c))
+    print()
+    print(f"{'figure':<{w0}}  " + "  ".join(f"{z:<{widths[z]}}" for z in columns) + "  target")
+    print("-" * (w0 + sum(widths.values()) + 2 * len(widths) + 24))
+    for name in names:
+        row = "  ".join(f"{cells.get((name, z), ''):<{widths[z]}}" for z in columns)
+        said = verdicts.get(name, [])
+        verdict = ""
+        if said:
+            target = said[0][1].split(":")[0]
+            missed = [z for z, v in said if v.endswith("MISSED")]
+            verdict = f"{target}: " + (f"MISSED at {', '.join(missed)}" if missed else "met")
+        print(f"{name:<{w0}}  {row}  {verdict}")
 
 
-SECTIONS = ["ingest", "warm", "status", "latency", "idle", "live"]
+SECTIONS = ["ingest", "versus", "warm", "status", "latency", "idle", "live"]
+
+
+def _room(mb: float) -> None:
+    """Refuse a corpus the disk cannot take (with room to spare for the ledgers)."""
+    free = shutil.disk_usage(cache_dir().parent).free
+    if free < mb * MIB * 1.3 + (1 << 30):
+        raise SystemExit(
+            f"bench: {free / (1 << 30):.1f} GiB free under {cache_dir().parent}, "
+            f"not enough for a {mb:g} MiB corpus (set TMUXTOK_BENCH_CACHE elsewhere)"
+        )
+
+
+def run_size(mb: float, root: Path, args: argparse.Namespace, which: list[str]) -> dict[str, Any]:
+    """Every chosen section's figures on one corpus."""
+    got_all: dict[str, Any] = {"mb": mb, "corpus": str(root)}
+    runs = args.runs
+    steps: list[tuple[str, str, Callable[[], Any]]] = [
+        ("ingest", "ingest", lambda: bench_ingest(root, runs)),
+        ("versus", "versus", lambda: bench_versus(root, runs, False)),
+        ("versus", "versus_evicted", lambda: bench_versus(root, runs, True)),
+        ("warm", "warm", lambda: bench_warm(root, runs * 2)),
+        ("status", "status", lambda: bench_status(root, runs * 4)),
+        ("latency", "latency", lambda: bench_latency(root, runs * 8)),
+        ("idle", "idle", lambda: bench_idle(root, args.idle_seconds)),
+        ("live", "live", lambda: bench_live(args.live_seconds, max(1, runs // 5))),
+    ]
+    for section, name, fn in steps:
+        if section not in which or (name == "versus_evicted" and not args.evicted):
+            continue
+        print(f"· {mb:g} MiB: {name} …", flush=True)
+        got = fn()
+        if got is not None:
+            got_all[name] = got
+            print(json.dumps(got, indent=2), flush=True)
+        elif name == "versus":
+            print("  (ccusage not installed: `make ccusage`; no side-by-side figures)")
+    if args.profile:
+        got_all["profiles"] = profiles(root)
+    return got_all
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--mb", type=float, default=1024, help="Claude log corpus size (MiB)")
+    ap.add_argument(
+        "--mb", type=float, nargs="+", default=[1024], help="Claude log corpus sizes (MiB)"
+    )
+    ap.add_argument("--days", type=int, default=14, help="days of history in the corpus")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument(
+        "--plain", action="store_true", help="the demo's corpus (1-4 lines a response), not --dense"
+    )
     ap.add_argument("--runs", type=int, default=5, help="runs per figure (median of them)")
     ap.add_argument("--only", nargs="*", choices=SECTIONS)
     ap.add_argument("--idle-seconds", type=float, default=60)
     ap.add_argument("--live-seconds", type=float, default=60)
+    ap.add_argument(
+        "--evicted",
+        action="store_true",
+        help="also pair tmuxtok and ccusage with the logs dropped from the page cache",
+    )
+    ap.add_argument(
+        "--drop-corpus", action="store_true", help="delete each corpus after its figures"
+    )
     ap.add_argument("--profile", action="store_true", help="also write cProfile listings")
     args = ap.parse_args()
-    root = corpus(args.mb, args.seed)
     which = args.only or SECTIONS
     results: dict[str, Any] = {
-        "mb": args.mb,
         "seed": args.seed,
+        "days": args.days,
+        "dense": not args.plain,
         "runs": args.runs,
         "python": sys.version.split()[0],
         "cpus": len(os.sched_getaffinity(0)),
-        "corpus": str(root),
+        "ccusage": str(ccusage_bin()),
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sizes": {},
     }
-    steps: list[tuple[str, Callable[[], Any]]] = [
-        ("ingest", lambda: bench_ingest(root, args.runs)),
-        ("warm", lambda: bench_warm(root, args.runs * 2)),
-        ("status", lambda: bench_status(root, args.runs * 4)),
-        ("latency", lambda: bench_latency(root, args.runs * 8)),
-        ("idle", lambda: bench_idle(root, args.idle_seconds)),
-        ("live", lambda: bench_live(args.live_seconds, max(1, args.runs // 5))),
-    ]
-    for name, fn in steps:
-        if name in which:
-            print(f"· {name} …", flush=True)
-            got = fn()
-            if got is not None:
-                results[name] = got
-                print(json.dumps(got, indent=2), flush=True)
-    if args.profile:
-        results["profiles"] = profiles(root)
+    columns: dict[str, list[tuple[str, str, str, str]]] = {}
+    for mb in args.mb:
+        _room(mb)
+        root = corpus(mb, args.seed, args.days, not args.plain)
+        got_all = run_size(mb, root, args, which)
+        results["sizes"][f"{mb:g}"] = got_all
+        size = log_bytes(root)
+        label = f"{size / (1 << 30):.1f} GiB" if size >= 1 << 30 else f"{size / MIB:,.0f} MiB"
+        columns[label] = table(got_all)
+        if args.drop_corpus:
+            shutil.rmtree(root, ignore_errors=True)
     (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    print_table(table(results))
+    print_table(columns)
     print(f"\n(results in {HERE / 'results.json'})")
     return 0
 

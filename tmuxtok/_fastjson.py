@@ -72,3 +72,86 @@ def dumps(obj: Any) -> str:
     if isinstance(obj, list | tuple):
         return "[" + ", ".join(dumps(v) for v in obj) + "]"
     raise TypeError(f"cannot encode {type(obj).__name__}")
+
+
+def dumps_indented(obj: Any) -> str:
+    """``json.dumps(obj, indent=2, ensure_ascii=False)``, several times faster.
+
+    CPython 3.11's C encoder does not indent, so ``json`` falls back to its
+    pure-Python generators for ``indent=2``; a year of ``blocks --json`` then
+    spends more time there than in the whole rest of the report. This
+    writes the same bytes (a property test holds it to ``json.dumps``) for
+    the values reports emit: dicts, lists, tuples, strings, ints, floats
+    (``NaN``/``Infinity`` as ``json`` writes them), booleans and None.
+    """
+    try:
+        from _json import encode_basestring
+    except ImportError:  # pragma: no cover - non-CPython
+        import json
+
+        return json.dumps(obj, indent=2, ensure_ascii=False)
+    out: list[str] = []
+    _indented(obj, out, "\n", encode_basestring)
+    return "".join(out)
+
+
+def _float(f: float) -> str:
+    if f != f:
+        return "NaN"
+    if f in (float("inf"), float("-inf")):
+        return "Infinity" if f > 0 else "-Infinity"
+    return float.__repr__(f)
+
+
+def _key(k: Any) -> str:
+    """A dict key as ``json`` turns it into a string."""
+    if isinstance(k, str):
+        return k
+    if k is True or k is False or k is None:
+        return "true" if k else "false" if k is False else "null"
+    if isinstance(k, int):
+        return int.__repr__(k)
+    if isinstance(k, float):
+        return _float(k)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(k).__name__}")
+
+
+def _indented(o: Any, out: list[str], nl: str, enc: Any) -> None:
+    if isinstance(o, str):
+        out.append(enc(o))
+    elif o is None:
+        out.append("null")
+    elif o is True:
+        out.append("true")
+    elif o is False:
+        out.append("false")
+    elif isinstance(o, int):
+        out.append(int.__repr__(o))
+    elif isinstance(o, float):
+        out.append(_float(o))
+    elif isinstance(o, dict):
+        if not o:
+            out.append("{}")
+            return
+        inner = nl + "  "
+        sep = "{" + inner
+        for k, v in o.items():
+            out.append(sep)
+            out.append(enc(_key(k)))
+            out.append(": ")
+            _indented(v, out, inner, enc)
+            sep = "," + inner
+        out.append(nl + "}")
+    elif isinstance(o, list | tuple):
+        if not o:
+            out.append("[]")
+            return
+        inner = nl + "  "
+        sep = "[" + inner
+        for v in o:
+            out.append(sep)
+            _indented(v, out, inner, enc)
+            sep = "," + inner
+        out.append(nl + "]")
+    else:
+        raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")

@@ -361,13 +361,16 @@ def demo() -> None:
 )
 @click.option("--days", type=click.IntRange(1, 400), default=7, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-def demo_generate(directory: Path, mb: float, days: int, seed: int) -> None:
+@click.option(
+    "--dense", is_flag=True, help="Claude responses of 3-5 lines each (the benchmarks' corpus)."
+)
+def demo_generate(directory: Path, mb: float, days: int, seed: int, dense: bool) -> None:
     """Write Claude Code, Codex, Gemini CLI and OpenCode logs (and truth.json) under DIRECTORY."""
     import shlex
 
     from tmuxtok.demo import corpus as demo_mod
 
-    s = demo_mod.generate(directory, mb=mb, days=days, seed=seed)
+    s = demo_mod.generate(directory, mb=mb, days=days, seed=seed, dense=dense)
     roots = " ".join(f"{k}={shlex.quote(v)}" for k, v in s.roots().items())
     click.echo(
         f"Wrote {s.files} files ({s.bytes / (1 << 20):,.1f} MiB) to {s.root}.\n"

@@ -406,3 +406,24 @@ def test_append_claude_turn(tmp_path: Path) -> None:
     # the next call appends to the same session
     append_claude_turn(s.claude_root, rng, later)
     assert max(s.claude_root.glob("projects/*/*.jsonl"), key=lambda p: p.stat().st_mtime) == newest
+
+
+def test_dense_corpus_has_3_to_5_lines_per_response_and_exact_truth(tmp_path: Path) -> None:
+    """The bench's corpus: more lines per response, the same ground truth rules."""
+    s = generate(tmp_path / "dense", mb=3, days=2, seed=5, now=NOW, dense=True)
+    truth = orjson.loads(s.truth_path.read_bytes())
+    assert truth["claude"] == reference_claude(s.claude_root)
+    lines: dict[str, int] = {}
+    for p in s.claude_root.rglob("*.jsonl"):
+        if "subagents" in p.parts:
+            continue  # a subagent's file replays parent responses; count the sessions' own
+        for raw in p.read_bytes().splitlines():
+            try:
+                d = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                continue
+            if d.get("type") == "assistant" and d["message"]["model"] != "<synthetic>":
+                lines[d["message"]["id"]] = lines.get(d["message"]["id"], 0) + 1
+    per = sorted(lines.values())
+    assert per[len(per) // 2] >= 3  # median
+    assert sum(per) / len(per) >= 3

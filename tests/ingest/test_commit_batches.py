@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -30,6 +31,12 @@ def _files(env: dict[str, str], n: int) -> list[Path]:
         )
         out.append(f)
     return out
+
+
+def _bulk_in_pairs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Take the bulk path (as a large read does) and commit every two files."""
+    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
 
 
 def _stored(path: Path) -> tuple[int, list[str]]:
@@ -105,8 +112,7 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
 ) -> None:
     """A power cut can then cost only what the logs still hold; never kept history."""
     files = _files(env, 4)
-    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # take the bulk path
-    monkeypatch.setattr(scan_mod, "BATCH_FILES", 2)
+    _bulk_in_pairs(monkeypatch)
     ledger = Ledger(tmp_path / "ledger.sqlite3")
     seen: list[int] = []
 
@@ -129,3 +135,56 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
     scan(ledger, all_sources(), env, progress=progress)
     assert seen == [1, 1, 1, 1]  # NORMAL throughout: it already held events
     assert wal.stat().st_size > 0  # and its commits wait in the WAL as usual
+
+
+def _indexes(path: Path) -> set[str]:
+    con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    finally:
+        con.close()
+
+
+def test_a_load_into_an_empty_ledger_builds_the_report_indexes_once_at_its_end(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped while filling, built after; a load that dies leaves them to the next open."""
+    from tmuxtok.ingest.schema import REPORT_INDEXES
+
+    files = _files(env, 6)
+    _bulk_in_pairs(monkeypatch)
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    during: list[set[str]] = []
+    scan(ledger, all_sources(), env, progress=lambda _: during.append(_indexes(path)))
+    assert all(not set(REPORT_INDEXES) & got for got in during[:-1])  # none while loading
+    assert set(REPORT_INDEXES) <= _indexes(path)  # all of them after
+    ledger.close()
+
+    # A load that dies between two commits (os._exit: no finally runs, as
+    # under SIGKILL) leaves committed batches and no report indexes.
+    monkeypatch.setenv("TMUXTOK_WORKERS", "1")
+    real = scan_mod._read_one
+    calls = 0
+
+    def dies(*args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 4:  # files 1-2 committed, file 3 in the open batch
+            os._exit(9)
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    fresh = tmp_path / "fresh.sqlite3"
+    pid = os.fork()
+    if pid == 0:
+        scan_mod._read_one = dies  # type: ignore[assignment]
+        scan(Ledger(fresh), all_sources(), env)
+        os._exit(0)
+    assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 9
+    assert _stored(fresh)[0] == 6
+    assert not set(REPORT_INDEXES) & _indexes(fresh)
+    again = Ledger(fresh)  # any command's open builds them
+    assert set(REPORT_INDEXES) <= _indexes(fresh)
+    stats = scan(again, all_sources(), env)
+    assert _stored(fresh) == (18, sorted(f.name for f in files))
+    assert stats.events_new == 12

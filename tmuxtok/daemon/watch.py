@@ -35,6 +35,7 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line.claude_statusline import limits_dir
 from tmuxtok.line.state import LOCK_FILE
 from tmuxtok.paths import open_private, private_dir
+from tmuxtok.reports.ccusage_json import warm_caches
 from tmuxtok.reports.query import resolve_tz
 from tmuxtok.sources import all_sources
 
@@ -50,6 +51,8 @@ RESCAN_SECONDS = 300
 #: How often to look for log dirs that did not exist yet; also the longest a
 #: write made while the file watch was starting waits to be read.
 POLL_MS = 1000
+#: The report caches are brought up to date once the logs were quiet this long.
+QUIET_SECONDS = 1.0
 #: Limit estimates need every completed block: recomputed this often.
 ESTIMATE_SECONDS = 600
 #: After a failed price update (``[prices] auto_update_days``), the next try.
@@ -114,6 +117,9 @@ class Daemon:
             # The server pushed to; else the one `tmux` would pick ($TMUX, the default).
             reader = PaneReader(socket_path=opts.tmux_socket)
             self.panes = PaneWatcher(cfg.panes, reader, env, cfg.roots)
+        #: When state was last published and the report caches last warmed (monotonic).
+        self.published_at = 0.0
+        self.warmed_at = 0.0
 
     def log_dirs(self) -> list[Path]:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
@@ -285,6 +291,35 @@ class Daemon:
         except OSError as e:
             log.error("could not publish state: %s", e)
         self.last_tick = now
+        self.published_at = time.monotonic()
+
+    def warm(self) -> None:
+        """Leave the report caches built after a change (``ccusage_json.warm_caches``).
+
+        At a year of history, bringing them up to date after one new event
+        takes ~0.2 s (the daily report is folded again from all its days), and
+        a full build after a cold start seconds: the watch loop calls this
+        only once the logs have been quiet for ``QUIET_SECONDS``, so an
+        agent's appends never wait behind it. A call with nothing new is a
+        few version checks.
+        """
+        self.warmed_at = time.monotonic()
+        started = time.perf_counter()
+        try:
+            built = warm_caches(
+                self.ledger, int(time.time() * 1000), self.cfg.session_hours, self.tz
+            )
+        except Exception:
+            log.exception("report caches not built; the next report builds them")
+            return
+        if built:
+            log.info("report caches built in %.0f ms", (time.perf_counter() - started) * 1000)
+
+    def warm_when_quiet(self) -> None:
+        """``warm`` once nothing was published for ``QUIET_SECONDS`` since the last one."""
+        now = time.monotonic()
+        if self.published_at > self.warmed_at and now - self.published_at >= QUIET_SECONDS:
+            self.warm()
 
     def _alert(self, data: dict[str, Any], now: float) -> None:
         """Announce each new threshold crossing once: tmux message, notifier."""
@@ -392,6 +427,7 @@ def run(opts: Options) -> int:
             exporters.once()
         elif exporters is not None:
             exporters.start()
+        daemon.warm()
         if not opts.once:
             _loop(daemon, stop)
     except TmuxtokError as e:  # e.g. a data dir that is not ours: its one line
@@ -453,6 +489,7 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
             polled = _poll(daemon, polled)
             if daemon.read_panes() or daemon.due():
                 daemon.publish()
+            daemon.warm_when_quiet()
             continue
         # The watch sees only writes made after it has started, which is some
         # time into the first iteration: that first batch (or timeout) also
@@ -497,6 +534,8 @@ def _loop(daemon: Daemon, stop: threading.Event) -> None:
                 daemon.publish()
             if daemon.read_panes():  # at most once per [panes] interval
                 daemon.publish()
+            if not changes:  # a timeout: the logs were quiet for POLL_MS
+                daemon.warm_when_quiet()
             if stop.is_set():
                 return
             # A dir appeared, vanished or was replaced: watch what is there now. A

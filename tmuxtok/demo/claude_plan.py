@@ -61,6 +61,9 @@ class ClaudeSpec:
     model: str
     one_hour: bool
     agent_id: str | None = None
+    #: Responses of 3-5 lines (``DENSE_TOOL_PATTERNS``), as in long agentic
+    #: sessions: the bench's corpus, where per-line costs weigh most.
+    dense: bool = False
     parent: ClaudeSpec | None = None
     # a subagent whose own transcript is gone (an older version's, or deleted):
     # only the progress lines in its parent's transcript tell what it billed
@@ -83,6 +86,16 @@ TOOL_PATTERNS = (
     (("thinking", "text", "tool_use", "tool_use"), 5),
 )
 TEXT_PATTERNS = ((("text",), 70), (("thinking", "text"), 30))
+DENSE_TOOL_PATTERNS = (
+    (("thinking", "text", "tool_use"), 30),
+    (("thinking", "text", "tool_use", "tool_use"), 30),
+    (("thinking", "text", "tool_use", "tool_use", "tool_use"), 20),
+    (("text", "tool_use", "tool_use"), 20),
+)
+DENSE_TEXT_PATTERNS = (
+    (("thinking", "text", "text"), 60),
+    (("thinking", "text", "text", "text"), 40),
+)
 
 
 def pattern(rng: random.Random, pats: tuple[tuple[tuple[str, ...], int], ...]) -> list[str]:
@@ -92,16 +105,17 @@ def pattern(rng: random.Random, pats: tuple[tuple[tuple[str, ...], int], ...]) -
 def _plan_claude_turns(rng: random.Random, spec: ClaudeSpec) -> None:
     budget = spec.budget - sum(size for _, size in spec.bigs)
     turns = [Turn(0)]
-    est = _PROMPT_COST + 2 * _ASSISTANT_LINE_COST
+    lines = (4 if spec.dense else 2) * _ASSISTANT_LINE_COST
+    est = _PROMPT_COST + lines
     while est < budget or len(turns) < 2:
         if rng.random() < 0.86:
             size = lognorm_int(rng, 6000, 1.4, 150, 3 * MIB)
-            size = min(size, max(150, budget - est - _TOOL_RESULT_COST - 2 * _ASSISTANT_LINE_COST))
+            size = min(size, max(150, budget - est - _TOOL_RESULT_COST - lines))
             turns.append(Turn(size))
-            est += size + _TOOL_RESULT_COST + 2 * _ASSISTANT_LINE_COST
+            est += size + _TOOL_RESULT_COST + lines
         else:
             turns.append(Turn(0))
-            est += _PROMPT_COST + 2 * _ASSISTANT_LINE_COST
+            est += _PROMPT_COST + lines
     for kind, size in spec.bigs:
         if kind == "big_line":
             turns.insert(ri(rng, 1, len(turns)), Turn(size, big_result=True))
@@ -123,9 +137,9 @@ def _finish_claude_plan(rng: random.Random, spec: ClaudeSpec) -> None:
         if big:
             blocks = ["text", "tool_use"]
         elif feeds_tool:
-            blocks = pattern(rng, TOOL_PATTERNS)
+            blocks = pattern(rng, DENSE_TOOL_PATTERNS if spec.dense else TOOL_PATTERNS)
         else:
-            blocks = pattern(rng, TEXT_PATTERNS)
+            blocks = pattern(rng, DENSE_TEXT_PATTERNS if spec.dense else TEXT_PATTERNS)
         if "experimental" in t.specials:
             model = UNPRICED_MODEL
         elif rng.random() < 0.1:
@@ -142,7 +156,12 @@ def _finish_claude_plan(rng: random.Random, spec: ClaudeSpec) -> None:
 
 
 def plan_claude(
-    rng: random.Random, croot: Path, total: int, mb: float, periods: list[tuple[int, int]]
+    rng: random.Random,
+    croot: Path,
+    total: int,
+    mb: float,
+    periods: list[tuple[int, int]],
+    dense: bool = False,
 ) -> tuple[list[ClaudeSpec], list[ClaudeSpec]]:
     n_files = max(5, round(mb))
     n_sub = max(2, round(n_files * 0.18))  # one with its own file, one without
@@ -183,6 +202,7 @@ def plan_claude(
                 end=e,
                 model=pick(rng, CLAUDE_MODELS),
                 one_hour=rng.random() < 0.25,
+                dense=dense,
             )
         )
     for k, big in enumerate(bigs):
@@ -230,6 +250,7 @@ def plan_claude(
             model=HAIKU if rng.random() < 0.4 else p.model,
             one_hour=p.one_hour,
             agent_id=agent,
+            dense=dense,
             parent=p,
             file_kept=kept,
         )

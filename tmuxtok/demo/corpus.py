@@ -82,6 +82,7 @@ def generate(
     seed: int = 1,
     now: datetime | None = None,
     progress: Callable[[int, int], None] | None = None,
+    dense: bool = False,
 ) -> DemoSummary:
     """Write a demo corpus under ``root`` and its ``truth.json``.
 
@@ -89,6 +90,9 @@ def generate(
     Gemini CLI and OpenCode about 2.5 % each, Aider about 1 %.
     The same ``(seed, now, mb, days)`` always gives the same bytes, so a
     benchmark or a bug report can name its corpus by those four values.
+    ``dense`` writes Claude responses of 3-5 lines (thinking, text, several
+    tool calls) instead of 1-4: more lines per byte, as in long agentic
+    sessions; the benchmarks use it.
     Refuses to write into a root that already holds a corpus, because mixing
     two corpora would make ``truth.json`` wrong.
     """
@@ -108,7 +112,7 @@ def generate(
     pool = Pool(random.Random(f"tmuxtok-pool:{seed}"), min(8 * MIB, max(MIB // 2, total // 6)))
     g = Gen(rng, pool)
     periods = work_periods(rng, now_ms, days)
-    mains, subs = plan_claude(rng, croot, total, mb, periods)
+    mains, subs = plan_claude(rng, croot, total, mb, periods, dense)
     xspecs = plan_codex(rng, xroot, xtotal, mb, periods)
 
     goal = total + xtotal

@@ -495,6 +495,7 @@ def _read_parallel(
         while groups or inflight:
             while groups and len(inflight) < window:
                 g = groups.popleft()
+                _prefetch(g)
                 inflight.append((g, pool.submit(_read_group, g)))
             g, fut = inflight[0]
             results = fut.result()
@@ -513,6 +514,29 @@ def _read_parallel(
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _WORKER_CTX = None
+
+
+def _prefetch(items: list[_Item]) -> None:
+    """Ask the kernel to start reading files a worker will read soon.
+
+    Logs nobody read lately are not in the page cache (this machine's DAMON
+    pages out file data unused for a minute): without this, a worker's
+    1 MiB reads each wait for the disk in turn, and a year of history reads
+    at disk latency. ``WILLNEED`` queues the reads at once, so the disk
+    works while the workers parse; for files already cached it costs a
+    lookup. Up to ``WINDOW_PER_WORKER`` groups ahead of the workers.
+    """
+    for _, path, cur in items:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+        except OSError:
+            continue  # the worker reports it
+        try:
+            os.posix_fadvise(fd, cur.offset if cur is not None else 0, 0, os.POSIX_FADV_WILLNEED)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
 
 def _log_key(path: str, source: Source, roots: list[Path]) -> str | None:

@@ -47,6 +47,14 @@ ADDED_COLUMNS = (
     ("events", "approx", "INTEGER NOT NULL DEFAULT 0", REPORTS),
 )
 
+#: The events table's indexes that reports need and dedup does not, by name:
+#: a load into an empty ledger drops them and builds them once at its end
+#: (``drop_report_indexes``, ``build_report_indexes``).
+REPORT_INDEXES = {
+    "events_time": "CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms)",
+    "events_session": "CREATE INDEX IF NOT EXISTS events_session ON events(agent, session)",
+}
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS events(
@@ -58,9 +66,7 @@ CREATE TABLE IF NOT EXISTS events(
   cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, sidechain INTEGER NOT NULL DEFAULT 0,
   speed TEXT NOT NULL DEFAULT '', approx INTEGER NOT NULL DEFAULT 0,
   UNIQUE(agent, key));
-CREATE INDEX IF NOT EXISTS events_time ON events(agent, ts_ms);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
-CREATE INDEX IF NOT EXISTS events_session ON events(agent, session);
 CREATE TABLE IF NOT EXISTS files(
   path TEXT PRIMARY KEY, agent TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER,
   size INTEGER, mtime_ns INTEGER, fingerprint TEXT, state TEXT, skipped TEXT,
@@ -95,6 +101,8 @@ CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
 # samples are stored there before they are sent, so a retry after a crash
 # sends the same bytes. Added without a schema bump: an older tmuxtok opens
 # the ledger and leaves them alone, and ``ledger rebuild`` keeps them.
+
+_SCHEMA += "".join(f"{ddl};\n" for ddl in REPORT_INDEXES.values())
 
 # Derived data (cached blocks, period sums) is keyed by (data_version, max(id)).
 # New events raise max(id); the triggers above count updates and deletions,
@@ -215,6 +223,25 @@ def connect(path: Path) -> sqlite3.Connection:
         with contextlib.suppress(OSError):
             os.chmod(f"{path}{suffix}", 0o600)
     return conn
+
+
+def drop_report_indexes(conn: sqlite3.Connection) -> None:
+    """Drop ``REPORT_INDEXES`` for a load into an empty ledger.
+
+    Keys and times arrive in random order, so every row inserted costs a
+    random descent into each index (about a third of a cold ingest's
+    commits), while building an index once from the finished table is a
+    sort. If the load is killed before ``build_report_indexes``, the next
+    ``connect`` (any command's, the daemon's) finds them missing and builds
+    them: nothing but speed depends on them, and never for long.
+    """
+    for name in REPORT_INDEXES:
+        conn.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def build_report_indexes(conn: sqlite3.Connection) -> None:
+    for ddl in REPORT_INDEXES.values():
+        conn.execute(ddl)
 
 
 def hold_to_range(conn: sqlite3.Connection) -> int:

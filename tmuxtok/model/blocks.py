@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from tmuxtok.model.rules import calendar_safe, is_active, js_round, project
 
@@ -121,6 +121,8 @@ def iso_ms(ts_ms: int) -> str:
     """JS ``Date.toISOString()``: always milliseconds, always ``Z`` (any ``ts_ms``: see
     ``rules.calendar_safe``)."""
     dt = _EPOCH + timedelta(milliseconds=calendar_safe(ts_ms, 1000))
+    if dt.year >= 1000:  # isoformat is twice as fast; strftime pads no year below 1000
+        return f"{dt.isoformat(timespec='milliseconds')[:-6]}Z"
     return f"{dt:%Y-%m-%dT%H:%M:%S}.{dt.microsecond // 1000:03d}Z"
 
 
@@ -131,125 +133,105 @@ def build_blocks(entries: Iterable[Entry], now_ms: int, session_hours: float = 5
     ccusage (a block can end before its entry; same-instant entries split), so
     callers should keep ``session_hours >= 1``.
     """
+    ordered: list[Entry] = sorted(entries, key=lambda e: e.ts_ms)
+    return build_sorted_blocks(ordered, now_ms, session_hours)
+
+
+def build_sorted_blocks(
+    entries: Iterable[tuple[Any, ...]], now_ms: int, session_hours: float = 5.0
+) -> list[Block]:
+    """``build_blocks`` of entries already in time order, read once as they come.
+
+    Entries may be ``Entry`` records or plain tuples of the same fields (the
+    ledger's rows): a year of history is ~600,000 of them, streamed from the
+    ledger's cursor, and neither a list of them (~200 MiB) nor an object per
+    one is made; only the block being summed is held.
+    """
     span_ms = session_hours * HOUR_MS  # may be fractional; compared unrounded, like JS
     blocks: list[Block] = []
-    current: list[Entry] = []
+    current: list[tuple[Any, ...]] = []
     start = 0
-    for entry in sorted(entries, key=lambda e: e.ts_ms):
+    last = 0
+    for entry in entries:
+        ts = entry[0]
         if current:
-            since_last = entry.ts_ms - current[-1].ts_ms
-            if entry.ts_ms - start <= span_ms and since_last <= span_ms:
+            since_last = ts - last
+            if ts - start <= span_ms and since_last <= span_ms:
                 current.append(entry)
+                last = ts
                 continue
             blocks.append(_block(start, current, now_ms, span_ms))
             if since_last > span_ms:
-                blocks.append(_gap(int(current[-1].ts_ms + span_ms), entry.ts_ms))
-        start = entry.ts_ms - entry.ts_ms % HOUR_MS
+                blocks.append(_gap(int(last + span_ms), ts))
+        start = ts - ts % HOUR_MS
         current = [entry]
+        last = ts
     if current:
         blocks.append(_block(start, current, now_ms, span_ms))
     return blocks
 
 
-class _Tally:
-    """Running sums; plain ``+=`` so costs add up bit-for-bit like ccusage's JS.
-
-    (``sum()`` on floats is compensated since Python 3.12 and could differ.)
-    Mutable, so a plain slotted class rather than a NamedTuple.
-    """
-
-    __slots__ = (
-        "approx",
-        "cache_create",
-        "cache_read",
-        "cost",
-        "entries",
-        "input",
-        "output",
-        "priced",
-        "total",
-        "unpriced",
-    )
-
-    def __init__(
-        self,
-        input: int = 0,
-        output: int = 0,
-        cache_create: int = 0,
-        cache_read: int = 0,
-        total: int = 0,
-        unpriced: int = 0,
-        entries: int = 0,
-        cost: float = 0.0,
-        priced: bool = False,
-        approx: int = 0,
-    ) -> None:
-        self.input = input
-        self.output = output
-        self.cache_create = cache_create
-        self.cache_read = cache_read
-        self.total = total
-        self.unpriced = unpriced
-        self.entries = entries
-        self.cost = cost
-        self.priced = priced
-        self.approx = approx
-
-    def add(self, entry: Entry) -> None:
-        total = entry.total
-        self.input += entry.input_tokens
-        self.output += entry.output_tokens
-        self.cache_create += entry.cache_creation_tokens
-        self.cache_read += entry.cache_read_tokens
-        self.total += total
-        self.entries += 1
-        self.approx += entry.approx
-        if entry.cost is None:
-            self.unpriced += total
-        else:
-            self.cost += entry.cost
-            self.priced = True
-
-    def usage(self, model: str) -> ModelUsage:
-        return ModelUsage(
-            model=model,
-            input_tokens=self.input,
-            output_tokens=self.output,
-            cache_creation_tokens=self.cache_create,
-            cache_read_tokens=self.cache_read,
-            total_tokens=self.total,
-            cost=self.cost if self.priced else None,
-            entries=self.entries,
-        )
-
-
-def _block(start: int, entries: list[Entry], now_ms: int, span_ms: float) -> Block:
+def _block(start: int, entries: list[tuple[Any, ...]], now_ms: int, span_ms: float) -> Block:
+    """One block's sums: plain ``+=`` in time order, so costs add up bit-for-bit like
+    ccusage's JS (``sum()`` on floats is compensated since Python 3.12 and could
+    differ). Per model: [input, output, cache write, cache read, total,
+    unpriced, entries, cost, priced]."""
     end = int(start + span_ms)
-    last = entries[-1].ts_ms
-    tally = _Tally()
-    by_model: dict[str, _Tally] = {}
-    for entry in entries:
-        tally.add(entry)
-        if entry.model != SYNTHETIC_MODEL:
-            by_model.setdefault(entry.model, _Tally()).add(entry)
+    last = entries[-1][0]
+    inp = out = create = read = tokens = unpriced = approx_entries = 0
+    cost = 0.0
+    by_model: dict[str, list[Any]] = {}
+    for _, model, i, o, cc, cr, c, total, approx in entries:
+        if total is None:  # an Entry without a total: the four counters
+            total = i + o + cc + cr
+        if approx:
+            approx_entries += 1
+        inp += i
+        out += o
+        create += cc
+        read += cr
+        tokens += total
+        if c is None:
+            unpriced += total
+        else:
+            cost += c
+        if model == SYNTHETIC_MODEL:
+            continue
+        m = by_model.get(model)
+        if m is None:
+            m = by_model[model] = [0, 0, 0, 0, 0, 0, 0, 0.0, False]
+        m[0] += i
+        m[1] += o
+        m[2] += cc
+        m[3] += cr
+        m[4] += total
+        m[6] += 1
+        if c is None:
+            m[5] += total
+        else:
+            m[7] += c
+            m[8] = True
     return Block(
         start_ms=start,
         end_ms=end,
         actual_end_ms=last,
-        first_ms=entries[0].ts_ms,
+        first_ms=entries[0][0],
         is_active=is_active(last, end, now_ms, span_ms),
         is_gap=False,
-        entries=tally.entries,
-        input_tokens=tally.input,
-        output_tokens=tally.output,
-        cache_creation_tokens=tally.cache_create,
-        cache_read_tokens=tally.cache_read,
-        total_tokens=tally.total,
-        cost=tally.cost,
-        unpriced_tokens=tally.unpriced,
+        entries=len(entries),
+        input_tokens=inp,
+        output_tokens=out,
+        cache_creation_tokens=create,
+        cache_read_tokens=read,
+        total_tokens=tokens,
+        cost=cost,
+        unpriced_tokens=unpriced,
         models=tuple(by_model),
-        per_model=tuple(t.usage(model) for model, t in by_model.items()),
-        approx_entries=tally.approx,
+        per_model=tuple(
+            ModelUsage(name, m[0], m[1], m[2], m[3], m[4], m[7] if m[8] else None, m[6])
+            for name, m in by_model.items()
+        ),
+        approx_entries=approx_entries,
     )
 
 

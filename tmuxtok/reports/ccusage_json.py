@@ -15,13 +15,14 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from tmuxtok.ingest.ledger import GroupRow, Ledger
+from tmuxtok.ingest.ledger import GroupRow, Ledger, grouped_key
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import calendar_safe
 from tmuxtok.reports.query import (
     BUCKET_MS,
     NANO,
     all_blocks,
+    blocks_key,
     day_bounds,
     parse_token_limit,
     recent_blocks,
@@ -212,7 +213,41 @@ def period_report(
     order: str = "asc",
     week_start: int = 6,
 ) -> dict[str, Any]:
+    """A daily, weekly or monthly report, kept in the ledger's cache until it changes.
+
+    A year of history is ~14,000-35,000 quarter-hour rows to fold into days
+    on every run; the report itself is a few hundred rows. The key holds
+    every argument (the zone by name, or by its offset when it has none),
+    the value is the report as JSON, which reads back equal.
+    """
+    import json
+
+    from tmuxtok._fastjson import loads
+
+    key = _period_cache_key(period, agent, tz, since, until, order, week_start)
+    version = ledger.version()
+    got = ledger.cache_lookup(key)
+    if got is not None and got[0] == version:
+        try:
+            data = loads(got[1].decode())
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get(period), list):
+            return data
     rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
+    data = _period_data(rows, period, agent, tz, order, week_start)
+    ledger.cache_put(key, version, json.dumps(data, separators=(",", ":")).encode())
+    return data
+
+
+def _period_data(
+    rows: list[GroupRow],
+    period: str,
+    agent: str | None,
+    tz: tzinfo,
+    order: str,
+    week_start: int,
+) -> dict[str, Any]:
     label_of = period_key(period, tz, week_start)
     return period_json(period, rows, label_of, by_agent=agent is None, order=order)
 
@@ -243,6 +278,19 @@ def period_json(
         ],
         "totals": _totals(list(accs.values())),
     }
+
+
+def _period_cache_key(
+    period: str,
+    agent: str | None,
+    tz: tzinfo,
+    since: date | None,
+    until: date | None,
+    order: str,
+    week_start: int,
+) -> str:
+    zone = getattr(tz, "key", None) or str(tz)
+    return f"period:{period}:{agent or ''}:{zone}:{since}:{until}:{order}:{week_start}"
 
 
 class SessionSums(NamedTuple):
@@ -407,6 +455,74 @@ RECENT_DAYS = 3
 def blocks_report(
     ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
 ) -> tuple[dict[str, Any], list[bm.Block]]:
+    chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
+    data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
+    return data, chosen
+
+
+def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) -> tuple[str, bool]:
+    """``blocks_report``'s JSON as ``emit_json`` writes it, and whether any block was chosen.
+
+    A year of history is ~1,500 blocks and 1 MB of JSON, most of it the
+    same on every run: a block that is not active renders the same text
+    until the ledger changes (activity only ends as time goes on). Those
+    texts are kept in the ledger's cache (``_settled_texts``); only active
+    blocks, and blocks not rendered before, are rendered each run.
+    """
+    from tmuxtok._fastjson import dumps_indented
+
+    chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
+    if not chosen:
+        return dumps_indented({"blocks": []}), False
+    key = _blocks_text_key(q.agent, q.session_hours, q.breakdown)
+    version = ledger.version()
+    settled = _settled_texts(ledger, key, version)
+    fresh = False
+    parts: list[str] = []
+    for b in chosen:
+        text = None if b.is_active else settled.get((b.start_ms, b.is_gap))
+        if text is None:
+            # one level in: the block's lines under `  "blocks": [`
+            text = dumps_indented(block_json(b, now_ms, limit, q.breakdown)).replace("\n", "\n    ")
+            if not b.is_active:
+                settled[b.start_ms, b.is_gap] = text
+                fresh = True
+        parts.append(text)
+    if fresh:
+        import json
+
+        rows = [[start, gap, text] for (start, gap), text in settled.items()]
+        ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
+    return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
+
+
+def _blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:
+    return f"blocks-json:{agent}:{session_hours!r}:{int(breakdown)}"
+
+
+def _settled_texts(ledger: Ledger, key: str, version: str) -> dict[tuple[int, bool], str]:
+    """The cached texts of inactive blocks, by (start, is_gap), at the ledger's ``version``.
+
+    An inactive block's JSON depends on nothing but the block (no burn rate,
+    projection or limit status), so any run at that version may reuse it;
+    whether a block is active is decided afresh each run.
+    """
+    from tmuxtok._fastjson import loads
+
+    got = ledger.cache_lookup(key)
+    if got is None or got[0] != version:
+        return {}
+    try:
+        rows = loads(got[1].decode())
+        return {(int(start), bool(gap)): str(text) for start, gap, text in rows}
+    except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
+        return {}
+
+
+def _chosen_blocks(
+    ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo
+) -> tuple[list[bm.Block], int | None]:
+    """The blocks a query shows, in its order, and its token limit."""
     full = not q.active or q.token_limit == "max"
     # --active needs only the blocks after the last week's first long gap: a
     # fresh cache serves them, a stale one is not rebuilt for so few.
@@ -437,5 +553,33 @@ def blocks_report(
         chosen.append(b)
     if q.order == "desc":
         chosen.reverse()
-    data = {"blocks": [block_json(b, now_ms, limit, q.breakdown) for b in chosen]}
-    return data, chosen
+    return chosen, limit
+
+
+def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -> bool:
+    """Build the caches a report's first run after an ingest would otherwise build.
+
+    Every agent's blocks (``blocks``, the daemon's limit estimate), the
+    quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
+    ``--since``/``--until``), the plain ``daily`` report in ``tz`` (the
+    configured zone) and the plain ``blocks --json``'s block texts: after a
+    cold ingest of a year of history these take seconds to build, which the
+    ingest (``scan``, the daemon) spends instead of the user's first report.
+    After a small change each is brought up to date from the earliest time it
+    touched, so it costs little.
+    Returns False (nothing built) when the caches already match the ledger.
+    """
+    version = ledger.version()
+    agents = ledger.agents()
+    keys = [blocks_key(a, session_hours) for a in agents]
+    keys.append(grouped_key(None, None, BUCKET_MS))
+    keys.append(_period_cache_key("daily", None, tz, None, None, "asc", 6))
+    keys.append(_blocks_text_key(PRIMARY, session_hours, False))
+    if all(ledger.cache_version(k) == version for k in keys):
+        return False
+    for agent in agents:
+        all_blocks(ledger, agent, now_ms, session_hours)
+    ledger.grouped("bucket", None, None, None, BUCKET_MS)
+    period_report(ledger, "daily", agent=None, tz=tz)
+    blocks_json_text(ledger, BlocksQuery(agent=PRIMARY, session_hours=session_hours), now_ms, tz)
+    return True

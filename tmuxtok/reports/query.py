@@ -95,6 +95,10 @@ def recent_entries(ledger: Ledger, agent: str, now_ms: int, session_hours: float
 BLOCKS_CACHE_VERSION = 2
 
 
+def blocks_key(agent: str, session_hours: float) -> str:
+    return f"blocks:{BLOCKS_CACHE_VERSION}:{agent}:{session_hours!r}"
+
+
 def all_blocks(
     ledger: Ledger, agent: str, now_ms: int, session_hours: float, build: bool = True
 ) -> list[bm.Block] | None:
@@ -109,7 +113,7 @@ def all_blocks(
     cuts every dependency on what came before. With ``build=False`` a stale
     cache gives None instead.
     """
-    key = f"blocks:{BLOCKS_CACHE_VERSION}:{agent}:{session_hours!r}"
+    key = blocks_key(agent, session_hours)
     span = session_hours * bm.HOUR_MS
     version = ledger.version()
     got = ledger.cache_lookup(key)
@@ -132,10 +136,14 @@ def all_blocks(
             after = ledger.last_gap(agent, earliest - 1, span)  # both sides untouched
             k = next((i for i, b in enumerate(old) if not b.is_gap and b.first_ms == after), None)
             if after is not None and k is not None:
-                tail = bm.build_blocks(entries(ledger, agent, after), now_ms, session_hours)
+                tail = ledger.fold_entries(
+                    agent, after, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
+                )
                 blocks = old[:k] + tail
     if blocks is None:
-        blocks = bm.build_blocks(entries(ledger, agent), now_ms, session_hours)
+        blocks = ledger.fold_entries(
+            agent, None, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
+        )
     frozen = _freeze_blocks(blocks)
     if frozen is not None:
         ledger.cache_put(key, version, frozen)
