@@ -90,6 +90,14 @@ CREATE TABLE IF NOT EXISTS export_dead(
   value REAL, body BLOB, status INTEGER, reason TEXT NOT NULL, at REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS export_state(
   sink TEXT NOT NULL, k TEXT NOT NULL, v TEXT NOT NULL, PRIMARY KEY(sink, k));
+CREATE TABLE IF NOT EXISTS cloud_usage(
+  source TEXT NOT NULL, account TEXT NOT NULL, hour_ms INTEGER NOT NULL, model TEXT NOT NULL,
+  user TEXT NOT NULL, input INTEGER NOT NULL, output INTEGER NOT NULL,
+  cache_create INTEGER NOT NULL, cache_read INTEGER NOT NULL, requests INTEGER NOT NULL,
+  cost_usd REAL, PRIMARY KEY(source, account, hour_ms, model, user));
+CREATE TABLE IF NOT EXISTS cloud_polls(
+  source TEXT NOT NULL, account TEXT NOT NULL, watermark_ms INTEGER, last_success REAL,
+  last_attempt REAL, last_error TEXT, PRIMARY KEY(source, account));
 INSERT OR IGNORE INTO meta VALUES('data_version', '0');
 CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN
   UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
@@ -99,8 +107,10 @@ CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
 
 # The export_* tables are the exporter's outbox (``tmuxtok.ingest.outbox``):
 # samples are stored there before they are sent, so a retry after a crash
-# sends the same bytes. Added without a schema bump: an older tmuxtok opens
-# the ledger and leaves them alone, and ``ledger rebuild`` keeps them.
+# sends the same bytes. The cloud_* tables hold what cloud accounts reported
+# (``tmuxtok.ingest.cloud``): no log can give it back. Both were added without
+# a schema bump: an older tmuxtok opens the ledger and leaves them alone, and
+# ``ledger rebuild`` keeps them.
 
 _SCHEMA += "".join(f"{ddl};\n" for ddl in REPORT_INDEXES.values())
 
@@ -131,6 +141,8 @@ _OBJECTS = {
     "export_outbox",
     "export_dead",
     "export_state",
+    "cloud_usage",
+    "cloud_polls",
     "events_time",
     "events_unpriced",
     "events_session",
