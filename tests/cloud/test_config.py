@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import tmuxtok
+from tests.support.config import write_config
 from tmuxtok.config import ConfigError, parse
+from tmuxtok.errors import BAD_CONFIG
 
 P = Path("/cfg/config.toml")
 
@@ -53,3 +56,10 @@ def test_bad_sources_settings_are_one_line(sources: dict[str, object], words: st
     with pytest.raises(ConfigError, match=r"^/cfg/config\.toml: ") as e:
         parse({"sources": sources}, P)
     assert words in str(e.value) and "\n" not in str(e.value)
+
+
+def test_a_bad_sources_table_ends_a_command_with_its_line(isolated_home: Path) -> None:
+    write_config(isolated_home, "[sources.nope]\nx = 1\n")
+    res = tmuxtok("poll")
+    assert res.returncode == BAD_CONFIG, res.stderr
+    assert "sources.nope: unknown source" in res.stderr and "Traceback" not in res.stderr
