@@ -858,9 +858,39 @@ def poll_cmd(source: str | None, force: bool, as_json: bool) -> None:
     daemon (`tmuxtok watch`) polls on its own. These numbers are never added to
     the agents' logs: an agent billed through a cloud account is in both.
     """
-    from tmuxtok.ingest import poll_cli
+    from tmuxtok.config import load as load_config
+    from tmuxtok.errors import POLL_FAILED
+    from tmuxtok.ingest import refresh as store
+    from tmuxtok.ingest.poll import PollBusy, poll
+    from tmuxtok.ingest.poll_text import NotConfigured, as_dict, describe
 
-    sys.exit(poll_cli.run(source, force, as_json))
+    try:
+        cfg = load_config()
+        tables = cfg.sources.tables
+        if not tables:
+            raise NotConfigured(
+                f"no cloud account configured: add a [sources.<name>] table to {cfg.path} "
+                f"(sources: {', '.join(CLOUD_SOURCES)}), e.g. "
+                '[sources.bedrock] regions = ["us-east-1"]'
+            )
+        if source is not None and source not in tables:
+            raise NotConfigured(f"{source} is not configured: add [sources.{source}] to {cfg.path}")
+        results = poll(store.open_ledger(), cfg, {source} if source else None, force=force)
+    except PollBusy as e:  # the daemon's poll brings the same hours in: not a failure
+        if as_json:
+            emit_json({"busy": True, "polls": []})
+        else:
+            click.echo(f"tmuxtok: {e}", err=True)
+        return
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json({"busy": False, "polls": [as_dict(r) for r in results]})
+    else:
+        for r in results:
+            click.echo(describe(r), err=r.failed)
+    if any(r.failed for r in results):
+        sys.exit(POLL_FAILED)
 
 
 @cli.command()

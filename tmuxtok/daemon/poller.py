@@ -69,7 +69,7 @@ class Poller:
     def pass_once(self, ledger: Ledger) -> float:
         """One ``poll``; returns the seconds until some account is due again."""
         from tmuxtok.ingest.poll import FAILED, POLLED, SKIPPED, PollBusy, next_wait, poll
-        from tmuxtok.ingest.poll_cli import describe
+        from tmuxtok.ingest.poll_text import describe
         from tmuxtok.sources.cloud import polled_source
 
         try:
