@@ -70,10 +70,19 @@ def put(cw: Any, metric: str, model: str | None, hour_ms: int, minute: int, valu
     )
 
 
+def clear_of_the_hour(margin_s: float = 20) -> None:
+    """Wait for the next hour if this one ends within ``margin_s``: the tests compare
+    the hours they seed with the hour a poll ran in."""
+    left = HOUR_MS / 1000 - time.time() % (HOUR_MS / 1000)
+    if left < margin_s:
+        time.sleep(left + 0.5)
+
+
 def seed(cw: Any) -> dict[tuple[int, str], tuple[int, int, int, int, int]]:
     """Two models over three hours (two data points in one hour, cache metrics on
     one), plus series that must not count: the region's dimensionless totals and
     a ModelId broken down further. Returns (hour, model) → (in, out, cw, cr, req)."""
+    clear_of_the_hour()
     h = now_hour()
     put(cw, "InputTokenCount", SONNET, h - 2 * HOUR_MS, 5, 1000)
     put(cw, "InputTokenCount", SONNET, h - 2 * HOUR_MS, 40, 500)
@@ -251,6 +260,45 @@ def test_the_watermark_survives_a_sigkilled_poll(moto: Moto, isolated_home: Path
     write_config(isolated_home, good)  # the lock died with it: the next poll runs
     res = tmuxtok("poll", "--force", "--json", env=_env())
     assert json.loads(res.stdout)["polls"][0]["status"] == "ok", res.stdout
+
+
+def test_a_poll_killed_at_any_moment_stores_all_of_it_or_nothing(
+    moto: Moto, isolated_home: Path
+) -> None:
+    """SIGKILL at random moments of a first poll: the ledger holds either no hour and no
+    watermark, or every hour with its watermark; never some hours, never a watermark
+    without its hours."""
+    import random
+
+    expected = seed(cloudwatch(moto))
+    write_config(
+        isolated_home,
+        f'[sources.bedrock]\nregions = ["us-east-1"]\nendpoint_url = "{moto.url}"\n',
+    )
+    started = time.monotonic()
+    assert tmuxtok("poll", env=_env()).returncode == 0
+    whole = time.monotonic() - started  # a kill before this is somewhere inside a poll
+    rng = random.Random(17)
+    outcomes = set()
+    for _ in range(10):
+        for p in store.ledger_path().parent.glob("ledger.sqlite3*"):
+            p.unlink()
+        proc = spawn("poll", env=_env())
+        time.sleep(rng.uniform(0.3, 1.0) * whole)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+        if not store.ledger_path().exists():
+            outcomes.add("no ledger")
+            continue
+        states, rows = _states(), stored()
+        if states and states[0][0] is not None:
+            assert rows == expected, rows
+            assert states[0][0] == now_hour() + HOUR_MS
+            outcomes.add("all")
+        else:
+            assert rows == {}, rows
+            outcomes.add("nothing")
+    assert outcomes  # which ones depends on the machine's speed; each is checked above
 
 
 def _states() -> list[Any]:

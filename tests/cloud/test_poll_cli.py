@@ -48,3 +48,20 @@ def test_help_reads_well() -> None:
     assert res.returncode == 0
     assert "Fetch the cloud accounts' usage" in res.stdout
     assert "exit 50" in res.stdout and "never added to the" in res.stdout
+
+
+def test_ledger_rebuild_keeps_the_polled_hours(isolated_home: Path, roots: object) -> None:
+    from tmuxtok.ingest import refresh as store
+    from tmuxtok.ingest.cloud import cloud_rows, poll_states, store_poll
+    from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket
+
+    t0 = 1_764_806_400_000
+    ledger = store.open_ledger()
+    b = HourBucket(t0, "m", "", 5, 1, 0, 0, 1, None)
+    store_poll(ledger.conn, "bedrock", "us-east-1", t0, t0 + HOUR_MS, [b], t0 + HOUR_MS)
+    ledger.close()
+    res = tmuxtok("ledger", "rebuild", "--json")
+    assert res.returncode == 0, res.stderr
+    ledger = store.open_ledger()
+    assert [r.input for r in cloud_rows(ledger.conn)] == [5]
+    assert poll_states(ledger.conn)[0].watermark_ms == t0 + HOUR_MS
