@@ -411,3 +411,15 @@ def test_pages_are_followed_and_partial_data_fails_the_poll() -> None:
     cw = Paged(_page("PartialData", h, 1))
     with pytest.raises(PollError, match="PartialData"):
         bedrock.metric_data(cw, [q], h, h + 2 * HOUR_MS)
+
+
+def test_a_missing_profile_fails_the_poll_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_aws(monkeypatch, tmp_path)
+    table = {"regions": ["eu-west-1"], "profile": "work", "endpoint_url": "http://127.0.0.1:9"}
+    with pytest.raises(PollError) as e:
+        bedrock.SOURCE.fetch(table, "eu-west-1", 0, HOUR_MS)
+    assert str(e.value) == (
+        "eu-west-1: ProfileNotFound: The config profile (work) could not be found"
+    )

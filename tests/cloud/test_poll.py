@@ -9,9 +9,10 @@ import pytest
 from tests.cloud.scripted import T0, Scripted, bucket, registry
 from tmuxtok.config import Config, parse
 from tmuxtok.ingest.cloud import cloud_rows, poll_states
+from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.poll import CONFIG, FAILED, POLLED, SKIPPED, PollBusy, poll, poll_lock
-from tmuxtok.sources.cloud.base import HOUR_MS, PollError
+from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
 
 NOW = (T0 + 10 * HOUR_MS + 20 * 60_000) / 1000  # 10:20 UTC, epoch seconds
 
@@ -133,3 +134,12 @@ def test_ledger_rebuild_keeps_the_cloud_tables(ledger: Ledger) -> None:
     ledger.reset()
     assert len(cloud_rows(ledger.conn)) == 1
     assert poll_states(ledger.conn)[0].watermark_ms == T0 + 11 * HOUR_MS
+
+
+@pytest.mark.parametrize("answer", [[bucket(T0 + 10 * HOUR_MS)], PollError("HTTP 500")])
+def test_a_ledger_that_cannot_be_written_is_a_ledger_error(
+    ledger: Ledger, answer: list[HourBucket] | PollError
+) -> None:
+    ledger.conn.execute("PRAGMA query_only=1")  # every write fails, as on a read-only disk
+    with pytest.raises(LedgerError, match=r"^cannot write the ledger .*ledger\.sqlite3: "):
+        poll(ledger, config(), now=NOW, sources=registry(Scripted(answer)))

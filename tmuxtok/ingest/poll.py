@@ -20,12 +20,14 @@ import os
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok.errors import OK, TmuxtokError
 from tmuxtok.ingest.cloud import PollState, poll_states, store_failure, store_poll
+from tmuxtok.ingest.errors import LedgerError, write_error
 from tmuxtok.paths import open_private, private_dir, state_dir
-from tmuxtok.sources.cloud.base import HOUR_MS, PollError, floor_hour
+from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError, floor_hour
 
 if TYPE_CHECKING:
     import sqlite3
@@ -197,19 +199,58 @@ def _poll_one(
     lo, hi = poll_range(state, source.settle_s, backfill_days, int(now * 1000))
     try:
         buckets = source.fetch(table, account, lo, hi)
-        rows = store_poll(conn, name, account, lo, hi, buckets, watermark_ms=hi, now=now)
+        rows = _store(conn, name, account, lo, hi, buckets, now)
+    except LedgerError:
+        raise  # not the provider's fault, and nothing to record it in
     except PollError as e:
         msg = one_line(str(e)) or "failed"
         retry = now + e.retry_after if e.retry_after else None
-        store_failure(conn, name, account, msg, now=now, retry_at=retry)
+        _record(conn, name, account, msg, now, retry)
         return PollResult(name, account, FAILED, lo_ms=lo, hi_ms=hi, error=msg)
     except Exception as e:
         # A bug, or an SDK's error the source did not turn into a PollError:
         # its type only, as its text may hold anything (a signed URL, a key id).
         msg = f"unexpected {type(e).__name__} (a bug in the {name} source; please report it)"
-        store_failure(conn, name, account, msg, now=now)
+        _record(conn, name, account, msg, now, None)
         return PollResult(name, account, FAILED, lo_ms=lo, hi_ms=hi, error=msg)
     return PollResult(name, account, POLLED, rows=rows, lo_ms=lo, hi_ms=hi)
+
+
+def _store(
+    conn: sqlite3.Connection,
+    name: str,
+    account: str,
+    lo: int,
+    hi: int,
+    buckets: list[HourBucket],
+    now: float,
+) -> int:
+    """``store_poll``, its SQLite errors as one-line LedgerErrors (a full disk, a
+    ledger the daemon holds for longer than the busy timeout)."""
+    import sqlite3
+
+    try:
+        return store_poll(conn, name, account, lo, hi, buckets, watermark_ms=hi, now=now)
+    except sqlite3.Error as e:
+        raise write_error(Path(conn_path(conn)), e) from e
+
+
+def _record(
+    conn: sqlite3.Connection, name: str, account: str, msg: str, now: float, retry: float | None
+) -> None:
+    """``store_failure``, its SQLite errors as one-line LedgerErrors."""
+    import sqlite3
+
+    try:
+        store_failure(conn, name, account, msg, now=now, retry_at=retry)
+    except sqlite3.Error as e:
+        raise write_error(Path(conn_path(conn)), e) from e
+
+
+def conn_path(conn: sqlite3.Connection) -> str:
+    """The file of the ledger's main database (for error messages)."""
+    row = conn.execute("PRAGMA database_list").fetchone()
+    return str(row[2]) if row else "the ledger"
 
 
 def next_wait(results: list[PollResult], sources: Mapping[str, float], idle: float) -> float:
