@@ -134,7 +134,9 @@ def list_model_metrics(cw: Any) -> list[tuple[str, str]]:
 
     Series with no dimension (the region's totals) or with more dimensions
     (other breakdowns of the same tokens) are left out: added to the
-    per-model ones they would count the same tokens twice.
+    per-model ones they would count the same tokens twice. CloudWatch lists a
+    series only if it had data in the last two weeks: a ``backfill_days`` beyond
+    that misses models not used since.
     """
     found: set[tuple[str, str]] = set()
     pages = cw.get_paginator("list_metrics")
