@@ -143,3 +143,23 @@ def test_a_ledger_that_cannot_be_written_is_a_ledger_error(
     ledger.conn.execute("PRAGMA query_only=1")  # every write fails, as on a read-only disk
     with pytest.raises(LedgerError, match=r"^cannot write the ledger .*ledger\.sqlite3: "):
         poll(ledger, config(), now=NOW, sources=registry(Scripted(answer)))
+
+
+def test_the_lock_file_is_private_and_never_a_planted_link(ledger: Ledger, tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from tmuxtok.errors import PathError
+    from tmuxtok.paths import state_dir
+
+    poll(ledger, config(), now=NOW, sources=registry(Scripted([])))
+    lock = Path(state_dir()) / "poll.lock"
+    assert stat.S_IMODE(lock.stat().st_mode) == 0o600
+    assert stat.S_IMODE(lock.parent.stat().st_mode) == 0o700
+    lock.unlink()
+    target = tmp_path / "elsewhere"
+    target.write_text("")
+    lock.symlink_to(target)
+    with pytest.raises(PathError, match="symbolic link"):
+        poll(ledger, config(), now=NOW, force=True, sources=registry(Scripted([])))
+    assert os.path.islink(lock) and target.read_text() == ""
