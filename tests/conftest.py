@@ -20,6 +20,16 @@ _ISOLATED = (
     "TMUX_PANE",
     "TMUXTOK_CONFIG",
     "NO_COLOR",
+    # Never the user's AWS account: a test names its own (a moto server's fakes).
+    "AWS_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
 )
 
 

@@ -26,6 +26,7 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports import commands as reports
 from tmuxtok.reports.commands import Ctx, emit_json, fail
 from tmuxtok.sources import AGENTS, PRIMARY
+from tmuxtok.sources.cloud import CLOUD_SOURCES
 
 if TYPE_CHECKING:  # only annotations: commands that never scan skip the import
     from tmuxtok.ingest.scan import ScanStats
@@ -835,6 +836,61 @@ def prices_update(url: str | None, timeout: float, as_json: bool) -> None:
     from tmuxtok.reports import prices as report
 
     report.update(url, timeout, as_json)
+
+
+@cli.command("poll")
+@click.argument("source", required=False, type=click.Choice(CLOUD_SOURCES))
+@click.option("--force", is_flag=True, help="Poll even accounts polled a moment ago.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def poll_cmd(source: str | None, force: bool, as_json: bool) -> None:
+    """Fetch the cloud accounts' usage (config.toml's [sources.*]) into the ledger.
+
+    \b
+      tmuxtok poll              every configured account that is due
+      tmuxtok poll bedrock      only [sources.bedrock]'s regions
+      tmuxtok poll --force      even those polled less than their interval ago
+
+    Uses the network, and only for what config.toml names. Each account is
+    fetched from a little before its last poll up to this hour, and those hours
+    are replaced in the ledger (providers revise recent hours). One line per
+    account: rows stored and the hours they cover, or why not. A failed poll
+    stores nothing and keeps the hours and position it had (exit 50); the
+    daemon (`tmuxtok watch`) polls on its own. These numbers are never added to
+    the agents' logs: an agent billed through a cloud account is in both.
+    """
+    from tmuxtok.config import load as load_config
+    from tmuxtok.errors import POLL_FAILED
+    from tmuxtok.ingest import refresh as store
+    from tmuxtok.ingest.poll import PollBusy, poll
+    from tmuxtok.ingest.poll_text import NotConfigured, as_dict, describe
+
+    try:
+        cfg = load_config()
+        tables = cfg.sources.tables
+        if not tables:
+            raise NotConfigured(
+                f"no cloud account configured: add a [sources.<name>] table to {cfg.path} "
+                f"(sources: {', '.join(CLOUD_SOURCES)}), e.g. "
+                '[sources.bedrock] regions = ["us-east-1"]'
+            )
+        if source is not None and source not in tables:
+            raise NotConfigured(f"{source} is not configured: add [sources.{source}] to {cfg.path}")
+        results = poll(store.open_ledger(), cfg, {source} if source else None, force=force)
+    except PollBusy as e:  # the daemon's poll brings the same hours in: not a failure
+        if as_json:
+            emit_json({"busy": True, "polls": []})
+        else:
+            click.echo(f"tmuxtok: {e}", err=True)
+        return
+    except TmuxtokError as e:
+        fail(e, as_json)
+    if as_json:
+        emit_json({"busy": False, "polls": [as_dict(r) for r in results]})
+    else:
+        for r in results:
+            click.echo(describe(r), err=r.failed)
+    if any(r.failed for r in results):
+        sys.exit(POLL_FAILED)
 
 
 @cli.command()

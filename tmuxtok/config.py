@@ -147,6 +147,21 @@ class Panes(NamedTuple):
     tools: tuple[ScreenTool, ...] = ()
 
 
+class Sources(NamedTuple):
+    """``[sources]``: the cloud accounts ``tmuxtok poll`` reads (README "Cloud accounts").
+
+    Each ``[sources.<name>]`` table is kept as written: only the provider's
+    module knows its keys, and it validates them (``PolledSource.accounts``)
+    when it is polled, so config.toml loads without importing any SDK. A
+    source is enabled by having its table.
+    """
+
+    #: name → its table, in the registry's order.
+    tables: Mapping[str, Mapping[str, Any]] = _EMPTY
+    #: How far back the first poll of an account reaches.
+    backfill_days: float = 7.0
+
+
 class Config(NamedTuple):
     path: Path
     timezone: str | None = None
@@ -158,6 +173,7 @@ class Config(NamedTuple):
     export: Export = Export()
     #: None: no ``[panes]`` section, no pane is read.
     panes: Panes | None = None
+    sources: Sources = Sources()
 
 
 def config_path(env: Mapping[str, str] = os.environ) -> Path:
@@ -192,6 +208,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         "prices",
         "export",
         "panes",
+        "sources",
     }
     for key in data:
         if key not in known:
@@ -226,6 +243,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
         prices=_prices(data.get("prices", {}), path),
         export=_export(data.get("export", {}), path),
         panes=_panes(data["panes"], path) if "panes" in data else None,
+        sources=_sources(data.get("sources", {}), path),
     )
 
 
@@ -537,6 +555,32 @@ def _export(raw: Any, path: Path) -> Export:
         http=http,
         fleet=fleet,
     )
+
+
+def _sources(raw: Any, path: Path) -> Sources:
+    """``[sources]``: ``backfill_days`` and one raw table per cloud source."""
+    from tmuxtok.sources.cloud import CLOUD_SOURCES
+
+    where = f"{path}: sources"
+    example = '[sources.bedrock] regions = ["us-east-1"]'
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected tables like {example}")
+    tables: dict[str, Mapping[str, Any]] = {}
+    for key, value in raw.items():
+        if key == "backfill_days":
+            continue
+        if key not in CLOUD_SOURCES:
+            raise ConfigError(
+                f"{where}.{_key(key)}: unknown source (known: {', '.join(CLOUD_SOURCES)}; "
+                "and backfill_days)"
+            )
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}.{key}: expected a table like {example}")
+    for name in CLOUD_SOURCES:  # the registry's order, whatever the file's
+        if name in raw:
+            tables[name] = MappingProxyType(dict(raw[name]))
+    days = _number(raw, "backfill_days", where, Sources().backfill_days, 1, 366)
+    return Sources(tables=MappingProxyType(tables) if tables else _EMPTY, backfill_days=days)
 
 
 #: What a tool in ``[panes.tools.<name>]`` may set.

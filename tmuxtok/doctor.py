@@ -43,6 +43,7 @@ def collect(env: Mapping[str, str] = os.environ, integrity: bool = True) -> dict
         ("daemon", lambda: _daemon(env)),
         ("state", lambda: _state(env)),
         ("export", lambda: _export(env)),
+        ("cloud", lambda: _cloud(env)),
     ):
         try:
             out[key] = fn()
@@ -181,6 +182,67 @@ def _export(env: Mapping[str, str]) -> dict[str, Any]:
     return status.collect(cfg, env)
 
 
+def _cloud(env: Mapping[str, str]) -> dict[str, Any]:
+    """Each configured cloud account: its last success, watermark and last error.
+
+    The ledger is read as it is (read-only, never created); an account it does
+    not know yet was never polled.
+    """
+    import sqlite3
+    from datetime import UTC, datetime
+
+    from tmuxtok.config import ConfigError
+    from tmuxtok.config import load as load_config
+    from tmuxtok.ingest.cloud import PollState, poll_states
+    from tmuxtok.ingest.refresh import ledger_path
+    from tmuxtok.sources.cloud import polled_source
+
+    try:
+        tables = load_config(env).sources.tables
+    except ConfigError as e:
+        return {"error": str(e)}
+    states: dict[tuple[str, str], PollState] = {}
+    path = ledger_path(env)
+    if tables and path.is_file():
+        con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            states = {(s.source, s.account): s for s in poll_states(con)}
+        except sqlite3.Error:
+            states = {}  # a ledger from before cloud accounts: nothing polled yet
+        finally:
+            con.close()
+
+    def iso(seconds: float | None) -> str | None:
+        return None if seconds is None else datetime.fromtimestamp(seconds, UTC).isoformat()
+
+    accounts: list[dict[str, Any]] = []
+    for name, table in tables.items():
+        try:
+            names = polled_source(name).accounts(table)
+        except ValueError as e:
+            accounts.append({"source": name, "error": f"sources.{name}: {e}"})
+            continue
+        except ImportError as e:
+            accounts.append({"source": name, "error": f"not available in this tmuxtok ({e.name})"})
+            continue
+        for account in names:
+            st = states.get((name, account))
+            wm = st.watermark_ms if st else None
+            accounts.append(
+                {
+                    "source": name,
+                    "account": account,
+                    "lastSuccess": iso(st.last_success) if st else None,
+                    "lastAttempt": iso(st.last_attempt) if st else None,
+                    "watermarkMs": wm,
+                    "watermark": iso(wm / 1000) if wm is not None else None,
+                    "lastError": st.last_error if st else None,
+                    "retryAt": iso(st.retry_at) if st else None,
+                }
+            )
+    return {"configured": bool(tables), "accounts": accounts}
+
+
 def _last_line(path: Path) -> str | None:
     try:
         with open(path, "rb") as f:
@@ -271,7 +333,35 @@ def render(report: Mapping[str, Any]) -> str:
         lines.extend(f"  {line}" for line in status.render(export).splitlines())
     else:
         lines.append("export    not configured")
+    lines.extend(_render_cloud(report.get("cloud", {})))
     return "\n".join(lines)
+
+
+def _render_cloud(cloud: Mapping[str, Any]) -> list[str]:
+    if cloud.get("error"):
+        return [f"cloud     {cloud['error']}"]
+    if not cloud.get("configured"):
+        return ["cloud     not configured ([sources.<name>] in config.toml)"]
+    lines = ["cloud"]
+    for a in cloud.get("accounts", []):
+        who = f"{a['source']} {a.get('account', '')}".rstrip()
+        if "account" not in a:
+            lines.append(f"  {who}: {a['error']}")
+            continue
+        if a["lastSuccess"] is None:
+            said = "never polled successfully"
+        else:
+            ok, upto = _utc(a["lastSuccess"]), _utc(a["watermark"])
+            said = f"last success {ok}, hours stored up to {upto}"
+        if a["lastError"]:
+            said += f"; last error ({_utc(a['lastAttempt'])}): {a['lastError']}"
+        lines.append(f"  {who}: {said}")
+    return lines
+
+
+def _utc(iso: str | None) -> str:
+    """``2026-12-04T18:00:00+00:00`` as ``2026-12-04 18:00 UTC``."""
+    return "?" if iso is None else iso[:16].replace("T", " ") + " UTC"
 
 
 def _mib(n: int) -> str:

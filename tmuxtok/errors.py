@@ -23,6 +23,10 @@ BAD_CONFIG = 30
 #: ``prices update`` could not fetch the price file, or it was not one; the
 #: prices in use are unchanged.
 NOT_UPDATED = 40
+#: ``poll``: at least one cloud account could not be polled (its error is
+#: recorded; its stored hours and watermark are unchanged), or a
+#: ``[sources.<name>]`` table its source cannot use.
+POLL_FAILED = 50
 
 
 class TmuxtokError(Exception):

@@ -405,6 +405,7 @@ def run(opts: Options) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     exporters = None
+    poller = None
     try:
         config_error = None
         try:
@@ -427,6 +428,11 @@ def run(opts: Options) -> int:
             exporters.once()
         elif exporters is not None:
             exporters.start()
+        if cfg.sources.tables and not opts.once:
+            from tmuxtok.daemon.poller import Poller
+
+            poller = Poller(cfg, daemon.env)
+            poller.start()
         daemon.warm()
         if not opts.once:
             _loop(daemon, stop)
@@ -437,6 +443,8 @@ def run(opts: Options) -> int:
         log.exception("stopped by an error: %s", e)
         return 1
     finally:
+        if poller is not None:
+            poller.stop()
         if exporters is not None:
             exporters.stop()
         with contextlib.suppress(OSError):

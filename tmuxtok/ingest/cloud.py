@@ -50,6 +50,8 @@ class PollState(NamedTuple):
     last_success: float | None  # epoch seconds
     last_attempt: float | None
     last_error: str | None  # the last failed poll's message, cleared by a success
+    #: No poll before this (epoch seconds): the provider said when to come back (429).
+    retry_at: float | None = None
 
 
 def store_poll(
@@ -86,9 +88,10 @@ def store_poll(
         # Same key twice in one answer (a provider paging overlap): the last wins.
         conn.executemany("INSERT OR REPLACE INTO cloud_usage VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
         conn.execute(
-            "INSERT INTO cloud_polls VALUES (?,?,?,?,?,NULL) ON CONFLICT(source, account) DO "
+            "INSERT INTO cloud_polls(source, account, watermark_ms, last_success, last_attempt) "
+            "VALUES (?,?,?,?,?) ON CONFLICT(source, account) DO "
             "UPDATE SET watermark_ms=excluded.watermark_ms, last_success=excluded.last_success, "
-            "last_attempt=excluded.last_attempt, last_error=NULL",
+            "last_attempt=excluded.last_attempt, last_error=NULL, retry_at=NULL",
             (source, account, watermark_ms, at, at),
         )
         conn.execute("COMMIT")
@@ -99,20 +102,28 @@ def store_poll(
 
 
 def store_failure(
-    conn: sqlite3.Connection, source: str, account: str, error: str, now: float | None = None
+    conn: sqlite3.Connection,
+    source: str,
+    account: str,
+    error: str,
+    now: float | None = None,
+    retry_at: float | None = None,
 ) -> None:
-    """Record a failed poll: its message and time only; rows and watermark stay."""
+    """Record a failed poll: its message and time (and the provider's ``retry_at``,
+    epoch seconds, when it said when to come back) only; rows and watermark stay."""
     at = time.time() if now is None else now
     conn.execute(
-        "INSERT INTO cloud_polls VALUES (?,?,NULL,NULL,?,?) ON CONFLICT(source, account) DO "
-        "UPDATE SET last_attempt=excluded.last_attempt, last_error=excluded.last_error",
-        (source, account, at, error),
+        "INSERT INTO cloud_polls(source, account, last_attempt, last_error, retry_at) "
+        "VALUES (?,?,?,?,?) ON CONFLICT(source, account) DO "
+        "UPDATE SET last_attempt=excluded.last_attempt, last_error=excluded.last_error, "
+        "retry_at=excluded.retry_at",
+        (source, account, at, error, retry_at),
     )
 
 
 def poll_states(conn: sqlite3.Connection, source: str | None = None) -> list[PollState]:
     q = (
-        "SELECT source, account, watermark_ms, last_success, last_attempt, last_error "
+        "SELECT source, account, watermark_ms, last_success, last_attempt, last_error, retry_at "
         "FROM cloud_polls"
     )
     args: tuple[str, ...] = ()

@@ -97,7 +97,7 @@ CREATE TABLE IF NOT EXISTS cloud_usage(
   cost_usd REAL, PRIMARY KEY(source, account, hour_ms, model, user));
 CREATE TABLE IF NOT EXISTS cloud_polls(
   source TEXT NOT NULL, account TEXT NOT NULL, watermark_ms INTEGER, last_success REAL,
-  last_attempt REAL, last_error TEXT, PRIMARY KEY(source, account));
+  last_attempt REAL, last_error TEXT, retry_at REAL, PRIMARY KEY(source, account));
 INSERT OR IGNORE INTO meta VALUES('data_version', '0');
 CREATE TRIGGER IF NOT EXISTS events_updated AFTER UPDATE ON events BEGIN
   UPDATE meta SET v = CAST(v AS INTEGER) + 1 WHERE k = 'data_version'; END;
