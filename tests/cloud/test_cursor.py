@@ -184,3 +184,17 @@ def test_accounts_checks_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CURSOR_ADMIN_KEY")
     with pytest.raises(ValueError, match="CURSOR_ADMIN_KEY"):
         SOURCE.accounts({})
+
+
+def test_an_event_seen_on_two_pages_counts_once(waits: list[float]) -> None:
+    # A new event while paging pushes the last of page 1 onto page 2 as well.
+    e = event(T0 + 5, "m", "u", 1, 1)
+    pages = {1: [event(T0 + 9, "m", "u", 2, 2), e], 2: [e, event(T0 + 1, "m", "u", 4, 4)]}
+
+    def handler(call: Call) -> Any:
+        n = call.body["page"]
+        return 200, {}, {"usageEvents": pages[n], "pagination": {"hasNextPage": n < 2}}
+
+    with serve(handler) as api:
+        (b,) = SOURCE.fetch(cfg(api.url), "team", T0, T0 + HOUR_MS)
+    assert (b.input, b.requests) == (7, 3)
