@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import socket
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -125,3 +127,25 @@ def test_count_takes_google_int64_strings_and_refuses_junk() -> None:
         http.count("12.5", "x", "t")
     with pytest.raises(PollError):
         http.count(True, "x", "t")
+
+
+def test_an_answer_cut_short_is_retried_then_given_up(waits: list[float]) -> None:
+    cut = (200, {"Content-Length": "5000"}, b'{"data": [')  # then the connection closes
+    with serve(lambda c: cut) as api, pytest.raises(PollError, match="cut short"):
+        client(api.url).get("/x")
+    assert len(api.calls) == 4
+
+
+def test_a_key_file_that_is_a_fifo_is_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "key"
+    os.mkfifo(fifo, 0o600)
+    with pytest.raises(PollError, match="not a regular file"):
+        http.read_key({"api_key_file": str(fifo)}, "X", "t")
+
+
+def test_a_key_file_through_a_symlink_is_read(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.write_text(" the-key\n")
+    real.chmod(0o600)
+    (tmp_path / "link").symlink_to(real)
+    assert http.read_key({"api_key_file": str(tmp_path / "link")}, "X", "t") == "the-key"

@@ -20,6 +20,7 @@ used at once, and it is never stored.
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import re
@@ -133,7 +134,8 @@ def read_key(cfg: Mapping[str, Any], default_env: str, where: str) -> str:
         return value
     path = Path(str(file)).expanduser()
     try:
-        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        # O_NONBLOCK: a FIFO put there must not hang the poll (refused below).
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as e:
         raise PollError(f"{where}: cannot open {path}: {e.strerror or e}") from None
     try:
@@ -271,6 +273,9 @@ class Client:
                         f"{self.label + ': ' if self.label else ''}the answer from {self.host} "
                         f"is over {self.max_bytes} bytes; refused"
                     )
+                declared = r.headers.get("Content-Length", "")
+                if declared.isdigit() and len(data) < int(declared):
+                    return None, None, b"", "the connection closed mid-answer (cut short)"
                 return int(r.status), None, data, ""
         except urllib.error.HTTPError as e:
             try:
@@ -279,8 +284,9 @@ class Client:
                 raw = b""
             after = _retry_after(e.headers.get("Retry-After")) if e.headers else None
             return int(e.code), after, b"", _refusal_text(raw, self.secrets)
-        except (urllib.error.URLError, OSError, ValueError) as e:
-            reason = getattr(e, "reason", None) or e
+        except (urllib.error.URLError, OSError, ValueError, http.client.HTTPException) as e:
+            # HTTPException: the connection closed mid-answer (IncompleteRead).
+            reason = getattr(e, "reason", None) or type(e).__name__
             return None, None, b"", _refusal_text(str(reason).encode(), self.secrets)
 
 
