@@ -149,3 +149,12 @@ def test_a_key_file_through_a_symlink_is_read(tmp_path: Path) -> None:
     real.chmod(0o600)
     (tmp_path / "link").symlink_to(real)
     assert http.read_key({"api_key_file": str(tmp_path / "link")}, "X", "t") == "the-key"
+
+
+@pytest.mark.parametrize("name", ["anthropic", "openai", "cursor", "vertex"])
+def test_each_http_source_is_in_the_registry(name: str) -> None:
+    from tmuxtok.sources.cloud import polled_source
+
+    source = polled_source(name)
+    assert source.name == name
+    assert 0 < source.settle_s <= 6 * 3600 and source.min_interval_s >= 60
