@@ -30,6 +30,13 @@ _ISOLATED = (
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
     "AWS_ENDPOINT_URL",
+    # Nor its providers' admin keys and Google credentials.
+    "ANTHROPIC_ADMIN_KEY",
+    "OPENAI_ADMIN_KEY",
+    "CURSOR_ADMIN_KEY",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "CLOUDSDK_CONFIG",
 )
 
 

@@ -1,0 +1,171 @@
+"""The OpenAI Usage API's completions report, polled from a real local server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.cloud.fake_api import Call, error, record_waits, serve
+from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+from tmuxtok.sources.cloud.openai import SOURCE
+
+T0 = 1_764_806_400_000  # 2025-12-04T00:00:00Z
+KEY = "sk-admin-test-secret"
+
+
+def result(model: str, inp: int, out: int, cached: int = 0, req: int = 1) -> Any:
+    return {
+        "object": "organization.usage.completions.result",
+        "input_tokens": inp,
+        "output_tokens": out,
+        "input_cached_tokens": cached,
+        "input_audio_tokens": 0,
+        "output_audio_tokens": 0,
+        "num_model_requests": req,
+        "project_id": None,
+        "user_id": None,
+        "api_key_id": None,
+        "model": model,
+        "batch": None,
+    }
+
+
+def bucket(hour: int, *results: Any) -> Any:
+    start = (T0 + hour * HOUR_MS) // 1000
+    return {"object": "bucket", "start_time": start, "end_time": start + 3600,
+            "results": list(results)}  # fmt: skip
+
+
+HOURS = [
+    bucket(0, result("gpt-4.1-2025-04-14", 1000, 50, cached=800, req=5)),
+    bucket(1),
+    bucket(2, result("gpt-4.1-2025-04-14", 10, 5, req=2), result("o3-2025-04-16", 3, 4)),
+]
+
+
+def usage_api(hours: list[Any] = HOURS, per_page: int = 2, fail_page: int | None = None) -> Any:
+    def handler(call: Call) -> Any:
+        if call.path != "/v1/organization/usage/completions":
+            return error(404, "no such path")
+        if call.headers.get("authorization") != f"Bearer {KEY}":
+            return error(401, "Incorrect API key provided")
+        n = int(call.q("page") or 0)
+        if n == fail_page:
+            return error(502, "bad gateway")
+        more = (n + 1) * per_page < len(hours)
+        return (
+            200,
+            {},
+            {
+                "object": "page",
+                "data": hours[n * per_page : (n + 1) * per_page],
+                "has_more": more,
+                "next_page": str(n + 1) if more else None,
+            },
+        )
+
+    return handler
+
+
+@pytest.fixture
+def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    return record_waits(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", KEY)
+
+
+def cfg(url: str, **kw: Any) -> dict[str, Any]:
+    return {"base_url": url, **kw}
+
+
+def test_pages_are_joined_and_cached_input_is_not_counted_twice() -> None:
+    with serve(usage_api()) as api:
+        got = SOURCE.fetch(cfg(api.url), "organization", T0, T0 + 3 * HOUR_MS)
+    assert got == [
+        HourBucket(T0, "gpt-4.1-2025-04-14", "", 200, 50, 0, 800, 5, None),
+        HourBucket(T0 + 2 * HOUR_MS, "gpt-4.1-2025-04-14", "", 10, 5, 0, 0, 2, None),
+        HourBucket(T0 + 2 * HOUR_MS, "o3-2025-04-16", "", 3, 4, 0, 0, 1, None),
+    ]
+    first, second = api.calls
+    assert first.q("start_time") == str(T0 // 1000)
+    assert first.q("end_time") == str(T0 // 1000 + 3 * 3600)
+    assert first.q("bucket_width") == "1h" and first.q("group_by") == "model"
+    assert first.q("page") is None and second.q("page") == "1"
+
+
+def test_a_wrong_key_is_refused_at_once_and_never_shown(
+    monkeypatch: pytest.MonkeyPatch, waits: list[float]
+) -> None:
+    monkeypatch.setenv("OPENAI_ADMIN_KEY", "sk-admin-wrong")
+    with serve(usage_api()) as api, pytest.raises(PollError) as e:
+        SOURCE.fetch(cfg(api.url), "organization", T0, T0 + HOUR_MS)
+    assert "HTTP 401" in str(e.value) and "sk-admin" not in str(e.value)
+    assert len(api.calls) == 1 and waits == []
+
+
+def test_a_429_is_waited_out_as_retry_after_says(waits: list[float]) -> None:
+    with serve(usage_api()) as api:
+        api.script[1] = error(429, "slow down", Retry_After="3")
+        got = SOURCE.fetch(cfg(api.url), "organization", T0, T0 + 3 * HOUR_MS)
+    assert waits == [3.0] and len(got) == 3
+    assert [c.q("page") for c in api.calls] == [None, "1", "1"]
+
+
+def test_5xx_is_retried_with_backoff_then_given_up(waits: list[float]) -> None:
+    with serve(usage_api(fail_page=0)) as api, pytest.raises(PollError, match="HTTP 502"):
+        SOURCE.fetch(cfg(api.url), "organization", T0, T0 + 3 * HOUR_MS)
+    assert waits == [1.0, 2.0, 4.0] and len(api.calls) == 4
+
+
+def test_a_failure_on_page_two_returns_nothing(waits: list[float]) -> None:
+    with serve(usage_api(fail_page=1)) as api, pytest.raises(PollError):
+        SOURCE.fetch(cfg(api.url), "organization", T0, T0 + 3 * HOUR_MS)
+    assert api.calls[0].q("page") is None and api.calls[-1].q("page") == "1"
+
+
+def test_hours_outside_the_range_are_dropped() -> None:
+    hours = [
+        bucket(-1, result("m", 5, 5)),
+        bucket(0, result("m", 1, 1)),
+        bucket(1, result("m", 9, 9)),
+    ]
+    with serve(usage_api(hours, per_page=10)) as api:
+        got = SOURCE.fetch(cfg(api.url), "organization", T0, T0 + HOUR_MS)
+    assert [(b.hour_ms, b.input) for b in got] == [(T0, 1)]
+
+
+def test_a_day_bucket_is_a_poll_error() -> None:
+    day = {**bucket(0, result("m", 1, 1)), "start_time": T0 // 1000 + 1800}
+    with serve(usage_api([day], per_page=10)) as api, pytest.raises(PollError, match="hour"):
+        SOURCE.fetch(cfg(api.url), "organization", T0, T0 + HOUR_MS)
+
+
+def test_the_key_can_come_from_a_private_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("OPENAI_ADMIN_KEY")
+    f = tmp_path / "key"
+    f.write_text(KEY)
+    f.chmod(0o600)
+    with serve(usage_api()) as api:
+        c = cfg(api.url, api_key_file=str(f))
+        assert SOURCE.accounts(c) == ["organization"]
+        assert len(SOURCE.fetch(c, "organization", T0, T0 + 3 * HOUR_MS)) == 3
+    f.chmod(0o640)
+    with pytest.raises(PollError, match="readable by others"):
+        SOURCE.fetch(c, "organization", T0, T0 + 3 * HOUR_MS)
+
+
+def test_accounts_checks_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="bucket_width"):
+        SOURCE.accounts({"bucket_width": "1d"})
+    with pytest.raises(ValueError, match="not both"):
+        SOURCE.accounts({"api_key_env": "X", "api_key_file": "/x"})
+    monkeypatch.delenv("OPENAI_ADMIN_KEY")
+    with pytest.raises(ValueError, match="OPENAI_ADMIN_KEY"):
+        SOURCE.accounts({})

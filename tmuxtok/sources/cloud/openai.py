@@ -1,0 +1,117 @@
+"""The OpenAI API organisation's usage, from the Usage API's completions report.
+
+``GET /v1/organization/usage/completions`` with ``bucket_width=1h`` and
+``group_by=model`` answers hour buckets (``data[].start_time``, unix seconds)
+of results per model, paged by ``has_more`` / ``next_page``.
+
+``input_tokens`` *includes* ``input_cached_tokens``, so the cached part is
+taken out of input and counted as cache reads: adding both would count the
+cached prompt twice. The report has no cache-write count (OpenAI caches
+without a write charge); ``num_model_requests`` is the requests.
+
+Cost stays None: the costs report (``/v1/organization/costs``) is per day
+only, and a day's dollars spread over hours would be invented. Needs an
+Admin key (``sk-admin-…``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from tmuxtok.sources.cloud import http
+from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+
+NAME = "openai"
+KEY_ENV = "OPENAI_ADMIN_KEY"
+BASE_URL = "https://api.openai.com"
+PATH = "/v1/organization/usage/completions"
+#: The most hour buckets one page may hold (the API's maximum for 1h).
+PAGE_HOURS = 168
+
+
+class OpenAISource:
+    name = NAME
+    settle_s = 3 * 3600
+    min_interval_s = 300
+
+    def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
+        http.check_table(cfg, http.COMMON_KEYS, f"sources.{NAME}")
+        http.check_key_source(cfg, KEY_ENV, f"sources.{NAME}")
+        return [http.account(cfg, "organization")]
+
+    def fetch(
+        self, cfg: Mapping[str, Any], account: str, start_ms: int, end_ms: int
+    ) -> list[HourBucket]:
+        where = f"{NAME}/{account}"
+        http.check_range(start_ms, end_ms, where)
+        key = http.read_key(cfg, KEY_ENV, where)
+        client = http.Client(
+            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
+            {"Authorization": f"Bearer {key}"},
+            secrets=(key,),
+            timeout_s=http.timeout_s(cfg),
+            label=where,
+        )
+        out: list[HourBucket] = []
+
+        def page(cursor: str | None) -> str | None:
+            params = [
+                ("start_time", str(start_ms // 1000)),
+                ("end_time", str(end_ms // 1000)),
+                ("bucket_width", "1h"),
+                ("group_by", "model"),
+                ("limit", str(PAGE_HOURS)),
+            ]
+            if cursor is not None:
+                params.append(("page", cursor))
+            doc = client.get(PATH, params)
+            out.extend(_buckets(doc, start_ms, end_ms, where))
+            if not doc.get("has_more"):
+                return None
+            nxt = doc.get("next_page")
+            if not isinstance(nxt, str) or not nxt:
+                raise PollError(f"{where}: has_more without a next_page")
+            return nxt
+
+        http.all_pages(page, where)
+        return http.merge(out)
+
+
+def _buckets(doc: Any, start_ms: int, end_ms: int, where: str) -> list[HourBucket]:
+    """The page's hours in ``[start_ms, end_ms)`` that had usage."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+        raise PollError(f"{where}: the usage report has no data list")
+    out = []
+    for bucket in doc["data"]:
+        if not isinstance(bucket, dict):
+            raise PollError(f"{where}: a bucket is not an object")
+        hour = http.count(bucket.get("start_time"), "start_time", where) * 1000
+        if hour % HOUR_MS:
+            raise PollError(f"{where}: a bucket starts off the hour; not an hourly report")
+        if not start_ms <= hour < end_ms:
+            continue
+        for r in bucket.get("results") or []:
+            if not isinstance(r, dict):
+                raise PollError(f"{where}: a result is not an object")
+            total_in = http.count(r.get("input_tokens"), "input", where)
+            cached = http.count(r.get("input_cached_tokens"), "cached input", where)
+            if cached > total_in:
+                raise PollError(f"{where}: more cached input than input; unknown report shape")
+            b = HourBucket(
+                hour_ms=hour,
+                model=str(r.get("model") or "unknown"),
+                user="",
+                input=total_in - cached,
+                output=http.count(r.get("output_tokens"), "output", where),
+                cache_create=0,
+                cache_read=cached,
+                requests=http.count(r.get("num_model_requests"), "requests", where),
+                cost_usd=None,
+            )
+            if b.input or b.output or b.cache_read or b.requests:
+                out.append(b)
+    return out
+
+
+SOURCE = OpenAISource()
