@@ -49,9 +49,10 @@ from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 from tmuxtok.sources import logged_cost_wins
 
-#: Page cache of a large ingest (``Ledger.bulk``); about the size of the
-#: ledger that 1 GiB of logs makes.
-BULK_CACHE_KIB = 48 << 10
+#: Page cache of a large ingest (``Ledger.bulk``): more than the ledger 1 GiB
+#: of logs makes (~20 MiB). 48 MiB made a 10 GiB load no faster and took its
+#: processes together past 150 MiB.
+BULK_CACHE_KIB = 32 << 10
 _T = TypeVar("_T")
 #: Paths per ``IN (...)`` query, well below SQLite's bound on parameters.
 _IN_CHUNK = 500
