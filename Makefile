@@ -73,8 +73,13 @@ format: $(STAMP)
 	$(BIN)/ruff format tmuxtok tests bench
 	$(BIN)/ruff check --fix tmuxtok tests bench
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+bench: $(STAMP) ccusage
+	$(BIN)/python -m bench --days 365
+
+# A year of history at 1, 4 and 10 GiB (~16 GiB of disk, ~25 minutes), ccusage side by side.
+bench-scale: $(STAMP) ccusage
+	$(BIN)/python -m bench --mb 1024 4096 10240 --days 365 --runs 3 --evicted \
+	  --idle-seconds 30 --live-seconds 30
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .cache
