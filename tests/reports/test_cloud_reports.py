@@ -12,44 +12,23 @@ from pathlib import Path
 
 import pytest
 
+from tests.support import cloudrows
 from tests.support.cli import invoke, json_of, tmuxtok
+from tests.support.cloudrows import BEDROCK_ID, seed, sonnet4_usd
 from tests.support.logfmt import claude_assistant, claude_file
-from tmuxtok.ingest.cloud import store_poll
-from tmuxtok.ingest.refresh import open_ledger
 from tmuxtok.reports.fast_argv import fast_argv
 from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket
 
 # 2026-01-08T00:00:00Z; New York is UTC-5 in January.
 DAY0 = 1_767_830_400_000
-BEDROCK_ID = "us.anthropic.claude-sonnet-4-20250514-v1:0"
 
 
 def hour(h: int) -> int:
     return DAY0 + h * HOUR_MS
 
 
-def bucket(
-    h: int,
-    model: str = BEDROCK_ID,
-    inp: int = 1000,
-    out: int = 100,
-    cc: int = 0,
-    cr: int = 0,
-    cost: float | None = None,
-    user: str = "",
-) -> HourBucket:
-    return HourBucket(hour(h), model, user, inp, out, cc, cr, 3, cost)
-
-
-def seed(source: str, account: str, buckets: list[HourBucket]) -> None:
-    """Store ``buckets`` as one poll of (source, account) would, in the CLI's ledger."""
-    ledger = open_ledger()
-    try:
-        lo = min(b.hour_ms for b in buckets)
-        hi = max(b.hour_ms for b in buckets) + HOUR_MS
-        store_poll(ledger.conn, source, account, lo, hi, buckets, hi)
-    finally:
-        ledger.close()
+def bucket(h: int, model: str = BEDROCK_ID, cost: float | None = None, **kw: int) -> HourBucket:
+    return cloudrows.bucket(hour(h), model, cost=cost, **kw)
 
 
 def write_logs(root: Path) -> None:
@@ -57,10 +36,6 @@ def write_logs(root: Path) -> None:
         claude_assistant("2026-01-09T15:00:00.000Z", "msg-1", "claude-sonnet-4-20250514", 100, 50)
         + claude_assistant("2026-01-09T16:00:00.000Z", "msg-2", "claude-sonnet-4-20250514", 200, 60)
     )
-
-
-def sonnet4_usd(inp: int, out: int, cc: int = 0, cr: int = 0) -> float:
-    return (inp * 3 + out * 15 + cc * 3.75 + cr * 0.3) / 1e6
 
 
 def test_cloud_days_are_folded_in_the_report_zone(roots: tuple[Path, Path]) -> None:

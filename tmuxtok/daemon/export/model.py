@@ -76,6 +76,36 @@ FAMILIES = {
 }
 
 
+#: The cloud accounts' series (``export.cloud``): names of their own, never mixed
+#: into the families above (issue 17: the same calls can be in the logs too).
+CLOUD_TOKENS = "tmuxtok_cloud_tokens_total"
+CLOUD_COST = "tmuxtok_cloud_cost_usd_total"
+CLOUD_REQUESTS = "tmuxtok_cloud_requests_total"
+CLOUD_UNPRICED = "tmuxtok_cloud_unpriced_tokens_total"
+CLOUD_LAST_POLL = "tmuxtok_cloud_last_poll_success_timestamp_seconds"
+
+CLOUD_FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            CLOUD_TOKENS,
+            "counter",
+            "Cloud account tokens by type, as the provider reports them (never add to "
+            "tmuxtok_tokens_total: the same calls can be in both).",
+        ),
+        Family(CLOUD_COST, "counter", "Cloud account cost in USD (the provider's, else priced)."),
+        Family(CLOUD_REQUESTS, "counter", "Cloud account requests (0 where not reported)."),
+        Family(CLOUD_UNPRICED, "counter", "Cloud account tokens with no known cost."),
+        Family(
+            CLOUD_LAST_POLL, "gauge", "When a cloud account was last polled successfully (epoch s)."
+        ),
+    )
+}
+
+#: Every family a transport may meet, for the exposition's and remote write's metadata.
+ALL_FAMILIES = {**FAMILIES, **CLOUD_FAMILIES}
+
+
 class Identity(NamedTuple):
     """The labels every series of this machine carries."""
 
