@@ -9,6 +9,12 @@ Codex's input without its cached part).
 
 A series is a sorted tuple of label pairs, ``__name__`` first; its text key
 (``key``) is what the outbox stores.
+
+The polled cloud accounts have families of their own (``CLOUD_FAMILIES``,
+built in ``export.cloud``), never a ``source`` label on the families above:
+those are the agents' logs and stay labelled as they always were, so users'
+dashboards and alerts keep working and no query adds a provider's numbers to
+the logs' (the same calls can be in both).
 """
 
 from __future__ import annotations
