@@ -87,8 +87,20 @@ def from_prometheus_option(f: Callable[..., Any]) -> Callable[..., Any]:
     )(f)
 
 
+def source_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    return click.option(
+        "--source",
+        type=click.Choice(["logs", "cloud", "all"]),
+        default="logs",
+        show_default=True,
+        help="The agents' logs, the polled cloud accounts, or both side by side "
+        "(never summed: the same calls can be in both).",
+    )(f)
+
+
 @cli.command()
 @common_report_options
+@source_option
 @from_prometheus_option
 def daily(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per day."""
@@ -100,6 +112,7 @@ def daily(from_prometheus: str | None, **kw: Any) -> None:
 
 @cli.command()
 @common_report_options
+@source_option
 @click.option(
     "--start-of-week", type=click.Choice(reports.WEEKDAYS), default="sunday", show_default=True
 )
@@ -110,6 +123,7 @@ def weekly(**kw: Any) -> None:
 
 @cli.command()
 @common_report_options
+@source_option
 @from_prometheus_option
 def monthly(from_prometheus: str | None, **kw: Any) -> None:
     """Usage and cost per month."""
@@ -130,11 +144,17 @@ def _fleet(
     order: str,
     breakdown: bool,
     as_csv: bool = False,
+    source: str = "logs",
 ) -> None:
     """The fleet view: the report's shape, from every host's counters in Prometheus.
 
     Credentials and the timeout come from [export.fleet] when it is configured.
+    It reads the log-derived series only: ``--source`` other than logs is refused.
     """
+    if source != "logs":
+        from tmuxtok.reports.query import ReportError
+
+        fail(ReportError("--from-prometheus reads the agents' logs' series: no --source"), as_json)
     from tmuxtok.config import load as load_config
     from tmuxtok.daemon.export import fleet
     from tmuxtok.reports.query import parse_day, resolve_tz

@@ -297,6 +297,33 @@ def drop(
         _put_state(conn, sink, state)
 
 
+def high_water(
+    conn: sqlite3.Connection, sink: str, values: Mapping[str, float], now_ms: int
+) -> dict[str, float]:
+    """``values`` (series key → counter value), each raised to the highest ever
+    returned for its key under ``sink`` (and every key returned before), stored.
+
+    A counter whose source is revised downwards (a cloud provider settling an
+    hour) stays flat until the truth passes it, instead of dropping, which
+    Prometheus reads as a reset and counts the whole value again. For the
+    pull, where no outbox holds them.
+    """
+    with _txn(conn):
+        known = dict(
+            conn.execute(
+                "SELECT key, value FROM export_series WHERE sink=? AND value IS NOT NULL", (sink,)
+            ).fetchall()
+        )
+        # A series whose hours were all revised away keeps its last value too.
+        out = {**known, **{k: max(v, known.get(k, v)) for k, v in values.items()}}
+        conn.executemany(
+            "INSERT INTO export_series(sink, key, value, ts_ms) VALUES(?,?,?,?) "
+            "ON CONFLICT(sink, key) DO UPDATE SET value=excluded.value, ts_ms=excluded.ts_ms",
+            [(sink, k, v, now_ms) for k, v in out.items() if known.get(k) != v],
+        )
+    return out
+
+
 def put_state(conn: sqlite3.Connection, sink: str, values: Mapping[str, Any]) -> None:
     with _txn(conn):
         _put_state(conn, sink, values)

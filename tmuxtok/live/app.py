@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import tzinfo
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,13 +22,23 @@ from typing import Any
 from rich.console import Console, RenderableType
 from rich.live import Live
 
-from tmuxtok.live.model import Facts, FleetLine, ViewOptions, agents_to_show, as_dict
+from tmuxtok.live.model import (
+    CloudToday,
+    Facts,
+    FleetLine,
+    ViewOptions,
+    agents_to_show,
+    as_dict,
+)
 from tmuxtok.live.widgets.dashboard import view
 
 #: How often the loop stats the state file (redraws happen only on change or tick).
 POLL_SECONDS = 0.2
 #: The estimated cap (largest past block) is recomputed from the ledger this often.
 ESTIMATE_SECONDS = 300
+#: How often the cloud accounts' hours are read from the ledger: polls land an
+#: hour's numbers at a time, and late, so once a minute is plenty.
+CLOUD_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +289,8 @@ class _Panel:
         self.began = time.monotonic()
         self.interactive = False
         self.fleet: _Fleet | None = None
+        self.cloud: CloudToday | None = None
+        self.next_cloud = 0.0
 
     def poll(self, now: float) -> bool:
         """Bring the data up to date; True if the picture may have changed."""
@@ -285,6 +298,10 @@ class _Panel:
             self.ingest.tick()
             self.next_ingest = now + 1.0
         changed = self.source.poll()
+        if now >= self.next_cloud:
+            cloud = _cloud_today(self.vopts.tz, now)
+            changed = changed or cloud != self.cloud
+            self.cloud, self.next_cloud = cloud, now + CLOUD_SECONDS
         if self.source.data is not None and now >= self.next_estimate:
             self.estimates = self._estimates(self.source.data, now)
             self.next_estimate = now + ESTIMATE_SECONDS
@@ -325,6 +342,7 @@ class _Panel:
             interactive=self.interactive,
             config_error=error if isinstance(error, str) else None,
             fleet=self.fleet.line if self.fleet is not None else None,
+            cloud=self.cloud,
         )
 
     def frame(self, now: float) -> RenderableType:
@@ -379,6 +397,36 @@ class _Fleet:
                     return
 
         threading.Thread(target=run, name="tmuxtok-fleet", daemon=True).start()
+
+
+def _cloud_today(tz: tzinfo, now: float) -> CloudToday | None:
+    """Today's cloud hours in ``tz``, priced as ``daily --source cloud`` prices them;
+    None when the ledger cannot be read now (the widget waits for the next try)."""
+    import sqlite3
+    from datetime import datetime
+
+    from tmuxtok.errors import TmuxtokError
+    from tmuxtok.ingest import refresh as store
+    from tmuxtok.ingest.errors import LedgerError
+    from tmuxtok.live.model import cloud_today
+    from tmuxtok.model import pricing
+    from tmuxtok.reports.cloud import cloud_group_rows
+
+    day = datetime.fromtimestamp(now, tz).date()
+    try:
+        prices: pricing.PriceTable | None = pricing.load()
+    except (pricing.PriceConfigError, OSError):
+        prices = None  # the providers' own costs still show; the rest is unpriced
+    try:
+        ledger = store.open_ledger()
+    except (TmuxtokError, LedgerError, sqlite3.Error, OSError):
+        return None
+    try:
+        return cloud_today(cloud_group_rows(ledger, prices, tz=tz, since=day, until=day))
+    except (LedgerError, sqlite3.Error):
+        return None
+    finally:
+        ledger.close()
 
 
 def _largest_blocks(agents: Sequence[str], now: float, session_hours: float) -> dict[str, int]:

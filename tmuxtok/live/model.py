@@ -3,10 +3,10 @@ instant, derived from the state file and the clock; nothing here draws."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tmuxtok.line.fields import block_active
 from tmuxtok.line.fields import number as _num
@@ -14,6 +14,9 @@ from tmuxtok.live.format import short
 from tmuxtok.model import limits as lm
 from tmuxtok.model.rules import indicator_level, js_round, project
 from tmuxtok.sources import AGENTS
+
+if TYPE_CHECKING:
+    from tmuxtok.ingest.ledger import GroupRow
 
 # --------------------------------------------------------------------------- options
 
@@ -46,6 +49,8 @@ class Facts:
     config_error: str | None = None
     #: With [export.fleet]: today's usage of every host, from Prometheus.
     fleet: FleetLine | None = None
+    #: Today's usage of the polled cloud accounts: shown apart, never in the agents' sums.
+    cloud: CloudToday | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +60,63 @@ class FleetLine:
     hosts: Mapping[str, tuple[int, float]] = field(default_factory=dict)
     at: float | None = None
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CloudAccount:
+    """One cloud account's usage today. ``cost`` None: nothing of it could be priced."""
+
+    source: str  # the cloud source's name (``bedrock``), see ``sources.cloud``
+    account: str
+    tokens: int
+    cost: float | None
+    unpriced: int
+    requests: int
+
+
+@dataclass(frozen=True, slots=True)
+class CloudToday:
+    """Today's usage of every polled cloud account, as ``daily --source cloud`` has it.
+
+    Kept apart from the agents' views (issue 17): Claude Code on Bedrock or
+    Vertex logs locally too, so adding these to the agents' numbers would
+    count the same calls twice.
+    """
+
+    accounts: tuple[CloudAccount, ...] = ()
+    #: The end of the newest hour stored (epoch s): providers report hours late.
+    through: float | None = None
+
+
+def cloud_today(rows: Iterable[GroupRow]) -> CloudToday:
+    """Sum today's hours (``reports.cloud.cloud_group_rows``: priced, one per hour and
+    model) per (source, account), in ``sources.cloud``'s order then by account."""
+    from tmuxtok.sources.cloud import CLOUD_SOURCES
+
+    sums: dict[tuple[str, str], list[int]] = {}
+    through = None
+    for r in rows:
+        s = sums.setdefault((r.agent, r.project or ""), [0, 0, 0, 0])
+        s[0] += r.total
+        s[1] += r.cost
+        s[2] += r.unpriced
+        s[3] += r.entries
+        through = max(through or 0, r.last_ms + 1)
+    order = {name: i for i, name in enumerate(CLOUD_SOURCES)}
+    accounts = tuple(
+        CloudAccount(
+            source=src,
+            account=acct,
+            tokens=tok,
+            cost=None if unpriced >= tok and tok else cost_n / 1e9,
+            unpriced=unpriced,
+            requests=req,
+        )
+        for (src, acct), (tok, cost_n, unpriced, req) in sorted(
+            sums.items(), key=lambda kv: (order.get(kv[0][0], len(order)), kv[0])
+        )
+    )
+    return CloudToday(accounts, None if through is None else through / 1000)
 
 
 # --------------------------------------------------------------------------- derived values

@@ -29,6 +29,8 @@ WEEKDAYS = ["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", 
 PERIODS = ("daily", "weekly", "monthly")
 #: What ``session --by`` ranks by.
 RANK_BY = ("cost", "tokens")
+#: What ``daily|weekly|monthly --source`` picks (``reports.cloud``): logs is the default.
+SOURCES = ("logs", "cloud", "all")
 
 
 def echo(text: str, err: bool = False) -> None:
@@ -159,12 +161,26 @@ def period(
     breakdown: bool = False,
     start_of_week: str = "sunday",
     as_csv: bool = False,
+    source: str = "logs",
 ) -> None:
+    """``source`` is ``logs`` (the agents' logs: ccusage's report, byte for byte),
+    ``cloud`` (the polled accounts) or ``all`` (both, apart: ``reports.cloud``)."""
     from tmuxtok.reports import ccusage_json as report
 
     _formats(as_json, as_csv)
+    if as_csv and source != "logs":
+        from tmuxtok.reports.query import ReportError
+
+        fail(ReportError("--csv is for --source logs (the agents' logs) only"))
+    if source != "logs" and agent != "all":
+        from tmuxtok.reports.query import ReportError
+
+        fail(ReportError("--agent selects an agent's logs: use it with --source logs"), as_json)
     ctx = Ctx(as_json, timezone)
     week_start = WEEKDAYS.index(start_of_week)
+    if source != "logs":
+        _cloud_period(ctx, period, source, since, until, order, week_start, breakdown)
+        return
     try:
         selected = _range(ctx, agent, since, until)
         if as_csv:
@@ -186,6 +202,55 @@ def period(
         data,
         bool(data[period]),
         lambda t: t.period_table(data, period, report.PERIODS[period], breakdown),
+    )
+
+
+def _cloud_period(
+    ctx: Ctx,
+    period: str,
+    source: str,
+    since: str | None,
+    until: str | None,
+    order: str,
+    week_start: int,
+    breakdown: bool,
+) -> None:
+    """``--source cloud|all``: the polled accounts' report, alone or beside the logs'."""
+    from tmuxtok.model import pricing
+    from tmuxtok.reports import ccusage_json as report
+    from tmuxtok.reports import cloud
+
+    try:
+        selected = _range(ctx, "all", since, until)
+        del selected["agent"]
+        prices = pricing.load()
+        clouds = cloud.cloud_period_report(
+            ctx.ledger, period, prices, **selected, order=order, week_start=week_start
+        )
+        logs = (
+            report.period_report(
+                ctx.ledger, period, agent=None, **selected, order=order, week_start=week_start
+            )
+            if source == "all"
+            else None
+        )
+    except TmuxtokError as e:
+        fail(e, ctx.as_json)
+    label = report.PERIODS[period]
+    if logs is None:
+        show(
+            ctx,
+            clouds,
+            bool(clouds[period]),
+            lambda t: t.cloud_period_table(clouds, period, label, breakdown),
+            "cloud account usage",
+        )
+        return
+    show(
+        ctx,
+        cloud.all_report(logs, clouds),
+        bool(logs[period] or clouds[period]),
+        lambda t: t.period_tables(logs, clouds, period, label, breakdown),
     )
 
 

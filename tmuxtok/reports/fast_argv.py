@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from tmuxtok.reports import commands
-from tmuxtok.reports.commands import PERIODS, RANK_BY, WEEKDAYS
+from tmuxtok.reports.commands import PERIODS, RANK_BY, SOURCES, WEEKDAYS
 from tmuxtok.sources import AGENTS
 
 #: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
@@ -32,10 +32,12 @@ _COMMON: _Spec = {
     "-b": ("breakdown", "flag"),
 }
 _SPEND: _Spec = {**_COMMON, "--agent": ("agent", (*AGENTS, "all")), "--csv": ("as_csv", "flag")}
+#: daily/weekly/monthly also take ``--source`` (``reports.cloud``): commands.period reads it.
+_PERIOD: _Spec = {**_SPEND, "--source": ("source", SOURCES)}
 SPECS: dict[str, _Spec] = {
-    "daily": _SPEND,
-    "monthly": _SPEND,
-    "weekly": {**_SPEND, "--start-of-week": ("start_of_week", tuple(WEEKDAYS))},
+    "daily": _PERIOD,
+    "monthly": _PERIOD,
+    "weekly": {**_PERIOD, "--start-of-week": ("start_of_week", tuple(WEEKDAYS))},
     "session": {**_SPEND, "--top": ("top", "count"), "--by": ("by", RANK_BY)},
     "scan": {"--json": ("as_json", "flag"), "--quiet": ("quiet", "flag"), "-q": ("quiet", "flag")},
     "blocks": {

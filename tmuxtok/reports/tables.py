@@ -48,9 +48,11 @@ def _approx_note(n: int) -> str:
     return f"{APPROX} approximate: includes {lines} read off a terminal"
 
 
-def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool) -> Table:
-    title = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
-    t = _table(f"{title} usage")
+def period_table(
+    data: dict[str, Any], period: str, label: str, breakdown: bool, title: str | None = None
+) -> Table:
+    name = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
+    t = _table(title or f"{name} usage")
     t.add_column(label.capitalize(), no_wrap=True)
     t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
     for name, _ in _TOKEN_COLS:
@@ -91,6 +93,68 @@ def period_table(data: dict[str, Any], period: str, label: str, breakdown: bool)
         Text(approx(num(tot["totalTokens"]), tot), style="bold"),
     )
     return t
+
+
+def cloud_period_table(
+    data: dict[str, Any], period: str, label: str, breakdown: bool, title: str | None = None
+) -> Table:
+    """``--source cloud``: one row per period × cloud source × account."""
+    name = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
+    t = _table(title or f"Cloud accounts · {name.lower()} usage")
+    t.add_column(label.capitalize(), no_wrap=True)
+    # The account where the logs' table has its models (which go beneath it):
+    # the same width, so the two tables of --source all line up in 80 columns.
+    t.add_column("Account · models", overflow="fold", min_width=10, ratio=1)
+    for col, _ in _TOKEN_COLS:
+        t.add_column(col, justify="right", no_wrap=True)
+    t.add_column("Cost", justify="right", no_wrap=True)
+    for row in data[period]:
+        who = Text(printable(f"{row['sourceName']} · {row['account']}"))
+        for m in row["modelsUsed"]:
+            who.append_text(Text("\n" + _cloud_model(m), style="dim"))
+        t.add_row(
+            row[label],
+            who,
+            *(num(row[k]) for _, k in _TOKEN_COLS),
+            money(_cost_or_unknown(row), row["unpricedTokens"]),
+        )
+        if breakdown:
+            for m in row["modelBreakdowns"]:
+                total = sum(m[k] for _, k in _TOKEN_COLS[:4])
+                t.add_row(
+                    "",
+                    Text("└ " + _cloud_model(m["modelName"]), style="dim"),
+                    *(Text(num(m[k]), style="dim") for k in _BREAKDOWN_KEYS),
+                    Text(num(total), style="dim"),
+                    Text(money(m["cost"]), style="dim"),
+                )
+    tot = data["totals"]
+    _total_row(t, tot, "", *(Text(num(tot[k]), style="bold") for _, k in _TOKEN_COLS))
+    return t
+
+
+def _cloud_model(model: str) -> str:
+    """A provider's model id shown as its price-table name (``us.anthropic.claude-
+    sonnet-4-…-v1:0`` → ``sonnet-4``); the JSON keeps the id as reported."""
+    from tmuxtok.sources.cloud.base import normalise_model
+
+    return model_label(normalise_model(model))
+
+
+_BREAKDOWN_KEYS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens")
+
+
+def period_tables(
+    logs: dict[str, Any], cloud: dict[str, Any], period: str, label: str, breakdown: bool
+) -> Group:
+    """``--source all``: the local agents' table, then the cloud accounts' beneath it,
+    each with its own total (the same calls may be in both: never one sum)."""
+    parts: list[RenderableType] = [
+        period_table(logs, period, label, breakdown, title="Local agents"),
+        Text(""),
+        cloud_period_table(cloud, period, label, breakdown, title="Cloud accounts"),
+    ]
+    return Group(*parts)
 
 
 def hosts_table(hosts: list[dict[str, Any]], source: str) -> Table:

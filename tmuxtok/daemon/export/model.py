@@ -9,6 +9,12 @@ Codex's input without its cached part).
 
 A series is a sorted tuple of label pairs, ``__name__`` first; its text key
 (``key``) is what the outbox stores.
+
+The polled cloud accounts have families of their own (``CLOUD_FAMILIES``,
+built in ``export.cloud``), never a ``source`` label on the families above:
+those are the agents' logs and stay labelled as they always were, so users'
+dashboards and alerts keep working and no query adds a provider's numbers to
+the logs' (the same calls can be in both).
 """
 
 from __future__ import annotations
@@ -74,6 +80,36 @@ FAMILIES = {
         Family(LAST_SUCCESS, "gauge", "When the exporter last delivered samples (epoch seconds)."),
     )
 }
+
+
+#: The cloud accounts' series (``export.cloud``): names of their own, never mixed
+#: into the families above (issue 17: the same calls can be in the logs too).
+CLOUD_TOKENS = "tmuxtok_cloud_tokens_total"
+CLOUD_COST = "tmuxtok_cloud_cost_usd_total"
+CLOUD_REQUESTS = "tmuxtok_cloud_requests_total"
+CLOUD_UNPRICED = "tmuxtok_cloud_unpriced_tokens_total"
+CLOUD_LAST_POLL = "tmuxtok_cloud_last_poll_success_timestamp_seconds"
+
+CLOUD_FAMILIES = {
+    f.name: f
+    for f in (
+        Family(
+            CLOUD_TOKENS,
+            "counter",
+            "Cloud account tokens by type, as the provider reports them (never add to "
+            "tmuxtok_tokens_total: the same calls can be in both).",
+        ),
+        Family(CLOUD_COST, "counter", "Cloud account cost in USD (the provider's, else priced)."),
+        Family(CLOUD_REQUESTS, "counter", "Cloud account requests (0 where not reported)."),
+        Family(CLOUD_UNPRICED, "counter", "Cloud account tokens with no known cost."),
+        Family(
+            CLOUD_LAST_POLL, "gauge", "When a cloud account was last polled successfully (epoch s)."
+        ),
+    )
+}
+
+#: Every family a transport may meet, for the exposition's and remote write's metadata.
+ALL_FAMILIES = {**FAMILIES, **CLOUD_FAMILIES}
 
 
 class Identity(NamedTuple):

@@ -15,7 +15,7 @@ from typing import Any
 
 from tmuxtok.config import Config
 from tmuxtok.daemon.export import DEFAULT_LISTEN, ExportError
-from tmuxtok.daemon.export.model import FAMILIES, Series, counters, gauges, identity
+from tmuxtok.daemon.export.model import ALL_FAMILIES, Series, counters, gauges, identity
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.outbox import cumulative
 
@@ -45,14 +45,16 @@ def published_state(ledger: Ledger, cfg: Config, now: float) -> dict[str, Any]:
 
 def snapshot(ledger: Ledger, cfg: Config, now: float) -> list[Series]:
     """Every series at ``now``: counters from the ledger, gauges from the state."""
+    from tmuxtok.daemon.export.cloud import pull_series
     from tmuxtok.ingest.outbox import state as sink_state
 
     ident = identity(cfg.export)
     _, sums = next(cumulative(ledger.conn, int(now * 1000), 1, 1, ident.project_label))
     last = sink_state(ledger.conn, "remote_write").get("last_success")
-    return counters(sums, ident) + gauges(
+    logs = counters(sums, ident) + gauges(
         published_state(ledger, cfg, now), now, ident, float(last) if last else None
     )
+    return logs + pull_series(ledger.conn, int(now * 1000), ident)
 
 
 class Collector:
@@ -76,7 +78,7 @@ class Collector:
         by_name: dict[str, list[Series]] = {}
         for s in snapshot(self.ledger, self.cfg, time.time()):
             by_name.setdefault(s.name, []).append(s)
-        for name, family in FAMILIES.items():
+        for name, family in ALL_FAMILIES.items():
             series = by_name.get(name)
             if not series:
                 continue

@@ -21,7 +21,7 @@ import struct
 from collections.abc import Sequence
 
 from tmuxtok import __version__
-from tmuxtok.daemon.export.model import FAMILIES, Labels
+from tmuxtok.daemon.export.model import ALL_FAMILIES, Labels
 
 #: The spec's headers (the version header says 1.0 as "0.1.0", as Prometheus sends it).
 HEADERS = {
@@ -74,7 +74,7 @@ def encode(samples: Sequence[tuple[Labels, int, float]], metadata: bool = True) 
         out += _bytes(1, bytes(series))
         names.add(labels[0][1])
     for name in sorted(names) if metadata else ():
-        family = FAMILIES.get(name)
+        family = ALL_FAMILIES.get(name)
         if family is None:
             continue
         meta = _varint(1 << 3) + _varint(_METRIC_TYPE[family.kind])

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from tmuxtok.config import Config, RemoteWrite
-from tmuxtok.daemon.export import ExportError
+from tmuxtok.daemon.export import ExportError, cloud
 from tmuxtok.daemon.export import http as transport
 from tmuxtok.daemon.export.model import Identity, counters, gauges, identity, parse_key
 from tmuxtok.daemon.export.sink import Sink
@@ -88,11 +88,18 @@ class RemoteWriteSink(Sink):
         last_success = float(st["last_success"]) if "last_success" in st else None
         ticks = []
         n = (latest - first) // step + 1
-        for local, sums in outbox.cumulative(
-            conn, first - offset, step, n, self.ident.project_label
+        locals_ = [first - offset + k * step for k in range(n)]
+        # The cloud accounts' counters go beside the logs' (export.cloud): series
+        # of their own, held at their highest by enqueue_samples when revised down.
+        clouds = cloud.cloud_cumulative(conn, locals_, cloud.prices_or_none())
+        for (local, sums), (_, csums) in zip(
+            outbox.cumulative(conn, first - offset, step, n, self.ident.project_label),
+            clouds,
+            strict=True,
         ):
             tick = local + offset
             cs = [Sample(s.key, tick, s.value) for s in counters(sums, self.ident)]
+            cs += [Sample(s.key, tick, s.value) for s in cloud.cloud_counters(csums, self.ident)]
             gs: list[Sample] = []
             if tick == latest:
                 state = self.state()
@@ -100,6 +107,7 @@ class RemoteWriteSink(Sink):
                     Sample(g.key, tick, g.value)
                     for g in gauges(state, server_now - skew, self.ident, last_success)
                 ]
+                gs += [Sample(g.key, tick, g.value) for g in cloud.cloud_gauges(conn, self.ident)]
             ticks.append((tick, cs, gs))
         previous = int(st["last_tick"]) if "last_tick" in st else None
         return outbox.enqueue_samples(conn, self.name, ticks, {"last_tick": latest}, previous, step)

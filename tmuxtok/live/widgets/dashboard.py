@@ -12,6 +12,7 @@ from rich.text import Text
 from tmuxtok.live.format import DEMO_LABEL, Fmt
 from tmuxtok.live.model import AgentView, Facts, ViewOptions, agents_to_show, derive
 from tmuxtok.live.widgets.agent_panel import agent_panel
+from tmuxtok.live.widgets.cloud import cloud_compact, cloud_panel
 from tmuxtok.live.widgets.compact import compact_agent_view
 from tmuxtok.live.widgets.footer import footer_view
 
@@ -61,6 +62,9 @@ class Dashboard:
                 yield compact_agent_view(v, f, self.opts, width)
             else:
                 yield agent_panel(v, f, self.opts)
+        cloud = self.facts.cloud
+        if cloud is not None and cloud.accounts:  # its own widget, never in the agents' sums
+            yield cloud_compact(cloud, f) if compact else cloud_panel(cloud, f)
         yield footer_view(views, f, self.facts, compact)
 
 
