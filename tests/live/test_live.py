@@ -104,6 +104,22 @@ def opts(**kw: Any) -> live.ViewOptions:
     return live.ViewOptions(tz=UTC, **kw)
 
 
+def clock(at: datetime, now: float) -> str:
+    """The panel's clock for ``at`` in UTC: a weekday goes before it when it falls on
+    another day than ``now``, as when a block that began at 20:00 resets at 01:00."""
+    text = f"{at.astimezone(UTC):%H:%M}"
+    return (
+        text
+        if at.astimezone(UTC).date() == datetime.fromtimestamp(now, UTC).date()
+        else f"{at.astimezone(UTC):%a} {text}"
+    )
+
+
+#: A clock on the panel: ``01:00`` today, ``Sat 01:00`` on another day.
+CLOCK_24 = r"(?:[A-Z][a-z]{2} )?\d{2}:\d{2}"
+CLOCK_12 = r"(?:[A-Z][a-z]{2} )?\d{1,2}:\d{2} [AP]M"
+
+
 # --------------------------------------------------------------------------- numbers
 
 
@@ -149,7 +165,7 @@ def test_panel_numbers_equal_blocks_active_json(roots: tuple[Path, Path]) -> Non
     ):
         assert shown in text, (shown, text)
     end = datetime.fromisoformat(ref["endTime"].replace("Z", "+00:00"))
-    assert f"resets {end:%H:%M} (estimated)" in text
+    assert f"resets {clock(end, now_ms / 1000)} (estimated)" in text
     assert re.search(r"in \d+h \d{2}m \d{2}s", text)
 
 
@@ -211,7 +227,7 @@ def test_codex_official_limits_and_window(roots: tuple[Path, Path]) -> None:
     assert v.limit is not None and v.limit.kind == "official" and v.limit.pct == 42.0
     text = render(live.view(state, now, opts()), 100)
     assert "Codex" in text and "Claude Code" not in text  # all = every agent with data
-    assert f"resets {datetime.fromtimestamp(resets, UTC):%H:%M} (official)" in text
+    assert f"resets {clock(datetime.fromtimestamp(resets, UTC), now)} (official)" in text
     assert "42% of the official 5h limit" in text
     assert "5h 42%" in text and "weekly 91%" in text
     # The state's window is the official one; the projection still matches the report.
@@ -290,7 +306,7 @@ def test_once_prints_one_frame_without_a_daemon(roots: tuple[Path, Path]) -> Non
     assert res.returncode == 0, res.stderr
     assert "\x1b[" not in res.stdout  # not a terminal: plain text
     assert "Claude Code" in res.stdout and "tok/min" in res.stdout
-    assert re.search(r"resets \d{1,2}:\d{2} [AP]M", res.stdout)
+    assert re.search(rf"resets {CLOCK_12}", res.stdout), res.stdout
     assert "in-process ingest" in res.stdout
     assert tmuxtok("watch", "--running").returncode == 1  # --once left nothing running
 
@@ -404,7 +420,7 @@ def test_live_in_a_tmux_pane(
 
     first = wait_for(tokens_shown)
     text = pane.screen()
-    assert re.search(r"resets \d{2}:\d{2} \(estimated\) · in \d+h \d{2}m \d{2}s", text), text
+    assert re.search(rf"resets {CLOCK_24} \(estimated\) · in \d+h \d{{2}}m \d{{2}}s", text), text
     assert re.search(r"[\d,]+ tok/min", text), text
     assert re.search(r"Projection\s+[\d,]+ tokens · \$\d+\.\d{2} by", text), text
     assert re.search(r"daemon pid \d+", text), text  # it started one
