@@ -24,7 +24,7 @@ class Call:
     path: str
     query: dict[str, list[str]]
     headers: dict[str, str]  # lower-cased names
-    body: Any
+    body: Any  # JSON, or a form's fields (name → values)
 
     def q(self, name: str) -> str | None:
         values = self.query.get(name)
@@ -55,12 +55,15 @@ def serve(handler: Handler) -> Iterator[FakeApi]:
             n = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(n) if n else b""
             parts = urlsplit(self.path)
+            form = (self.headers.get("Content-Type") or "").startswith(
+                "application/x-www-form-urlencoded"
+            )
             call = Call(
                 self.command,
                 parts.path,
                 parse_qs(parts.query),
                 {k.lower(): v for k, v in self.headers.items()},
-                json.loads(raw) if raw else None,
+                (parse_qs(raw.decode()) if form else json.loads(raw)) if raw else None,
             )
             with lock:
                 index = len(api.calls)

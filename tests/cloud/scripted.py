@@ -20,6 +20,7 @@ class Scripted:
     name = "cursor"
     settle_s = 3600
     min_interval_s = 300
+    range_align_ms = HOUR_MS
 
     def __init__(self, *answers: list[HourBucket] | BaseException) -> None:
         self.answers = list(answers)

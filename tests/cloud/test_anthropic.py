@@ -9,7 +9,7 @@ import pytest
 
 from tests.cloud.fake_api import Call, error, record_waits, serve
 from tmuxtok.sources.cloud.anthropic import SOURCE
-from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+from tmuxtok.sources.cloud.base import DAY_MS, HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.http import rfc3339
 
 T0 = 1_764_806_400_000  # 2025-12-04T00:00:00Z
@@ -84,7 +84,55 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cfg(url: str, **kw: Any) -> dict[str, Any]:
-    return {"base_url": url, **kw}
+    """The table, costs off unless asked: most tests here are about the usage report."""
+    return {"base_url": url, "costs": False, **kw}
+
+
+def cost(model: str | None, cents: str, cost_type: str = "tokens", currency: str = "USD") -> Any:
+    """One result of the cost report grouped by description: cents as a decimal string."""
+    return {
+        "currency": currency,
+        "amount": cents,
+        "workspace_id": None,
+        "description": f"{model} usage" if model else cost_type,
+        "cost_type": cost_type,
+        "context_window": "0-200k" if model else None,
+        "model": model,
+        "service_tier": "standard" if model else None,
+        "token_type": "output_tokens" if model else None,
+    }
+
+
+def day_bucket(day: int, *results: Any) -> Any:
+    return {
+        "starting_at": rfc3339(T0 + day * DAY_MS),
+        "ending_at": rfc3339(T0 + (day + 1) * DAY_MS),
+        "results": list(results),
+    }
+
+
+def billing_api(hours: list[Any], days: list[Any], per_page: int = 1) -> Any:
+    """Both reports: the usage report in one page, the cost report ``per_page`` days a page."""
+    usage = usage_api(hours, per_page=len(hours) or 1)
+
+    def handler(call: Call) -> Any:
+        if call.path != "/v1/organizations/cost_report":
+            return usage(call)
+        if call.headers.get("x-api-key") != KEY:
+            return error(401, "invalid x-api-key")
+        n = int((call.q("page") or "page_0").removeprefix("page_"))
+        more = (n + 1) * per_page < len(days)
+        return (
+            200,
+            {},
+            {
+                "data": days[n * per_page : (n + 1) * per_page],
+                "has_more": more,
+                "next_page": f"page_{n + 1}" if more else None,
+            },
+        )
+
+    return handler
 
 
 def test_pages_are_joined_and_tokens_map_without_double_counting() -> None:
@@ -193,3 +241,73 @@ def test_accounts_checks_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
         SOURCE.accounts({})
     monkeypatch.setenv("MY_KEY", KEY)
     assert SOURCE.accounts({"api_key_env": "MY_KEY"}) == ["organization"]
+
+
+# -- the cost report: the bill wins over the price table ------------------------------
+
+
+def test_a_days_bill_is_laid_on_its_hours_and_sums_to_the_cent() -> None:
+    sonnet, opus = "claude-sonnet-4-20250514", "claude-opus-4-20250514"
+    hours = [
+        bucket(0, result(sonnet, 100, 20, read=400)),  # weight 100 + 100 + 40 = 240
+        bucket(5, result(sonnet, 10, 2)),  # weight 20
+        bucket(6, result(opus, 7, 3)),
+        bucket(24, result(sonnet, 1, 1)),  # the next day: no bill yet
+    ]
+    days = [
+        day_bucket(0, cost(sonnet, "1000"), cost(sonnet, "300"), cost(opus, "77.5")),
+        day_bucket(0, cost(None, "20", cost_type="web_search")),  # a second page, same day
+    ]
+    with serve(billing_api(hours, days)) as api:
+        got = SOURCE.fetch(cfg(api.url, costs=True), "organization", T0, T0 + 25 * HOUR_MS)
+    by = {(b.hour_ms, b.model): b for b in got}
+    assert by[(T0, sonnet)].cost_usd == pytest.approx(13.0 * 240 / 260)
+    assert by[(T0 + 5 * HOUR_MS, sonnet)].cost_usd == pytest.approx(13.0 * 20 / 260)
+    assert by[(T0 + 6 * HOUR_MS, opus)].cost_usd == pytest.approx(0.775)
+    search = by[(T0, "web_search")]  # no usage to lay it on: a row of its own, no tokens
+    assert search.cost_usd == pytest.approx(0.2) and search.input + search.output == 0
+    assert by[(T0 + 24 * HOUR_MS, sonnet)].cost_usd is None  # the price table prices it
+    assert sum(b.cost_usd or 0 for b in got) == pytest.approx(13.0 + 0.775 + 0.2, abs=1e-12)
+    costs = [c for c in api.calls if c.path.endswith("/cost_report")]
+    assert [c.q("page") for c in costs] == [None, "page_1"]
+    assert costs[0].q("starting_at") == "2025-12-04T00:00:00Z"
+    assert costs[0].q("ending_at") == "2025-12-06T00:00:00Z"
+    assert costs[0].q("bucket_width") == "1d" and costs[0].query["group_by[]"] == ["description"]
+
+
+def test_a_bill_in_a_provider_spelling_finds_its_hours() -> None:
+    hours = [bucket(1, result("claude-sonnet-4-20250514", 10, 10))]
+    days = [day_bucket(0, cost("anthropic.claude-sonnet-4-20250514-v1:0", "50"))]
+    with serve(billing_api(hours, days)) as api:
+        (got,) = SOURCE.fetch(cfg(api.url, costs=True), "organization", T0, T0 + 2 * HOUR_MS)
+    assert got.model == "claude-sonnet-4-20250514" and got.cost_usd == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(
+    ("bad", "match"),
+    [
+        (cost("m", "12", currency="EUR"), "not USD"),
+        (cost("m", "twelve"), "not a number"),
+        (cost("m", "NaN"), "finite"),
+    ],
+)
+def test_a_cost_it_cannot_read_fails_the_poll(bad: Any, match: str) -> None:
+    hours = [bucket(0, result("m", 1, 1))]
+    api_ = billing_api(hours, [day_bucket(0, bad)])
+    with serve(api_) as api, pytest.raises(PollError, match=match):
+        SOURCE.fetch(cfg(api.url, costs=True), "organization", T0, T0 + HOUR_MS)
+
+
+def test_costs_are_on_by_default_and_a_failed_cost_report_stores_nothing(
+    waits: list[float],
+) -> None:
+    hours = [bucket(0, result("m", 1, 1))]
+    with serve(usage_api(hours)) as api, pytest.raises(PollError, match="404"):
+        SOURCE.fetch({"base_url": api.url}, "organization", T0, T0 + HOUR_MS)
+    assert api.calls[-1].path == "/v1/organizations/cost_report"
+
+
+def test_costs_must_be_a_boolean() -> None:
+    with pytest.raises(ValueError, match="costs: expected true or false"):
+        SOURCE.accounts({"costs": "false"})
+    assert SOURCE.accounts({"costs": False}) == ["organization"]

@@ -40,7 +40,8 @@ def test_an_unknown_source_is_refused_with_the_known_ones() -> None:
         parse({"sources": {"bedrok": {"regions": ["us-east-1"]}}}, P)
     assert str(e.value) == (
         "/cfg/config.toml: sources.bedrok: unknown source "
-        "(known: bedrock, cursor, vertex, anthropic, openai; and backfill_days)"
+        "(known: bedrock, cursor, vertex, anthropic, openai, anthropic_claude_code; "
+        "and backfill_days)"
     )
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.cloud.fake_api import Call, error, record_waits, serve
-from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+from tmuxtok.sources.cloud.base import DAY_MS, HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.openai import SOURCE
 
 T0 = 1_764_806_400_000  # 2025-12-04T00:00:00Z
@@ -80,7 +80,48 @@ def key(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cfg(url: str, **kw: Any) -> dict[str, Any]:
-    return {"base_url": url, **kw}
+    """The table, costs off unless asked: most tests here are about the usage report."""
+    return {"base_url": url, "costs": False, **kw}
+
+
+def cost(line_item: str | None, usd: float, currency: str = "usd") -> Any:
+    return {
+        "object": "organization.costs.result",
+        "amount": {"value": usd, "currency": currency},
+        "line_item": line_item,
+        "project_id": None,
+    }
+
+
+def day_bucket(day: int, *results: Any) -> Any:
+    start = (T0 + day * DAY_MS) // 1000
+    return {"object": "bucket", "start_time": start, "end_time": start + 86400,
+            "results": list(results)}  # fmt: skip
+
+
+def billing_api(hours: list[Any], days: list[Any], per_page: int = 1) -> Any:
+    """Both reports: the usage report in one page, the costs ``per_page`` days a page."""
+    usage = usage_api(hours, per_page=len(hours) or 1)
+
+    def handler(call: Call) -> Any:
+        if call.path != "/v1/organization/costs":
+            return usage(call)
+        if call.headers.get("authorization") != f"Bearer {KEY}":
+            return error(401, "Incorrect API key provided")
+        n = int(call.q("page") or 0)
+        more = (n + 1) * per_page < len(days)
+        return (
+            200,
+            {},
+            {
+                "object": "page",
+                "data": days[n * per_page : (n + 1) * per_page],
+                "has_more": more,
+                "next_page": str(n + 1) if more else None,
+            },
+        )
+
+    return handler
 
 
 def test_pages_are_joined_and_cached_input_is_not_counted_twice() -> None:
@@ -169,3 +210,43 @@ def test_accounts_checks_the_table(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("OPENAI_ADMIN_KEY")
     with pytest.raises(ValueError, match="OPENAI_ADMIN_KEY"):
         SOURCE.accounts({})
+
+
+# -- the costs report: the bill wins over the price table -----------------------------
+
+
+def test_a_days_line_items_are_laid_on_its_hours_by_model() -> None:
+    gpt, o3 = "gpt-4.1-2025-04-14", "o3-2025-04-16"
+    days = [
+        day_bucket(0, cost(f"{gpt}, input", 0.25), cost(f"{gpt}, cached input", 0.05)),
+        day_bucket(0, cost(f"{gpt}, output", 0.7), cost(f"{o3}, output", 0.01),
+                   cost("web search tool calls", 0.03)),
+    ]  # fmt: skip
+    with serve(billing_api(HOURS, days)) as api:
+        got = SOURCE.fetch(cfg(api.url, costs=True), "organization", T0, T0 + 3 * HOUR_MS)
+    by = {(b.hour_ms, b.model): b for b in got}
+    # gpt-4.1's $1.00: hour 0 weighs 200 + 4*50 + 0.5*800 = 800, hour 2 weighs 10 + 20 = 30.
+    assert by[(T0, gpt)].cost_usd == pytest.approx(800 / 830)
+    assert by[(T0 + 2 * HOUR_MS, gpt)].cost_usd == pytest.approx(30 / 830)
+    assert by[(T0 + 2 * HOUR_MS, o3)].cost_usd == pytest.approx(0.01)
+    search = by[(T0, "web search tool calls")]
+    assert search.cost_usd == pytest.approx(0.03) and search.requests == 0
+    assert sum(b.cost_usd or 0 for b in got) == pytest.approx(1.04, abs=1e-12)
+    calls = [c for c in api.calls if c.path == "/v1/organization/costs"]
+    assert [c.q("page") for c in calls] == [None, "1"]
+    assert calls[0].q("start_time") == str(T0 // 1000) and calls[0].q("group_by") == "line_item"
+    assert calls[0].q("bucket_width") == "1d"
+
+
+def test_a_cost_in_another_currency_fails_the_poll() -> None:
+    euros = billing_api(HOURS, [day_bucket(0, cost("gpt-4.1, input", 1.0, "eur"))])
+    with serve(euros) as api, pytest.raises(PollError, match="not USD"):
+        SOURCE.fetch(cfg(api.url, costs=True), "organization", T0, T0 + HOUR_MS)
+
+
+def test_costs_are_on_by_default_and_a_failed_costs_report_stores_nothing(
+    waits: list[float],
+) -> None:
+    with serve(usage_api()) as api, pytest.raises(PollError, match="404"):
+        SOURCE.fetch({"base_url": api.url}, "organization", T0, T0 + 3 * HOUR_MS)
+    assert api.calls[-1].path == "/v1/organization/costs"

@@ -42,6 +42,20 @@ def test_the_first_poll_reaches_back_backfill_days_and_stores_the_partial_hour(
     assert (state.watermark_ms, state.last_success, state.last_error) == (hi, NOW, None)
 
 
+def test_a_source_billed_by_the_day_is_fetched_from_a_utc_midnight(ledger: Ledger) -> None:
+    src = Scripted([bucket(T0 - 2 * 24 * HOUR_MS)], [bucket(T0 + 2 * HOUR_MS)])
+    src.range_align_ms = 24 * HOUR_MS
+    poll(ledger, config(), now=NOW, sources=registry(src))
+    # Again at 10:20 with the watermark at 11:00: settle (1 h) takes it to 10:00,
+    # and the day's start to 00:00, so the whole day is fetched and replaced.
+    poll(ledger, config(), now=NOW, force=True, sources=registry(src))
+    assert src.calls == [
+        ("t1", T0 - 2 * 24 * HOUR_MS, T0 + 11 * HOUR_MS),
+        ("t1", T0, T0 + 11 * HOUR_MS),
+    ]
+    assert [x.hour_ms for x in cloud_rows(ledger.conn)] == [T0 - 2 * 24 * HOUR_MS, T0 + 2 * HOUR_MS]
+
+
 def test_a_poll_within_min_interval_is_skipped_unless_forced(ledger: Ledger) -> None:
     src = Scripted([], [bucket(T0 + 10 * HOUR_MS, inp=9)])
     poll(ledger, config(), now=NOW, sources=registry(src))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -75,6 +77,13 @@ def monitoring(fail_token: str | None = None, project: str = "my-proj") -> Any:
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return record_waits(monkeypatch)
+
+
+@pytest.fixture(autouse=True)
+def no_metadata_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    """google-auth, finding no credentials, would ask the GCE metadata server
+    (169.254.169.254) next: not a thing a test may reach for."""
+    monkeypatch.setenv("NO_GCE_CHECK", "True")
 
 
 @pytest.fixture
@@ -211,3 +220,87 @@ def test_accounts_checks_the_table(env_token: None) -> None:
     with pytest.raises(ValueError, match="unknown key"):
         SOURCE.accounts({"projects": ["my-proj"], "region": "us-east5"})
     assert SOURCE.accounts({"projects": ["my-proj", "123456789"]}) == ["my-proj", "123456789"]
+
+
+# -- Application Default Credentials (the gcp extra): a service account for real ------
+
+
+def service_account(tmp_path: Path, token_uri: str) -> Any:
+    """A service-account key file whose token endpoint is ``token_uri``, and its public key."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    f = tmp_path / "sa.json"
+    f.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "my-proj",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "poller@my-proj.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_uri,
+            }
+        )
+    )
+    return f, key.public_key()
+
+
+def test_application_default_credentials_sign_a_jwt_and_their_token_is_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    api_handler = monitoring()
+
+    def handler(call: Call) -> Any:
+        if call.path == "/token":  # Google's OAuth endpoint, as the key file names it
+            grant = call.body["grant_type"][0]
+            if grant != "urn:ietf:params:oauth:grant-type:jwt-bearer":
+                return error(400, "unsupported grant")
+            return 200, {}, {"access_token": TOKEN, "expires_in": 3600, "token_type": "Bearer"}
+        return api_handler(call)
+
+    fake_gcloud(tmp_path, monkeypatch, "echo 'gcloud must not be asked' >&2; exit 1")
+    with serve(handler) as api:
+        sa, public = service_account(tmp_path, f"{api.url}/token")
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(sa))
+        got = SOURCE.fetch(cfg(api.url, auth="adc"), "my-proj", T0, T0 + 3 * HOUR_MS)
+    assert len(got) == 3  # the monitoring API took the token (it answers 401 otherwise)
+    (token_call,) = [c for c in api.calls if c.path == "/token"]
+    head, claims, sig = token_call.body["assertion"][0].split(".")
+    public.verify(
+        base64.urlsafe_b64decode(sig + "=" * (-len(sig) % 4)),
+        f"{head}.{claims}".encode(),
+        padding.PKCS1v15(),
+        hashes.SHA256(),
+    )  # signed by the service account's key
+    body = json.loads(base64.urlsafe_b64decode(claims + "=" * (-len(claims) % 4)))
+    assert body["scope"] == "https://www.googleapis.com/auth/monitoring.read"
+    assert body["iss"] == "poller@my-proj.iam.gserviceaccount.com"
+
+
+def test_credentials_google_refuses_fall_back_to_gcloud_in_auto(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def handler(call: Call) -> Any:
+        if call.path == "/token":
+            return error(401, "invalid_grant")
+        return monitoring()(call)
+
+    log = fake_gcloud(tmp_path, monkeypatch, f"echo {TOKEN}")
+    with serve(handler) as api:
+        sa, _ = service_account(tmp_path, f"{api.url}/token")
+        monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(sa))
+        got = SOURCE.fetch(cfg(api.url, auth="auto"), "my-proj", T0, T0 + HOUR_MS)
+        with pytest.raises(PollError, match="adc: RefreshError"):
+            SOURCE.fetch(cfg(api.url, auth="adc"), "my-proj", T0, T0 + HOUR_MS)
+    assert len(got) == 1 and log.read_text().splitlines() == ["auth print-access-token"]

@@ -113,20 +113,27 @@ def due_at(state: PollState | None, min_interval_s: float) -> float:
 
 
 def poll_range(
-    state: PollState | None, settle_s: int, backfill_days: float, now_ms: int
+    state: PollState | None,
+    settle_s: int,
+    backfill_days: float,
+    now_ms: int,
+    align_ms: int = HOUR_MS,
 ) -> tuple[int, int]:
     """The hours ``[lo, hi)`` a poll at ``now_ms`` fetches.
 
     ``hi`` ends with the current hour (partial: fetched again next time); ``lo``
     reaches back ``settle_s`` before the watermark, or ``backfill_days`` on
-    the first poll. At least one hour, even if the clock went back.
+    the first poll, then back to a multiple of ``align_ms`` (the start of a
+    UTC day for a source that bills by the day). At least one hour, even if
+    the clock went back.
     """
     hi = floor_hour(now_ms) + HOUR_MS
     if state is not None and state.watermark_ms is not None:
         lo = floor_hour(state.watermark_ms - settle_s * 1000)
     else:
         lo = floor_hour(floor_hour(now_ms) - int(backfill_days * DAY_MS))
-    return min(lo, hi - HOUR_MS), hi
+    lo = min(lo, hi - HOUR_MS)
+    return lo - lo % align_ms, hi
 
 
 def poll(
@@ -196,7 +203,9 @@ def _poll_one(
     due = due_at(state, source.min_interval_s)
     if not force and due > now:
         return PollResult(name, account, SKIPPED, due_in_s=due - now)
-    lo, hi = poll_range(state, source.settle_s, backfill_days, int(now * 1000))
+    lo, hi = poll_range(
+        state, source.settle_s, backfill_days, int(now * 1000), source.range_align_ms
+    )
     try:
         buckets = source.fetch(table, account, lo, hi)
         rows = _store(conn, name, account, lo, hi, buckets, now)

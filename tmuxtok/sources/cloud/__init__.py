@@ -22,6 +22,7 @@ _CLOUD = (
     ("vertex", "Vertex AI", "tmuxtok.sources.cloud.vertex"),
     ("anthropic", "Anthropic API", "tmuxtok.sources.cloud.anthropic"),
     ("openai", "OpenAI API", "tmuxtok.sources.cloud.openai"),
+    ("anthropic_claude_code", "Claude Code (Anthropic org)", "tmuxtok.sources.cloud.claude_code"),
 )
 
 CLOUD_SOURCES: tuple[str, ...] = tuple(c[0] for c in _CLOUD)

@@ -7,10 +7,14 @@ disjoint, so nothing is subtracted: ``uncached_input_tokens`` is the input,
 ``cache_creation.ephemeral_5m_input_tokens`` + ``ephemeral_1h_input_tokens``
 the cache writes, ``cache_read_input_tokens`` the cache reads.
 
-Cost stays None: the cost report (``/v1/organizations/cost_report``) is per
-day only, and spreading a day's dollars over its hours would be invented;
-the price table prices the tokens instead. The report counts no requests.
-Needs an Admin key (``sk-ant-admin…``), which only an organisation has.
+The provider's cost wins over the price table: ``/v1/organizations/cost_report``
+(``group_by[]=description``) gives each UTC day's dollars per model, and
+``spread_day_costs`` lays them on that day's hours (weighted by Anthropic's
+price ratios: output 5×, cache writes 1.25×, cache reads 0.1× input), so a
+day sums to the bill. That is why a poll starts at a UTC midnight
+(``range_align_ms``): each day it stores is fetched whole. ``costs = false``
+leaves the costs to the price table. The report counts no requests. Needs an
+Admin key (``sk-ant-admin…``), which only an organisation has.
 """
 
 from __future__ import annotations
@@ -19,15 +23,27 @@ from collections.abc import Mapping
 from typing import Any
 
 from tmuxtok.sources.cloud import http
-from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+from tmuxtok.sources.cloud.base import (
+    DAY_MS,
+    HOUR_MS,
+    HourBucket,
+    PollError,
+    Weights,
+    spread_day_costs,
+)
 
 NAME = "anthropic"
 KEY_ENV = "ANTHROPIC_ADMIN_KEY"
 BASE_URL = "https://api.anthropic.com"
 VERSION = "2023-06-01"
 PATH = "/v1/organizations/usage_report/messages"
+COST_PATH = "/v1/organizations/cost_report"
 #: The most hour buckets one page may hold (the API's maximum for 1h).
 PAGE_HOURS = 168
+#: The most day buckets one cost page may hold (the API's maximum).
+PAGE_DAYS = 31
+#: Anthropic's price ratios to input, the same for every Claude model.
+WEIGHTS: Weights = (1.0, 5.0, 1.25, 0.1)
 
 
 class AnthropicSource:
@@ -35,10 +51,12 @@ class AnthropicSource:
     #: The usage report trails by minutes, but hours are revised for a while.
     settle_s = 3 * 3600
     min_interval_s = 300
+    range_align_ms = DAY_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
-        http.check_table(cfg, http.COMMON_KEYS, f"sources.{NAME}")
+        http.check_table(cfg, http.COMMON_KEYS | {"costs"}, f"sources.{NAME}")
         http.check_key_source(cfg, KEY_ENV, f"sources.{NAME}")
+        http.flag(cfg, "costs", True, f"sources.{NAME}")
         return [http.account(cfg, "organization")]
 
     def fetch(
@@ -71,7 +89,58 @@ class AnthropicSource:
             return _next_page(doc, where)
 
         http.all_pages(page, where)
-        return http.merge(out)
+        buckets = http.merge(out)
+        if not http.flag(cfg, "costs", True, f"sources.{NAME}"):
+            return buckets
+        return spread_day_costs(buckets, _day_costs(client, start_ms, end_ms, where), WEIGHTS)
+
+
+def _day_costs(
+    client: http.Client, start_ms: int, end_ms: int, where: str
+) -> dict[tuple[int, str], float]:
+    """USD per (UTC day, model) for the days that start in ``[start_ms, end_ms)``.
+
+    A cost that is not a model's tokens (web search, code execution) is keyed
+    by its ``cost_type`` and so becomes a bucket with no tokens.
+    """
+    day_lo = start_ms - start_ms % DAY_MS
+    day_hi = end_ms - end_ms % DAY_MS + (DAY_MS if end_ms % DAY_MS else 0)
+    costs: dict[tuple[int, str], float] = {}
+
+    def page(cursor: str | None) -> str | None:
+        params = [
+            ("starting_at", http.rfc3339(day_lo)),
+            ("ending_at", http.rfc3339(day_hi)),
+            ("bucket_width", "1d"),
+            ("group_by[]", "description"),
+            ("limit", str(PAGE_DAYS)),
+        ]
+        if cursor is not None:
+            params.append(("page", cursor))
+        doc = client.get(COST_PATH, params)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise PollError(f"{where}: the cost report has no data list")
+        for bucket in doc["data"]:
+            if not isinstance(bucket, dict):
+                raise PollError(f"{where}: a cost bucket is not an object")
+            day = http.parse_rfc3339(bucket.get("starting_at"), where)
+            if day % DAY_MS:
+                raise PollError(f"{where}: a cost bucket starts off a UTC day")
+            if not start_ms <= day < end_ms:
+                continue
+            for r in bucket.get("results") or []:
+                if not isinstance(r, dict):
+                    raise PollError(f"{where}: a cost result is not an object")
+                if str(r.get("currency") or "USD").upper() != "USD":
+                    raise PollError(f"{where}: a cost in {r.get('currency')!r}, not USD")
+                # The amount is a decimal string of cents: "123.45" is $1.2345.
+                usd = http.money(r.get("amount"), "a cost amount", where) / 100
+                model = str(r.get("model") or r.get("cost_type") or "other")
+                costs[(day, model)] = costs.get((day, model), 0.0) + usd
+        return _next_page(doc, where)
+
+    http.all_pages(page, where)
+    return costs
 
 
 def _next_page(doc: Any, where: str) -> str | None:

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import Any, NamedTuple, Protocol
 
 HOUR_MS = 3_600_000
+DAY_MS = 24 * HOUR_MS
 
 
 class HourBucket(NamedTuple):
@@ -53,6 +54,10 @@ class PolledSource(Protocol):
     settle_s: int
     #: The least time between two polls of one account (rate limits).
     min_interval_s: int
+    #: A poll's range starts on a multiple of this: ``HOUR_MS``, or ``DAY_MS`` for
+    #: a source whose costs (or whole report) come by the UTC day, so that each
+    #: day it stores is fetched whole and its cost can be laid on its hours.
+    range_align_ms: int
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
         """The accounts ``cfg`` (its ``[sources.<name>]`` table) names: regions,
@@ -93,3 +98,52 @@ def normalise_model(model: str) -> str:
     m = _VENDOR.sub("", m)
     m = _BEDROCK_VERSION.sub("", m)
     return m.replace("@", "-")
+
+
+#: How an hour's tokens weigh when a day's cost is laid on its hours:
+#: (input, output, cache writes, cache reads), relative to input.
+Weights = tuple[float, float, float, float]
+
+
+def spread_day_costs(
+    buckets: list[HourBucket], day_costs: Mapping[tuple[int, str], float], weights: Weights
+) -> list[HourBucket]:
+    """``buckets`` with the provider's cost of each (UTC day, model) laid on that
+    day's hours of that model, in proportion to their weighted tokens.
+
+    Providers bill by the day (Anthropic's cost report, OpenAI's costs), while
+    usage comes by the hour. The day's sum is the provider's exactly; only the
+    split between its hours follows the weights (the provider's usual price
+    ratios). A cost whose model has no usage that day (a web search, a model
+    id the usage report spells differently and ``normalise_model`` cannot
+    match) becomes a bucket of its own with no tokens at the day's first hour,
+    so no dollar is dropped. Hours of a day the provider reported no cost for
+    keep ``cost_usd`` None: the price table prices them.
+    """
+    out = list(buckets)
+    exact: dict[tuple[int, str], list[int]] = {}
+    loose: dict[tuple[int, str], list[int]] = {}
+    for i, b in enumerate(out):
+        day = b.hour_ms - b.hour_ms % DAY_MS
+        exact.setdefault((day, b.model), []).append(i)
+        loose.setdefault((day, normalise_model(b.model)), []).append(i)
+    wi, wo, wc, wr = weights
+    for (day, model), usd in sorted(day_costs.items()):
+        idx = exact.get((day, model)) or loose.get((day, normalise_model(model)))
+        if not idx:
+            out.append(HourBucket(day, model, "", 0, 0, 0, 0, 0, usd))
+            continue
+        w = [
+            wi * out[i].input + wo * out[i].output + wc * out[i].cache_create
+            + wr * out[i].cache_read
+            for i in idx
+        ]  # fmt: skip
+        total = sum(w)
+        shares = [x / total for x in w] if total > 0 else [1 / len(idx)] * len(idx)
+        laid = 0.0
+        for n, (i, share) in enumerate(zip(idx, shares, strict=True)):
+            # The last hour takes the remainder: the day sums to the provider's cost.
+            part = usd - laid if n == len(idx) - 1 else usd * share
+            laid += part
+            out[i] = out[i]._replace(cost_usd=(out[i].cost_usd or 0.0) + part)
+    return sorted(out, key=lambda b: (b.hour_ms, b.model, b.user))

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from tmuxtok.sources.cloud.base import HourBucket, PollError, floor_hour
+from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError, floor_hour
 
 NAMESPACE = "AWS/Bedrock"
 #: CloudWatch metric → the HourBucket field it fills.
@@ -41,6 +41,7 @@ class Bedrock:
     name = "bedrock"
     settle_s = 900
     min_interval_s = 300
+    range_align_ms = HOUR_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
         """The regions to read; checks the whole table (ValueError names the key)."""

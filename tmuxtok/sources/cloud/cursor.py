@@ -43,6 +43,7 @@ class CursorSource:
     name = NAME
     settle_s = 3 * 3600
     min_interval_s = 600
+    range_align_ms = HOUR_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
         where = f"sources.{NAME}"

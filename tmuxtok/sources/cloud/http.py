@@ -83,6 +83,15 @@ def check_table(cfg: Mapping[str, Any], allowed: Iterable[str], where: str) -> N
     base_url(cfg, "https://example.invalid", where)
 
 
+def flag(cfg: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
+    """A true/false switch of the table; ValueError for anything else (a quoted
+    ``"false"`` would otherwise read as true)."""
+    value = cfg.get(key, default)
+    if not isinstance(value, bool):
+        raise ValueError(f"[{where}].{key}: expected true or false")
+    return value
+
+
 def account(cfg: Mapping[str, Any], default: str) -> str:
     """The account's label: ``account`` from the table, else ``default``."""
     value = cfg.get("account", default)
@@ -360,6 +369,25 @@ def count(value: Any, what: str, where: str) -> int:
     if isinstance(value, str) and value.strip().lstrip("-").isdigit():
         return int(value)
     raise PollError(f"{where}: {what} is not a number")
+
+
+def money(value: Any, what: str, where: str) -> float:
+    """An amount from JSON: a number or a decimal string (Anthropic writes cents
+    as ``"123.45"``), finite. Anything else is a PollError."""
+    if isinstance(value, bool) or value is None:
+        raise PollError(f"{where}: {what} is not a number")
+    if isinstance(value, int | float):
+        amount = float(value)
+    elif isinstance(value, str):
+        try:
+            amount = float(value.strip())
+        except ValueError:
+            raise PollError(f"{where}: {what} is not a number") from None
+    else:
+        raise PollError(f"{where}: {what} is not a number")
+    if amount != amount or amount in (float("inf"), float("-inf")):
+        raise PollError(f"{where}: {what} is not a finite number")
+    return amount
 
 
 def check_range(start_ms: int, end_ms: int, where: str) -> None:

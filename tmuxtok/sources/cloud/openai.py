@@ -9,9 +9,13 @@ taken out of input and counted as cache reads: adding both would count the
 cached prompt twice. The report has no cache-write count (OpenAI caches
 without a write charge); ``num_model_requests`` is the requests.
 
-Cost stays None: the costs report (``/v1/organization/costs``) is per day
-only, and a day's dollars spread over hours would be invented. Needs an
-Admin key (``sk-admin-…``).
+The provider's cost wins over the price table: ``/v1/organization/costs``
+(``group_by=line_item``) gives each UTC day's dollars per line item
+(``"gpt-4o-2024-08-06, input"``: the model before the comma), and
+``spread_day_costs`` lays them on that day's hours (weighted output 4×, cached
+input 0.5× input), so a day sums to the bill; a poll starts at a UTC midnight
+(``range_align_ms``) to fetch each day whole. ``costs = false`` leaves the
+costs to the price table. Needs an Admin key (``sk-admin-…``).
 """
 
 from __future__ import annotations
@@ -20,24 +24,39 @@ from collections.abc import Mapping
 from typing import Any
 
 from tmuxtok.sources.cloud import http
-from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
+from tmuxtok.sources.cloud.base import (
+    DAY_MS,
+    HOUR_MS,
+    HourBucket,
+    PollError,
+    Weights,
+    spread_day_costs,
+)
 
 NAME = "openai"
 KEY_ENV = "OPENAI_ADMIN_KEY"
 BASE_URL = "https://api.openai.com"
 PATH = "/v1/organization/usage/completions"
+COST_PATH = "/v1/organization/costs"
 #: The most hour buckets one page may hold (the API's maximum for 1h).
 PAGE_HOURS = 168
+#: The most day buckets one cost page may hold (the API's maximum).
+PAGE_DAYS = 180
+#: (input, output, cache writes, cache reads) relative to input: the ratios of
+#: OpenAI's current models (cache writes are not charged, so never weighed).
+WEIGHTS: Weights = (1.0, 4.0, 0.0, 0.5)
 
 
 class OpenAISource:
     name = NAME
     settle_s = 3 * 3600
     min_interval_s = 300
+    range_align_ms = DAY_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
-        http.check_table(cfg, http.COMMON_KEYS, f"sources.{NAME}")
+        http.check_table(cfg, http.COMMON_KEYS | {"costs"}, f"sources.{NAME}")
         http.check_key_source(cfg, KEY_ENV, f"sources.{NAME}")
+        http.flag(cfg, "costs", True, f"sources.{NAME}")
         return [http.account(cfg, "organization")]
 
     def fetch(
@@ -75,7 +94,63 @@ class OpenAISource:
             return nxt
 
         http.all_pages(page, where)
-        return http.merge(out)
+        buckets = http.merge(out)
+        if not http.flag(cfg, "costs", True, f"sources.{NAME}"):
+            return buckets
+        return spread_day_costs(buckets, _day_costs(client, start_ms, end_ms, where), WEIGHTS)
+
+
+def _day_costs(
+    client: http.Client, start_ms: int, end_ms: int, where: str
+) -> dict[tuple[int, str], float]:
+    """USD per (UTC day, model) for the days that start in ``[start_ms, end_ms)``.
+
+    A line item without a model (``"web search tool calls"``) is its own key,
+    and so becomes a bucket with no tokens.
+    """
+    day_lo = start_ms - start_ms % DAY_MS
+    costs: dict[tuple[int, str], float] = {}
+
+    def page(cursor: str | None) -> str | None:
+        params = [
+            ("start_time", str(day_lo // 1000)),
+            ("end_time", str(end_ms // 1000)),
+            ("bucket_width", "1d"),
+            ("group_by", "line_item"),
+            ("limit", str(PAGE_DAYS)),
+        ]
+        if cursor is not None:
+            params.append(("page", cursor))
+        doc = client.get(COST_PATH, params)
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise PollError(f"{where}: the costs report has no data list")
+        for bucket in doc["data"]:
+            if not isinstance(bucket, dict):
+                raise PollError(f"{where}: a cost bucket is not an object")
+            day = http.count(bucket.get("start_time"), "start_time", where) * 1000
+            if day % DAY_MS:
+                raise PollError(f"{where}: a cost bucket starts off a UTC day")
+            if not start_ms <= day < end_ms:
+                continue
+            for r in bucket.get("results") or []:
+                if not isinstance(r, dict) or not isinstance(r.get("amount"), dict):
+                    raise PollError(f"{where}: a cost result has no amount object")
+                amount = r["amount"]
+                if str(amount.get("currency") or "usd").lower() != "usd":
+                    raise PollError(f"{where}: a cost in {amount.get('currency')!r}, not USD")
+                usd = http.money(amount.get("value"), "a cost amount", where)
+                item = str(r.get("line_item") or "other")
+                model = item.split(", ", 1)[0] if ", " in item else item
+                costs[(day, model)] = costs.get((day, model), 0.0) + usd
+        if not doc.get("has_more"):
+            return None
+        nxt = doc.get("next_page")
+        if not isinstance(nxt, str) or not nxt:
+            raise PollError(f"{where}: has_more without a next_page")
+        return nxt
+
+    http.all_pages(page, where)
+    return costs
 
 
 def _buckets(doc: Any, start_ms: int, end_ms: int, where: str) -> list[HourBucket]:

@@ -54,6 +54,7 @@ class VertexSource:
     #: Monitoring points land within minutes; late ones within ~15.
     settle_s = 900
     min_interval_s = 300
+    range_align_ms = HOUR_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
         where = f"sources.{NAME}"
