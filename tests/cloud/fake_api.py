@@ -97,6 +97,18 @@ def serve(handler: Handler) -> Iterator[FakeApi]:
         thread.join(5)
 
 
+def report_page(items: list[Any], n: int, per_page: int, token: str = "page_{}") -> Answer:
+    """Page ``n`` of ``items`` as Anthropic's and OpenAI's reports page them:
+    ``data``, ``has_more`` and the ``next_page`` cursor (``token`` of n + 1)."""
+    more = (n + 1) * per_page < len(items)
+    doc = {
+        "data": items[n * per_page : (n + 1) * per_page],
+        "has_more": more,
+        "next_page": token.format(n + 1) if more else None,
+    }
+    return 200, {}, doc
+
+
 def record_waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """The waits the client asks for, recorded instead of slept."""
     waits: list[float] = []

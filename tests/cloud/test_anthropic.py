@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, report_page, serve
 from tmuxtok.sources.cloud.anthropic import SOURCE
 from tmuxtok.sources.cloud.base import DAY_MS, HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.http import rfc3339
@@ -58,24 +58,9 @@ def usage_api(hours: list[Any] = HOURS, per_page: int = 2, fail_page: int | None
         n = int((call.q("page") or "page_0").removeprefix("page_"))
         if n == fail_page:
             return error(500, "internal error")
-        chunk = hours[n * per_page : (n + 1) * per_page]
-        more = (n + 1) * per_page < len(hours)
-        return (
-            200,
-            {},
-            {
-                "data": chunk,
-                "has_more": more,
-                "next_page": f"page_{n + 1}" if more else None,
-            },
-        )
+        return report_page(hours, n, per_page)
 
     return handler
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -120,17 +105,7 @@ def billing_api(hours: list[Any], days: list[Any], per_page: int = 1) -> Any:
             return usage(call)
         if call.headers.get("x-api-key") != KEY:
             return error(401, "invalid x-api-key")
-        n = int((call.q("page") or "page_0").removeprefix("page_"))
-        more = (n + 1) * per_page < len(days)
-        return (
-            200,
-            {},
-            {
-                "data": days[n * per_page : (n + 1) * per_page],
-                "has_more": more,
-                "next_page": f"page_{n + 1}" if more else None,
-            },
-        )
+        return report_page(days, int((call.q("page") or "page_0").removeprefix("page_")), per_page)
 
     return handler
 

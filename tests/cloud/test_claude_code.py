@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, report_page, serve
 from tests.support.cli import json_of, tmuxtok
 from tests.support.config import write_config
 from tmuxtok.errors import OK
@@ -77,21 +77,9 @@ def report_api(
         n = int((call.q("page") or "page_0").removeprefix("page_"))
         if fail == (date, n):
             return error(500, "internal error")
-        records = days.get(date, [])
-        chunk = records[n * per_page : (n + 1) * per_page]
-        more = (n + 1) * per_page < len(records)
-        return (
-            200,
-            {},
-            {"data": chunk, "has_more": more, "next_page": f"page_{n + 1}" if more else None},
-        )
+        return report_page(days.get(date, []), n, per_page)
 
     return handler
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, serve
 from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.cursor import PAGE_GAP_S, SOURCE, WINDOW_MS
 
@@ -78,11 +78,6 @@ def events_api(events: list[Any] = EVENTS, fail_page: int | None = None) -> Any:
         )
 
     return handler
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

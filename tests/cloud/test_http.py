@@ -9,16 +9,11 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, serve
 from tmuxtok.sources.cloud import http
 from tmuxtok.sources.cloud.base import HourBucket, PollError
 
 SECRET = "sekrit-token-123"
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 def ok(call: Call) -> Any:

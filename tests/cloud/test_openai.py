@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, report_page, serve
 from tmuxtok.sources.cloud.base import DAY_MS, HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.openai import SOURCE
 
@@ -54,24 +54,9 @@ def usage_api(hours: list[Any] = HOURS, per_page: int = 2, fail_page: int | None
         n = int(call.q("page") or 0)
         if n == fail_page:
             return error(502, "bad gateway")
-        more = (n + 1) * per_page < len(hours)
-        return (
-            200,
-            {},
-            {
-                "object": "page",
-                "data": hours[n * per_page : (n + 1) * per_page],
-                "has_more": more,
-                "next_page": str(n + 1) if more else None,
-            },
-        )
+        return report_page(hours, n, per_page, token="{}")
 
     return handler
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -108,18 +93,7 @@ def billing_api(hours: list[Any], days: list[Any], per_page: int = 1) -> Any:
             return usage(call)
         if call.headers.get("authorization") != f"Bearer {KEY}":
             return error(401, "Incorrect API key provided")
-        n = int(call.q("page") or 0)
-        more = (n + 1) * per_page < len(days)
-        return (
-            200,
-            {},
-            {
-                "object": "page",
-                "data": days[n * per_page : (n + 1) * per_page],
-                "has_more": more,
-                "next_page": str(n + 1) if more else None,
-            },
-        )
+        return report_page(days, int(call.q("page") or 0), per_page, token="{}")
 
     return handler
 

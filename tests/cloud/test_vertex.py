@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.cloud.fake_api import Call, error, record_waits, serve
+from tests.cloud.fake_api import Call, error, serve
 from tmuxtok.sources.cloud.base import HOUR_MS, HourBucket, PollError
 from tmuxtok.sources.cloud.http import rfc3339
 from tmuxtok.sources.cloud.vertex import INVOCATIONS, SOURCE, TOKENS
@@ -72,11 +72,6 @@ def monitoring(fail_token: str | None = None, project: str = "my-proj") -> Any:
         return 200, {}, doc
 
     return handler
-
-
-@pytest.fixture
-def waits(monkeypatch: pytest.MonkeyPatch) -> list[float]:
-    return record_waits(monkeypatch)
 
 
 @pytest.fixture(autouse=True)

@@ -54,45 +54,38 @@ class AnthropicSource:
     range_align_ms = DAY_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
-        http.check_table(cfg, http.COMMON_KEYS | {"costs"}, f"sources.{NAME}")
-        http.check_key_source(cfg, KEY_ENV, f"sources.{NAME}")
-        http.flag(cfg, "costs", True, f"sources.{NAME}")
-        return [http.account(cfg, "organization")]
+        return http.key_accounts(cfg, NAME, KEY_ENV, "organization", {"costs": True})
 
     def fetch(
         self, cfg: Mapping[str, Any], account: str, start_ms: int, end_ms: int
     ) -> list[HourBucket]:
         where = f"{NAME}/{account}"
         http.check_range(start_ms, end_ms, where)
-        key = http.read_key(cfg, KEY_ENV, where)
-        client = http.Client(
-            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
-            {"x-api-key": key, "anthropic-version": VERSION},
-            secrets=(key,),
-            timeout_s=http.timeout_s(cfg),
-            label=where,
-        )
-        out: list[HourBucket] = []
-
-        def page(cursor: str | None) -> str | None:
-            params = [
-                ("starting_at", http.rfc3339(start_ms)),
-                ("ending_at", http.rfc3339(end_ms)),
-                ("bucket_width", "1h"),
-                ("group_by[]", "model"),
-                ("limit", str(PAGE_HOURS)),
-            ]
-            if cursor is not None:
-                params.append(("page", cursor))
-            doc = client.get(PATH, params)
-            out.extend(_buckets(doc, start_ms, end_ms, where))
-            return _next_page(doc, where)
-
-        http.all_pages(page, where)
-        buckets = http.merge(out)
+        client = admin_client(cfg, NAME, where)
+        params = [
+            ("starting_at", http.rfc3339(start_ms)),
+            ("ending_at", http.rfc3339(end_ms)),
+            ("bucket_width", "1h"),
+            ("group_by[]", "model"),
+            ("limit", str(PAGE_HOURS)),
+        ]
+        report = http.report_data(client, PATH, params, where, "usage report")
+        buckets = http.merge(_buckets(report, start_ms, end_ms, where))
         if not http.flag(cfg, "costs", True, f"sources.{NAME}"):
             return buckets
         return spread_day_costs(buckets, _day_costs(client, start_ms, end_ms, where), WEIGHTS)
+
+
+def admin_client(cfg: Mapping[str, Any], name: str, where: str) -> http.Client:
+    """A client of Anthropic's Admin API (this report's and the Claude Code
+    report's), the key read now from the ``[sources.<name>]`` table's place."""
+    key = http.read_key(cfg, KEY_ENV, where)
+    headers = {"x-api-key": key, "anthropic-version": VERSION}
+    return http.client(cfg, name, where, BASE_URL, headers, (key,))
+
+
+def _starting_at(where: str) -> Any:
+    return lambda bucket: http.parse_rfc3339(bucket.get("starting_at"), where)
 
 
 def _day_costs(
@@ -105,91 +98,55 @@ def _day_costs(
     """
     day_lo = start_ms - start_ms % DAY_MS
     day_hi = end_ms - end_ms % DAY_MS + (DAY_MS if end_ms % DAY_MS else 0)
+    params = [
+        ("starting_at", http.rfc3339(day_lo)),
+        ("ending_at", http.rfc3339(day_hi)),
+        ("bucket_width", "1d"),
+        ("group_by[]", "description"),
+        ("limit", str(PAGE_DAYS)),
+    ]
+    report = http.report_data(client, COST_PATH, params, where, "cost report")
     costs: dict[tuple[int, str], float] = {}
-
-    def page(cursor: str | None) -> str | None:
-        params = [
-            ("starting_at", http.rfc3339(day_lo)),
-            ("ending_at", http.rfc3339(day_hi)),
-            ("bucket_width", "1d"),
-            ("group_by[]", "description"),
-            ("limit", str(PAGE_DAYS)),
-        ]
-        if cursor is not None:
-            params.append(("page", cursor))
-        doc = client.get(COST_PATH, params)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise PollError(f"{where}: the cost report has no data list")
-        for bucket in doc["data"]:
-            if not isinstance(bucket, dict):
-                raise PollError(f"{where}: a cost bucket is not an object")
-            day = http.parse_rfc3339(bucket.get("starting_at"), where)
-            if day % DAY_MS:
-                raise PollError(f"{where}: a cost bucket starts off a UTC day")
-            if not start_ms <= day < end_ms:
-                continue
-            for r in bucket.get("results") or []:
-                if not isinstance(r, dict):
-                    raise PollError(f"{where}: a cost result is not an object")
-                if str(r.get("currency") or "USD").upper() != "USD":
-                    raise PollError(f"{where}: a cost in {r.get('currency')!r}, not USD")
-                # The amount is a decimal string of cents: "123.45" is $1.2345.
-                usd = http.money(r.get("amount"), "a cost amount", where) / 100
-                model = str(r.get("model") or r.get("cost_type") or "other")
-                costs[(day, model)] = costs.get((day, model), 0.0) + usd
-        return _next_page(doc, where)
-
-    http.all_pages(page, where)
+    for day, r in http.bucket_results(report, _starting_at(where), DAY_MS, start_ms, end_ms, where):
+        if str(r.get("currency") or "USD").upper() != "USD":
+            raise PollError(f"{where}: a cost in {r.get('currency')!r}, not USD")
+        # The amount is a decimal string of cents: "123.45" is $1.2345.
+        usd = http.money(r.get("amount"), "a cost amount", where) / 100
+        model = str(r.get("model") or r.get("cost_type") or "other")
+        costs[(day, model)] = costs.get((day, model), 0.0) + usd
     return costs
 
 
-def _next_page(doc: Any, where: str) -> str | None:
-    if not doc.get("has_more"):
-        return None
-    nxt = doc.get("next_page")
-    if not isinstance(nxt, str) or not nxt:
-        raise PollError(f"{where}: has_more without a next_page")
-    return nxt
-
-
-def _buckets(doc: Any, start_ms: int, end_ms: int, where: str) -> list[HourBucket]:
-    """The page's hours in ``[start_ms, end_ms)`` that had usage."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise PollError(f"{where}: the usage report has no data list")
+def _buckets(
+    report: list[dict[str, Any]], start_ms: int, end_ms: int, where: str
+) -> list[HourBucket]:
+    """The report's hours in ``[start_ms, end_ms)`` that had usage."""
     out = []
-    for bucket in doc["data"]:
-        if not isinstance(bucket, dict):
-            raise PollError(f"{where}: a bucket is not an object")
-        hour = http.parse_rfc3339(bucket.get("starting_at"), where)
-        if hour % HOUR_MS:
-            raise PollError(f"{where}: a bucket starts off the hour; not an hourly report")
-        if not start_ms <= hour < end_ms:
-            continue
-        for r in bucket.get("results") or []:
-            if not isinstance(r, dict):
-                raise PollError(f"{where}: a result is not an object")
-            created = r.get("cache_creation")
-            if isinstance(created, dict):
-                cache_create = http.count(
-                    created.get("ephemeral_5m_input_tokens"), "cache writes", where
-                ) + http.count(created.get("ephemeral_1h_input_tokens"), "cache writes", where)
-            else:  # the flat form some versions of the report use
-                cache_create = http.count(
-                    r.get("cache_creation_5m_input_tokens"), "cache writes", where
-                ) + http.count(r.get("cache_creation_1h_input_tokens"), "cache writes", where)
-            b = HourBucket(
-                hour_ms=hour,
-                model=str(r.get("model") or "unknown"),
-                user="",
-                input=http.count(r.get("uncached_input_tokens"), "input", where),
-                output=http.count(r.get("output_tokens"), "output", where),
-                cache_create=cache_create,
-                cache_read=http.count(r.get("cache_read_input_tokens"), "cache reads", where),
-                requests=0,
-                cost_usd=None,
-            )
-            if b.input or b.output or b.cache_create or b.cache_read:
-                out.append(b)
+    for hour, r in http.bucket_results(
+        report, _starting_at(where), HOUR_MS, start_ms, end_ms, where
+    ):
+        created = r.get("cache_creation")
+        if isinstance(created, dict):
+            cache_create = http.count(
+                created.get("ephemeral_5m_input_tokens"), "cache writes", where
+            ) + http.count(created.get("ephemeral_1h_input_tokens"), "cache writes", where)
+        else:  # the flat form some versions of the report use
+            cache_create = http.count(
+                r.get("cache_creation_5m_input_tokens"), "cache writes", where
+            ) + http.count(r.get("cache_creation_1h_input_tokens"), "cache writes", where)
+        b = HourBucket(
+            hour_ms=hour,
+            model=str(r.get("model") or "unknown"),
+            user="",
+            input=http.count(r.get("uncached_input_tokens"), "input", where),
+            output=http.count(r.get("output_tokens"), "output", where),
+            cache_create=cache_create,
+            cache_read=http.count(r.get("cache_read_input_tokens"), "cache reads", where),
+            requests=0,
+            cost_usd=None,
+        )
+        if b.input or b.output or b.cache_create or b.cache_read:
+            out.append(b)
     return out
 
 

@@ -29,12 +29,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tmuxtok.sources.cloud import http
+from tmuxtok.sources.cloud.anthropic import KEY_ENV, admin_client
 from tmuxtok.sources.cloud.base import DAY_MS, HourBucket, PollError
 
 NAME = "anthropic_claude_code"
-KEY_ENV = "ANTHROPIC_ADMIN_KEY"
-BASE_URL = "https://api.anthropic.com"
-VERSION = "2023-06-01"
 PATH = "/v1/organizations/usage_report/claude_code"
 #: The most records one page may hold (the API's maximum).
 PAGE_RECORDS = 1000
@@ -52,11 +50,7 @@ class ClaudeCodeSource:
     range_align_ms = DAY_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
-        where = f"sources.{NAME}"
-        http.check_table(cfg, http.COMMON_KEYS | {"include_api"}, where)
-        http.check_key_source(cfg, KEY_ENV, where)
-        http.flag(cfg, "include_api", False, where)
-        return [http.account(cfg, "organization")]
+        return http.key_accounts(cfg, NAME, KEY_ENV, "organization", {"include_api": False})
 
     def fetch(
         self, cfg: Mapping[str, Any], account: str, start_ms: int, end_ms: int
@@ -64,14 +58,7 @@ class ClaudeCodeSource:
         where = f"{NAME}/{account}"
         http.check_range(start_ms, end_ms, where)
         include_api = http.flag(cfg, "include_api", False, f"sources.{NAME}")
-        key = http.read_key(cfg, KEY_ENV, where)
-        client = http.Client(
-            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
-            {"x-api-key": key, "anthropic-version": VERSION},
-            secrets=(key,),
-            timeout_s=http.timeout_s(cfg),
-            label=where,
-        )
+        client = admin_client(cfg, NAME, where)
         out: list[HourBucket] = []
         for day in _days(start_ms, end_ms):
             out.extend(_fetch_day(client, day, include_api, where))
@@ -87,30 +74,9 @@ def _days(start_ms: int, end_ms: int) -> range:
 
 def _fetch_day(client: http.Client, day: int, include_api: bool, where: str) -> list[HourBucket]:
     date = datetime.fromtimestamp(day // 1000, UTC).strftime("%Y-%m-%d")
-    out: list[HourBucket] = []
-
-    def page(cursor: str | None) -> str | None:
-        params = [("starting_at", date), ("limit", str(PAGE_RECORDS))]
-        if cursor is not None:
-            params.append(("page", cursor))
-        doc = client.get(PATH, params)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise PollError(f"{where}: the Claude Code report for {date} has no data list")
-        for record in doc["data"]:
-            out.extend(_record_buckets(record, day, date, include_api, where))
-        return _next_page(doc, where)
-
-    http.all_pages(page, where)
-    return out
-
-
-def _next_page(doc: Mapping[str, Any], where: str) -> str | None:
-    if not doc.get("has_more"):
-        return None
-    nxt = doc.get("next_page")
-    if not isinstance(nxt, str) or not nxt:
-        raise PollError(f"{where}: has_more without a next_page")
-    return nxt
+    params = [("starting_at", date), ("limit", str(PAGE_RECORDS))]
+    records = http.report_data(client, PATH, params, where, f"Claude Code report for {date}")
+    return [b for r in records for b in _record_buckets(r, day, date, include_api, where)]
 
 
 def _record_buckets(

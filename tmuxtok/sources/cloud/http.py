@@ -28,7 +28,7 @@ import stat
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -90,6 +90,42 @@ def flag(cfg: Mapping[str, Any], key: str, default: bool, where: str) -> bool:
     if not isinstance(value, bool):
         raise ValueError(f"[{where}].{key}: expected true or false")
     return value
+
+
+def key_accounts(
+    cfg: Mapping[str, Any],
+    name: str,
+    key_env: str,
+    default: str,
+    flags: Mapping[str, bool] | None = None,
+) -> list[str]:
+    """``accounts()`` of a source with one admin key and one account: the table
+    checked (the common keys and these true/false ``flags``), the key findable."""
+    where = f"sources.{name}"
+    check_table(cfg, COMMON_KEYS | set(flags or {}), where)
+    check_key_source(cfg, key_env, where)
+    for key, value in (flags or {}).items():
+        flag(cfg, key, value, where)
+    return [account(cfg, default)]
+
+
+def client(
+    cfg: Mapping[str, Any],
+    name: str,
+    where: str,
+    default_url: str,
+    headers: Mapping[str, str],
+    secrets: Sequence[str],
+) -> Client:
+    """The source's client: its table's ``base_url`` and ``timeout_s``, the
+    headers that carry the key, and the ``secrets`` no message may show."""
+    return Client(
+        base_url(cfg, default_url, f"sources.{name}"),
+        dict(headers),
+        secrets=tuple(secrets),
+        timeout_s=timeout_s(cfg),
+        label=where,
+    )
 
 
 def account(cfg: Mapping[str, Any], default: str) -> str:
@@ -326,6 +362,62 @@ def all_pages(page: Callable[[C | None], C | None], where: str) -> None:
             raise PollError(f"{where}: the API gave the same next page twice")
         seen.add(cursor)
     raise PollError(f"{where}: more than {MAX_PAGES} pages; poll a shorter range")
+
+
+def next_page(doc: Mapping[str, Any], where: str) -> str | None:
+    """The cursor after ``doc`` in Anthropic's and OpenAI's reports (``has_more``,
+    ``next_page``), or None on the last page."""
+    if not doc.get("has_more"):
+        return None
+    nxt = doc.get("next_page")
+    if not isinstance(nxt, str) or not nxt:
+        raise PollError(f"{where}: has_more without a next_page")
+    return nxt
+
+
+def report_data(
+    client: Client, path: str, params: Sequence[tuple[str, str]], where: str, what: str
+) -> list[dict[str, Any]]:
+    """The ``data`` objects of every page of an admin report paged as Anthropic's
+    and OpenAI's are (``page`` = the last ``next_page`` while ``has_more``)."""
+    out: list[dict[str, Any]] = []
+
+    def page(cursor: str | None) -> str | None:
+        doc = client.get(path, [*params, *([("page", cursor)] if cursor is not None else [])])
+        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
+            raise PollError(f"{where}: the {what} has no data list")
+        for item in doc["data"]:
+            if not isinstance(item, dict):
+                raise PollError(f"{where}: an entry of the {what} is not an object")
+            out.append(item)
+        return next_page(doc, where)
+
+    all_pages(page, where)
+    return out
+
+
+def bucket_results(
+    buckets: Iterable[Mapping[str, Any]],
+    start_of: Callable[[Mapping[str, Any]], int],
+    width_ms: int,
+    start_ms: int,
+    end_ms: int,
+    where: str,
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(bucket start, result) of each report bucket that starts in ``[start_ms,
+    end_ms)``; a bucket off its width (an hour, a UTC day) is a report of
+    another shape, and a PollError."""
+    for bucket in buckets:
+        at = start_of(bucket)
+        if at % width_ms:
+            grid = "the hour" if width_ms == HOUR_MS else f"its {width_ms // HOUR_MS} h grid"
+            raise PollError(f"{where}: a bucket starts off {grid}; not the report asked for")
+        if not start_ms <= at < end_ms:
+            continue
+        for r in bucket.get("results") or []:
+            if not isinstance(r, dict):
+                raise PollError(f"{where}: a result is not an object")
+            yield at, r
 
 
 def merge(buckets: Iterable[HourBucket]) -> list[HourBucket]:

@@ -54,10 +54,7 @@ class OpenAISource:
     range_align_ms = DAY_MS
 
     def accounts(self, cfg: Mapping[str, Any]) -> list[str]:
-        http.check_table(cfg, http.COMMON_KEYS | {"costs"}, f"sources.{NAME}")
-        http.check_key_source(cfg, KEY_ENV, f"sources.{NAME}")
-        http.flag(cfg, "costs", True, f"sources.{NAME}")
-        return [http.account(cfg, "organization")]
+        return http.key_accounts(cfg, NAME, KEY_ENV, "organization", {"costs": True})
 
     def fetch(
         self, cfg: Mapping[str, Any], account: str, start_ms: int, end_ms: int
@@ -65,39 +62,23 @@ class OpenAISource:
         where = f"{NAME}/{account}"
         http.check_range(start_ms, end_ms, where)
         key = http.read_key(cfg, KEY_ENV, where)
-        client = http.Client(
-            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
-            {"Authorization": f"Bearer {key}"},
-            secrets=(key,),
-            timeout_s=http.timeout_s(cfg),
-            label=where,
-        )
-        out: list[HourBucket] = []
-
-        def page(cursor: str | None) -> str | None:
-            params = [
-                ("start_time", str(start_ms // 1000)),
-                ("end_time", str(end_ms // 1000)),
-                ("bucket_width", "1h"),
-                ("group_by", "model"),
-                ("limit", str(PAGE_HOURS)),
-            ]
-            if cursor is not None:
-                params.append(("page", cursor))
-            doc = client.get(PATH, params)
-            out.extend(_buckets(doc, start_ms, end_ms, where))
-            if not doc.get("has_more"):
-                return None
-            nxt = doc.get("next_page")
-            if not isinstance(nxt, str) or not nxt:
-                raise PollError(f"{where}: has_more without a next_page")
-            return nxt
-
-        http.all_pages(page, where)
-        buckets = http.merge(out)
+        client = http.client(cfg, NAME, where, BASE_URL, {"Authorization": f"Bearer {key}"}, [key])
+        params = [
+            ("start_time", str(start_ms // 1000)),
+            ("end_time", str(end_ms // 1000)),
+            ("bucket_width", "1h"),
+            ("group_by", "model"),
+            ("limit", str(PAGE_HOURS)),
+        ]
+        report = http.report_data(client, PATH, params, where, "usage report")
+        buckets = http.merge(_buckets(report, start_ms, end_ms, where))
         if not http.flag(cfg, "costs", True, f"sources.{NAME}"):
             return buckets
         return spread_day_costs(buckets, _day_costs(client, start_ms, end_ms, where), WEIGHTS)
+
+
+def _start_time(where: str) -> Any:
+    return lambda bucket: http.count(bucket.get("start_time"), "start_time", where) * 1000
 
 
 def _day_costs(
@@ -108,84 +89,53 @@ def _day_costs(
     A line item without a model (``"web search tool calls"``) is its own key,
     and so becomes a bucket with no tokens.
     """
-    day_lo = start_ms - start_ms % DAY_MS
+    params = [
+        ("start_time", str((start_ms - start_ms % DAY_MS) // 1000)),
+        ("end_time", str(end_ms // 1000)),
+        ("bucket_width", "1d"),
+        ("group_by", "line_item"),
+        ("limit", str(PAGE_DAYS)),
+    ]
+    report = http.report_data(client, COST_PATH, params, where, "costs report")
     costs: dict[tuple[int, str], float] = {}
-
-    def page(cursor: str | None) -> str | None:
-        params = [
-            ("start_time", str(day_lo // 1000)),
-            ("end_time", str(end_ms // 1000)),
-            ("bucket_width", "1d"),
-            ("group_by", "line_item"),
-            ("limit", str(PAGE_DAYS)),
-        ]
-        if cursor is not None:
-            params.append(("page", cursor))
-        doc = client.get(COST_PATH, params)
-        if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-            raise PollError(f"{where}: the costs report has no data list")
-        for bucket in doc["data"]:
-            if not isinstance(bucket, dict):
-                raise PollError(f"{where}: a cost bucket is not an object")
-            day = http.count(bucket.get("start_time"), "start_time", where) * 1000
-            if day % DAY_MS:
-                raise PollError(f"{where}: a cost bucket starts off a UTC day")
-            if not start_ms <= day < end_ms:
-                continue
-            for r in bucket.get("results") or []:
-                if not isinstance(r, dict) or not isinstance(r.get("amount"), dict):
-                    raise PollError(f"{where}: a cost result has no amount object")
-                amount = r["amount"]
-                if str(amount.get("currency") or "usd").lower() != "usd":
-                    raise PollError(f"{where}: a cost in {amount.get('currency')!r}, not USD")
-                usd = http.money(amount.get("value"), "a cost amount", where)
-                item = str(r.get("line_item") or "other")
-                model = item.split(", ", 1)[0] if ", " in item else item
-                costs[(day, model)] = costs.get((day, model), 0.0) + usd
-        if not doc.get("has_more"):
-            return None
-        nxt = doc.get("next_page")
-        if not isinstance(nxt, str) or not nxt:
-            raise PollError(f"{where}: has_more without a next_page")
-        return nxt
-
-    http.all_pages(page, where)
+    for day, r in http.bucket_results(report, _start_time(where), DAY_MS, start_ms, end_ms, where):
+        amount = r.get("amount")
+        if not isinstance(amount, dict):
+            raise PollError(f"{where}: a cost result has no amount object")
+        if str(amount.get("currency") or "usd").lower() != "usd":
+            raise PollError(f"{where}: a cost in {amount.get('currency')!r}, not USD")
+        usd = http.money(amount.get("value"), "a cost amount", where)
+        item = str(r.get("line_item") or "other")
+        model = item.split(", ", 1)[0] if ", " in item else item
+        costs[(day, model)] = costs.get((day, model), 0.0) + usd
     return costs
 
 
-def _buckets(doc: Any, start_ms: int, end_ms: int, where: str) -> list[HourBucket]:
-    """The page's hours in ``[start_ms, end_ms)`` that had usage."""
-    if not isinstance(doc, dict) or not isinstance(doc.get("data"), list):
-        raise PollError(f"{where}: the usage report has no data list")
+def _buckets(
+    report: list[dict[str, Any]], start_ms: int, end_ms: int, where: str
+) -> list[HourBucket]:
+    """The report's hours in ``[start_ms, end_ms)`` that had usage."""
     out = []
-    for bucket in doc["data"]:
-        if not isinstance(bucket, dict):
-            raise PollError(f"{where}: a bucket is not an object")
-        hour = http.count(bucket.get("start_time"), "start_time", where) * 1000
-        if hour % HOUR_MS:
-            raise PollError(f"{where}: a bucket starts off the hour; not an hourly report")
-        if not start_ms <= hour < end_ms:
-            continue
-        for r in bucket.get("results") or []:
-            if not isinstance(r, dict):
-                raise PollError(f"{where}: a result is not an object")
-            total_in = http.count(r.get("input_tokens"), "input", where)
-            cached = http.count(r.get("input_cached_tokens"), "cached input", where)
-            if cached > total_in:
-                raise PollError(f"{where}: more cached input than input; unknown report shape")
-            b = HourBucket(
-                hour_ms=hour,
-                model=str(r.get("model") or "unknown"),
-                user="",
-                input=total_in - cached,
-                output=http.count(r.get("output_tokens"), "output", where),
-                cache_create=0,
-                cache_read=cached,
-                requests=http.count(r.get("num_model_requests"), "requests", where),
-                cost_usd=None,
-            )
-            if b.input or b.output or b.cache_read or b.requests:
-                out.append(b)
+    for hour, r in http.bucket_results(
+        report, _start_time(where), HOUR_MS, start_ms, end_ms, where
+    ):
+        total_in = http.count(r.get("input_tokens"), "input", where)
+        cached = http.count(r.get("input_cached_tokens"), "cached input", where)
+        if cached > total_in:
+            raise PollError(f"{where}: more cached input than input; unknown report shape")
+        b = HourBucket(
+            hour_ms=hour,
+            model=str(r.get("model") or "unknown"),
+            user="",
+            input=total_in - cached,
+            output=http.count(r.get("output_tokens"), "output", where),
+            cache_create=0,
+            cache_read=cached,
+            requests=http.count(r.get("num_model_requests"), "requests", where),
+            cost_usd=None,
+        )
+        if b.input or b.output or b.cache_read or b.requests:
+            out.append(b)
     return out
 
 
