@@ -51,13 +51,10 @@ def _approx_note(n: int) -> str:
 def period_table(
     data: dict[str, Any], period: str, label: str, breakdown: bool, title: str | None = None
 ) -> Table:
-    name = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
-    t = _table(title or f"{name} usage")
+    t = _table(title or f"{_PERIOD_NAMES.get(period, period)} usage")
     t.add_column(label.capitalize(), no_wrap=True)
     t.add_column("Models", overflow="ellipsis", min_width=10, ratio=1)
-    for name, _ in _TOKEN_COLS:
-        t.add_column(name, justify="right", no_wrap=True)
-    t.add_column("Cost", justify="right", no_wrap=True)
+    _number_columns(t)
     for row in data[period]:
         t.add_row(
             row[label],
@@ -99,15 +96,12 @@ def cloud_period_table(
     data: dict[str, Any], period: str, label: str, breakdown: bool, title: str | None = None
 ) -> Table:
     """``--source cloud``: one row per period × cloud source × account."""
-    name = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}.get(period, period)
-    t = _table(title or f"Cloud accounts · {name.lower()} usage")
+    t = _table(title or f"Cloud accounts · {_PERIOD_NAMES.get(period, period).lower()} usage")
     t.add_column(label.capitalize(), no_wrap=True)
     # The account where the logs' table has its models (which go beneath it):
     # the same width, so the two tables of --source all line up in 80 columns.
     t.add_column("Account · models", overflow="fold", min_width=10, ratio=1)
-    for col, _ in _TOKEN_COLS:
-        t.add_column(col, justify="right", no_wrap=True)
-    t.add_column("Cost", justify="right", no_wrap=True)
+    _number_columns(t)
     for row in data[period]:
         who = Text(printable(f"{row['sourceName']} · {row['account']}"))
         for m in row["modelsUsed"]:
@@ -161,9 +155,7 @@ def hosts_table(hosts: list[dict[str, Any]], source: str) -> Table:
     """The fleet view's per-host totals for the whole range."""
     t = _table(f"By host · {source}")
     t.add_column("Host", no_wrap=True)
-    for name, _ in _TOKEN_COLS:
-        t.add_column(name, justify="right", no_wrap=True)
-    t.add_column("Cost", justify="right", no_wrap=True)
+    _number_columns(t)
     for h in hosts:
         t.add_row(printable(h["host"]), *(num(h[k]) for _, k in _TOKEN_COLS), money(h["totalCost"]))
     return t
@@ -283,6 +275,16 @@ def _models(names: Iterable[str]) -> Text:
     """Model names, one a line. Log text goes into a table as ``Text``, never as a
     ``str`` (rich would read ``[link=…]`` or ``[/]`` in it as markup)."""
     return Text("\n".join(model_label(m) for m in names))
+
+
+_PERIOD_NAMES = {"daily": "Daily", "weekly": "Weekly", "monthly": "Monthly"}
+
+
+def _number_columns(t: Table) -> None:
+    """The token columns and Cost, right-aligned, as every usage table ends."""
+    for name, _ in _TOKEN_COLS:
+        t.add_column(name, justify="right", no_wrap=True)
+    t.add_column("Cost", justify="right", no_wrap=True)
 
 
 def _table(title: str) -> Table:
