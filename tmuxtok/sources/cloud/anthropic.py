@@ -19,7 +19,7 @@ Admin key (``sk-ant-admin…``), which only an organisation has.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tmuxtok.sources.cloud import http
@@ -84,7 +84,8 @@ def admin_client(cfg: Mapping[str, Any], name: str, where: str) -> http.Client:
     return http.client(cfg, name, where, BASE_URL, headers, (key,))
 
 
-def _starting_at(where: str) -> Any:
+def _starting_at(where: str) -> Callable[[Mapping[str, Any]], int]:
+    """A bucket's start, epoch ms (``http.bucket_results``' ``start_of``)."""
     return lambda bucket: http.parse_rfc3339(bucket.get("starting_at"), where)
 
 

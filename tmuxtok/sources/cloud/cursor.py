@@ -61,12 +61,8 @@ class CursorSource:
         http.check_range(start_ms, end_ms, where)
         key = http.read_key(cfg, KEY_ENV, where)
         basic = base64.b64encode(f"{key}:".encode()).decode()
-        client = http.Client(
-            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
-            {"Authorization": f"Basic {basic}"},
-            secrets=(key, basic),
-            timeout_s=http.timeout_s(cfg),
-            label=where,
+        client = http.client(
+            cfg, NAME, where, BASE_URL, {"Authorization": f"Basic {basic}"}, (key, basic)
         )
         size = int(cfg.get("page_size", PAGE_SIZE))
         hours = _Hours()

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import math
 import os
 import re
 import stat
@@ -477,7 +478,7 @@ def money(value: Any, what: str, where: str) -> float:
             raise PollError(f"{where}: {what} is not a number") from None
     else:
         raise PollError(f"{where}: {what} is not a number")
-    if amount != amount or amount in (float("inf"), float("-inf")):
+    if not math.isfinite(amount):
         raise PollError(f"{where}: {what} is not a finite number")
     return amount
 

@@ -20,7 +20,7 @@ costs to the price table. Needs an Admin key (``sk-admin-…``).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from tmuxtok.sources.cloud import http
@@ -77,7 +77,8 @@ class OpenAISource:
         return spread_day_costs(buckets, _day_costs(client, start_ms, end_ms, where), WEIGHTS)
 
 
-def _start_time(where: str) -> Any:
+def _start_time(where: str) -> Callable[[Mapping[str, Any]], int]:
+    """A bucket's start, epoch ms (``http.bucket_results``' ``start_of``)."""
     return lambda bucket: http.count(bucket.get("start_time"), "start_time", where) * 1000
 
 

@@ -84,12 +84,8 @@ class VertexSource:
         if not _PROJECT.match(account):
             raise PollError(f"{where}: not a project id")
         token = access_token(str(cfg.get("auth", "auto")), where)
-        client = http.Client(
-            http.base_url(cfg, BASE_URL, f"sources.{NAME}"),
-            {"Authorization": f"Bearer {token}"},
-            secrets=(token,),
-            timeout_s=http.timeout_s(cfg),
-            label=where,
+        client = http.client(
+            cfg, NAME, where, BASE_URL, {"Authorization": f"Bearer {token}"}, (token,)
         )
         sums: dict[tuple[int, str], list[int]] = {}
         for metric, labels in (
