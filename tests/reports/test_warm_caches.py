@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support import daemon
-from tests.support.cli import tmuxtok
+from tests.support.cli import fresh_env, tmuxtok
 from tests.support.logfmt import (
     claude_assistant,
     claude_file,
@@ -85,6 +87,49 @@ def test_scan_leaves_blocks_and_period_sums_built(logs: Path) -> None:
     for zone in ("UTC", "Etc/UTC", "Asia/Kolkata"):
         got = json.loads(tmuxtok("daily", "--json", "--timezone", zone).stdout)
         assert got["totals"]["inputTokens"] == 407 + 50
+
+
+def _cache_rows(ledger: Path) -> dict[str, tuple[str, bytes]]:
+    con = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)
+    try:
+        return {
+            k: (v, bytes(blob)) for k, v, blob in con.execute("SELECT k, version, v FROM cache")
+        }
+    finally:
+        con.close()
+
+
+def test_scan_builds_the_sums_in_a_child_as_it_would_itself(
+    logs: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A large ledger's sums are built by a forked child while ``scan`` builds the
+    blocks: the same caches, at the same version, as one process leaves."""
+    with logs.open("ab") as f:  # a few days, so the sums have more than one row
+        for d in range(1, 6):
+            f.write(claude_assistant(f"2026-01-1{d}T08:00:00Z", f"msg-day{d}", inp=d, out=d))
+    monkeypatch.setenv("TMUXTOK_WARM_SPLIT_BYTES", "0")  # split whatever the size
+    res = tmuxtok("scan", "--json")
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["cacheProcesses"] == 2
+    split = _cache_rows(daemon.ledger_file())
+    now = _caches()["now"]
+    assert len(split) == 5 and {v for v, _ in split.values()} == {now}
+
+    # The same logs scanned by one process, in a fresh home.
+    env, claude, codex = fresh_env(tmp_path / "alone")
+    for src, dst in ((logs.parents[2], claude), (Path(os.environ["CODEX_HOME"]), codex)):
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+    env["TMUXTOK_WARM_SPLIT_BYTES"] = str(1 << 40)
+    res = tmuxtok("scan", "--json", env=env)
+    assert res.returncode == 0, res.stderr
+    assert json.loads(res.stdout)["cacheProcesses"] == 1
+    alone = _cache_rows(Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3")
+    assert split.keys() == alone.keys()
+    for key in split:
+        if key.startswith(("grouped:", "period:")):  # the child's half
+            assert split[key][1] == alone[key][1], key
+    for report in (("daily", "--json"), ("monthly", "--json"), ("blocks", "--json")):
+        assert tmuxtok(*report).stdout == tmuxtok(*report, env=env).stdout, report
 
 
 def test_the_daemon_leaves_them_built_after_each_change(logs: Path) -> None:

@@ -35,8 +35,8 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.line.claude_statusline import limits_dir
 from tmuxtok.line.state import LOCK_FILE
 from tmuxtok.paths import open_private, private_dir
-from tmuxtok.reports.ccusage_json import warm_caches
 from tmuxtok.reports.query import resolve_tz
+from tmuxtok.reports.warm import warm_caches
 from tmuxtok.sources import all_sources
 
 log = logging.getLogger("tmuxtok.watch")
@@ -294,7 +294,7 @@ class Daemon:
         self.published_at = time.monotonic()
 
     def warm(self) -> None:
-        """Leave the report caches built after a change (``ccusage_json.warm_caches``).
+        """Leave the report caches built after a change (``reports.warm``).
 
         At a year of history, bringing them up to date after one new event
         takes ~0.2 s (the daily report is folded again from all its days), and

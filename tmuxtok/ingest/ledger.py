@@ -97,14 +97,17 @@ class GroupRow(NamedTuple):
 
 
 class Ledger:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, recover: bool = True) -> None:
+        """Open (or create) the ledger; ``recover=False`` raises on damage instead
+        of moving the file aside (a helper process must leave that to its parent)."""
         self.path = path
         self.recovered_from: Path | None = None
         #: Re-ingests everything into a ledger that was just emptied; ``scan``
         #: sets it, so a corruption found by a report query heals in place.
         self.rebuild: Callable[[], object] | None = None
         self._pricer: tuple[str, CostFn] | None = None
-        self._recovering = False
+        #: While set, damage found by a query is raised, not recovered from.
+        self._recovering = not recover
         try:
             path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         except OSError as e:
@@ -114,7 +117,7 @@ class Ledger:
         except (sqlite3.DatabaseError, UnicodeDecodeError) as e:
             # UnicodeDecodeError: SQLite's message quoted bytes that are not
             # UTF-8, from the file's own schema (see ``is_corrupt``).
-            if not is_corrupt(e):
+            if not is_corrupt(e) or not recover:
                 raise LedgerError(f"cannot open the ledger {path}: {error_text(e)}") from e
             self.recovered_from = move_aside(path)
             self.conn = connect(path)
@@ -123,6 +126,10 @@ class Ledger:
 
     def close(self) -> None:
         self.conn.close()
+
+    def reopen(self) -> None:
+        """A new connection after ``close`` (around a ``fork``, which no connection may cross)."""
+        self.conn = connect(self.path)
 
     # --- corruption --------------------------------------------------------
 

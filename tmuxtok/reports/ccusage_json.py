@@ -15,14 +15,13 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any, NamedTuple
 
-from tmuxtok.ingest.ledger import GroupRow, Ledger, grouped_key
+from tmuxtok.ingest.ledger import GroupRow, Ledger
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import calendar_safe
 from tmuxtok.reports.query import (
     BUCKET_MS,
     NANO,
     all_blocks,
-    blocks_key,
     day_bounds,
     parse_token_limit,
     recent_blocks,
@@ -224,7 +223,7 @@ def period_report(
 
     from tmuxtok._fastjson import loads
 
-    key = _period_cache_key(period, agent, tz, since, until, order, week_start)
+    key = period_cache_key(period, agent, tz, since, until, order, week_start)
     version = ledger.version()
     got = ledger.cache_lookup(key)
     if got is not None and got[0] == version:
@@ -280,7 +279,7 @@ def period_json(
     }
 
 
-def _period_cache_key(
+def period_cache_key(
     period: str,
     agent: str | None,
     tz: tzinfo,
@@ -474,7 +473,7 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
     chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
     if not chosen:
         return dumps_indented({"blocks": []}), False
-    key = _blocks_text_key(q.agent, q.session_hours, q.breakdown)
+    key = blocks_text_key(q.agent, q.session_hours, q.breakdown)
     version = ledger.version()
     settled = _settled_texts(ledger, key, version)
     fresh = False
@@ -496,7 +495,7 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
     return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
 
 
-def _blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:
+def blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:
     return f"blocks-json:{agent}:{session_hours!r}:{int(breakdown)}"
 
 
@@ -554,32 +553,3 @@ def _chosen_blocks(
     if q.order == "desc":
         chosen.reverse()
     return chosen, limit
-
-
-def warm_caches(ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo) -> bool:
-    """Build the caches a report's first run after an ingest would otherwise build.
-
-    Every agent's blocks (``blocks``, the daemon's limit estimate), the
-    quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
-    ``--since``/``--until``), the plain ``daily`` report in ``tz`` (the
-    configured zone) and the plain ``blocks --json``'s block texts: after a
-    cold ingest of a year of history these take seconds to build, which the
-    ingest (``scan``, the daemon) spends instead of the user's first report.
-    After a small change each is brought up to date from the earliest time it
-    touched, so it costs little.
-    Returns False (nothing built) when the caches already match the ledger.
-    """
-    version = ledger.version()
-    agents = ledger.agents()
-    keys = [blocks_key(a, session_hours) for a in agents]
-    keys.append(grouped_key(None, None, BUCKET_MS))
-    keys.append(_period_cache_key("daily", None, tz, None, None, "asc", 6))
-    keys.append(_blocks_text_key(PRIMARY, session_hours, False))
-    if all(ledger.cache_version(k) == version for k in keys):
-        return False
-    for agent in agents:
-        all_blocks(ledger, agent, now_ms, session_hours)
-    ledger.grouped("bucket", None, None, None, BUCKET_MS)
-    period_report(ledger, "daily", agent=None, tz=tz)
-    blocks_json_text(ledger, BlocksQuery(agent=PRIMARY, session_hours=session_hours), now_ms, tz)
-    return True

@@ -339,8 +339,9 @@ def blocks(
     )
 
 
-def _warm(ledger: Ledger, cfg: Config) -> float:
-    """Leave the report caches built (``query.warm_caches``); the seconds it took.
+def _warm(ledger: Ledger, cfg: Config) -> tuple[float, int]:
+    """Leave the report caches built (``reports.warm``): the seconds it took, and
+    how many processes built them (0: they were current; 2: ``scan`` split them).
 
     A ledger that cannot take them now (busy, full) just leaves the first
     report to build them, as before.
@@ -348,15 +349,22 @@ def _warm(ledger: Ledger, cfg: Config) -> float:
     import sqlite3
 
     from tmuxtok.ingest.errors import LedgerError
-    from tmuxtok.reports.ccusage_json import warm_caches
     from tmuxtok.reports.query import resolve_tz
+    from tmuxtok.reports.warm import warm_caches
 
     started = time.perf_counter()
+    procs = 0
     try:
-        warm_caches(ledger, int(time.time() * 1000), cfg.session_hours, resolve_tz(cfg.timezone))
+        procs = warm_caches(
+            ledger,
+            int(time.time() * 1000),
+            cfg.session_hours,
+            resolve_tz(cfg.timezone),
+            split=True,
+        )
     except (TmuxtokError, LedgerError, sqlite3.Error, OSError) as e:
         echo(f"tmuxtok: report caches not built: {e}", err=True)
-    return time.perf_counter() - started
+    return time.perf_counter() - started, procs
 
 
 def scan(
@@ -393,7 +401,7 @@ def scan(
     except TmuxtokError as e:
         fail(e, as_json)
     elapsed = time.perf_counter() - started
-    cached = _warm(ledger, cfg)
+    cached, cache_procs = _warm(ledger, cfg)
     summary = {
         "files": stats.files,
         "filesRead": stats.files_read,
@@ -407,6 +415,7 @@ def scan(
         "roots": stats.roots,
         "seconds": round(elapsed, 3),
         "cacheSeconds": round(cached, 3),
+        "cacheProcesses": cache_procs,
     }
     if as_json:
         emit_json(summary)

@@ -1,0 +1,123 @@
+"""Leaving the report caches built after an ingest, so a first report reads them.
+
+After a cold ingest of a year of history the caches take a quarter of a
+second per GiB of logs to build, nearly all of it Python folding rows on one
+core while the other idles. They fall in two halves that share nothing (every
+agent's blocks; the quarter-hour sums and the daily report folded from them),
+so ``scan`` builds the sums in a forked child while it builds the blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from datetime import tzinfo
+
+from tmuxtok.ingest.ledger import Ledger, grouped_key
+from tmuxtok.reports.ccusage_json import (
+    BlocksQuery,
+    blocks_json_text,
+    blocks_text_key,
+    period_cache_key,
+    period_report,
+)
+from tmuxtok.reports.query import BUCKET_MS, all_blocks, blocks_key
+from tmuxtok.sources import PRIMARY
+
+#: Below this ledger size (~100 MiB of logs) the sums take less than the
+#: child costs to start (a fork and a connection, ~5 ms).
+#: ``TMUXTOK_WARM_SPLIT_BYTES`` overrides it (the tests split tiny ledgers).
+SPLIT_BYTES = int(os.environ.get("TMUXTOK_WARM_SPLIT_BYTES", 2 << 20))
+
+
+def warm_caches(
+    ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo, split: bool = False
+) -> int:
+    """Build the caches a report's first run after an ingest would otherwise build.
+
+    Every agent's blocks (``blocks``, the daemon's limit estimate), the
+    quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
+    ``--since``/``--until``), the plain ``daily`` report in ``tz`` (the
+    configured zone) and the plain ``blocks --json``'s block texts. After a
+    small change each is brought up to date from the earliest time it
+    touched, so it costs little. ``split`` lets the sums be built in a child
+    process (``scan`` asks; the daemon, which runs threads, does not).
+    Returns how many processes built them: 0 when they already matched the
+    ledger, 2 when a child built the sums.
+    """
+    version = ledger.version()
+    agents = ledger.agents()
+    blocks = [blocks_key(a, session_hours) for a in agents]
+    blocks.append(blocks_text_key(PRIMARY, session_hours, False))
+    daily = period_cache_key("daily", None, tz, None, None, "asc", 6)
+    sums = [grouped_key(None, None, BUCKET_MS), daily]
+    stale_blocks = not _current(ledger, blocks, version)
+    stale_sums = not _current(ledger, sums, version)
+    if not stale_blocks and not stale_sums:
+        return 0
+    child = None
+    if split and stale_blocks and stale_sums and _large(ledger):
+        child = _fork(ledger, tz)
+    if stale_blocks:
+        for agent in agents:
+            all_blocks(ledger, agent, now_ms, session_hours)
+        plain = BlocksQuery(agent=PRIMARY, session_hours=session_hours)
+        blocks_json_text(ledger, plain, now_ms, tz)
+    if child is not None:
+        _reap(child)
+        stale_sums = not _current(ledger, sums, version)
+    if stale_sums:  # not split, or the child could not store them
+        _warm_sums(ledger, tz)
+        return 1
+    return 1 if child is None else 2
+
+
+def _current(ledger: Ledger, keys: list[str], version: str) -> bool:
+    return all(ledger.cache_version(k) == version for k in keys)
+
+
+def _warm_sums(ledger: Ledger, tz: tzinfo) -> None:
+    ledger.grouped("bucket", None, None, None, BUCKET_MS)
+    period_report(ledger, "daily", agent=None, tz=tz)
+
+
+def _large(ledger: Ledger) -> bool:
+    if sys.platform != "linux":
+        return False  # fork is what makes the child cheap
+    try:
+        return ledger.path.stat().st_size >= SPLIT_BYTES
+    except OSError:
+        return False
+
+
+def _fork(ledger: Ledger, tz: tzinfo) -> int | None:
+    """Start a child building the sums on its own connection; its pid, or None.
+
+    SQLite forbids carrying a connection across ``fork`` (the child would
+    inherit lock state it does not hold), so the ledger's connection is closed
+    first and opened again after. The child never recovers a damaged file (it
+    just fails; this process then builds the sums itself) and leaves by
+    ``os._exit``, running no handler of this process's.
+    """
+    ledger.close()
+    try:
+        pid = os.fork()
+    except OSError:
+        pid = None
+    if pid == 0:
+        code = 1
+        try:
+            own = Ledger(ledger.path, recover=False)
+            _warm_sums(own, tz)
+            own.close()
+            code = 0
+        finally:
+            os._exit(code)
+    ledger.reopen()
+    return pid
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
