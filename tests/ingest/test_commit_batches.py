@@ -188,3 +188,26 @@ def test_a_load_into_an_empty_ledger_builds_the_report_indexes_once_at_its_end(
     stats = scan(again, all_sources(), env)
     assert _stored(fresh) == (18, sorted(f.name for f in files))
     assert stats.events_new == 12
+
+
+def test_progress_is_told_between_commits(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commits are far apart in a cold ingest (``BATCH_BYTES``): a progress bar
+    still moves every ``PROGRESS_BYTES`` read, and ends at the whole."""
+    files = _files(env, 8)
+    size = files[0].stat().st_size
+    monkeypatch.setattr(scan_mod, "PROGRESS_BYTES", 2 * size)  # every second file
+    monkeypatch.setattr(scan_mod, "BATCH_FILES", 100)  # one commit, at the end
+    told: list[tuple[int, int]] = []
+    stats = scan(
+        Ledger(tmp_path / "ledger.sqlite3"),
+        all_sources(),
+        env,
+        progress=lambda s: told.append((s.bytes_read, s.events_new)),
+    )
+    assert stats.events_new == 24
+    total = sum(f.stat().st_size for f in files)
+    # told at 2, 4, 6 and 8 files' bytes as read, then at the commit and at the end
+    assert [b for b, _ in told] == [2 * size, 4 * size, 6 * size, total, total, total]
+    assert [n for _, n in told] == [0, 0, 0, 0, 24, 24]
