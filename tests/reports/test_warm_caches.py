@@ -113,7 +113,7 @@ def test_scan_builds_the_sums_in_a_child_as_it_would_itself(
     assert json.loads(res.stdout)["cacheProcesses"] == 2
     split = _cache_rows(daemon.ledger_file())
     now = _caches()["now"]
-    assert len(split) == 5 and {v for v, _ in split.values()} == {now}
+    assert len(split) == 6 and {v for v, _ in split.values()} == {now}
 
     # The same logs scanned by one process, in a fresh home.
     env, claude, codex = fresh_env(tmp_path / "alone")
@@ -126,7 +126,7 @@ def test_scan_builds_the_sums_in_a_child_as_it_would_itself(
     alone = _cache_rows(Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3")
     assert split.keys() == alone.keys()
     for key in split:
-        if key.startswith(("grouped:", "period:")):  # the child's half
+        if key.startswith(("grouped:", "period:", "text:")):  # the child's half
             assert split[key][1] == alone[key][1], key
     for report in (("daily", "--json"), ("monthly", "--json"), ("blocks", "--json")):
         assert tmuxtok(*report).stdout == tmuxtok(*report, env=env).stdout, report

@@ -239,6 +239,63 @@ def period_report(
     return data
 
 
+def period_json_text(
+    ledger: Ledger,
+    period: str,
+    *,
+    agent: str | None,
+    tz: tzinfo,
+    since: date | None = None,
+    until: date | None = None,
+    order: str = "asc",
+    week_start: int = 6,
+) -> tuple[str, bool]:
+    """``period_report``'s JSON as ``emit_json`` writes it, and whether it has a row.
+
+    Indenting a year's daily report costs more than reading it from the
+    cache (``dumps_indented`` walks ~20,000 values in Python), and the text,
+    like the report, changes only with the ledger: it is kept in the cache
+    too, as ``[key, text]`` (JSON, so that a damaged value reads as damaged
+    and is rendered again, never printed).
+    """
+    from tmuxtok._fastjson import dumps_indented, loads
+
+    key = "text:" + period_cache_key(period, agent, tz, since, until, order, week_start)
+    head = f'{{\n  "{period}": ['
+    version = ledger.version()
+    got = ledger.cache_lookup(key)
+    text = None
+    if got is not None and got[0] == version:
+        try:
+            kept = loads(got[1].decode())
+        except (ValueError, RecursionError, UnicodeDecodeError):
+            kept = None
+        if (
+            isinstance(kept, list)
+            and len(kept) == 2
+            and kept[0] == key
+            and isinstance(kept[1], str)
+            and kept[1].startswith(head)
+        ):
+            text = kept[1]
+    if text is None:
+        data = period_report(
+            ledger,
+            period,
+            agent=agent,
+            tz=tz,
+            since=since,
+            until=until,
+            order=order,
+            week_start=week_start,
+        )
+        import json
+
+        text = dumps_indented(data)
+        ledger.cache_put(key, version, json.dumps([key, text]).encode())
+    return text, not text.startswith(head + "]")
+
+
 def _period_data(
     rows: list[GroupRow],
     period: str,

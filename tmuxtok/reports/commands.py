@@ -192,6 +192,14 @@ def period(
                 csv_report.period_columns(period), csv_report.period_csv(rows, label_of, order)
             )
             return
+        if as_json:
+            text, found = report.period_json_text(
+                ctx.ledger, period, **selected, order=order, week_start=week_start
+            )
+            if not found:
+                ctx.no_data()
+            echo(text)
+            return
         data = report.period_report(
             ctx.ledger, period, **selected, order=order, week_start=week_start
         )

@@ -20,7 +20,7 @@ from tmuxtok.reports.ccusage_json import (
     blocks_json_text,
     blocks_text_key,
     period_cache_key,
-    period_report,
+    period_json_text,
 )
 from tmuxtok.reports.query import BUCKET_MS, all_blocks, blocks_key
 from tmuxtok.sources import PRIMARY
@@ -51,7 +51,7 @@ def warm_caches(
     blocks = [blocks_key(a, session_hours) for a in agents]
     blocks.append(blocks_text_key(PRIMARY, session_hours, False))
     daily = period_cache_key("daily", None, tz, None, None, "asc", 6)
-    sums = [grouped_key(None, None, BUCKET_MS), daily]
+    sums = [grouped_key(None, None, BUCKET_MS), daily, "text:" + daily]
     stale_blocks = not _current(ledger, blocks, version)
     stale_sums = not _current(ledger, sums, version)
     if not stale_blocks and not stale_sums:
@@ -79,7 +79,7 @@ def _current(ledger: Ledger, keys: list[str], version: str) -> bool:
 
 def _warm_sums(ledger: Ledger, tz: tzinfo) -> None:
     ledger.grouped("bucket", None, None, None, BUCKET_MS)
-    period_report(ledger, "daily", agent=None, tz=tz)
+    period_json_text(ledger, "daily", agent=None, tz=tz)
 
 
 def _large(ledger: Ledger) -> bool:
