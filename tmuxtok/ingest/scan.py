@@ -46,7 +46,7 @@ if TYPE_CHECKING:
 #: the WAL, and a cold ingest's keys touch nearly all of them. 128 MiB
 #: batches made 82 commits of a 10 GiB year (2.1 s of COMMIT); 512 MiB took
 #: its cold ingest from 11.3 to 10.5 s (medians of 4) and 1 GiB's from 1.11
-#: to 1.05 s. A kill still loses at most half a second of reading.
+#: to 1.08 s (medians of 5). A kill still loses at most half a second of reading.
 BATCH_BYTES = int(os.environ.get("TMUXTOK_COMMIT_BYTES", 512 << 20))
 BATCH_FILES = 2000
 #: ``progress`` is told at least this often, commits or not.
