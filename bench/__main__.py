@@ -441,14 +441,25 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
             month_daily.append(timed(daily, env))
         month_files = sum(1 for _ in month.rglob("*.jsonl"))
 
-        # The history kept after the agents deleted all their logs: no file left to stat.
-        env["CLAUDE_CONFIG_DIR"] = env["CODEX_HOME"] = str(Path(env["HOME"]) / "deleted")
+        # The history kept after the agents deleted all their logs: no file left to
+        # stat but the one being written.
+        gone = str(Path(env["HOME"]) / "deleted")
+        env["CLAUDE_CONFIG_DIR"], env["CODEX_HOME"] = f"{gone},{live}", gone
         run([sys.executable, "-m", "tmuxtok", "scan", "--quiet"], env)
         kept_base, kept_blocks, kept_daily = [], [], []
         for _ in range(runs):
             kept_base.append(timed([sys.executable, "-c", "pass"], env))
             kept_blocks.append(timed(blocks, env))
             kept_daily.append(timed(daily, env))
+        # ... and right after one new event: the work of one event, whatever the history
+        kept_changed: list[float] = []
+        kept_day_changed: list[float] = []
+        for i in range(runs):
+            for argv, out in ((blocks, kept_changed), (daily, kept_day_changed)):
+                now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+                with log.open("ab") as f:
+                    f.write(claude_assistant(now, f"msg-gone-{argv[1]}-{i}", inp=7, out=1))
+                out.append(timed(argv, env))
 
         def above(xs: list[float], base: list[float] = base) -> dict[str, float]:
             return summary([(x - b) * 1000 for x, b in zip(xs, base, strict=True)])
@@ -462,6 +473,12 @@ def bench_warm(root: Path, runs: int) -> dict[str, Any]:
             "month_of_logs_daily_json_above_interpreter_ms": above(month_daily, month_base),
             "logs_deleted_blocks_json_above_interpreter_ms": above(kept_blocks, kept_base),
             "logs_deleted_daily_json_above_interpreter_ms": above(kept_daily, kept_base),
+            "logs_deleted_blocks_json_after_one_new_event_above_interpreter_ms": above(
+                kept_changed, kept_base
+            ),
+            "logs_deleted_daily_json_after_one_new_event_above_interpreter_ms": above(
+                kept_day_changed, kept_base
+            ),
             "interpreter_ms": summary([b * 1000 for b in base]),
             "warm_blocks_json_ms": summary([w * 1000 for w in warm]),
             "warm_above_interpreter_ms": above(warm),
@@ -727,6 +744,14 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         add(
             "warm daily --json, logs deleted (ms above)",
             r["logs_deleted_daily_json_above_interpreter_ms"],
+        )
+        add(
+            "blocks --json after one new event, logs deleted (ms above)",
+            r["logs_deleted_blocks_json_after_one_new_event_above_interpreter_ms"],
+        )
+        add(
+            "daily --json after one new event, logs deleted (ms above)",
+            r["logs_deleted_daily_json_after_one_new_event_above_interpreter_ms"],
         )
         add("warm blocks --json above python -c pass (ms)", r["warm_above_interpreter_ms"])
         add(

@@ -75,3 +75,72 @@ def test_a_change_to_the_ledger_is_shown(ledger: Ledger, tmp_path: Path) -> None
     after, _ = blocks_json_text(ledger, BlocksQuery(), NOW + 6 * HOUR, tz)
     data, _ = blocks_report(ledger, BlocksQuery(), NOW + 6 * HOUR, tz)
     assert after != before and after == dumps_indented(data)
+
+
+def _commit(ledger: Ledger, tmp_path: Path, name: str, events: list[UsageEvent]) -> None:
+    cur = Cursor(str(tmp_path / f"{name}.jsonl"), "claude", offset=1, size=1)
+    ledger.commit_rows([(cur, merge_rows(events), {}, False)])
+
+
+#: After the history below was rendered: (what, event times relative to NOW, in hours).
+CHANGES = [
+    ("inside the latest block", [-0.25]),
+    ("a new block after a gap", [2.0]),
+    ("into an old gap", [-200.0]),
+    ("into an old block, its end moved", [-47.9]),
+    ("a gap closed to just under a session", [-96.5, -91.6]),
+    ("two at once, far apart", [-300.0, -1.0]),
+]
+
+
+def test_after_a_change_blocks_long_before_it_keep_their_texts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only blocks from a session length before the earliest changed time are rendered
+    again, and the text is what rendering every block afresh gives."""
+    import tmuxtok._fastjson
+
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    hours = [h for day in range(-20, 0) for h in (day * 24 + 1, day * 24 + 3.5, day * 24 + 13)]
+    _commit(
+        ledger,
+        tmp_path,
+        "history",
+        [
+            UsageEvent("claude", f"h{i}", NOW + int(h * HOUR), "claude-sonnet-4-5", 100 + i, 7)
+            for i, h in enumerate(hours)
+        ],
+    )
+    rendered: list[int] = []
+    real = tmuxtok._fastjson.dumps_indented
+
+    def counting(value: object) -> str:
+        rendered.append(1)
+        return real(value)
+
+    monkeypatch.setattr(tmuxtok._fastjson, "dumps_indented", counting)
+    tz = resolve_tz("UTC")
+    for q in (BlocksQuery(), BlocksQuery(breakdown=True)):
+        blocks_json_text(ledger, q, NOW, tz)
+    for n, (what, at) in enumerate(CHANGES):
+        _commit(
+            ledger,
+            tmp_path,
+            f"change{n}",
+            [
+                UsageEvent("claude", f"c{n}-{i}", NOW + int(h * HOUR), "claude-opus-4-1", 5, 5)
+                for i, h in enumerate(at)
+            ],
+        )
+        now = NOW + 3 * HOUR
+        for q in (BlocksQuery(), BlocksQuery(breakdown=True)):
+            data, chosen = blocks_report(ledger, q, now, tz)
+            rendered.clear()
+            text, _ = blocks_json_text(ledger, q, now, tz)
+            assert text == real(data), what
+            settled_before = [b for b in chosen if b.end_ms + 5 * HOUR <= NOW + min(at) * HOUR]
+            assert len(rendered) == len(chosen) - len(settled_before), what
+            # and the next run, at the same version, renders the active block alone
+            rendered.clear()
+            assert blocks_json_text(ledger, q, now, tz)[0] == text
+            assert len(rendered) == sum(b.is_active for b in chosen), what

@@ -506,6 +506,7 @@ class Ledger:
         since_ms: int | None = None,
         until_ms: int | None = None,
         bucket_ms: int = 900_000,
+        cached: bool = True,
     ) -> list[GroupRow]:
         """Sums per (agent, bucket|session, model), so reports never touch every row.
 
@@ -515,10 +516,12 @@ class Ledger:
         Open-ended bucket sums (what the daemon asks for on every change) are
         cached and brought up to date from the earliest time a change touched,
         so their cost follows what changed, not the length of history.
+        ``cached=False`` sums without: for a one-off range, such as the hours a
+        cached report brings up to date (each ``since_ms`` would be a key).
         """
         if by not in ("bucket", "session"):
             raise ValueError(by)
-        if by == "bucket" and until_ms is None and (since_ms is None or since_ms >= 0):
+        if cached and by == "bucket" and until_ms is None and (since_ms is None or since_ms >= 0):
             return self._guard(lambda: self._grouped_cached(agent, since_ms, bucket_ms))
         return self._guard(lambda: self._grouped(by, agent, since_ms, until_ms, bucket_ms))
 
@@ -530,7 +533,10 @@ class Ledger:
         until_ms: int | None,
         bucket_ms: int,
     ) -> list[GroupRow]:
-        where, args = _where(agent, since_ms, until_ms)
+        # The time index leads with the agent: a time range over all agents
+        # names them, or it reads the whole index (~20 ms at a year of history).
+        every = self.agents() if agent is None and since_ms is not None else None
+        where, args = _where(every or agent, since_ms, until_ms)
         group, extra = ("ts_ms / ?", [bucket_ms]) if by == "bucket" else ("session", [])
         q = (
             f"SELECT agent, {group} AS g, max(project), model, count(*), sum(input), "
@@ -718,10 +724,16 @@ def _state(raw: str | None) -> Any:
     return got if isinstance(got, dict) else _BAD_STATE
 
 
-def _where(agent: str | None, since: int | None, until: int | None) -> tuple[str, list[Any]]:
+def _where(
+    agent: str | list[str] | None, since: int | None, until: int | None
+) -> tuple[str, list[Any]]:
+    """``agent`` is one agent, or the list of all of them (for the index; the same rows)."""
     clauses: list[str] = []
     args: list[Any] = []
-    if agent:
+    if isinstance(agent, list):
+        clauses.append(f"agent IN ({','.join('?' * len(agent))})")
+        args.extend(agent)
+    elif agent:
         clauses.append("agent=?")
         args.append(agent)
     if since is not None:

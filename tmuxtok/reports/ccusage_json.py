@@ -183,6 +183,16 @@ def period_label(period: str, d: date, week_start: int = 6) -> str:
     return d.isoformat()
 
 
+def bucket_label(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[int], str]:
+    """The period label of a quarter-hour bucket (``ts_ms // BUCKET_MS``), in ``tz``."""
+
+    def label(bucket: int) -> str:
+        d = datetime.fromtimestamp(calendar_safe(bucket * BUCKET_MS / 1000), tz).date()
+        return period_label(period, d, week_start)
+
+    return label
+
+
 def period_key(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[GroupRow], str]:
     """The period label of a ``Ledger.grouped("bucket", …)`` row, in ``tz``."""
 
@@ -214,10 +224,14 @@ def period_report(
 ) -> dict[str, Any]:
     """A daily, weekly or monthly report, kept in the ledger's cache until it changes.
 
-    A year of history is ~14,000-35,000 quarter-hour rows to fold into days
-    on every run; the report itself is a few hundred rows. The key holds
-    every argument (the zone by name, or by its offset when it has none),
-    the value is the report as JSON, which reads back equal.
+    A year of history is ~14,000-35,000 quarter-hour rows to fold into days;
+    the report itself is a few hundred rows. So the report is cached (the key
+    holds every argument, the zone by name or by its offset when it has none)
+    and, after a change, brought up to date from the period the change first
+    touched (``_brought_up_to_date``): after one new event that is today's
+    row, not the year's. The value is ``{"report": …, "costs": […]}``, the
+    costs being each row's nano-dollars, which its ``totalCost`` (a float)
+    cannot give back exactly and the totals need.
     """
     import json
 
@@ -226,17 +240,158 @@ def period_report(
     key = period_cache_key(period, agent, tz, since, until, order, week_start)
     version = ledger.version()
     got = ledger.cache_lookup(key)
-    if got is not None and got[0] == version:
+    state = None
+    if got is not None:
         try:
-            data = loads(got[1].decode())
+            state = _period_state(loads(got[1].decode()), period)
         except (ValueError, RecursionError, UnicodeDecodeError):
-            data = None
-        if isinstance(data, dict) and isinstance(data.get(period), list):
-            return data
-    rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
-    data = _period_data(rows, period, agent, tz, order, week_start)
-    ledger.cache_put(key, version, json.dumps(data, separators=(",", ":")).encode())
+            state = None
+        if state is not None and got[0] == version:
+            return state[0]
+    lo, hi = day_bounds(since, until, tz)
+    fresh = None
+    if state is not None and got is not None:
+        fresh = _brought_up_to_date(ledger, got[0], state, period, agent, tz, lo, hi, week_start)
+    if fresh is None:
+        rows = ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
+        fresh = _parts(rows, period_key(period, tz, week_start), period, agent is None)
+    data, costs = _assemble(period, fresh, order)
+    value = json.dumps({"report": data, "costs": costs}, separators=(",", ":"))
+    ledger.cache_put(key, version, value.encode())
     return data
+
+
+#: A report row as kept: its JSON, and the sums the totals are made of.
+_Parts = dict[str, tuple[dict[str, Any], Acc]]
+
+
+def _period_state(value: Any, period: str) -> tuple[dict[str, Any], list[Any]] | None:
+    """A cached report and its rows' costs, or None if the value is not one (damage)."""
+    if not isinstance(value, dict):
+        return None
+    data, costs = value.get("report"), value.get("costs")
+    if not isinstance(data, dict) or not isinstance(costs, list):
+        return None
+    rows = data.get(period)
+    if not isinstance(rows, list) or len(rows) != len(costs):
+        return None
+    return data, costs
+
+
+#: Buckets before a report's first changed period that must lie in earlier
+#: periods: a local date steps back at most an hour or two (a DST change at
+#: midnight), so two days is a wide margin.
+_GUARD_BUCKETS = 2 * 96
+#: No period is longer than this many buckets (a month, with the margin).
+_LONGEST_BUCKETS = 40 * 96
+
+
+def _brought_up_to_date(
+    ledger: Ledger,
+    cached_at: str,
+    state: tuple[dict[str, Any], list[Any]],
+    period: str,
+    agent: str | None,
+    tz: tzinfo,
+    lo: int | None,
+    hi: int | None,
+    week_start: int,
+) -> _Parts | None:
+    """The cached report's rows, those from the first period a change touched summed again.
+
+    None when that cannot be done exactly (the change log does not explain
+    every change since ``cached_at``, or the cached value does not read as a
+    report): the caller then sums the whole range. Periods are taken by their
+    labels, which only grow with time but for a DST change at midnight; so the
+    periods summed again start at the smallest label any changed bucket has,
+    and every bucket up to ``_GUARD_BUCKETS`` before the first one summed is
+    checked to belong to an earlier period.
+    """
+    known, earliest = ledger.changed_since(cached_at)
+    if not known:
+        return None
+    data, costs = state
+    label = bucket_label(period, tz, week_start)
+    name = PERIODS[period]
+    try:
+        kept = {
+            row[name]: (row, _acc_of(row, cost))
+            for row, cost in zip(data[period], costs, strict=True)
+        }
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not all(type(lbl) is str for lbl in kept) or len(kept) != len(costs):
+        return None
+    if earliest is None or (hi is not None and earliest >= hi):
+        return kept  # nothing in range changed
+    first = (earliest if lo is None else max(earliest, lo)) // BUCKET_MS
+    if first < _LONGEST_BUCKETS + _GUARD_BUCKETS:
+        return None  # near 1970: a hand-edited ledger; no walk back below it
+    tail = ledger.grouped("bucket", agent, first * BUCKET_MS, hi, BUCKET_MS, cached=False)
+    low = min([label(first), *(label(r.group) for r in tail)])
+    start = first
+    while label(start - 1) >= low:
+        start -= 1
+        if first - start > _LONGEST_BUCKETS:
+            return None
+    if any(label(b) >= low for b in range(start - _GUARD_BUCKETS, start)):
+        return None
+    cut = start * BUCKET_MS if lo is None else max(start * BUCKET_MS, lo)
+    rows = ledger.grouped("bucket", agent, cut, hi, BUCKET_MS, cached=False)
+    parts = {lbl: kept[lbl] for lbl in kept if lbl < low}
+    for lbl, part in _parts(
+        rows, period_key(period, tz, week_start), period, agent is None
+    ).items():
+        if lbl < low:
+            return None  # not as the walk back found: sum it all
+        parts[lbl] = part
+    return parts
+
+
+def _acc_of(row: dict[str, Any], cost_n: Any) -> Acc:
+    """The sums of a cached row that its report's totals add up."""
+    acc = Acc(
+        input=row["inputTokens"],
+        output=row["outputTokens"],
+        cache_create=row["cacheCreationTokens"],
+        cache_read=row["cacheReadTokens"],
+        total=row["totalTokens"],
+        cost_n=cost_n,
+        unpriced=row["unpricedTokens"],
+        approx=row["approximateEntries"],
+    )
+    values = (acc.input, acc.output, acc.cache_create, acc.cache_read, acc.total, acc.cost_n)
+    if not all(type(v) is int for v in (*values, acc.unpriced, acc.approx)):
+        raise TypeError("not a report row")
+    return acc
+
+
+def _parts(
+    rows: list[GroupRow], label_of: Callable[[GroupRow], str], period: str, by_agent: bool
+) -> _Parts:
+    """Each period's report row and sums, from rows each under ``label_of(row)``."""
+    agents_of: dict[str, set[str]] = {}
+
+    def key(r: GroupRow) -> str:
+        lbl = label_of(r)
+        agents_of.setdefault(lbl, set()).add(r.agent)
+        return lbl
+
+    name = PERIODS[period]
+    return {
+        lbl: (_row(name, lbl, acc, sorted(agents_of[lbl]) if by_agent else None), acc)
+        for lbl, acc in _accumulate(rows, key).items()
+    }
+
+
+def _assemble(period: str, parts: _Parts, order: str) -> tuple[dict[str, Any], list[int]]:
+    """The report of ``parts`` in label order, and its rows' costs in the same order."""
+    labels = sorted(parts, reverse=order == "desc")
+    data = {
+        period: [parts[lbl][0] for lbl in labels],
+        "totals": _totals([parts[lbl][1] for lbl in labels]),
+    }
+    return data, [parts[lbl][1].cost_n for lbl in labels]
 
 
 def period_json_text(
@@ -296,18 +451,6 @@ def period_json_text(
     return text, not text.startswith(head + "]")
 
 
-def _period_data(
-    rows: list[GroupRow],
-    period: str,
-    agent: str | None,
-    tz: tzinfo,
-    order: str,
-    week_start: int,
-) -> dict[str, Any]:
-    label_of = period_key(period, tz, week_start)
-    return period_json(period, rows, label_of, by_agent=agent is None, order=order)
-
-
 def period_json(
     period: str,
     rows: list[GroupRow],
@@ -317,23 +460,7 @@ def period_json(
 ) -> dict[str, Any]:
     """The ``daily|weekly|monthly --json`` shape of ``rows``, each under ``label_of(row)``
     (also for rows that come from elsewhere than this ledger: the fleet view)."""
-    agents_of: dict[str, set[str]] = {}
-
-    def key(r: GroupRow) -> str:
-        label = label_of(r)
-        agents_of.setdefault(label, set()).add(r.agent)
-        return label
-
-    accs = _accumulate(rows, key)
-    labels = sorted(accs, reverse=order == "desc")
-    name = PERIODS[period]
-    return {
-        period: [
-            _row(name, lbl, accs[lbl], sorted(agents_of[lbl]) if by_agent else None)
-            for lbl in labels
-        ],
-        "totals": _totals(list(accs.values())),
-    }
+    return _assemble(period, _parts(rows, label_of, period, by_agent), order)[0]
 
 
 def period_cache_key(
@@ -521,9 +648,11 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
 
     A year of history is ~1,500 blocks and 1 MB of JSON, most of it the
     same on every run: a block that is not active renders the same text
-    until the ledger changes (activity only ends as time goes on). Those
+    until the ledger changes (activity only ends as time goes on), and a
+    change leaves the blocks that ended well before it as they were. Those
     texts are kept in the ledger's cache (``_settled_texts``); only active
-    blocks, and blocks not rendered before, are rendered each run.
+    blocks, and blocks not rendered since they last changed, are rendered
+    each run.
     """
     from tmuxtok._fastjson import dumps_indented
 
@@ -532,22 +661,24 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
         return dumps_indented({"blocks": []}), False
     key = blocks_text_key(q.agent, q.session_hours, q.breakdown)
     version = ledger.version()
-    settled = _settled_texts(ledger, key, version)
-    fresh = False
+    settled, current = _settled_texts(ledger, key, version, q.session_hours * bm.HOUR_MS)
+    fresh = not current
     parts: list[str] = []
     for b in chosen:
-        text = None if b.is_active else settled.get((b.start_ms, b.is_gap))
-        if text is None:
+        kept = None if b.is_active else settled.get((b.start_ms, b.is_gap))
+        if kept is not None:
+            text = kept[1]
+        else:
             # one level in: the block's lines under `  "blocks": [`
             text = dumps_indented(block_json(b, now_ms, limit, q.breakdown)).replace("\n", "\n    ")
             if not b.is_active:
-                settled[b.start_ms, b.is_gap] = text
+                settled[b.start_ms, b.is_gap] = (b.end_ms, text)
                 fresh = True
         parts.append(text)
     if fresh:
         import json
 
-        rows = [[start, gap, text] for (start, gap), text in settled.items()]
+        rows = [[start, gap, end, text] for (start, gap), (end, text) in settled.items()]
         ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
     return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
 
@@ -556,23 +687,38 @@ def blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:
     return f"blocks-json:{agent}:{session_hours!r}:{int(breakdown)}"
 
 
-def _settled_texts(ledger: Ledger, key: str, version: str) -> dict[tuple[int, bool], str]:
-    """The cached texts of inactive blocks, by (start, is_gap), at the ledger's ``version``.
+def _settled_texts(
+    ledger: Ledger, key: str, version: str, span_ms: float
+) -> tuple[dict[tuple[int, bool], tuple[int, str]], bool]:
+    """The cached texts of inactive blocks, by (start, is_gap), with each block's end;
+    and whether they were cached at the ledger's ``version``.
 
     An inactive block's JSON depends on nothing but the block (no burn rate,
     projection or limit status), so any run at that version may reuse it;
-    whether a block is active is decided afresh each run.
+    whether a block is active is decided afresh each run. After a change that
+    the ledger's change log explains, a block that ended a session length
+    before the earliest time the change touched is as it was: every entry
+    of it, and the first entry of the block after a gap, came before that
+    time and is unchanged (blocks are built forward in time).
     """
     from tmuxtok._fastjson import loads
 
     got = ledger.cache_lookup(key)
-    if got is None or got[0] != version:
-        return {}
+    if got is None:
+        return {}, False
     try:
         rows = loads(got[1].decode())
-        return {(int(start), bool(gap)): str(text) for start, gap, text in rows}
+        texts = {(int(s), bool(g)): (int(e), str(t)) for s, g, e, t in rows}
     except (ValueError, TypeError, RecursionError, UnicodeDecodeError):
-        return {}
+        return {}, False
+    if got[0] == version:
+        return texts, True
+    known, earliest = ledger.changed_since(got[0])
+    if not known:
+        return {}, False
+    if earliest is None:
+        return texts, False
+    return {k: v for k, v in texts.items() if v[0] + span_ms <= earliest}, False
 
 
 def _chosen_blocks(

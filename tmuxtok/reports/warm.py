@@ -14,7 +14,7 @@ import os
 import sys
 from datetime import tzinfo
 
-from tmuxtok.ingest.ledger import Ledger, grouped_key
+from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.reports.ccusage_json import (
     BlocksQuery,
     blocks_json_text,
@@ -22,7 +22,7 @@ from tmuxtok.reports.ccusage_json import (
     period_cache_key,
     period_json_text,
 )
-from tmuxtok.reports.query import BUCKET_MS, all_blocks, blocks_key
+from tmuxtok.reports.query import all_blocks, blocks_key
 from tmuxtok.sources import PRIMARY
 
 #: Below this ledger size (~100 MiB of logs) the sums take less than the
@@ -37,12 +37,13 @@ def warm_caches(
     """Build the caches a report's first run after an ingest would otherwise build.
 
     Every agent's blocks (``blocks``, the daemon's limit estimate), the
+    plain ``daily`` report in ``tz`` (the configured zone) with its text, and
+    the plain ``blocks --json``'s block texts; built from nothing, also the
     quarter-hour sums of all agents (``daily``/``weekly``/``monthly`` without
-    ``--since``/``--until``), the plain ``daily`` report in ``tz`` (the
-    configured zone) and the plain ``blocks --json``'s block texts. After a
-    small change each is brought up to date from the earliest time it
-    touched, so it costs little. ``split`` lets the sums be built in a child
-    process (``scan`` asks; the daemon, which runs threads, does not).
+    ``--since``/``--until`` start from them). After a small change each is
+    brought up to date from the earliest time it touched, so it costs little.
+    ``split`` lets the sums be built in a child process (``scan`` asks; the
+    daemon, which runs threads, does not).
     Returns how many processes built them: 0 when they already matched the
     ledger, 2 when a child built the sums.
     """
@@ -51,7 +52,7 @@ def warm_caches(
     blocks = [blocks_key(a, session_hours) for a in agents]
     blocks.append(blocks_text_key(PRIMARY, session_hours, False))
     daily = period_cache_key("daily", None, tz, None, None, "asc", 6)
-    sums = [grouped_key(None, None, BUCKET_MS), daily, "text:" + daily]
+    sums = [daily, "text:" + daily]
     stale_blocks = not _current(ledger, blocks, version)
     stale_sums = not _current(ledger, sums, version)
     if not stale_blocks and not stale_sums:
@@ -78,7 +79,10 @@ def _current(ledger: Ledger, keys: list[str], version: str) -> bool:
 
 
 def _warm_sums(ledger: Ledger, tz: tzinfo) -> None:
-    ledger.grouped("bucket", None, None, None, BUCKET_MS)
+    # Built from nothing, the daily report sums the quarter-hour sums of all
+    # agents, which are cached on the way (weekly and monthly start from them);
+    # after a change it sums just the days the change touched, and the
+    # quarter-hour sums are left for whichever report needs them next.
     period_json_text(ledger, "daily", agent=None, tz=tz)
 
 
