@@ -382,7 +382,9 @@ def _drop_blocks_cache(env: dict[str, str]) -> None:
     ledger = Path(env["XDG_DATA_HOME"]) / "tmuxtok" / "ledger.sqlite3"
     con = sqlite3.connect(ledger)
     try:
-        con.execute("DELETE FROM cache WHERE k LIKE 'blocks:%'")
+        # the blocks, their texts and the plain report kept whole: all built again
+        for pattern in ("blocks:%", "blocks-json:%", "whole:blocks-json:%"):
+            con.execute("DELETE FROM cache WHERE k LIKE ?", (pattern,))
         con.commit()
     except sqlite3.OperationalError:
         pass  # a tmuxtok without report caches

@@ -115,7 +115,7 @@ def test_scan_builds_the_sums_in_a_child_as_it_would_itself(
     assert json.loads(res.stdout)["cacheProcesses"] == 2
     split = _cache_rows(daemon.ledger_file())
     now = _caches()["now"]
-    assert len(split) == 6 and {v for v, _ in split.values()} == {now}
+    assert len(split) == 7 and {v for v, _ in split.values()} == {now}
 
     # The same logs scanned by one process, in a fresh home.
     env, claude, codex = fresh_env(tmp_path / "alone")

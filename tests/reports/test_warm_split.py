@@ -41,9 +41,9 @@ def _versions(led: Ledger) -> dict[str, str]:
     return {k.split(":")[0]: v for k, v in led.conn.execute("SELECT k, version FROM cache")}
 
 
-#: One agent's blocks and their JSON text (this process); the sums, the daily report and its
-#: JSON text (the child).
-KINDS = {"blocks", "blocks-json", "grouped", "period", "text"}
+#: One agent's blocks, their JSON texts and the whole report's (this process); the sums,
+#: the daily report and its JSON text (the child).
+KINDS = {"blocks", "blocks-json", "whole", "grouped", "period", "text"}
 
 
 def test_a_child_that_fails_leaves_the_sums_to_its_parent(

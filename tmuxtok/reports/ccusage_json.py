@@ -652,15 +652,22 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
     change leaves the blocks that ended well before it as they were. Those
     texts are kept in the ledger's cache (``_settled_texts``); only active
     blocks, and blocks not rendered since they last changed, are rendered
-    each run.
+    each run. The plain report (no filter) is also kept whole but for its
+    last block (``_keep_whole``): a run with nothing new reads one value.
     """
     from tmuxtok._fastjson import dumps_indented
 
+    plain = q == BlocksQuery(q.agent, q.session_hours, order=q.order, breakdown=q.breakdown)
+    whole_key = f"{blocks_text_key(q.agent, q.session_hours, q.breakdown)}:{q.order}"
+    version = ledger.version()
+    if plain:
+        text = _whole_text(ledger, whole_key, version, q, now_ms)
+        if text is not None:
+            return text, True
     chosen, limit = _chosen_blocks(ledger, q, now_ms, tz)
     if not chosen:
         return dumps_indented({"blocks": []}), False
     key = blocks_text_key(q.agent, q.session_hours, q.breakdown)
-    version = ledger.version()
     settled, current = _settled_texts(ledger, key, version, q.session_hours * bm.HOUR_MS)
     fresh = not current
     parts: list[str] = []
@@ -669,8 +676,7 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
         if kept is not None:
             text = kept[1]
         else:
-            # one level in: the block's lines under `  "blocks": [`
-            text = dumps_indented(block_json(b, now_ms, limit, q.breakdown)).replace("\n", "\n    ")
+            text = _block_text(b, now_ms, limit, q.breakdown)
             if not b.is_active:
                 settled[b.start_ms, b.is_gap] = (b.end_ms, text)
                 fresh = True
@@ -680,7 +686,84 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
 
         rows = [[start, gap, end, text] for (start, gap), (end, text) in settled.items()]
         ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
-    return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}", True
+    if plain:
+        _keep_whole(ledger, whole_key, version, q, chosen, parts)
+    return _blocks_document(parts), True
+
+
+def _block_text(b: bm.Block, now_ms: int, limit: int | None, breakdown: bool) -> str:
+    """A block's JSON one level in: its lines under ``  "blocks": [``."""
+    from tmuxtok._fastjson import dumps_indented
+
+    return dumps_indented(block_json(b, now_ms, limit, breakdown)).replace("\n", "\n    ")
+
+
+def _blocks_document(parts: list[str]) -> str:
+    return '{\n  "blocks": [\n    ' + ",\n    ".join(parts) + "\n  ]\n}"
+
+
+def _keep_whole(
+    ledger: Ledger,
+    key: str,
+    version: str,
+    q: BlocksQuery,
+    chosen: list[bm.Block],
+    parts: list[str],
+) -> None:
+    """Keep the plain report's text but for its last block, for ``_whole_text``.
+
+    Only the last block of a history can be active (a later block starts
+    after an earlier one has ended), unless events are dated in the future:
+    the text is kept only when every other block is inactive now, with the
+    time from which each stays so (``settled_ms``).
+    """
+    import json
+
+    from tmuxtok.reports.query import frozen_row
+
+    at = len(chosen) - 1 if q.order != "desc" else 0
+    others = chosen[:at] + chosen[at + 1 :]
+    if any(b.is_active for b in others):
+        return
+    span = q.session_hours * bm.HOUR_MS
+    settled = max(
+        [min((b.actual_end_ms or b.start_ms) + span, b.end_ms) for b in others if not b.is_gap],
+        default=0,
+    )
+    rest = parts[:at] + parts[at + 1 :]
+    kept = [key, settled, rest, frozen_row(chosen[at])]
+    try:
+        value = json.dumps(kept, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        return  # a cost that is not a number: no shortcut, the full path stays right
+    ledger.cache_put("whole:" + key, version, value.encode())
+
+
+def _whole_text(ledger: Ledger, key: str, version: str, q: BlocksQuery, now_ms: int) -> str | None:
+    """The plain report from ``_keep_whole``'s text and its last block, rendered now.
+
+    A year's report then reads one cached value instead of thawing ~1,500
+    blocks and looking up each one's text. None (take the full path) when
+    nothing is kept at this version, or it does not read back whole.
+    """
+    from tmuxtok._fastjson import loads
+    from tmuxtok.reports.query import thawed
+
+    got = ledger.cache_lookup("whole:" + key)
+    if got is None or got[0] != version:
+        return None
+    try:
+        kept = loads(got[1].decode())
+        name, settled, rest, row = kept
+        if name != key or not isinstance(settled, int | float) or now_ms < settled:
+            return None
+        if not isinstance(rest, list) or not all(isinstance(t, str) for t in rest):
+            return None
+        last = thawed(row, now_ms, q.session_hours * bm.HOUR_MS)
+        text = _block_text(last, now_ms, None, q.breakdown)
+    except (ValueError, TypeError, IndexError, RecursionError, UnicodeDecodeError):
+        return None
+    return _blocks_document([*rest, text] if q.order != "desc" else [text, *rest])
 
 
 def blocks_text_key(agent: str, session_hours: float, breakdown: bool) -> str:

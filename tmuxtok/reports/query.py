@@ -15,6 +15,10 @@ from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.model import blocks as bm
 from tmuxtok.model.rules import is_active
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # typing costs ~4 ms to import; a warm report may not need it
+    from typing import Any
+
 BUCKET_MS = 900_000
 NANO = 1e9
 
@@ -155,43 +159,45 @@ def _freeze_blocks(blocks: list[bm.Block]) -> bytes | None:
     fit 64 bits, as a block around an event at SQLite's integer limits may not."""
     import orjson
 
-    rows = [
-        [
-            b.start_ms,
-            b.end_ms,
-            b.actual_end_ms,
-            b.first_ms,
-            b.is_gap,
-            b.entries,
-            b.input_tokens,
-            b.output_tokens,
-            b.cache_creation_tokens,
-            b.cache_read_tokens,
-            b.total_tokens,
-            b.cost,
-            b.unpriced_tokens,
-            list(b.models),
-            [
-                [
-                    m.model,
-                    m.input_tokens,
-                    m.output_tokens,
-                    m.cache_creation_tokens,
-                    m.cache_read_tokens,
-                    m.total_tokens,
-                    m.cost,
-                    m.entries,
-                ]
-                for m in b.per_model
-            ],
-            b.approx_entries,
-        ]
-        for b in blocks
-    ]
+    rows = [frozen_row(b) for b in blocks]
     try:
         return orjson.dumps(rows)
     except orjson.JSONEncodeError:
         return None
+
+
+def frozen_row(b: bm.Block) -> list[Any]:
+    """One block as ``_freeze_blocks`` stores it (``thawed`` reads it back)."""
+    return [
+        b.start_ms,
+        b.end_ms,
+        b.actual_end_ms,
+        b.first_ms,
+        b.is_gap,
+        b.entries,
+        b.input_tokens,
+        b.output_tokens,
+        b.cache_creation_tokens,
+        b.cache_read_tokens,
+        b.total_tokens,
+        b.cost,
+        b.unpriced_tokens,
+        list(b.models),
+        [
+            [
+                m.model,
+                m.input_tokens,
+                m.output_tokens,
+                m.cache_creation_tokens,
+                m.cache_read_tokens,
+                m.total_tokens,
+                m.cost,
+                m.entries,
+            ]
+            for m in b.per_model
+        ],
+        b.approx_entries,
+    ]
 
 
 def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
@@ -208,33 +214,33 @@ def _thaw_blocks(raw: bytes, now_ms: int, span_ms: float) -> list[bm.Block]:
         rows = loads(raw.decode())
     except RecursionError as e:  # nesting too deep: unreadable all the same
         raise ValueError(f"unreadable blocks cache: {e}") from None
-    out = []
-    for r in rows:
-        (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r[:15]
-        approx = r[15]
-        out.append(
-            bm.Block(
-                start_ms=start,
-                end_ms=end,
-                actual_end_ms=last,
-                first_ms=first,
-                # as bm.build_blocks decides it, from the block's own times
-                is_active=not gap and is_active(last, end, now_ms, span_ms),
-                is_gap=gap,
-                entries=n,
-                input_tokens=i,
-                output_tokens=o,
-                cache_creation_tokens=cc,
-                cache_read_tokens=cr,
-                total_tokens=total,
-                cost=cost,
-                unpriced_tokens=unpriced,
-                models=tuple(models),
-                per_model=tuple(bm.ModelUsage(*m) for m in per),
-                approx_entries=approx,
-            )
-        )
-    return out
+    return [thawed(r, now_ms, span_ms) for r in rows]
+
+
+def thawed(r: list[Any], now_ms: int, span_ms: float) -> bm.Block:
+    """The block of one ``frozen_row``, active or not at ``now_ms``."""
+    (start, end, last, first, gap, n, i, o, cc, cr, total, cost, unpriced, models, per) = r[:15]
+    approx = r[15]
+    return bm.Block(
+        start_ms=start,
+        end_ms=end,
+        actual_end_ms=last,
+        first_ms=first,
+        # as bm.build_blocks decides it, from the block's own times
+        is_active=not gap and is_active(last, end, now_ms, span_ms),
+        is_gap=gap,
+        entries=n,
+        input_tokens=i,
+        output_tokens=o,
+        cache_creation_tokens=cc,
+        cache_read_tokens=cr,
+        total_tokens=total,
+        cost=cost,
+        unpriced_tokens=unpriced,
+        models=tuple(models),
+        per_model=tuple(bm.ModelUsage(*m) for m in per),
+        approx_entries=approx,
+    )
 
 
 def recent_blocks(
