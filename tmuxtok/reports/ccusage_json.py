@@ -195,10 +195,10 @@ def bucket_label(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[int]
 
 def period_key(period: str, tz: tzinfo, week_start: int = 6) -> Callable[[GroupRow], str]:
     """The period label of a ``Ledger.grouped("bucket", …)`` row, in ``tz``."""
+    label = bucket_label(period, tz, week_start)
 
     def key(r: GroupRow) -> str:
-        d = datetime.fromtimestamp(calendar_safe(r.group * BUCKET_MS / 1000), tz).date()
-        return period_label(period, d, week_start)
+        return label(r.group)
 
     return key
 
@@ -253,7 +253,7 @@ def period_report(
     if state is not None and got is not None:
         fresh = _brought_up_to_date(ledger, got[0], state, period, agent, tz, lo, hi, week_start)
     if fresh is None:
-        rows = ledger.grouped("bucket", agent, lo, hi, BUCKET_MS)
+        rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
         fresh = _parts(rows, period_key(period, tz, week_start), period, agent is None)
     data, costs = _assemble(period, fresh, order)
     value = json.dumps({"report": data, "costs": costs}, separators=(",", ":"))
