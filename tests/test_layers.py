@@ -17,6 +17,7 @@ LAYERS = {
     "tmuxtok._detach": 0,
     "tmuxtok._fastjson": 0,
     "tmuxtok._digest": 0,
+    "tmuxtok._named": 0,
     "tmuxtok.model": 0,
     "tmuxtok.data": 0,  # the shipped price table
     "tmuxtok.sources": 1,

@@ -15,16 +15,19 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok import errors
 from tmuxtok.paths import config_dir
 from tmuxtok.sources import AGENTS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from typing import Any, NamedTuple
 
     from tmuxtok.sources.screen import ScreenTool
+else:
+    from tmuxtok._named import NamedTuple
 
 _EMPTY: Mapping[Any, Any] = MappingProxyType({})
 

@@ -1,4 +1,4 @@
-"""``_fastjson.dumps_indented`` writes exactly what ``json.dumps(indent=2)`` writes."""
+"""``_fastjson`` writes exactly what ``json.dumps`` writes for the same arguments."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tmuxtok._fastjson import dumps_indented
+from tmuxtok._fastjson import dumps_indented, dumps_sorted
 
 _scalars = (
     st.none()
@@ -52,3 +52,48 @@ def test_what_json_refuses_it_refuses() -> None:
         dumps_indented({"when": object()})
     with pytest.raises(TypeError):
         dumps_indented({(1, 2): "tuple key"})
+
+
+_sortable = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.tuples(inner, inner)
+        | st.dictionaries(st.text(), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_sortable)
+def test_sorted_same_bytes_as_json(value: Any) -> None:
+    assert dumps_sorted(value) == json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
+def test_sorted_refuses_what_json_refuses() -> None:
+    for bad in ({"a": object()}, {"a": 1, 2: "keys that do not sort"}):
+        with pytest.raises(TypeError):
+            json.dumps(bad, sort_keys=True, separators=(",", ":"))
+        with pytest.raises(TypeError):
+            dumps_sorted(bad)
+    loop: list[Any] = []
+    loop.append(loop)
+    with pytest.raises(ValueError, match="Circular"):
+        dumps_sorted(loop)
+
+
+def test_the_price_fingerprint_is_json_dumps() -> None:
+    """Ledgers store it: the text it hashes must be json.dumps' to the byte."""
+    from tmuxtok._digest import sha256_hex
+    from tmuxtok.model import pricing
+
+    table = pricing.PriceTable.load()
+    doc = {
+        "prices": {k: v._asdict() for k, v in table._prices.items()},
+        "aliases": table._aliases,
+        "fast_fallback": pricing.FAST_FALLBACK,
+        "formula": pricing.FORMULA,
+    }
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+    assert table.fingerprint() == sha256_hex(text.encode())[:16]

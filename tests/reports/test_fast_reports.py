@@ -154,3 +154,18 @@ def test_damaged_report_caches_are_summed_again(logs: Path, damage: bytes) -> No
         got = fast(*args)
         assert (got.returncode, got.stdout) == (0, expected), got.stderr
         assert "Traceback" not in got.stderr
+
+
+#: What a warm report must not import: ``typing`` (``tmuxtok._named`` builds the
+#: records instead) and ``json`` (only a failure writes through it).
+WARM_STDLIB_AVOIDED = ("typing", "json")
+
+
+@pytest.mark.parametrize("report", ["blocks", "daily"])
+def test_warm_report_imports_neither_typing_nor_json(logs: Path, report: str) -> None:
+    first = fast(report, "--json")  # reads the logs: the parsers may import anything
+    assert first.returncode == 0, first.stderr
+    got, mods = with_importtime(report, "--json")
+    assert got.returncode == 0 and got.stdout == first.stdout
+    assert "tmuxtok.ingest.ledger" in mods and "tmuxtok.config" in mods  # it really ran
+    assert set(WARM_STDLIB_AVOIDED) & mods == set()

@@ -12,7 +12,6 @@ import contextlib
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any
 
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
@@ -22,6 +21,13 @@ from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 from tmuxtok.sources import logged_cost_wins
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    #: One events row as committed: the 19 columns of ``_COLUMNS``, in order.
+    EventRow = tuple[Any, ...]
 
 
 def rank(e: UsageEvent) -> tuple[int, int, int]:
@@ -119,8 +125,6 @@ _UPSERT_UNPRICED += _ON_CONFLICT
 
 #: (model, input, output, cache write, of which 1 h, cache read, speed) -> USD or None.
 CostFn = Callable[[str, int, int, int, int, int, str], float | None]
-#: One events row as committed: the 19 columns of ``_COLUMNS``, in order.
-EventRow = tuple[Any, ...]
 
 
 class Batch:

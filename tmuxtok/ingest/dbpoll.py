@@ -16,11 +16,11 @@ only the ``-wal`` changes until a checkpoint.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING
 
 from tmuxtok.ingest.tail import Cursor, ReadResult
 from tmuxtok.model.events import ParseResult
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tmuxtok.sources.base import DatabaseSource
 

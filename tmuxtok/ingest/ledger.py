@@ -23,12 +23,11 @@ import contextlib
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, TypeVar
 
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
-from tmuxtok.ingest.batch import Batch, CostFn, EventRow, merge_rows, price_nano
+from tmuxtok.ingest.batch import Batch, CostFn, merge_rows, price_nano
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
 from tmuxtok.ingest.schema import (
     build_report_indexes,
@@ -49,11 +48,20 @@ from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent
 from tmuxtok.sources import logged_cost_wins
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple, TypeVar
+
+    from tmuxtok.ingest.batch import EventRow
+
+    _T = TypeVar("_T")
+else:
+    from tmuxtok._named import NamedTuple
+
 #: Page cache of a large ingest (``Ledger.bulk``): more than the ledger 1 GiB
 #: of logs makes (~20 MiB). 48 MiB made a 10 GiB load no faster and took its
 #: processes together past 150 MiB.
 BULK_CACHE_KIB = 32 << 10
-_T = TypeVar("_T")
 #: Paths per ``IN (...)`` query, well below SQLite's bound on parameters.
 _IN_CHUNK = 500
 

@@ -20,9 +20,8 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
 
-from tmuxtok.ingest.batch import Batch, CostFn, EventRow, latest_limits, merge_rows
+from tmuxtok.ingest.batch import Batch, CostFn, latest_limits, merge_rows
 from tmuxtok.ingest.dbpoll import read_db
 from tmuxtok.ingest.errors import LedgerCorrupt
 from tmuxtok.ingest.ledger import Ledger
@@ -31,9 +30,11 @@ from tmuxtok.ingest.whole import read_whole
 from tmuxtok.model.events import Record
 from tmuxtok.sources.base import LINES, WHOLE, SourceError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from concurrent.futures import Future
 
+    from tmuxtok.ingest.batch import EventRow
     from tmuxtok.model.events import LimitSnapshot
     from tmuxtok.model.pricing import PriceTable
 
@@ -255,7 +256,9 @@ def _scan(
     with ledger.bulk() if pending >= PARALLEL_BYTES else contextlib.nullcontext():
         # Rows priced as they are parsed go in with one write; unpriced ones
         # take a second (ensure_priced), which also lengthens append -> state.
-        cost, fp = _pricer(prices, env) if n > 1 or prices is not None else (None, None)
+        # (Nothing to read, nothing to price: a warm run skips the fingerprint.)
+        priced = todo and (n > 1 or prices is not None)
+        cost, fp = _pricer(prices, env) if priced else (None, None)
         committer.price_fp = fp
         try:
             if n > 1:
@@ -347,9 +350,11 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
         if kind == LINES:
             res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
         elif kind == WHOLE:
-            res = read_whole(path, cast("WholeSource", source), cur)
+            whole: WholeSource = source  # type: ignore[assignment]  # kind() says it is
+            res = read_whole(path, whole, cur)
         else:
-            res = read_db(path, cast("DatabaseSource", source), cur)
+            db: DatabaseSource = source  # type: ignore[assignment]  # kind() says it is
+            res = read_db(path, db, cur)
         p = res.parsed
         rows = merge_rows(p.events, cost)
     except SourceError as e:

@@ -14,13 +14,16 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any
 
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 SCHEMA_VERSION = 1
 #: The meta key that says which time range (``TS_MIN_MS:TS_MAX_MS``) the events

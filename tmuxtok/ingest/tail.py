@@ -22,15 +22,18 @@ import errno
 import os
 import stat
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok.model.events import ParseResult, Record
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NamedTuple
 
     # Only for annotations: importing the package would import every source.
     from tmuxtok.sources.base import LineParser, Source
+else:
+    from tmuxtok._named import NamedTuple
 
 CHUNK = 1 << 20
 #: A line still without a newline at this size is handled from its two ends.

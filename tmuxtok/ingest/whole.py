@@ -20,11 +20,11 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import TYPE_CHECKING
 
 from tmuxtok.ingest.tail import BOM, UTF16, Cursor, ReadResult, is_utf16
 from tmuxtok.model.events import ParseResult
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from tmuxtok.sources.base import WholeSource
 

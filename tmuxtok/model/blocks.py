@@ -11,9 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
 
 from tmuxtok.model.rules import calendar_safe, is_active, js_round, project
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from tmuxtok._named import NamedTuple
 
 __all__ = [
     "Block",

@@ -11,7 +11,11 @@ mutable ones are slotted classes deriving from ``Record``.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NamedTuple
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar, NamedTuple
+else:
+    from tmuxtok._named import NamedTuple
 
 
 class Record:

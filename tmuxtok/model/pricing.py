@@ -31,17 +31,20 @@ from __future__ import annotations
 
 import math
 import os
-from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tmuxtok import errors
 from tmuxtok._digest import sha256_hex
 from tmuxtok._fastjson import loads as json_loads
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
     from pathlib import Path  # imports re (via fnmatch) and urllib: ~6 ms
+    from typing import Any, NamedTuple
 
     _Fail = Callable[[str, str], "PriceConfigError"]
+else:
+    from tmuxtok._named import NamedTuple
 
 TIER_THRESHOLD = 200_000
 _PER_MILLION = 1_000_000
@@ -452,7 +455,7 @@ class PriceTable:
         Computed once per table: every refresh asks for it twice.
         """
         if self._fingerprint is None:
-            import json  # on the report path json is loaded already
+            from tmuxtok._fastjson import dumps_sorted
 
             doc = {
                 "prices": {k: v._asdict() for k, v in self._prices.items()},
@@ -460,7 +463,7 @@ class PriceTable:
                 "fast_fallback": FAST_FALLBACK,
                 "formula": FORMULA,
             }
-            blob = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+            blob = dumps_sorted(doc)
             self._fingerprint = sha256_hex(blob.encode())[:16]
         return self._fingerprint
 

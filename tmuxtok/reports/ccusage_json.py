@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
-from typing import Any, NamedTuple
 
 from tmuxtok.ingest.ledger import GroupRow, Ledger
 from tmuxtok.model import blocks as bm
@@ -27,6 +26,12 @@ from tmuxtok.reports.query import (
     recent_blocks,
 )
 from tmuxtok.sources import PRIMARY
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NamedTuple
+else:
+    from tmuxtok._named import NamedTuple
 
 
 class Acc:
@@ -261,8 +266,9 @@ def period_report(
     return data
 
 
-#: A report row as kept: its JSON, and the sums the totals are made of.
-_Parts = dict[str, tuple[dict[str, Any], Acc]]
+if TYPE_CHECKING:
+    #: A report row as kept: its JSON, and the sums the totals are made of.
+    _Parts = dict[str, tuple[dict[str, Any], Acc]]
 
 
 def _period_state(value: Any, period: str) -> tuple[dict[str, Any], list[Any]] | None:

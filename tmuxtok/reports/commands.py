@@ -2,24 +2,24 @@
 
 Both ways in end here, so a ``--json`` report is the same bytes whether click
 parsed its options or not. Only the standard library and tmuxtok's own report
-path are imported (JSON goes out through ``json``: orjson's import pulls in
+path are imported (JSON goes out through ``_fastjson``: orjson's import pulls in
 dataclasses and inspect), and every failure ends as a ``TmuxtokError``: one
 line (or ``{"error", "code"}`` under ``--json``) and its exit status.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from typing import TYPE_CHECKING, Any, NoReturn
 
 from tmuxtok.errors import NoData, TmuxtokError
 from tmuxtok.sources import PRIMARY
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
+    from typing import Any, NoReturn
 
     from tmuxtok.config import Config
     from tmuxtok.ingest.ledger import Ledger
@@ -42,6 +42,8 @@ def echo(text: str, err: bool = False) -> None:
 def fail(error: TmuxtokError, as_json: bool = False) -> NoReturn:
     """End the command with ``error``: its message, its JSON code, its exit status."""
     if as_json:
+        import json  # not at the top: ``json`` (and ``re`` with it) is for failures only
+
         echo(json.dumps({"error": str(error), "code": error.code}, ensure_ascii=False))
     else:
         echo(f"tmuxtok: {error}", err=True)

@@ -11,16 +11,19 @@ the options below to exactly those click declares.
 
 from __future__ import annotations
 
-from typing import Any
-
 from tmuxtok.reports import commands
 from tmuxtok.reports.commands import PERIODS, RANK_BY, SOURCES, WEEKDAYS
 from tmuxtok.sources import AGENTS
 
-#: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
-#: allowed values, "hours" (a float in [1, 24], as click's FloatRange) or
-#: "count" (an int >= 1, as click's IntRange(min=1)).
-_Spec = dict[str, tuple[str, Any]]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    #: Per command: option -> (keyword, kind). A kind is "flag", "text", a tuple of
+    #: allowed values, "hours" (a float in [1, 24], as click's FloatRange) or
+    #: "count" (an int >= 1, as click's IntRange(min=1)).
+    _Spec = dict[str, tuple[str, Any]]
+
 _COMMON: _Spec = {
     "--json": ("as_json", "flag"),
     "--since": ("since", "text"),

@@ -29,12 +29,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     from pathlib import Path
+    from typing import Any, NamedTuple, Protocol
 
     from tmuxtok.model.events import ParseResult
+else:
+    from tmuxtok._named import NamedTuple
+
+    # The protocols below are only read by mypy: importing ``typing`` for
+    # them would cost every command ~3.5 ms (see ``tmuxtok._named``).
+    Protocol = object
 
 
 #: How a log file is read (``Source.kind``).

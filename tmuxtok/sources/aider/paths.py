@@ -12,12 +12,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tmuxtok.sources.aider import NAME
 from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.sources.aider.parser import AiderParser
 
 #: Where the log is looked for when nothing says otherwise.

@@ -11,12 +11,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 from tmuxtok.sources.claude import NAME
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.sources.claude.parser import ClaudeParser
 
 

@@ -14,12 +14,14 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tmuxtok.sources.base import LINES, WHOLE, entries, regular, unique_paths
 from tmuxtok.sources.gemini import NAME
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.sources.gemini.parser import GeminiDocument, GeminiLines
 
 CHATS = "chats"

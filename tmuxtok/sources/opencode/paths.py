@@ -20,7 +20,6 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from tmuxtok.sources.base import (
     DATABASE,
@@ -33,7 +32,10 @@ from tmuxtok.sources.base import (
 )
 from tmuxtok.sources.opencode import NAME
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.model.events import ParseResult
     from tmuxtok.sources.base import LineParser
     from tmuxtok.sources.opencode.parser import MessageDocument
