@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from pathlib import Path
 from types import MappingProxyType
 
 from tmuxtok import errors
-from tmuxtok.paths import config_dir
+from tmuxtok.paths import config_dir, expanded
 from tmuxtok.sources import AGENTS
 
 TYPE_CHECKING = False
@@ -81,9 +80,9 @@ class Auth(NamedTuple):
     when a request is made, never stored in config.toml and never logged."""
 
     basic_auth_user: str | None = None
-    password_file: Path | None = None
+    password_file: str | None = None
     password_env: str | None = None
-    bearer_token_file: Path | None = None
+    bearer_token_file: str | None = None
     bearer_token_env: str | None = None
     #: Extra request headers, e.g. Mimir's ``X-Scope-OrgID``.
     headers: Mapping[str, str] = _EMPTY
@@ -166,10 +165,10 @@ class Sources(NamedTuple):
 
 
 class Config(NamedTuple):
-    path: Path
+    path: str
     timezone: str | None = None
     session_hours: float = 5.0
-    roots: Mapping[str, list[Path]] = _EMPTY
+    roots: Mapping[str, list[str]] = _EMPTY
     budgets: Budgets = Budgets()
     alerts: Alerts = Alerts()
     prices: Prices = Prices()
@@ -179,15 +178,17 @@ class Config(NamedTuple):
     sources: Sources = Sources()
 
 
-def config_path(env: Mapping[str, str] = os.environ) -> Path:
+def config_path(env: Mapping[str, str] = os.environ) -> str:
+    """A plain string, as every path on the way to a warm report (``tmuxtok.paths``)."""
     explicit = env.get("TMUXTOK_CONFIG")
-    return Path(explicit) if explicit else Path(config_dir(env)) / "config.toml"
+    return explicit if explicit else os.path.join(config_dir(env), "config.toml")
 
 
 def load(env: Mapping[str, str] = os.environ) -> Config:
     path = config_path(env)
     try:
-        raw = path.read_bytes()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except FileNotFoundError:
         return Config(path=path)
     except OSError as e:
@@ -201,7 +202,7 @@ def load(env: Mapping[str, str] = os.environ) -> Config:
     return parse(data, path)
 
 
-def parse(data: Mapping[str, Any], path: Path) -> Config:
+def parse(data: Mapping[str, Any], path: str) -> Config:
     known = {
         "timezone",
         "session_length",
@@ -224,7 +225,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
     hours = data.get("session_length", 5.0)
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 1 <= hours <= 24:
         raise ConfigError(f"{path}: session_length: expected hours in [1, 24], got {hours!r}")
-    roots: dict[str, list[Path]] = {}
+    roots: dict[str, list[str]] = {}
     raw_roots = data.get("roots", {})
     if not isinstance(raw_roots, dict):
         raise ConfigError(f"{path}: roots: expected a table like [roots] claude = ['~/x']")
@@ -235,7 +236,7 @@ def parse(data: Mapping[str, Any], path: Path) -> Config:
             raise ConfigError(
                 f"{path}: roots.{agent}: expected a list of paths (dirs, or files for aider)"
             )
-        roots[agent] = [Path(d).expanduser() for d in dirs]
+        roots[agent] = [expanded(d) for d in dirs]
     return Config(
         path=path,
         timezone=tz,
@@ -256,7 +257,7 @@ def _positive(value: Any, where: str) -> float:
     return float(value)
 
 
-def _budgets(raw: Any, path: Path) -> Budgets:
+def _budgets(raw: Any, path: str) -> Budgets:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: budgets: expected a table like [budgets] daily = 20")
     known = {
@@ -290,7 +291,7 @@ def _budgets(raw: Any, path: Path) -> Budgets:
     if not isinstance(projects_raw, dict):
         raise ConfigError(f'{path}: budgets.projects: expected a table of "path" = USD per day')
     projects = {
-        str(Path(k).expanduser()): _positive(v, f"{path}: budgets.projects.{k!r}")
+        expanded(k): _positive(v, f"{path}: budgets.projects.{k!r}")
         for k, v in projects_raw.items()
     }
     return Budgets(
@@ -345,7 +346,7 @@ def _key(name: str) -> str:
     return json.dumps(name, ensure_ascii=False)
 
 
-def _alerts(raw: Any, path: Path) -> Alerts:
+def _alerts(raw: Any, path: str) -> Alerts:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: alerts: expected a table like [alerts] tmux = true")
     for key in raw:
@@ -362,7 +363,7 @@ def _alerts(raw: Any, path: Path) -> Alerts:
     return Alerts(tmux=tmux, notify=tuple(notify))
 
 
-def _prices(raw: Any, path: Path) -> Prices:
+def _prices(raw: Any, path: str) -> Prices:
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: prices: expected a table like [prices] auto_update_days = 7")
     for key in raw:
@@ -437,7 +438,7 @@ _AUTH_KEYS = {
 
 def _auth(raw: Mapping[str, Any], where: str) -> Auth:
     files = {
-        k: Path(v).expanduser()
+        k: expanded(v)
         for k in ("password_file", "bearer_token_file")
         if (v := _text(raw, k, where)) is not None
     }
@@ -473,7 +474,7 @@ def _auth(raw: Mapping[str, Any], where: str) -> Auth:
     )
 
 
-def _export(raw: Any, path: Path) -> Export:
+def _export(raw: Any, path: str) -> Export:
     where = f"{path}: export"
     sinks = {"remote_write", "http", "fleet"}
     raw = _table(raw, where, {"host", "user", "project_label", *sinks}, "[export] host = 'laptop'")
@@ -560,7 +561,7 @@ def _export(raw: Any, path: Path) -> Export:
     )
 
 
-def _sources(raw: Any, path: Path) -> Sources:
+def _sources(raw: Any, path: str) -> Sources:
     """``[sources]``: ``backfill_days`` and one raw table per cloud source."""
     from tmuxtok.sources.cloud import CLOUD_SOURCES
 
@@ -590,7 +591,7 @@ def _sources(raw: Any, path: Path) -> Sources:
 _TOOL_KEYS = ("agent", "command", "pattern", "model_pattern")
 
 
-def _panes(raw: Any, path: Path) -> Panes:
+def _panes(raw: Any, path: str) -> Panes:
     from tmuxtok.sources.screen import builtin_tools
 
     where = f"{path}: panes"

@@ -79,8 +79,8 @@ def _roots(env: Mapping[str, str]) -> dict[str, list[dict[str, Any]]]:
                 except OSError:
                     continue
                 files += 1
-            exists = root.exists()  # a dir, or one log file (Aider's)
-            rows.append({"path": str(root), "exists": exists, "files": files, "bytes": size})
+            exists = os.path.exists(root)  # a dir, or one log file (Aider's)
+            rows.append({"path": root, "exists": exists, "files": files, "bytes": size})
         out[name] = rows
     return out
 
@@ -89,7 +89,7 @@ def _ledger(env: Mapping[str, str], integrity: bool) -> dict[str, Any]:
     from tmuxtok.ingest import schema
     from tmuxtok.ingest.refresh import ledger_path
 
-    path = ledger_path(env)
+    path = Path(ledger_path(env))
     out: dict[str, Any] = {"path": str(path), "exists": path.is_file()}
     out["corruptCopies"] = sorted(str(p) for p in path.parent.glob(f"{path.name}.corrupt-*"))
     if not out["exists"]:
@@ -203,7 +203,7 @@ def _cloud(env: Mapping[str, str]) -> dict[str, Any]:
         return {"error": str(e)}
     states: dict[tuple[str, str], PollState] = {}
     path = ledger_path(env)
-    if tables and path.is_file():
+    if tables and os.path.isfile(path):
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         try:
             states = {(s.source, s.account): s for s in poll_states(con)}

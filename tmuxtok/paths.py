@@ -18,6 +18,26 @@ if TYPE_CHECKING:
     from tmuxtok.errors import PathError
 
 
+def path_text(p: str | PathLike[str]) -> str:
+    """``str(pathlib.PurePosixPath(p))`` without ``pathlib``: repeated slashes and
+    ``.`` parts dropped, no trailing slash, ``..`` kept (a test holds the two equal).
+
+    Log files are keyed in the ledger by the path their root gave them, and
+    roots were ``Path``s: a root written ``~/.claude/`` must keep giving the
+    same keys, or every file would look new.
+    """
+    s = os.fspath(p)
+    lead = "/" if s.startswith("/") else ""
+    if s.startswith("//") and not s.startswith("///"):
+        lead = "//"  # POSIX leaves a leading double slash to the system
+    return lead + "/".join(x for x in s.split("/") if x and x != ".") or "."
+
+
+def expanded(p: str | PathLike[str]) -> str:
+    """``str(Path(p).expanduser())``: the paths users write for roots and files."""
+    return path_text(os.path.expanduser(path_text(p)))  # "./~" is "~" to pathlib
+
+
 def _base(env: Mapping[str, str], var: str, default: str) -> str:
     v = env.get(var)
     if v and os.path.isabs(v):

@@ -44,7 +44,7 @@ headers = { "X-Scope-OrgID" = "team" }
         "laptop",
     )
     assert rw.auth.basic_auth_user == "me"
-    assert rw.auth.password_file == Path("~/.config/tmuxtok/rw.pass").expanduser()
+    assert rw.auth.password_file == str(Path("~/.config/tmuxtok/rw.pass").expanduser())
     assert dict(rw.auth.headers) == {"X-Scope-OrgID": "team"}
     assert e.user == "me"
 

@@ -125,7 +125,7 @@ def test_fsync_is_skipped_only_while_filling_an_empty_ledger(
     # Checkpointed at the end: every page is in the file itself, so closing has nothing to sync.
     pages = ledger.conn.execute("PRAGMA page_count").fetchone()[0]
     page_size = ledger.conn.execute("PRAGMA page_size").fetchone()[0]
-    assert ledger.path.stat().st_size == pages * page_size
+    assert os.stat(ledger.path).st_size == pages * page_size
     wal = Path(f"{ledger.path}-wal")
 
     for f in files:

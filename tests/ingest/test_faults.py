@@ -161,8 +161,8 @@ class _DiesInWorkers:
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.inner, attr)
 
-    def parser(self, path: Path, state: dict[str, Any] | None) -> Any:
-        if path.name == "crash.jsonl" and os.getpid() != self.parent:
+    def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> Any:
+        if os.path.basename(path) == "crash.jsonl" and os.getpid() != self.parent:
             os._exit(9)  # as the OOM killer would end it
         return self.inner.parser(path, state)
 

@@ -355,17 +355,17 @@ def test_missing_override_file_is_fine(tmp_path: Path) -> None:
 
 
 def test_default_override_path() -> None:
-    assert default_override_path({"XDG_CONFIG_HOME": "/x", "HOME": "/h"}) == Path(
+    assert default_override_path({"XDG_CONFIG_HOME": "/x", "HOME": "/h"}) == (
         "/x/tmuxtok/prices.toml"
     )
-    assert default_override_path({"XDG_CONFIG_HOME": "", "HOME": "/h"}) == Path(
+    assert default_override_path({"XDG_CONFIG_HOME": "", "HOME": "/h"}) == (
         "/h/.config/tmuxtok/prices.toml"
     )
-    assert default_override_path({"HOME": "/h"}) == Path("/h/.config/tmuxtok/prices.toml")
+    assert default_override_path({"HOME": "/h"}) == "/h/.config/tmuxtok/prices.toml"
 
 
 def test_default_override_path_reads_process_env(isolated_home: Path) -> None:
-    assert default_override_path() == isolated_home / ".config" / "tmuxtok" / "prices.toml"
+    assert default_override_path() == str(isolated_home / ".config" / "tmuxtok" / "prices.toml")
 
 
 # --- fingerprint -----------------------------------------------------------

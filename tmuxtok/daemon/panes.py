@@ -20,7 +20,6 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from tmuxtok.sources import all_sources
@@ -66,7 +65,7 @@ class PaneWatcher:
         cfg: Panes,
         reader: PaneReader,
         env: Mapping[str, str] = os.environ,
-        roots: Mapping[str, list[Path]] | None = None,
+        roots: Mapping[str, list[str]] | None = None,
     ) -> None:
         self.cfg = cfg
         self.reader = reader

@@ -125,7 +125,7 @@ class Daemon:
         dirs: list[Path] = [Path(limits_dir(str(self.dir)))]
         for name, source in all_sources().items():
             for root in source.roots(self.env, self.cfg.roots.get(name)):
-                dirs.extend(source.log_dirs(root))
+                dirs.extend(Path(d) for d in source.log_dirs(root))
         return dirs
 
     def log_key(self, path: str) -> str | None:
@@ -164,7 +164,7 @@ class Daemon:
             os.path.abspath(root)
             for name, source in all_sources().items()
             for root in source.roots(self.env, self.cfg.roots.get(name))
-            if not root.is_dir()
+            if not os.path.isdir(root)
         }
 
     def ingest(self, only: set[str] | None = None) -> None:

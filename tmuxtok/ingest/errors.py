@@ -7,9 +7,11 @@ callers catch them without needing the rest.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from tmuxtok.errors import TmuxtokError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
 
 
 class LedgerError(TmuxtokError):
@@ -42,7 +44,7 @@ _WRITE_HINTS = {
 }
 
 
-def write_error(path: Path, e: BaseException) -> LedgerWriteError:
+def write_error(path: str | os.PathLike[str], e: BaseException) -> LedgerWriteError:
     """One line saying what failed and the likely why."""
     detail = getattr(e, "strerror", None) or str(e) or type(e).__name__
     name = getattr(e, "sqlite_errorname", "")

@@ -20,9 +20,9 @@ the reports' queries.
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from pathlib import Path
 
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
@@ -105,11 +105,14 @@ class GroupRow(NamedTuple):
 
 
 class Ledger:
-    def __init__(self, path: Path, recover: bool = True) -> None:
+    def __init__(self, path: str | os.PathLike[str], recover: bool = True) -> None:
         """Open (or create) the ledger; ``recover=False`` raises on damage instead
-        of moving the file aside (a helper process must leave that to its parent)."""
-        self.path = path
-        self.recovered_from: Path | None = None
+        of moving the file aside (a helper process must leave that to its parent).
+
+        ``path`` is kept as a string: ``pathlib`` is not imported on the way
+        to a warm report (``tmuxtok.paths``)."""
+        self.path = path = os.fspath(path)
+        self.recovered_from: str | None = None
         #: Re-ingests everything into a ledger that was just emptied; ``scan``
         #: sets it, so a corruption found by a report query heals in place.
         self.rebuild: Callable[[], object] | None = None
@@ -117,9 +120,9 @@ class Ledger:
         #: While set, damage found by a query is raised, not recovered from.
         self._recovering = not recover
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
         except OSError as e:
-            raise LedgerError(f"cannot create {path.parent}: {e.strerror or e}") from e
+            raise LedgerError(f"cannot create {os.path.dirname(path)}: {e.strerror or e}") from e
         try:
             self.conn = connect(path)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as e:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from tmuxtok.config import Config
 from tmuxtok.ingest.batch import merge_rows
@@ -21,13 +20,14 @@ from tmuxtok.paths import data_dir, private_dir
 from tmuxtok.sources import all_sources
 
 
-def ledger_path(env: Mapping[str, str] = os.environ) -> Path:
-    return Path(data_dir(env)) / "ledger.sqlite3"
+def ledger_path(env: Mapping[str, str] = os.environ) -> str:
+    """A plain string, as every path on the way to a warm report (``tmuxtok.paths``)."""
+    return os.path.join(data_dir(env), "ledger.sqlite3")
 
 
 def open_ledger(env: Mapping[str, str] = os.environ) -> Ledger:
     path = ledger_path(env)
-    private_dir(path.parent)
+    private_dir(os.path.dirname(path))
     return Ledger(path)
 
 

@@ -19,7 +19,6 @@ import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from pathlib import Path
 
 from tmuxtok.ingest.batch import Batch, CostFn, latest_limits, merge_rows
 from tmuxtok.ingest.dbpoll import read_db
@@ -164,7 +163,7 @@ def scan(
     ledger: Ledger,
     sources: Mapping[str, Source],
     env: Mapping[str, str] = os.environ,
-    extra_roots: Mapping[str, list[Path]] | None = None,
+    extra_roots: Mapping[str, list[str]] | None = None,
     progress: Progress | None = None,
     only: Iterable[str | os.PathLike[str]] | None = None,
     prices: PriceTable | None = None,
@@ -192,7 +191,7 @@ def _scan(
     ledger: Ledger,
     sources: Mapping[str, Source],
     env: Mapping[str, str],
-    extra_roots: Mapping[str, list[Path]] | None,
+    extra_roots: Mapping[str, list[str]] | None,
     progress: Progress | None,
     only: list[str | os.PathLike[str]] | None,
     prices: PriceTable | None,
@@ -215,7 +214,7 @@ def _scan(
         # sources of plain files have none, and their loop stays os.stat.
         stat_of = getattr(source, "stat", os.stat)
         roots = source.roots(env, (extra_roots or {}).get(name))
-        stats.roots[name] = [str(r) for r in roots if r.exists()]
+        stats.roots[name] = [r for r in roots if os.path.exists(r)]
         marks = ledger.marks(name)
         present: set[str] = set()
         if wanted is None:
@@ -348,7 +347,7 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
     try:
         kind = source.kind(path)
         if kind == LINES:
-            res = read_new(Path(path), source, cur, max_bytes=BATCH_BYTES)
+            res = read_new(path, source, cur, max_bytes=BATCH_BYTES)
         elif kind == WHOLE:
             whole: WholeSource = source  # type: ignore[assignment]  # kind() says it is
             res = read_whole(path, whole, cur)
@@ -556,7 +555,7 @@ def _prefetch(items: list[_Item]) -> None:
             os.close(fd)
 
 
-def _log_key(path: str, source: Source, roots: list[Path]) -> str | None:
+def _log_key(path: str, source: Source, roots: list[str]) -> str | None:
     """The log file of ``source`` that a changed ``path`` belongs to, if any."""
     key = source.log_key(path)
     if key is None:

@@ -13,7 +13,6 @@ import contextlib
 import os
 import sqlite3
 import time
-from pathlib import Path
 
 # orjson is imported by the functions that use it: it costs ~20 ms (it
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
@@ -206,9 +205,9 @@ def lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def connect(path: Path) -> sqlite3.Connection:
+def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     """Open (or create) the ledger at ``path``: pragmas, tables, schema check."""
-    fresh = not path.exists()
+    fresh = not os.path.exists(path)
     if fresh:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
@@ -355,12 +354,13 @@ def _has_schema(conn: sqlite3.Connection) -> bool:
     return names >= _OBJECTS
 
 
-def move_aside(path: Path) -> Path:
+def move_aside(path: str | os.PathLike[str]) -> str:
     """Rename a damaged ledger (and its WAL and shared memory) to ``<name>.corrupt-<time>``."""
-    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
+    path = os.fspath(path)
+    aside = f"{path}.corrupt-{int(time.time())}"
     n = 1
-    while aside.exists():
-        aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}-{n}")
+    while os.path.exists(aside):
+        aside = f"{path}.corrupt-{int(time.time())}-{n}"
         n += 1
     os.replace(path, aside)
     for suffix in ("-wal", "-shm"):
@@ -369,7 +369,7 @@ def move_aside(path: Path) -> Path:
     return aside
 
 
-def inspect(path: Path, integrity: bool = True) -> dict[str, Any]:
+def inspect(path: str | os.PathLike[str], integrity: bool = True) -> dict[str, Any]:
     """What ``doctor`` shows about a ledger, opened read-only: never moved or created.
 
     Raises sqlite3.Error (or OSError) when it cannot be read at all, or
@@ -421,7 +421,7 @@ def info_of(conn: sqlite3.Connection) -> dict[str, Any]:
     }
 
 
-def sizes_of(path: Path) -> dict[str, int]:
+def sizes_of(path: str | os.PathLike[str]) -> dict[str, int]:
     out = {}
     for suffix, key in (("", "file_bytes"), ("-wal", "wal_bytes")):
         try:

@@ -27,7 +27,6 @@ from tmuxtok.model.events import ParseResult, Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any, NamedTuple
 
     # Only for annotations: importing the package would import every source.
@@ -136,7 +135,7 @@ def is_utf16(lead: bytes) -> bool:
 
 
 def read_new(
-    path: Path, source: Source, cur: Cursor | None, max_bytes: int | None = None
+    path: str | os.PathLike[str], source: Source, cur: Cursor | None, max_bytes: int | None = None
 ) -> ReadResult:
     """Parse complete new lines after the cursor; raises OSError if unreadable.
 

@@ -39,7 +39,6 @@ from tmuxtok._fastjson import loads as json_loads
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
-    from pathlib import Path  # imports re (via fnmatch) and urllib: ~6 ms
     from typing import Any, NamedTuple
 
     _Fail = Callable[[str, str], "PriceConfigError"]
@@ -294,13 +293,14 @@ def load(env: Mapping[str, str] | None = None) -> PriceTable:
     return PriceTable.load(default_override_path(env), fetched_path(env))
 
 
-def default_override_path(env: Mapping[str, str] | None = None) -> Path:
-    """Where the user's price override lives, following the XDG base-dir spec."""
-    from pathlib import Path
+def default_override_path(env: Mapping[str, str] | None = None) -> str:
+    """Where the user's price override lives, following the XDG base-dir spec.
 
+    A plain string: every command asks, and ``pathlib`` is not imported on
+    the way to a warm report (``tmuxtok.paths``)."""
     from tmuxtok.paths import config_dir
 
-    return Path(config_dir(os.environ if env is None else env)) / "prices.toml"
+    return os.path.join(config_dir(os.environ if env is None else env), "prices.toml")
 
 
 class PriceTable:
@@ -323,7 +323,9 @@ class PriceTable:
 
     @classmethod
     def load(
-        cls, override: Path | None = None, fetched: str | os.PathLike[str] | None = None
+        cls,
+        override: str | os.PathLike[str] | None = None,
+        fetched: str | os.PathLike[str] | None = None,
     ) -> PriceTable:
         """The shipped table, under the ``fetched`` one and the ``override`` when given.
 
@@ -337,7 +339,7 @@ class PriceTable:
             prices.update(got)
             origins.update(dict.fromkeys(got, (FETCHED,)))
         table = cls(prices, origins=origins)
-        if override is None or not override.is_file():
+        if override is None or not os.path.isfile(override):
             return table
         return table._merged(override)
 
@@ -467,7 +469,7 @@ class PriceTable:
             self._fingerprint = sha256_hex(blob.encode())[:16]
         return self._fingerprint
 
-    def _merged(self, path: Path) -> PriceTable:
+    def _merged(self, path: str | os.PathLike[str]) -> PriceTable:
         """An entry reprices the key its name resolves to and that model's other
         names (``_same_model``), so "claude-sonnet-4-5" also covers the dated
         ids found in logs; fields it omits keep their current values (nothing
@@ -475,7 +477,8 @@ class PriceTable:
         import tomllib  # ~9 ms, so only when there is an override to read
 
         try:
-            doc = tomllib.loads(path.read_text("utf-8"))
+            with open(path, encoding="utf-8") as fh:
+                doc = tomllib.loads(fh.read())
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
             raise PriceConfigError(f"{path}: not valid TOML: {e}") from None
         except OSError as e:

@@ -216,7 +216,7 @@ def update(
         fail(e, as_json)
     repriced = None
     error: TmuxtokError | None = None
-    if store.ledger_path(env).exists():
+    if os.path.exists(store.ledger_path(env)):
         try:
             table = pricing.load(env)
             ledger = store.open_ledger(env)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, tzinfo
-from pathlib import Path
 from typing import Any
 
 from rich.box import SIMPLE_HEAD
@@ -333,7 +332,7 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False)
 
 
-def budget_view(data: dict[str, Any], config_path: Path) -> Group:
+def budget_view(data: dict[str, Any], config_path: str) -> Group:
     """``tmuxtok budget``: each budget's use, then the month's projection."""
     t = Table(title="Budgets", title_justify="left", header_style="bold")
     for col in ("Budget", "Used", "Limit", "Remaining", "%"):

@@ -90,7 +90,7 @@ def _large(ledger: Ledger) -> bool:
     if sys.platform != "linux":
         return False  # fork is what makes the child cheap
     try:
-        return ledger.path.stat().st_size >= SPLIT_BYTES
+        return os.stat(ledger.path).st_size >= SPLIT_BYTES
     except OSError:
         return False
 

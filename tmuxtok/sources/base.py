@@ -30,9 +30,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 
+from tmuxtok.paths import path_text
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from pathlib import Path
     from typing import Any, NamedTuple, Protocol
 
     from tmuxtok.model.events import ParseResult
@@ -73,15 +74,19 @@ class Source(Protocol):
     #: A line containing none of these byte strings is skipped undecoded.
     needles: tuple[bytes, ...]
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
-        """Agent home dirs (existing or not), most specific first."""
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
+        """Agent home dirs (existing or not), most specific first.
+
+        Plain strings, as every path a warm run handles: ``pathlib`` (with the
+        ``re`` it imports) would cost every report more than its stat pass.
+        """
         ...
 
-    def log_dirs(self, root: Path) -> list[Path]:
+    def log_dirs(self, root: str) -> list[str]:
         """The dirs under a root that hold JSONL logs (watched recursively)."""
         ...
 
-    def discover(self, root: Path) -> Iterator[str]:
+    def discover(self, root: str) -> Iterator[str]:
         """Every log file under a root, in a stable order.
 
         Plain strings: a warm run lists ~1,100 files and only stats them, and
@@ -131,7 +136,7 @@ class DatabaseSource(Source, Protocol):
         """What says the database changed: its file and its ``-wal`` together."""
         ...
 
-    def polled(self, root: Path) -> list[str]:
+    def polled(self, root: str) -> list[str]:
         """The databases under ``root`` that the daemon polls rather than watches."""
         ...
 
@@ -172,11 +177,12 @@ def combined_stat(path: str, *others: str) -> StatMark:
     return StatMark(st.st_dev, st.st_ino, size, mtime, st.st_mode)
 
 
-def unique_paths(paths: list[Path]) -> list[Path]:
-    """``paths`` without a second name for the same dir (symlinks resolved), in order."""
+def unique_paths(paths: list[str]) -> list[str]:
+    """``paths`` as ``path_text`` writes them, without a second name for the same
+    dir (symlinks resolved), in order."""
     seen: set[str] = set()
-    out: list[Path] = []
-    for p in paths:
+    out: list[str] = []
+    for p in map(path_text, paths):
         k = os.path.realpath(p)
         if k not in seen:
             seen.add(k)

@@ -16,7 +16,6 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
-from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import urlsplit
 
@@ -69,7 +68,7 @@ def redact(url: str) -> str:
     return f"{p.scheme}://{p.hostname}{port}{p.path}"
 
 
-def _secret(file: Path | None, var: str | None, env: Mapping[str, str], what: str) -> str:
+def _secret(file: str | None, var: str | None, env: Mapping[str, str], what: str) -> str:
     if var is not None:
         value = env.get(var)
         if not value:
@@ -85,7 +84,8 @@ def _secret(file: Path | None, var: str | None, env: Mapping[str, str], what: st
                 f"{what}: {file} is readable by others (mode {stat.S_IMODE(st.st_mode):o}); "
                 f"chmod 600 {file}"
             )
-        value = file.read_text(encoding="utf-8").strip()
+        with open(file, encoding="utf-8") as fh:
+            value = fh.read().strip()
     except OSError as e:
         raise ExportError(f"{what}: cannot read {file}: {e.strerror or e}") from e
     if not value:

@@ -33,7 +33,7 @@ def collect(cfg: Config, env: Mapping[str, str] = os.environ) -> dict[str, Any]:
     found: dict[str, Any] = {}
     conn = None
     error = None
-    if path.is_file():
+    if os.path.isfile(path):
         try:
             conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
         except sqlite3.Error as e:

@@ -30,7 +30,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from tmuxtok.config import Config, RemoteWrite
@@ -134,7 +133,7 @@ class Worker:
     def __init__(
         self,
         sink: Sink,
-        ledger_path: Path,
+        ledger_path: str | os.PathLike[str],
         stop: threading.Event,
         env: Mapping[str, str] = os.environ,
     ) -> None:
@@ -392,7 +391,9 @@ class Worker:
 class Exporters:
     """The workers the config asks for; ``published`` hands them the daemon's state."""
 
-    def __init__(self, cfg: Config, ledger_path: Path, env: Mapping[str, str] = os.environ):
+    def __init__(
+        self, cfg: Config, ledger_path: str | os.PathLike[str], env: Mapping[str, str] = os.environ
+    ):
         self.stop_event = threading.Event()
         self.state: Mapping[str, Any] | None = None
         self.workers: list[Worker] = []

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from tmuxtok.paths import expanded
 from tmuxtok.sources.aider import NAME
 from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 
@@ -38,24 +38,24 @@ class AiderSource(JsonlLogs):
     #: counts leave out: what was charged, so it wins over the price table.
     logged_cost_wins = True
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
         """Analytics log files, or dirs holding them (``*.jsonl``); several in
         ``$AIDER_ANALYTICS_LOG`` are comma-separated, as in tmuxtok's other root variables."""
         named = [p.strip() for p in env.get("AIDER_ANALYTICS_LOG", "").split(",") if p.strip()]
         if named:
-            found = [Path(p).expanduser() for p in named]
+            found = [expanded(p) for p in named]
         else:
-            found = [Path(env.get("HOME") or os.path.expanduser("~")).joinpath(*DEFAULT_LOG)]
+            found = [os.path.join(env.get("HOME") or os.path.expanduser("~"), *DEFAULT_LOG)]
         return unique_paths([*found, *(extra or [])])
 
-    def log_dirs(self, root: Path) -> list[Path]:
-        return [root] if _is_dir(root) else [root.parent]
+    def log_dirs(self, root: str) -> list[str]:
+        return [root] if _is_dir(root) else [os.path.dirname(root) or "."]
 
-    def discover(self, root: Path) -> Iterator[str]:
+    def discover(self, root: str) -> Iterator[str]:
         if _is_dir(root):
             yield from walk_jsonl(root)
-        elif root.is_file():
-            yield str(root)
+        elif os.path.isfile(root):
+            yield root
 
     def enable_typed(self) -> None:
         """No typed decoder: analytics logs are small (one line per message)."""
@@ -66,11 +66,14 @@ class AiderSource(JsonlLogs):
         return AiderParser(state)
 
 
-def _is_dir(root: Path) -> bool:
+def _is_dir(root: str) -> bool:
     """A root that is a dir, or does not exist yet and is not named like a log file."""
-    if root.is_dir():
+    if os.path.isdir(root):
         return True
-    return not root.exists() and not root.suffix
+    name = os.path.basename(root)
+    dot = name.rfind(".")
+    suffix = 0 < dot < len(name) - 1  # as ``Path.suffix``: not ".name", not "name."
+    return not os.path.exists(root) and not suffix
 
 
 SOURCE = AiderSource()

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from tmuxtok.paths import expanded
 from tmuxtok.sources.base import JsonlLogs, unique_paths, walk_jsonl
 from tmuxtok.sources.claude import NAME
 
@@ -39,21 +39,21 @@ class ClaudeSource(JsonlLogs):
     #: their own.
     needles: tuple[bytes, ...] = (b'"type":"assistant"',)
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
         configured = [p.strip() for p in env.get("CLAUDE_CONFIG_DIR", "").split(",") if p.strip()]
         if configured:
-            found = [Path(p).expanduser() for p in configured]
+            found = [expanded(p) for p in configured]
         else:
-            home = Path(env.get("HOME") or os.path.expanduser("~"))
-            xdg = env.get("XDG_CONFIG_HOME") or str(home / ".config")
-            found = [Path(xdg) / "claude", home / ".claude"]
+            home = env.get("HOME") or os.path.expanduser("~")
+            xdg = env.get("XDG_CONFIG_HOME") or os.path.join(home, ".config")
+            found = [os.path.join(xdg, "claude"), os.path.join(home, ".claude")]
         return unique_paths([*found, *(extra or [])])
 
-    def log_dirs(self, root: Path) -> list[Path]:
-        return [root / "projects"]
+    def log_dirs(self, root: str) -> list[str]:
+        return [os.path.join(root, "projects")]
 
-    def discover(self, root: Path) -> Iterator[str]:
-        yield from walk_jsonl(root / "projects")
+    def discover(self, root: str) -> Iterator[str]:
+        yield from walk_jsonl(os.path.join(root, "projects"))
 
     def enable_typed(self) -> None:
         from tmuxtok.sources.claude import parser

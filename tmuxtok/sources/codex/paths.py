@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from tmuxtok.paths import expanded, path_text
 from tmuxtok.sources.base import JsonlLogs, walk_jsonl
 from tmuxtok.sources.codex import NAME
 
@@ -26,19 +26,19 @@ class CodexSource(JsonlLogs):
     name: str = NAME
     needles: tuple[bytes, ...] = (b'"token_count"', b'"turn_context"', b'"session_meta"')
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
         configured = [p.strip() for p in env.get("CODEX_HOME", "").split(",") if p.strip()]
         if configured:
-            found = [Path(p).expanduser() for p in configured]
+            found = [expanded(p) for p in configured]
         else:
-            home = Path(env.get("HOME") or os.path.expanduser("~"))
-            found = [home / ".codex"]
-        return [*found, *(extra or [])]
+            home = env.get("HOME") or os.path.expanduser("~")
+            found = [os.path.join(home, ".codex")]
+        return [path_text(p) for p in (*found, *(extra or []))]
 
-    def log_dirs(self, root: Path) -> list[Path]:
-        return [root / "sessions", root / "archived_sessions"]
+    def log_dirs(self, root: str) -> list[str]:
+        return [os.path.join(root, "sessions"), os.path.join(root, "archived_sessions")]
 
-    def discover(self, root: Path) -> Iterator[str]:
+    def discover(self, root: str) -> Iterator[str]:
         for d in self.log_dirs(root):
             yield from walk_jsonl(d)
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from tmuxtok.paths import expanded
 from tmuxtok.sources.base import LINES, WHOLE, entries, regular, unique_paths
 from tmuxtok.sources.gemini import NAME
 
@@ -43,23 +43,23 @@ class GeminiSource:
     #: and the lines that name the session (the first line, ``$set`` updates).
     needles: tuple[bytes, ...] = (b'"tokens":{', b'"sessionId"')
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
         data = _split(env.get("GEMINI_DATA_DIR", ""))
         if data:
-            found = [Path(p).expanduser() for p in data]
+            found = [expanded(p) for p in data]
         else:
             homes = _split(env.get("GEMINI_CLI_HOME", "")) or [
                 env.get("HOME") or os.path.expanduser("~")
             ]
-            found = [Path(h).expanduser() / ".gemini" / "tmp" for h in homes]
+            found = [os.path.join(expanded(h), ".gemini", "tmp") for h in homes]
         return unique_paths([*found, *(extra or [])])
 
-    def log_dirs(self, root: Path) -> list[Path]:
+    def log_dirs(self, root: str) -> list[str]:
         return [root]
 
-    def discover(self, root: Path) -> Iterator[str]:
+    def discover(self, root: str) -> Iterator[str]:
         found: list[str] = []
-        for project in _dirs(os.fspath(root)):
+        for project in _dirs(root):
             chats = os.path.join(project, CHATS)
             for entry in entries(chats):
                 if entry.is_dir(follow_symlinks=False):

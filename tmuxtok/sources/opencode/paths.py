@@ -17,10 +17,9 @@ daemon watches ``storage/message`` and polls the databases' stat instead
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 
+from tmuxtok.paths import expanded
 from tmuxtok.sources.base import (
     DATABASE,
     WHOLE,
@@ -40,7 +39,24 @@ if TYPE_CHECKING:
     from tmuxtok.sources.base import LineParser
     from tmuxtok.sources.opencode.parser import MessageDocument
 
-_CHANNEL_DB = re.compile(r"^opencode(?:-[A-Za-z0-9_-]+)?\.db$")
+#: What may follow ``opencode-`` in a channel's database name.
+_CHANNEL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def _is_channel_db(name: str) -> bool:
+    """``opencode.db`` or ``opencode-<channel>.db`` (``[A-Za-z0-9_-]+``).
+
+    Tested by hand, not by a regex: ``re`` is otherwise not imported on the
+    way to a warm report, and every command lists these names.
+    """
+    if not (name.startswith("opencode") and name.endswith(".db")):
+        return False
+    channel = name[len("opencode") : -len(".db")]
+    return channel == "" or (
+        len(channel) > 1 and channel[0] == "-" and _CHANNEL_CHARS.issuperset(channel[1:])
+    )
+
+
 _MESSAGES = os.path.join("storage", "message")
 
 
@@ -50,32 +66,32 @@ class OpenCodeSource:
     #: A positive ``cost`` is what the provider charged: it wins over the table.
     logged_cost_wins = True
 
-    def roots(self, env: Mapping[str, str], extra: list[Path] | None = None) -> list[Path]:
+    def roots(self, env: Mapping[str, str], extra: list[str] | None = None) -> list[str]:
         configured = [p.strip() for p in env.get("OPENCODE_DATA_DIR", "").split(",") if p.strip()]
         if configured:
-            found = [Path(p).expanduser() for p in configured]
+            found = [expanded(p) for p in configured]
         else:
             home = env.get("HOME") or os.path.expanduser("~")
             xdg = env.get("XDG_DATA_HOME") or os.path.join(home, ".local", "share")
-            found = [Path(xdg) / "opencode"]
+            found = [os.path.join(xdg, "opencode")]
         return unique_paths([*found, *(extra or [])])
 
-    def log_dirs(self, root: Path) -> list[Path]:
-        return [root / "storage" / "message"]
+    def log_dirs(self, root: str) -> list[str]:
+        return [os.path.join(root, _MESSAGES)]
 
-    def polled(self, root: Path) -> list[str]:
+    def polled(self, root: str) -> list[str]:
         """The databases in a root: ``opencode.db`` and any channel's."""
         try:
             with os.scandir(root) as it:
-                names = sorted(e.name for e in it if _CHANNEL_DB.match(e.name))
+                names = sorted(e.name for e in it if _is_channel_db(e.name))
         except OSError:
             return []
-        return [os.path.join(os.fspath(root), n) for n in names]
+        return [os.path.join(root, n) for n in names]
 
-    def discover(self, root: Path) -> Iterator[str]:
+    def discover(self, root: str) -> Iterator[str]:
         yield from self.polled(root)
         found: list[str] = []
-        for session in entries(os.path.join(os.fspath(root), _MESSAGES)):
+        for session in entries(os.path.join(root, _MESSAGES)):
             if session.is_dir(follow_symlinks=False):
                 found.extend(
                     e.path for e in entries(session.path) if e.name.endswith(".json") and regular(e)
@@ -90,7 +106,7 @@ class OpenCodeSource:
         if path.endswith(".db-wal"):
             path = path[: -len("-wal")]
         if path.endswith(".db"):
-            return path if _CHANNEL_DB.match(os.path.basename(path)) else None
+            return path if _is_channel_db(os.path.basename(path)) else None
         if path.endswith(".json") and os.sep + _MESSAGES + os.sep in path:
             return path
         return None
