@@ -256,7 +256,7 @@ def _scan(
         # Rows priced as they are parsed go in with one write; unpriced ones
         # take a second (ensure_priced), which also lengthens append -> state.
         # (Nothing to read, nothing to price: a warm run skips the fingerprint.)
-        priced = todo and (n > 1 or prices is not None)
+        priced = bool(todo) and (n > 1 or prices is not None)
         cost, fp = _pricer(prices, env) if priced else (None, None)
         committer.price_fp = fp
         try:
