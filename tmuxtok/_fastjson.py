@@ -10,6 +10,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 
@@ -19,9 +20,9 @@ class _ScanContext:
     strict = True
     object_hook = None
     object_pairs_hook = None
-    parse_float = float
-    parse_int = int
-    parse_constant = float
+    parse_float: Callable[[str], Any] = float
+    parse_int: Callable[[str], Any] = int
+    parse_constant: Callable[[str], Any] = float
 
 
 def loads(text: str) -> Any:
@@ -74,28 +75,114 @@ def dumps(obj: Any) -> str:
     raise TypeError(f"cannot encode {type(obj).__name__}")
 
 
-def dumps_sorted(obj: Any) -> str:
-    """``json.dumps(obj, sort_keys=True, separators=(",", ":"))``, without importing ``json``.
+def dumps_like(
+    obj: Any,
+    *,
+    separators: tuple[str, str] = (", ", ": "),
+    sort_keys: bool = False,
+    allow_nan: bool = True,
+) -> str:
+    """``json.dumps(obj, separators=…, sort_keys=…, allow_nan=…)``, without importing ``json``.
 
-    The price table's fingerprint is taken over this text on every command,
-    and ``json`` (with the ``re`` it imports) costs a warm report more than
-    the fingerprint itself. This is the very C encoder ``json.dumps`` uses
-    for these arguments, called directly: the same text, byte for byte.
+    The report caches and the price fingerprint are written on the way to a
+    report, and ``json`` (with the ``re`` it imports) costs more than the
+    writing. This is the very C encoder ``json.dumps`` uses for these
+    arguments (no indent, ASCII output), called directly: the same text, byte
+    for byte, and the same errors.
     """
     try:
         from _json import encode_basestring_ascii, make_encoder
     except ImportError:  # pragma: no cover - non-CPython
         import json
 
-        return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+        return json.dumps(obj, separators=separators, sort_keys=sort_keys, allow_nan=allow_nan)
+    if isinstance(obj, str):
+        return str(encode_basestring_ascii(obj))  # as JSONEncoder.encode
 
     def default(o: Any) -> Any:
         raise TypeError(f"Object of type {type(o).__name__} is not JSON serializable")
 
-    # markers {} (circular references are refused), no indent, ":" and ","
-    # separators, sort_keys, no skipkeys, NaN and Infinity allowed: json.dumps' own.
-    encode = make_encoder({}, default, encode_basestring_ascii, None, ":", ",", True, False, True)
+    item, key = separators
+    # markers {}: circular references are refused; no indent; no skipkeys.
+    encode = make_encoder(
+        {}, default, encode_basestring_ascii, None, key, item, sort_keys, False, allow_nan
+    )
     return "".join(encode(obj, 0))
+
+
+def dumps_sorted(obj: Any) -> str:
+    """``json.dumps(obj, sort_keys=True, separators=(",", ":"))``: the price fingerprint's text."""
+    return dumps_like(obj, separators=(",", ":"), sort_keys=True)
+
+
+def _int64(text: str) -> int:
+    value = int(text)
+    if not -(2**63) <= value < 2**64:
+        raise ValueError("an integer orjson reads as a float")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value - value != 0:
+        raise ValueError("a number orjson refuses")
+    return value
+
+
+def _no_constant(text: str) -> Any:
+    raise ValueError(f"{text} is not JSON")
+
+
+class _StrictContext(_ScanContext):
+    """``json``'s scanner, refusing what orjson refuses or reads otherwise."""
+
+    parse_int = staticmethod(_int64)
+    parse_float = staticmethod(_finite)
+    parse_constant = staticmethod(_no_constant)
+
+
+_strict_scan: Any = None
+
+
+def loads_strict(raw: bytes | str) -> Any:
+    """``orjson.loads(raw)``'s value, or ValueError where orjson might differ.
+
+    A command that reads a few new log lines would otherwise import orjson
+    (~20 ms: it imports dataclasses, inspect, uuid and json), more than the
+    rest of the command. Where this decoder and orjson could disagree it
+    refuses, and the caller asks orjson for the verdict (``values.decode_json``):
+    invalid UTF-8 and any syntax error, ``NaN``/``Infinity``, a literal that
+    overflows a float, an integer outside 64 bits (orjson makes it a float),
+    an escaped surrogate (orjson refuses a lone one), and nesting too deep for
+    Python's recursion limit (RecursionError). A property test holds what it
+    accepts to orjson's value.
+    """
+    try:
+        from _json import make_scanner
+    except ImportError:  # pragma: no cover - non-CPython
+        raise ValueError("no C scanner") from None
+    if isinstance(raw, bytes):
+        if b"\\ud" in raw or b"\\uD" in raw:
+            raise ValueError("an escaped surrogate")
+        text = raw.decode("utf-8")
+    else:
+        if "\\ud" in raw or "\\uD" in raw:
+            raise ValueError("an escaped surrogate")
+        raw.encode("utf-8")  # a lone surrogate character: not UTF-8, as orjson says
+        text = raw
+    text = text.strip(" \t\n\r")
+    global _strict_scan
+    if _strict_scan is None:
+        _strict_scan = make_scanner(_StrictContext())  # type: ignore[arg-type]
+    try:
+        value, end = _strict_scan(text, 0)
+    except StopIteration as e:
+        raise ValueError(f"invalid JSON at {e.value}") from None
+    except SystemError:
+        raise ValueError("invalid JSON") from None
+    if end != len(text):
+        raise ValueError(f"extra data at {end}")
+    return value
 
 
 def dumps_indented(obj: Any) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tmuxtok._fastjson import dumps_indented, dumps_sorted
+from tmuxtok._fastjson import dumps_indented, dumps_like, dumps_sorted, loads_strict
+from tmuxtok.sources.values import decode_json
 
 _scalars = (
     st.none()
@@ -97,3 +99,122 @@ def test_the_price_fingerprint_is_json_dumps() -> None:
     }
     text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
     assert table.fingerprint() == sha256_hex(text.encode())[:16]
+
+
+# --- loads_strict and decode_json: orjson's value without importing orjson -------------------
+
+_json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF)),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4)
+    ),
+    max_leaves=20,
+)
+#: JSON as agents write it and worse: ASCII-escaped or not (lone surrogates only
+#: escaped), NaN and Infinity, huge numbers, and texts spliced with random bytes.
+_texts = (
+    st.tuples(_json_values, st.booleans()).map(
+        lambda va: json.dumps(va[0], ensure_ascii=va[1]).encode("utf-8", "surrogatepass")
+    )
+    | st.tuples(_json_values, st.integers(min_value=0, max_value=60), st.binary(max_size=3)).map(
+        lambda v: (t := json.dumps(v[0]).encode())[: v[1]] + v[2] + t[v[1] :]
+    )
+    | st.sampled_from(
+        [
+            b"1e400",
+            b"-1e400",
+            b"18446744073709551616",
+            b"-9223372036854775809",
+            b"1e-400",
+            b'"\\ud800"',
+            b'"\\ud83d\\ude00"',
+            b"[" * 2000 + b"]" * 2000,
+            b"\xef\xbb\xbf{}",
+            b'{"a":1,"a":2}',
+            b"-0",
+            b"-0.0",
+            b" [1 , 2 ] ",
+            b"[1,]",
+            b"01",
+            b'"\x01"',
+        ]
+    )
+    | st.binary(max_size=24)
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal and of the same types all the way down (1 is not 1.0, -0.0 is not 0.0)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, float):
+        return repr(a) == repr(b)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _orjson(raw: bytes) -> tuple[bool, Any]:
+    try:
+        return True, orjson.loads(raw)
+    except (orjson.JSONDecodeError, RecursionError):
+        return False, None
+
+
+@settings(max_examples=1500, deadline=None)
+@given(_texts)
+def test_loads_strict_accepts_only_what_orjson_reads_alike(raw: bytes) -> None:
+    ok, want = _orjson(raw)
+    try:
+        got = loads_strict(raw)
+    except (ValueError, RecursionError):
+        return  # it may refuse anything: orjson then judges
+    assert ok and _same(got, want)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_texts)
+def test_decode_json_is_orjson(raw: bytes) -> None:
+    ok, want = _orjson(raw)
+    try:
+        got = decode_json(raw)
+    except RecursionError:
+        assert not ok
+        return
+    except ValueError:
+        assert not ok
+        return
+    assert ok and _same(got, want)
+
+
+def test_loads_strict_refuses_where_orjson_differs() -> None:
+    for raw in (b"NaN", b"[Infinity]", b"1e400", b"18446744073709551616", b'"\\ud800"'):
+        with pytest.raises(ValueError):
+            loads_strict(raw)
+    assert _same(
+        loads_strict(b'{"a":[1,-0.0,2.5e-3,null,true,"\xc3\xa9"]}'),
+        orjson.loads(b'{"a":[1,-0.0,2.5e-3,null,true,"\xc3\xa9"]}'),
+    )
+    assert loads_strict("[18446744073709551615]") == [2**64 - 1]
+
+
+@settings(max_examples=400, deadline=None)
+@given(_values)
+def test_dumps_like_is_json_dumps(value: Any) -> None:
+    for seps in ((", ", ": "), (",", ":")):
+        for nan in (True, False):
+            try:
+                want: Any = json.dumps(value, separators=seps, allow_nan=nan)
+            except (ValueError, TypeError) as e:
+                want = type(e)
+            try:
+                got: Any = dumps_like(value, separators=seps, allow_nan=nan)
+            except (ValueError, TypeError) as e:
+                got = type(e)
+            assert got == want

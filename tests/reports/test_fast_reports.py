@@ -171,3 +171,22 @@ def test_warm_report_imports_none_of_typing_json_pathlib_re(logs: Path, report: 
     assert got.returncode == 0 and got.stdout == first.stdout
     assert "tmuxtok.ingest.ledger" in mods and "tmuxtok.config" in mods  # it really ran
     assert set(WARM_STDLIB_AVOIDED) & mods == set()
+
+
+@pytest.mark.parametrize("report", ["blocks", "daily"])
+def test_a_report_after_a_new_line_imports_neither_orjson_nor_msgspec(
+    logs: Path, env: dict[str, str], report: str
+) -> None:
+    """A few new lines are decoded by json's C scanner (orjson's value, ``decode_json``):
+    orjson's import (~20 ms) was most of a report polled while an agent works."""
+    first = fast(report, "--json")
+    assert first.returncode == 0, first.stderr
+    log = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
+    with log.open("ab") as fh:
+        fh.write(
+            claude_assistant("2026-01-20T10:15:00.000Z", "msg-4", "claude-haiku-4-5", 7, 1, 0, 0)
+        )
+    got, mods = with_importtime(report, "--json")
+    assert got.returncode == 0 and got.stdout != first.stdout  # the new line counted
+    assert "tmuxtok.sources.claude.parser" in mods  # it really read it
+    assert {"orjson", "msgspec", "typing", "json"} & mods == set()

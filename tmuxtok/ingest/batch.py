@@ -183,8 +183,6 @@ class Batch:
 
         A restarted file's skip counts replace the old ones instead of adding up.
         """
-        import orjson
-
         c = self._c
         with self._failing():
             if rows:
@@ -209,7 +207,7 @@ class Batch:
                     cur.size,
                     cur.mtime_ns,
                     cur.fingerprint,
-                    orjson.dumps(cur.state).decode() if cur.state is not None else None,
+                    _state_text(cur.state) if cur.state is not None else None,
                     merged,
                     self._now,
                     restarted or bool(skipped),
@@ -284,20 +282,39 @@ class Batch:
                 self._c.execute("ROLLBACK")
 
 
+def _state_text(state: dict[str, Any]) -> str:
+    """A cursor's parser state as JSON text, read back by ``ledger._state``.
+
+    Written by the standard library's C encoder (``_fastjson``): orjson would
+    cost a read of a few lines its ~20 ms import. Only what that encoder
+    cannot write as orjson would (NaN and infinities, which orjson writes as
+    null) goes through orjson.
+    """
+    from tmuxtok._fastjson import dumps_like
+
+    try:
+        return dumps_like(state, separators=(",", ":"), allow_nan=False)
+    except ValueError:
+        import orjson
+
+        return orjson.dumps(state).decode()
+
+
 def _merge_skipped(old: str | None, new: dict[str, int]) -> str:
-    import orjson
+    from tmuxtok._fastjson import dumps_sorted
+    from tmuxtok.sources.values import decode_json
 
     merged: dict[str, int] = {}
     if old:
         try:
-            got = orjson.loads(old)
-        except orjson.JSONDecodeError:
+            got = decode_json(old)
+        except ValueError:  # orjson's JSONDecodeError is one
             got = {}
         if isinstance(got, dict):
             merged = {k: v for k, v in got.items() if isinstance(v, int)}
     for k, v in new.items():
         merged[k] = merged.get(k, 0) + v
-    return orjson.dumps(merged, option=orjson.OPT_SORT_KEYS).decode()
+    return dumps_sorted(merged)
 
 
 #: SQLite's largest integer: a cost beyond it (an absurd price override, say)

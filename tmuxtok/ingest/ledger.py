@@ -560,12 +560,10 @@ class Ledger:
     def _grouped_cached(
         self, agent: str | None, since_ms: int | None, bucket_ms: int
     ) -> list[GroupRow]:
-        # json and fastjson, not orjson: a warm daily/weekly/monthly report
+        # fastjson, not orjson or json: a warm daily/weekly/monthly report
         # needs no other JSON, and importing orjson costs ~20 ms (it pulls in
-        # dataclasses and inspect).
-        import json
-
-        from tmuxtok._fastjson import loads
+        # dataclasses and inspect), json ~4 ms (it pulls in re).
+        from tmuxtok._fastjson import dumps_like, loads
 
         key = grouped_key(agent, since_ms, bucket_ms)
         version = self.version()
@@ -596,7 +594,7 @@ class Ledger:
                     rows = sorted(kept + fresh, key=lambda r: (r.agent, r.group, r.model))
         if rows is None:
             rows = self._grouped("bucket", agent, since_ms, None, bucket_ms)
-        self.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
+        self.cache_put(key, version, dumps_like(rows, separators=(",", ":")).encode())
         return rows
 
     def agents(self) -> list[str]:
@@ -726,11 +724,11 @@ def _state(raw: str | None) -> Any:
     """A cursor's stored parser state, or ``_BAD_STATE`` if it cannot be used."""
     if not raw:
         return None
-    import orjson
+    from tmuxtok.sources.values import decode_json
 
     try:
-        got = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        got = decode_json(raw)
+    except ValueError:  # orjson's JSONDecodeError is one
         return _BAD_STATE
     return got if isinstance(got, dict) else _BAD_STATE
 

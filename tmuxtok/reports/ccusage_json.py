@@ -238,9 +238,7 @@ def period_report(
     costs being each row's nano-dollars, which its ``totalCost`` (a float)
     cannot give back exactly and the totals need.
     """
-    import json
-
-    from tmuxtok._fastjson import loads
+    from tmuxtok._fastjson import dumps_like, loads
 
     key = period_cache_key(period, agent, tz, since, until, order, week_start)
     version = ledger.version()
@@ -261,7 +259,7 @@ def period_report(
         rows = period_rows(ledger, agent=agent, tz=tz, since=since, until=until)
         fresh = _parts(rows, period_key(period, tz, week_start), period, agent is None)
     data, costs = _assemble(period, fresh, order)
-    value = json.dumps({"report": data, "costs": costs}, separators=(",", ":"))
+    value = dumps_like({"report": data, "costs": costs}, separators=(",", ":"))
     ledger.cache_put(key, version, value.encode())
     return data
 
@@ -450,10 +448,10 @@ def period_json_text(
             order=order,
             week_start=week_start,
         )
-        import json
+        from tmuxtok._fastjson import dumps_like
 
         text = dumps_indented(data)
-        ledger.cache_put(key, version, json.dumps([key, text]).encode())
+        ledger.cache_put(key, version, dumps_like([key, text]).encode())
     return text, not text.startswith(head + "]")
 
 
@@ -688,10 +686,10 @@ def blocks_json_text(ledger: Ledger, q: BlocksQuery, now_ms: int, tz: tzinfo) ->
                 fresh = True
         parts.append(text)
     if fresh:
-        import json
+        from tmuxtok._fastjson import dumps_like
 
         rows = [[start, gap, end, text] for (start, gap), (end, text) in settled.items()]
-        ledger.cache_put(key, version, json.dumps(rows, separators=(",", ":")).encode())
+        ledger.cache_put(key, version, dumps_like(rows, separators=(",", ":")).encode())
     if plain:
         _keep_whole(ledger, whole_key, version, q, chosen, parts)
     return _blocks_document(parts), True
@@ -723,8 +721,7 @@ def _keep_whole(
     the text is kept only when every other block is inactive now, with the
     time from which each stays so (``settled_ms``).
     """
-    import json
-
+    from tmuxtok._fastjson import dumps_like
     from tmuxtok.reports.query import frozen_row
 
     at = len(chosen) - 1 if q.order != "desc" else 0
@@ -739,7 +736,7 @@ def _keep_whole(
     rest = parts[:at] + parts[at + 1 :]
     kept = [key, settled, rest, frozen_row(chosen[at])]
     try:
-        value = json.dumps(kept, separators=(",", ":"), allow_nan=False)
+        value = dumps_like(kept, separators=(",", ":"), allow_nan=False)
     except ValueError:
         return  # a cost that is not a number: no shortcut, the full path stays right
     ledger.cache_put("whole:" + key, version, value.encode())

@@ -155,14 +155,19 @@ def all_blocks(
 
 
 def _freeze_blocks(blocks: list[bm.Block]) -> bytes | None:
-    """The blocks as ``_thaw_blocks`` reads them; None (not cached) when a time does not
-    fit 64 bits, as a block around an event at SQLite's integer limits may not."""
-    import orjson
+    """The blocks as ``_thaw_blocks`` reads them.
+
+    Written by json's C encoder (``_fastjson``), as they are read by its
+    scanner: a report right after a change writes them, and orjson would cost
+    it its ~20 ms import. (Times beyond 64 bits, which orjson could not write,
+    round-trip exactly too.) None (not cached) only for a value JSON cannot hold.
+    """
+    from tmuxtok._fastjson import dumps_like
 
     rows = [frozen_row(b) for b in blocks]
     try:
-        return orjson.dumps(rows)
-    except orjson.JSONEncodeError:
+        return dumps_like(rows, separators=(",", ":"), allow_nan=False).encode()
+    except (ValueError, TypeError):
         return None
 
 

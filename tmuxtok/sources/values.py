@@ -8,11 +8,13 @@ counted instead of poisoning totals or raising.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
 
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.model.events import ParseResult
 
 #: Larger than any real per-request count; anything above is a corrupt value.
@@ -99,17 +101,30 @@ def text(obj: Any, key: str) -> str:
     return v if isinstance(v, str) else ""
 
 
-def json_object(raw: bytes, out: ParseResult) -> dict[str, Any] | None:
-    """``raw`` decoded as a JSON object, or None with the reason counted in ``out``.
+def decode_json(raw: bytes | str) -> Any:
+    """``orjson.loads(raw)``: its value, or its JSONDecodeError (a ValueError).
 
-    orjson is imported here, by the parsers that call it, which have it loaded
-    already: this module stays cheap to import.
+    The standard library's C scanner reads what it can vouch for
+    (``_fastjson.loads_strict``); orjson, imported only then, judges the
+    rest. A command that reads a few new lines so never imports orjson, which
+    costs it ~20 ms; a large read sets its parsers to orjson itself.
     """
-    import orjson
+    from tmuxtok._fastjson import loads_strict
 
     try:
-        obj = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        return loads_strict(raw)
+    except (ValueError, RecursionError):
+        pass
+    import orjson
+
+    return orjson.loads(raw)
+
+
+def json_object(raw: bytes, out: ParseResult) -> dict[str, Any] | None:
+    """``raw`` decoded as a JSON object, or None with the reason counted in ``out``."""
+    try:
+        obj = decode_json(raw)
+    except ValueError:
         out.skip("malformed")
         return None
     if not isinstance(obj, dict):

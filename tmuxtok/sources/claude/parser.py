@@ -14,8 +14,10 @@ records stands for the event is ``ingest.batch.rank``'s to say.
 Two decoders. For a large read (``enable_typed``), msgspec reads the usual
 assistant line into typed structs of just the fields an event needs, skipping
 the rest (message content above all) without building it, at half orjson's
-cost. Every other line, and every line of a small read, goes to orjson and is
-judged field by field; property tests hold the two ways to the same rows.
+cost. Every other line, and every line of a small read, is decoded whole
+(orjson's value: ``values.decode_json``, which leaves orjson unimported for
+the few lines a report after a change reads) and judged field by field;
+property tests hold the two ways to the same rows.
 A line orjson cannot decode gets a second look from msgspec, whatever the
 size of the read: non-UTF-8 bytes in a reply's text (which no event reads)
 make the whole line invalid JSON, yet the reply was billed and its usage is
@@ -24,24 +26,20 @@ intact, so it counts.
 Kept apart from ``claude.py`` so that listing log files (all a warm run does)
 never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
 when a file first has new bytes. Then too, what only rare lines need is deferred further
-(never per line): hashlib is imported, and the regexes compiled, on first use.
+(never per line): hashlib, json and re are imported, and the regexes compiled, on first use.
 """
 
 from __future__ import annotations
 
-import json  # free here: orjson has already imported json and re
-import re
 from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
     MAX_TOKENS,
     WrongShape,
+    decode_json,
     parse_ts_ms,
     speed,
     text,
@@ -50,11 +48,15 @@ from tmuxtok.sources.values import (
     usd,
 )
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import re
+    from typing import Any
+
     from tmuxtok.sources.claude.typed import AssistantLine, Nested
 
-_loads = orjson.loads
-_DecodeError = orjson.JSONDecodeError
+#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``).
+_loads: Callable[[bytes], Any] = decode_json
 
 
 #: The typed decoder for the usual line, set by ``enable_typed`` before a large read.
@@ -67,10 +69,13 @@ def enable_typed() -> None:
     msgspec halves what a line costs but takes ~25 ms to import, more than a
     small read takes: a scan turns it on only before reading a lot.
     """
-    global _decode_usual
+    global _decode_usual, _loads
+    import orjson
+
     from tmuxtok.sources.claude.typed import decode_claude
 
     _decode_usual = decode_claude
+    _loads = orjson.loads  # a large read pays its import once, and decodes faster
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -230,11 +235,15 @@ _PATTERNS = {
 
 @cache
 def _re(name: str) -> re.Pattern[bytes]:
+    import re
+
     return re.compile(_PATTERNS[name])
 
 
 @cache
 def _api_limit_re() -> re.Pattern[str]:
+    import re
+
     return re.compile(
         r"(weekly|5-hour|session|usage) limit reached"
         r"|(?:hit|reached) your (weekly|5-hour|session|usage) limit",
@@ -398,7 +407,7 @@ class ClaudeParser:
         read, and the API errors, synthetic replies and oddities of a large one."""
         try:
             obj = _loads(line)
-        except _DecodeError:
+        except ValueError:  # orjson's JSONDecodeError is one
             # orjson refuses a whole line for bytes that are not UTF-8 even in
             # the reply text, which no event reads. The typed decoder skips
             # that text, so it has the last word whatever the size of the read
@@ -465,6 +474,8 @@ class ClaudeParser:
         if b'"type":"assistant"' not in tail or b'"usage":{' not in tail:
             return
         at = tail.rfind(b'"usage":{') + len(b'"usage":')
+        import json  # an oversized line is rare
+
         try:
             usage, _ = json.JSONDecoder().raw_decode(tail[at:].decode("utf-8", "replace"))
         except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
@@ -495,6 +506,8 @@ class ClaudeParser:
         requestId come just before ``"normalizedMessages":[]`` at the end, and
         its id, model and time near the start, as in an assistant line.
         """
+        import json  # an oversized line is rare
+
         inner = head[at:]
         said: Any
         try:

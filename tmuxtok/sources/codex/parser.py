@@ -8,25 +8,37 @@ The parser therefore carries state across reads; the tailer stores it with the
 file's cursor so incremental reads resume exactly where they stopped.
 
 Kept apart from ``codex.py`` so that listing log files (all a warm run does)
-never imports orjson; ``CodexSource.parser`` imports this module when a file
-first has new bytes.
+never imports it; ``CodexSource.parser`` imports this module when a file
+first has new bytes. A few new lines are decoded without orjson
+(``values.decode_json``, orjson's value); a large read uses orjson itself.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
-
-import orjson
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.model.rules import MAX_USED_PCT, epoch_seconds, reset_in_range
 from tmuxtok.sources.codex import NAME
-from tmuxtok.sources.values import MAX_TOKENS, WrongShape, parse_ts_ms, text, tok, ts_skip_reason
+from tmuxtok.sources.values import (
+    MAX_TOKENS,
+    WrongShape,
+    decode_json,
+    parse_ts_ms,
+    text,
+    tok,
+    ts_skip_reason,
+)
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from tmuxtok.sources.codex.typed import CodexUsage, TokenLine
+
+#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``).
+_loads: Callable[[bytes], Any] = decode_json
 
 #: Token counts stamped within this long after the session starts are replay.
 REPLAY_BURST_MS = 1000
@@ -59,10 +71,13 @@ _decode_tokens: Callable[[bytes], TokenLine] | None = None
 
 def enable_typed() -> None:
     """As ``claude_lines.enable_typed``: msgspec for the usual lines from now on."""
-    global _decode_tokens
+    global _decode_tokens, _loads
+    import orjson
+
     from tmuxtok.sources.codex.typed import decode_codex
 
     _decode_tokens = decode_codex
+    _loads = orjson.loads
 
 
 def _plain_vec(u: CodexUsage | None) -> tuple[int, int, int, int, int] | None:
@@ -158,8 +173,8 @@ class CodexParser:
 
     def _feed_json(self, line: bytes, out: ParseResult) -> None:
         try:
-            obj = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            obj = _loads(line)
+        except ValueError:  # orjson's JSONDecodeError is one
             # As for Claude: a token_count line damaged only where no event
             # reads counts, whatever the size of the read.
             from tmuxtok.sources.codex.typed import decode_codex
