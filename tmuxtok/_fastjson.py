@@ -33,8 +33,12 @@ def loads(text: str) -> Any:
         import json
 
         return json.loads(text)
+    return _whole(make_scanner(_ScanContext()), text)  # type: ignore[arg-type]
+
+
+def _whole(scan: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
+    """The one JSON value ``text`` holds, whitespace around it allowed, as ``json.loads``."""
     text = text.strip(" \t\n\r")
-    scan = make_scanner(_ScanContext())  # type: ignore[arg-type]
     try:
         value, end = scan(text, 0)
     except StopIteration as e:
@@ -170,19 +174,10 @@ def loads_strict(raw: bytes | str) -> Any:
             raise ValueError("an escaped surrogate")
         raw.encode("utf-8")  # a lone surrogate character: not UTF-8, as orjson says
         text = raw
-    text = text.strip(" \t\n\r")
     global _strict_scan
     if _strict_scan is None:
         _strict_scan = make_scanner(_StrictContext())  # type: ignore[arg-type]
-    try:
-        value, end = _strict_scan(text, 0)
-    except StopIteration as e:
-        raise ValueError(f"invalid JSON at {e.value}") from None
-    except SystemError:
-        raise ValueError("invalid JSON") from None
-    if end != len(text):
-        raise ValueError(f"extra data at {end}")
-    return value
+    return _whole(_strict_scan, text)
 
 
 def dumps_indented(obj: Any) -> str:
