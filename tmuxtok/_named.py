@@ -61,14 +61,11 @@ class _Base(metaclass=_Builder):
     _building_base = True
 
 
-def _mro_entries(bases: tuple[object, ...]) -> tuple[type, ...]:
-    return (_Base,)
-
-
 class _NamedTupleMarker:
     """What ``class X(NamedTuple)`` names: it stands for ``_Base`` in the bases."""
 
-    __mro_entries__ = staticmethod(_mro_entries)
+    def __mro_entries__(self, bases: tuple[object, ...]) -> tuple[type, ...]:
+        return (_Base,)
 
 
 NamedTuple = _NamedTupleMarker()
