@@ -251,13 +251,28 @@ class Ledger:
         All a scan needs to tell an unchanged file (a warm scan: all of them)
         from one to read, as plain tuples: no Cursor, no parser state decoded.
         """
-        q = "SELECT path, dev, ino, size, mtime_ns FROM files WHERE agent=?"
+        return self.all_marks().get(agent, {})
 
-        def load() -> dict[str, tuple[int, int, int, int]]:
-            return {r[0]: r[1:] for r in self.conn.execute(q, (agent,))}
+    def all_marks(self) -> dict[str, dict[str, tuple[int, int, int, int]]]:
+        """``marks`` of every agent that has any, by agent: one pass over the table."""
+        q = "SELECT agent, path, dev, ino, size, mtime_ns FROM files"
+
+        def load() -> dict[str, dict[str, tuple[int, int, int, int]]]:
+            out: dict[str, dict[str, tuple[int, int, int, int]]] = {}
+            for r in self.conn.execute(q):
+                have = out.get(r[0])
+                if have is None:
+                    have = out[r[0]] = {}
+                have[r[1]] = r[2:]
+            return out
 
         # Scan is the caller, and restarts on LedgerCorrupt with no cursors.
         return self._guard(load, retry=False)
+
+    def tracked_files(self) -> int:
+        """How many files have cursors: what a stat pass is about to look at."""
+        q = "SELECT count(*) FROM files"
+        return int(self._guard(lambda: self.conn.execute(q).fetchone()[0], retry=False))
 
     def cursors(self, agent: str, paths: Iterable[str] | None = None) -> dict[str, Cursor]:
         """The agent's cursors by path: all of them, or those of ``paths`` that exist."""

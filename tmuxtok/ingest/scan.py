@@ -20,10 +20,12 @@ import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
+from tmuxtok.ingest import statpass
 from tmuxtok.ingest.batch import Batch, CostFn, latest_limits, merge_rows
 from tmuxtok.ingest.dbpoll import read_db
 from tmuxtok.ingest.errors import LedgerCorrupt
 from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.statpass import Marks
 from tmuxtok.ingest.tail import Cursor, read_new
 from tmuxtok.ingest.whole import read_whole
 from tmuxtok.model.events import Record
@@ -207,40 +209,52 @@ def _scan(
     wanted = {os.path.abspath(p) for p in only} if only is not None else None
     todo: list[tuple[_Item, int]] = []
     gone: list[str] = []
-    files = total = 0
-    is_reg = stat.S_ISREG
+    roots_of: dict[str, list[str]] = {}
+    trees: list[tuple[str, str]] = []  # (agent, dir): the walks statpass may share out
     for name, source in sources.items():
-        # A database's mark is its stat with its -wal's (``Source.stat``);
-        # sources of plain files have none, and their loop stays os.stat.
-        stat_of = getattr(source, "stat", os.stat)
-        roots = source.roots(env, (extra_roots or {}).get(name))
+        roots = roots_of[name] = source.roots(env, (extra_roots or {}).get(name))
         stats.roots[name] = [r for r in roots if os.path.exists(r)]
-        marks = ledger.marks(name)
-        present: set[str] = set()
-        if wanted is None:
-            keys = [os.fspath(p) for r in roots for p in source.discover(r)]
-        else:
-            keys = sorted({k for p in wanted if (k := _log_key(p, source, roots)) is not None})
-        changed: list[tuple[str, int]] = []  # (path, size) of files to read
-        for key in keys:
-            try:
-                st = stat_of(key)
-            except OSError:
+        walked = getattr(source, "walked", None)
+        if wanted is None and walked is not None:
+            trees += [(name, d) for r in roots for d in walked(r)]
+    many = bool(trees) and ledger.tracked_files() >= statpass.SPLIT_FILES
+    walk = statpass.Pass(trees, split=many and _workers() > 1)
+    listed: dict[str, tuple[list[tuple[str, int]], set[str]]] = {}
+    files = total = 0
+    try:
+        marks = ledger.all_marks()  # while a child walks, if one does
+        for name, source in sources.items():
+            if name in walk.agents:
                 continue
-            if not is_reg(st.st_mode):
-                continue
-            present.add(key)
-            files += 1
-            total += st.st_size
-            if marks.get(key) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
-                changed.append((key, st.st_size))
+            if wanted is None:
+                keys = [os.fspath(p) for r in roots_of[name] for p in source.discover(r)]
+            else:
+                keys = sorted(
+                    {k for p in wanted if (k := _log_key(p, source, roots_of[name])) is not None}
+                )
+            # A database's mark is its stat with its -wal's (``Source.stat``).
+            stat_of = getattr(source, "stat", os.stat)
+            changed, present, n, size = _stat_keys(keys, marks.get(name, {}), stat_of)
+            listed[name] = (changed, present)
+            files += n
+            total += size
+        found = walk.finish(marks)
+    finally:
+        walk.close()
+    files += found.files
+    total += found.total
+    for name in walk.agents:
+        listed[name] = (found.changed[name], found.present[name])
+    for name in sources:
+        changed, present = listed[name]
+        had = marks.get(name, {})
         if changed:
-            cursors = ledger.cursors(name, [k for k, _ in changed if k in marks])
+            cursors = ledger.cursors(name, [k for k, _ in changed if k in had])
             for key, size in changed:
                 cur = cursors.get(key)
                 new = size - cur.offset if cur is not None else size
                 todo.append(((name, key, cur), new if new >= 0 else size))
-        considered = marks.keys() if wanted is None else marks.keys() & wanted
+        considered = had.keys() if wanted is None else had.keys() & wanted
         gone += sorted(considered - present)
     stats.files = files
     stats.bytes_total = total
@@ -273,6 +287,33 @@ def _scan(
     if progress:
         progress(stats)
     return stats
+
+
+def _stat_keys(
+    keys: list[str], marks: Marks, stat_of: Callable[[str], os.stat_result]
+) -> tuple[list[tuple[str, int]], set[str], int, int]:
+    """(path, size) of the files among ``keys`` that changed, those present, files, bytes.
+
+    Files are compared with the ledger's stored stat as plain tuples, and a
+    Cursor is built only for a file that is to be read.
+    """
+    changed: list[tuple[str, int]] = []
+    present: set[str] = set()
+    files = total = 0
+    is_reg = stat.S_ISREG
+    for key in keys:
+        try:
+            st = stat_of(key)
+        except OSError:
+            continue
+        if not is_reg(st.st_mode):
+            continue
+        present.add(key)
+        files += 1
+        total += st.st_size
+        if marks.get(key) != (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns):
+            changed.append((key, st.st_size))
+    return changed, present, files, total
 
 
 class _Committer:

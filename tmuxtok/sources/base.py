@@ -118,6 +118,18 @@ class WholeSource(Source, Protocol):
     def document_parser(self, path: str) -> DocumentParser: ...
 
 
+class WalkedSource(Source, Protocol):
+    """A source whose ``discover`` is ``walk_jsonl`` over some dirs of a root, and stat ``os.stat``.
+
+    Saying which dirs lets the stat pass share their walk between two
+    processes (``ingest.statpass``) when there are many files.
+    """
+
+    def walked(self, root: str) -> list[str]:
+        """The dirs under ``root`` whose ``*.jsonl`` are its logs, in ``discover``'s order."""
+        ...
+
+
 class DatabaseSource(Source, Protocol):
     """A source with a ``DATABASE``: read from the watermark in ``state``."""
 
@@ -229,17 +241,31 @@ def walk_jsonl(base: str | os.PathLike[str]) -> Iterator[str]:
     found: list[str] = []
     while stack:
         d = stack.pop()
-        try:
-            with os.scandir(d) as it:
-                for e in it:
-                    try:
-                        if e.is_dir(follow_symlinks=False):
-                            stack.append(e.path)
-                        elif e.name.endswith(".jsonl") and e.is_file():
-                            found.append(e.path)
-                    except OSError:
-                        continue
-        except OSError:
-            continue
+        subdirs, files = listing(d)
+        stack += subdirs
+        found += files
     found.sort()
     yield from found
+
+
+def listing(d: str) -> tuple[list[str], list[str]]:
+    """One dir's subdirs (symlinks not followed) and ``*.jsonl`` files; nothing if unreadable.
+
+    The one step of ``walk_jsonl``, also taken alone by a stat pass that
+    shares a walk between two processes (``ingest.statpass``).
+    """
+    subdirs: list[str] = []
+    files: list[str] = []
+    try:
+        with os.scandir(d) as it:
+            for e in it:
+                try:
+                    if e.is_dir(follow_symlinks=False):
+                        subdirs.append(e.path)
+                    elif e.name.endswith(".jsonl") and e.is_file():
+                        files.append(e.path)
+                except OSError:
+                    continue
+    except OSError:
+        pass
+    return subdirs, files

@@ -53,7 +53,11 @@ class ClaudeSource(JsonlLogs):
         return [os.path.join(root, "projects")]
 
     def discover(self, root: str) -> Iterator[str]:
-        yield from walk_jsonl(os.path.join(root, "projects"))
+        for d in self.walked(root):
+            yield from walk_jsonl(d)
+
+    def walked(self, root: str) -> list[str]:
+        return [os.path.join(root, "projects")]
 
     def enable_typed(self) -> None:
         from tmuxtok.sources.claude import parser

@@ -39,8 +39,11 @@ class CodexSource(JsonlLogs):
         return [os.path.join(root, "sessions"), os.path.join(root, "archived_sessions")]
 
     def discover(self, root: str) -> Iterator[str]:
-        for d in self.log_dirs(root):
+        for d in self.walked(root):
             yield from walk_jsonl(d)
+
+    def walked(self, root: str) -> list[str]:
+        return self.log_dirs(root)
 
     def enable_typed(self) -> None:
         from tmuxtok.sources.codex import parser
