@@ -34,8 +34,10 @@ _Share = tuple[list[_File], list[_File]]
 #: so that ``marshal`` carries a child's from it.
 _Stat = tuple[int, str, str, int, int, int, int]
 
-#: Tracked files from which a second process pays: forking costs ~1 ms.
-SPLIT_FILES = 1000
+#: Tracked files from which a second process pays for its fork and copy-on-write
+#: faults (farm-bench, warm ``blocks --json``, split against not: +2 ms at 1,164
+#: files, 0 at 2,262, -11 ms at 4,292, -28 ms at 10,708).
+SPLIT_FILES = 3000
 #: Dirs to deal out at least: listing deeper first is work done here alone.
 SPLIT_DIRS = 8
 #: How deep this process lists on its own looking for those dirs.
