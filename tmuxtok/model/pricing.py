@@ -363,7 +363,9 @@ class PriceTable:
         """The table key ``model`` is priced as, so callers can show what was assumed."""
         if not model or model == "<synthetic>":
             return None
-        target = self._aliases.get(model) or self._aliases.get(_canon(model))
+        target = self._aliases.get(model)
+        if not target and self._aliases:  # no aliases, no need of ``re`` for a name in the table
+            target = self._aliases.get(_canon(model))
         if target is not None:
             model = target
         if model in self._prices:
