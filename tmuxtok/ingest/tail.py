@@ -23,6 +23,7 @@ import os
 import stat
 from collections.abc import Iterator
 
+from tmuxtok._digest import blake2b_hex
 from tmuxtok.model.events import ParseResult, Record
 
 TYPE_CHECKING = False
@@ -106,17 +107,12 @@ def _fingerprint(fd: int, offset: int) -> str:
     changes (re-reading is safe; trusting the head alone is what missed
     rewrites). Files that never change again are never opened.
     """
-    # hashlib is imported here: it costs ~4 ms (OpenSSL), and only a file
-    # that is actually read needs it, never a scan that finds nothing new.
-    import hashlib
-
     if offset <= 0:
         return ""
-    head = hashlib.blake2b(os.pread(fd, min(offset, FINGERPRINT), 0), digest_size=12).hexdigest()
+    head = blake2b_hex(os.pread(fd, min(offset, FINGERPRINT), 0), 12)
     if offset <= FINGERPRINT:
         return head
-    tail = os.pread(fd, FINGERPRINT, offset - FINGERPRINT)
-    return f"{head}:{hashlib.blake2b(tail, digest_size=12).hexdigest()}"
+    return f"{head}:{blake2b_hex(os.pread(fd, FINGERPRINT, offset - FINGERPRINT), 12)}"
 
 
 def is_utf16(lead: bytes) -> bool:
