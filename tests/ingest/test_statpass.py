@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -126,6 +127,24 @@ def test_a_child_killed_costs_only_time(
     shared = Pass(trees, split=True)
     assert shared.child is not None
     _same(shared.finish(marks), _one_walk(trees, marks))
+
+
+def test_a_process_with_threads_walks_alone(trees: list[tuple[str, str]]) -> None:
+    """A fork would copy locks other threads hold (the daemon, ``live``): no child there."""
+    marks = _marks(trees)
+    release = threading.Event()
+    other = threading.Thread(target=release.wait)
+    other.start()
+    try:
+        alone = Pass(trees, split=True)
+        assert alone.child is None
+        _same(alone.finish(marks), _one_walk(trees, marks))
+    finally:
+        release.set()
+        other.join()
+    again = Pass(trees, split=True)
+    assert again.child is not None  # alone again: it forks
+    again.close()
 
 
 def test_close_reaps_a_child_never_read(trees: list[tuple[str, str]]) -> None:
