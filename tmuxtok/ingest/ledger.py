@@ -245,16 +245,13 @@ class Ledger:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute(sql)
 
-    def marks(self, agent: str) -> dict[str, tuple[int, int, int, int]]:
-        """Per tracked file, the (dev, ino, size, mtime_ns) its cursor was taken at.
+    def all_marks(self) -> dict[str, dict[str, tuple[int, int, int, int]]]:
+        """Per agent that has any, per tracked file, the (dev, ino, size, mtime_ns) its
+        cursor was taken at: one pass over the table.
 
         All a scan needs to tell an unchanged file (a warm scan: all of them)
         from one to read, as plain tuples: no Cursor, no parser state decoded.
         """
-        return self.all_marks().get(agent, {})
-
-    def all_marks(self) -> dict[str, dict[str, tuple[int, int, int, int]]]:
-        """``marks`` of every agent that has any, by agent: one pass over the table."""
         q = "SELECT agent, path, dev, ino, size, mtime_ns FROM files"
 
         def load() -> dict[str, dict[str, tuple[int, int, int, int]]]:

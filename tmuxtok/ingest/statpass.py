@@ -24,7 +24,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-#: Per tracked file, the (dev, ino, size, mtime_ns) of its cursor (``Ledger.marks``).
+#: Per tracked file, the (dev, ino, size, mtime_ns) of its cursor (``Ledger.all_marks``).
 Marks = dict[str, tuple[int, int, int, int]]
 #: (tree, agent, path): ``tree`` is the index of the walked dir the path is under.
 _File = tuple[int, str, str]

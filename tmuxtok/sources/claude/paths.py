@@ -57,7 +57,7 @@ class ClaudeSource(JsonlLogs):
             yield from walk_jsonl(d)
 
     def walked(self, root: str) -> list[str]:
-        return [os.path.join(root, "projects")]
+        return self.log_dirs(root)
 
     def enable_typed(self) -> None:
         from tmuxtok.sources.claude import parser
