@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint format bench tmux shells ccusage servers clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml hatch_build.py tmuxtok/sources/claude/_lines.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'
@@ -62,16 +62,16 @@ $(SERVERS)/.installed:
 
 
 test: $(STAMP) tmux shells ccusage servers
-	$(BIN)/python -m pytest -q
+	TMUXTOK_REQUIRE_NATIVE=1 $(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check tmuxtok tests bench
-	$(BIN)/ruff format --check tmuxtok tests bench
+	$(BIN)/ruff check tmuxtok tests bench hatch_build.py
+	$(BIN)/ruff format --check tmuxtok tests bench hatch_build.py
 	$(BIN)/mypy
 
 format: $(STAMP)
-	$(BIN)/ruff format tmuxtok tests bench
-	$(BIN)/ruff check --fix tmuxtok tests bench
+	$(BIN)/ruff format tmuxtok tests bench hatch_build.py
+	$(BIN)/ruff check --fix tmuxtok tests bench hatch_build.py
 
 bench: $(STAMP) ccusage
 	$(BIN)/python -m bench --days 365

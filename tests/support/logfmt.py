@@ -214,8 +214,10 @@ def codex_file(
 
 
 @contextlib.contextmanager
-def decoding(typed: bool) -> Iterator[None]:
-    """Parse with msgspec's typed decoders (as a large read does) or orjson only.
+def decoding(typed: bool, native: bool = False) -> Iterator[None]:
+    """Parse with msgspec's typed decoders (as a large read does) or orjson only;
+    ``native`` also reads Claude's usual lines in C (``feed_span``), as a large
+    read does where the C module was built.
 
     The switch is per process and a large scan earlier in the test run turns it
     on, so a test that depends on the way lines are decoded says which.
@@ -225,13 +227,17 @@ def decoding(typed: bool) -> Iterator[None]:
     from tmuxtok.sources.codex import parser as codex_lines
     from tmuxtok.sources.codex import typed as codex_typed
 
-    saved = claude_lines._decode_usual, codex_lines._decode_tokens
+    read = None
+    if native:
+        from tmuxtok.sources.claude._lines import lines as read
+    saved = claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._read_usual
     claude_lines._decode_usual = claude_typed.decode_claude if typed else None
     codex_lines._decode_tokens = codex_typed.decode_codex if typed else None
+    claude_lines._read_usual = read
     try:
         yield
     finally:
-        claude_lines._decode_usual, codex_lines._decode_tokens = saved
+        claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._read_usual = saved
 
 
 # --- Gemini CLI --------------------------------------------------------------------------

@@ -198,6 +198,8 @@ def _scan(
     carried = 0  # their total length
     huge: tuple[bytes, bytes] | None = None  # (head, tail) of an over-long line
     limit = None if max_bytes is None else pos + max_bytes
+    # A parser may read a chunk's lines itself (Claude's, in C): the same lines, in order.
+    span = getattr(parser, "feed_span", None)
     while True:
         if limit is not None and consumed >= limit and huge is None:
             return consumed, False
@@ -240,8 +242,9 @@ def _scan(
             elif rest:
                 parts, carried = [chunk[start:]], rest
             continue
-        for line in lines_with(chunk, last + 1, needles, start):
-            parser.feed(line, out)
+        if span is None or not span(chunk, start, last + 1, needles, out):
+            for line in lines_with(chunk, last + 1, needles, start):
+                parser.feed(line, out)
         consumed = pos - len(chunk) + last + 1
         if last + 1 < len(chunk):
             parts, carried = [chunk[last + 1 :]], len(chunk) - last - 1

@@ -35,6 +35,7 @@ from collections.abc import Callable
 from functools import cache
 
 from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
     MAX_TOKENS,
@@ -63,19 +64,41 @@ _loads: Callable[[bytes], Any] = decode_json
 _decode_usual: Callable[[bytes], AssistantLine] | None = None
 
 
-def enable_typed() -> None:
-    """Decode usual lines with msgspec from now on, in this process and its forks.
+#: The C reader of usual lines (``_lines.c``), set by ``enable_typed`` where it was built.
+_read_usual: Callable[..., list[Any]] | None = None
+
+
+def enable_typed(native: bool = True) -> None:
+    """Decode usual lines with msgspec from now on, in this process and its forks;
+    and read them in C first, where the C module was built (and ``native``).
 
     msgspec halves what a line costs but takes ~25 ms to import, more than a
-    small read takes: a scan turns it on only before reading a lot.
+    small read takes: a scan turns it on only before reading a lot. The C
+    reader takes each usual line in one pass and hands every other line to
+    the typed path, so the two give the same events.
     """
-    global _decode_usual, _loads
+    global _decode_usual, _loads, _read_usual
     import orjson
 
     from tmuxtok.sources.claude.typed import decode_claude
 
     _decode_usual = decode_claude
     _loads = orjson.loads  # a large read pays its import once, and decodes faster
+    _read_usual = None
+    if native:
+        try:
+            from tmuxtok.sources.claude._lines import lines
+        except ImportError:  # not built here (no compiler at install): Python reads them all
+            return
+        _read_usual = lines
+
+
+def disable_typed() -> None:
+    """Back to the small read's decoding (tests compare the ways)."""
+    global _decode_usual, _loads, _read_usual
+    _decode_usual = None
+    _loads = decode_json
+    _read_usual = None
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -332,6 +355,51 @@ class ClaudeParser:
         if decode is None or not self._feed_typed(decode, line, out):
             self._feed_json(line, out)
 
+    def feed_span(
+        self, buf: bytes, start: int, end: int, needles: tuple[bytes, ...], out: ParseResult
+    ) -> bool:
+        """Feed the lines of ``buf[start:end]`` holding a needle, as ``tail.lines_with``
+        finds them; False (nothing done) where the C reader is not on.
+
+        The C reader gives a usual line's fields as the typed path reads them,
+        nothing for a line that yields nothing, and any other line's bytes,
+        which ``feed`` reads. ``end`` must follow a newline.
+        """
+        read = _read_usual
+        if read is None or _decode_usual is None or len(needles) != 1:
+            return False
+        taken_of = self._taken
+        append = out.events.append
+        for item in read(buf, start, end, needles[0], MAX_TOKENS, TS_MIN_MS, TS_MAX_MS):
+            if type(item) is bytes:
+                self.feed(item, out)
+                continue
+            mid, model, ts, inp, out_, create, read_, cc, how_fast, session, cwd, cost, side = item
+            spent = (inp, out_, create, read_, cc, how_fast)
+            taken = taken_of.get(mid)
+            if taken is None:
+                taken_of[mid] = (spent, model, ts, side)
+            elif spent == taken[0] and model == taken[1] and ts >= taken[2] and side >= taken[3]:
+                continue
+            append(
+                _event(
+                    mid,
+                    ts,
+                    model,
+                    inp,
+                    out_,
+                    create,
+                    read_,
+                    0 if cc is None else cc,
+                    session,
+                    cwd,
+                    cost,
+                    side,
+                    how_fast,
+                )
+            )
+        return True
+
     def _feed_typed(
         self, decode: Callable[[bytes], AssistantLine], line: bytes, out: ParseResult
     ) -> bool:
@@ -359,21 +427,24 @@ class ClaudeParser:
             return False
         usage = msg.usage
         side = said.isSidechain
-        taken = self._taken.get(mid)
-        if (
-            taken is not None
-            and usage == taken[0]
-            and model == taken[1]
-            and ts >= taken[2]
-            and side >= taken[3]
-        ):
-            return True
         inp = usage.input_tokens
         out_ = usage.output_tokens
         create = usage.cache_creation_input_tokens
         read = usage.cache_read_input_tokens
         detail = usage.cache_creation
-        one_hour = detail.ephemeral_1h_input_tokens if detail is not None else 0
+        cc = None if detail is None else detail.ephemeral_1h_input_tokens
+        # what was spent, as feed_span keys it: a repeat is the same either way
+        spent = (inp, out_, create, read, cc, usage.speed)
+        taken = self._taken.get(mid)
+        if (
+            taken is not None
+            and spent == taken[0]
+            and model == taken[1]
+            and ts >= taken[2]
+            and side >= taken[3]
+        ):
+            return True
+        one_hour = 0 if cc is None else cc
         if not (
             0 <= inp <= MAX_TOKENS
             and 0 <= out_ <= MAX_TOKENS
@@ -398,7 +469,7 @@ class ClaudeParser:
             usage.speed,
         )
         if taken is None:
-            self._taken[mid] = (usage, model, ts, side)
+            self._taken[mid] = (spent, model, ts, side)
         out.events.append(ev)
         return True
 

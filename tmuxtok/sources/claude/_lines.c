@@ -1,0 +1,879 @@
+/*
+ * Claude Code's usual assistant lines, read in C: the hot loop of a cold ingest.
+ *
+ * lines(buf, start, end, needle, max_tokens, ts_min_ms, ts_max_ms) finds the
+ * lines of buf[start:end] that contain needle, exactly as tail.lines_with does,
+ * and gives for each, in file order:
+ *   - a tuple (id, model, ts_ms, input, output, cache_create, cache_read,
+ *     cache_1h, speed, session, cwd, cost_usd, sidechain) for a line that the
+ *     typed path (parser._feed_typed) would turn into an event: cache_1h is
+ *     None where usage.cache_creation is absent or null, speed and cost_usd
+ *     None where absent or null;
+ *   - nothing for a line that can yield nothing: valid JSON (by rules stricter
+ *     than orjson's and msgspec's) whose top-level "type" is not "assistant"
+ *     or "progress";
+ *   - the line's bytes for everything else, which the parser reads in Python.
+ *
+ * Refusing is always safe: a refused line goes the way every line went before.
+ * So this reader refuses whatever it is not sure of (escapes in a field it
+ * reads, a key given twice, odd numbers, invalid UTF-8, deep nesting, any
+ * time not written YYYY-MM-DDTHH:MM:SS[.fff|.ffffff][Z|+00:00]), and it must
+ * never take a line the typed path would not, nor read one differently:
+ * tests/sources/test_claude_lines.py holds the two to the same results.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
+#define MAX_DEPTH 64
+
+typedef const unsigned char *cur_t;
+
+typedef struct {
+    cur_t p;
+    cur_t end;
+} Reader;
+
+typedef struct {
+    cur_t s; /* first byte of the contents */
+    Py_ssize_t n;
+    int escaped;
+} Str;
+
+static void ws(Reader *r) {
+    while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+        r->p++;
+}
+
+static int hexval(unsigned char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/* The first byte at or after p that is '"', a backslash, a control byte or
+ * not ASCII (end if none): 16 bytes a step where SSE2 is (every x86-64). */
+static cur_t plain_run(cur_t p, cur_t end) {
+#ifdef __SSE2__
+    const __m128i quote = _mm_set1_epi8('"'), slash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (end - p >= 16) {
+        __m128i x = _mm_loadu_si128((const __m128i *)p);
+        /* signed: bytes >= 0x80 are negative, so "< 0x20" takes them too */
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, slash)),
+                                   _mm_cmplt_epi8(x, space));
+        int mask = _mm_movemask_epi8(hit);
+        if (mask) return p + __builtin_ctz(mask);
+        p += 16;
+    }
+#endif
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') p++;
+    return p;
+}
+
+/* A string at r->p (which is '"'), validated: no raw control bytes, known
+ * escapes only, no escaped surrogate, strict UTF-8. 0, or -1 to refuse. */
+static int string(Reader *r, Str *out) {
+    cur_t p = r->p + 1, end = r->end;
+    out->s = p;
+    out->escaped = 0;
+    for (;;) {
+        p = plain_run(p, end);
+        if (p >= end) return -1;
+        unsigned char c = *p;
+        if (c == '"') {
+            out->n = p - out->s;
+            r->p = p + 1;
+            return 0;
+        }
+        if (c == '\\') {
+            out->escaped = 1;
+            if (p + 1 >= end) return -1;
+            unsigned char e = p[1];
+            if (e == 'u') {
+                if (p + 6 > end) return -1;
+                int v = 0;
+                for (int i = 2; i < 6; i++) {
+                    int h = hexval(p[i]);
+                    if (h < 0) return -1;
+                    v = v * 16 + h;
+                }
+                if (v >= 0xD800 && v <= 0xDFFF) return -1;
+                p += 6;
+            } else if (e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                       e == 'r' || e == 't') {
+                p += 2;
+            } else {
+                return -1;
+            }
+            continue;
+        }
+        if (c < 0x20) return -1;
+        /* non-ASCII: one strict UTF-8 sequence */
+        if (c >= 0xC2 && c <= 0xDF) {
+            if (p + 2 > end || (p[1] & 0xC0) != 0x80) return -1;
+            p += 2;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            if (p + 3 > end || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80) return -1;
+            if (c == 0xE0 && p[1] < 0xA0) return -1; /* overlong */
+            if (c == 0xED && p[1] > 0x9F) return -1; /* surrogate */
+            p += 3;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            if (p + 4 > end || (p[1] & 0xC0) != 0x80 || (p[2] & 0xC0) != 0x80 ||
+                (p[3] & 0xC0) != 0x80)
+                return -1;
+            if (c == 0xF0 && p[1] < 0x90) return -1; /* overlong */
+            if (c == 0xF4 && p[1] > 0x8F) return -1; /* beyond U+10FFFF */
+            p += 4;
+        } else {
+            return -1;
+        }
+    }
+}
+
+/* A number, by JSON's grammar, short enough that every reader agrees on it.
+ * Sets *integer when it has neither fraction nor exponent. */
+static int number(Reader *r, cur_t *start, int *integer) {
+    cur_t p = r->p, end = r->end;
+    *start = p;
+    *integer = 1;
+    if (p < end && *p == '-') p++;
+    if (p >= end) return -1;
+    if (*p == '0') {
+        p++;
+    } else if (*p >= '1' && *p <= '9') {
+        while (p < end && *p >= '0' && *p <= '9') p++;
+    } else {
+        return -1;
+    }
+    if (p < end && *p == '.') {
+        *integer = 0;
+        p++;
+        cur_t d = p;
+        while (p < end && *p >= '0' && *p <= '9') p++;
+        if (p == d) return -1;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        *integer = 0;
+        p++;
+        if (p < end && (*p == '+' || *p == '-')) p++;
+        cur_t d = p;
+        int e = 0;
+        while (p < end && *p >= '0' && *p <= '9' && e <= 280) e = e * 10 + (*p++ - '0');
+        /* with at most 24 digits before it, no double overflows (nor comes near) */
+        if (p == d || e > 280) return -1;
+    }
+    if (p - *start > 24) return -1;
+    r->p = p;
+    return 0;
+}
+
+static int literal(Reader *r, const char *word, Py_ssize_t n) {
+    if (r->end - r->p < n || memcmp(r->p, word, n) != 0) return -1;
+    r->p += n;
+    return 0;
+}
+
+static int value(Reader *r, int depth);
+
+static int object_rest(Reader *r, int depth) {
+    /* r->p is just after '{' */
+    ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return 0;
+    }
+    for (;;) {
+        Str k;
+        if (r->p >= r->end || *r->p != '"' || string(r, &k) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end || *r->p != ':') return -1;
+        r->p++;
+        ws(r);
+        if (value(r, depth) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end) return -1;
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int array_rest(Reader *r, int depth) {
+    ws(r);
+    if (r->p < r->end && *r->p == ']') {
+        r->p++;
+        return 0;
+    }
+    for (;;) {
+        if (value(r, depth) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end) return -1;
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == ']') {
+            r->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+/* Any value at r->p, validated and skipped. */
+static int value(Reader *r, int depth) {
+    if (r->p >= r->end) return -1;
+    Str s;
+    cur_t n;
+    int integer;
+    switch (*r->p) {
+    case '"':
+        return string(r, &s);
+    case '{':
+        if (depth >= MAX_DEPTH) return -1;
+        r->p++;
+        return object_rest(r, depth + 1);
+    case '[':
+        if (depth >= MAX_DEPTH) return -1;
+        r->p++;
+        return array_rest(r, depth + 1);
+    case 't':
+        return literal(r, "true", 4);
+    case 'f':
+        return literal(r, "false", 5);
+    case 'n':
+        return literal(r, "null", 4);
+    default:
+        return number(r, &n, &integer);
+    }
+}
+
+/* --- the fields an event needs ------------------------------------------------------ */
+
+static int key_is(const Str *k, const char *name) {
+    size_t n = strlen(name);
+    return (size_t)k->n == n && memcmp(k->s, name, n) == 0;
+}
+
+/* A non-negative integer of at most 18 digits (msgspec's int, and a count
+ * _feed_typed's range check can pass); -1 to refuse. */
+static int count(Reader *r, int64_t *out) {
+    cur_t s;
+    int integer;
+    if (r->p >= r->end || *r->p < '0' || *r->p > '9') return -1;
+    if (number(r, &s, &integer) < 0 || !integer || r->p - s > 18) return -1;
+    int64_t v = 0;
+    for (cur_t q = s; q < r->p; q++) v = v * 10 + (*q - '0');
+    *out = v;
+    return 0;
+}
+
+static int boolean(Reader *r, int *out) {
+    if (literal(r, "true", 4) == 0) {
+        *out = 1;
+        return 0;
+    }
+    if (literal(r, "false", 5) == 0) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+/* A string read as msgspec would read a str field: no escapes here (refused). */
+static int plain_string(Reader *r, Str *out) {
+    if (r->p >= r->end || *r->p != '"' || string(r, out) < 0 || out->escaped) return -1;
+    return 0;
+}
+
+/* Seen-bits of a key read once; a key given twice is refused (readers differ). */
+#define ONCE(bit)                    \
+    do {                             \
+        if (seen & (bit)) return -1; \
+        seen |= (bit);               \
+    } while (0)
+
+typedef struct {
+    Str id, model, speed;
+    int has_speed;
+    int64_t inp, out, create, read, one_hour;
+    int has_cc;
+} Message;
+
+static int cache_creation(Reader *r, Message *m) {
+    m->one_hour = 0;
+    if (literal(r, "null", 4) == 0) {
+        m->has_cc = 0;
+        return 0;
+    }
+    if (r->p >= r->end || *r->p != '{') return -1;
+    m->has_cc = 1;
+    r->p++;
+    ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return 0;
+    }
+    unsigned seen = 0;
+    for (;;) {
+        Str k;
+        if (plain_string(r, &k) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end || *r->p != ':') return -1;
+        r->p++;
+        ws(r);
+        if (key_is(&k, "ephemeral_1h_input_tokens")) {
+            ONCE(1);
+            if (count(r, &m->one_hour) < 0) return -1;
+        } else if (value(r, 3) < 0) {
+            return -1;
+        }
+        ws(r);
+        if (r->p >= r->end) return -1;
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int usage(Reader *r, Message *m) {
+    m->inp = m->out = m->create = m->read = 0;
+    m->has_cc = 0;
+    m->one_hour = 0;
+    m->has_speed = 0;
+    if (r->p >= r->end || *r->p != '{') return -1;
+    r->p++;
+    ws(r);
+    if (r->p < r->end && *r->p == '}') {
+        r->p++;
+        return 0;
+    }
+    unsigned seen = 0;
+    for (;;) {
+        Str k;
+        if (plain_string(r, &k) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end || *r->p != ':') return -1;
+        r->p++;
+        ws(r);
+        int rc;
+        if (key_is(&k, "input_tokens")) {
+            ONCE(1);
+            rc = count(r, &m->inp);
+        } else if (key_is(&k, "output_tokens")) {
+            ONCE(2);
+            rc = count(r, &m->out);
+        } else if (key_is(&k, "cache_creation_input_tokens")) {
+            ONCE(4);
+            rc = count(r, &m->create);
+        } else if (key_is(&k, "cache_read_input_tokens")) {
+            ONCE(8);
+            rc = count(r, &m->read);
+        } else if (key_is(&k, "cache_creation")) {
+            ONCE(16);
+            rc = cache_creation(r, m);
+        } else if (key_is(&k, "speed")) {
+            ONCE(32);
+            if (literal(r, "null", 4) == 0) {
+                m->has_speed = 0;
+                rc = 0;
+            } else {
+                m->has_speed = 1;
+                rc = plain_string(r, &m->speed);
+            }
+        } else {
+            rc = value(r, 2);
+        }
+        if (rc < 0) return -1;
+        ws(r);
+        if (r->p >= r->end) return -1;
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            return 0;
+        }
+        return -1;
+    }
+}
+
+static int message(Reader *r, Message *m) {
+    if (r->p >= r->end || *r->p != '{') return -1;
+    r->p++;
+    ws(r);
+    unsigned seen = 0;
+    if (r->p < r->end && *r->p == '}') return -1; /* id, model and usage are required */
+    for (;;) {
+        Str k;
+        if (plain_string(r, &k) < 0) return -1;
+        ws(r);
+        if (r->p >= r->end || *r->p != ':') return -1;
+        r->p++;
+        ws(r);
+        int rc;
+        if (key_is(&k, "id")) {
+            ONCE(1);
+            rc = plain_string(r, &m->id);
+        } else if (key_is(&k, "model")) {
+            ONCE(2);
+            rc = plain_string(r, &m->model);
+        } else if (key_is(&k, "usage")) {
+            ONCE(4);
+            rc = usage(r, m);
+        } else {
+            rc = value(r, 1);
+        }
+        if (rc < 0) return -1;
+        ws(r);
+        if (r->p >= r->end) return -1;
+        if (*r->p == ',') {
+            r->p++;
+            ws(r);
+            continue;
+        }
+        if (*r->p == '}') {
+            r->p++;
+            return seen == 7 ? 0 : -1;
+        }
+        return -1;
+    }
+}
+
+/* What an assistant line says (typed.AssistantLine), or the subagent's line a
+ * progress line repeats in data.message (typed.Nested). */
+typedef struct {
+    Str type, timestamp;
+    int has_type, has_message, has_timestamp, sidechain, api_error;
+    int typed_ok; /* every field read has msgspec's type for it */
+    cur_t cost;   /* the costUSD number's text, or NULL */
+    Py_ssize_t cost_n;
+    int cost_integer;
+    Message m;
+} Said;
+
+typedef struct {
+    Said said;
+    Str session, cwd;
+    int has_data;
+    int has_nested;       /* data.message is an object */
+    int nested_assistant; /* ... whose type is "assistant" */
+    Said nested;
+} Line;
+
+enum { REFUSE = -1, NOTHING = 0, USUAL = 1, REPEATED = 2 };
+enum { NOT_MINE = 1 };
+
+/* Read the value of key k if it is one of Said's: 0 read, NOT_MINE, or -1. */
+static int said_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
+    cur_t at = r->p;
+    if (key_is(k, "type")) {
+        if (*seen & 1) return -1;
+        *seen |= 1;
+        if (r->p < r->end && *r->p == '"') {
+            if (string(r, &d->type) < 0 || d->type.escaped) return -1;
+            d->has_type = 1;
+            return 0;
+        }
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "message")) {
+        if (*seen & 2) return -1;
+        *seen |= 2;
+        if (message(r, &d->m) == 0) {
+            d->has_message = 1;
+            return 0;
+        }
+        if (literal(r, "null", 4) == 0) return 0; /* None: the typed path gives up */
+        d->typed_ok = 0;
+        r->p = at;
+        return value(r, 2);
+    }
+    if (key_is(k, "timestamp")) {
+        if (*seen & 4) return -1;
+        *seen |= 4;
+        if (plain_string(r, &d->timestamp) == 0) {
+            d->has_timestamp = 1;
+            return 0;
+        }
+        d->typed_ok = 0;
+        r->p = at;
+        return value(r, 2);
+    }
+    if (key_is(k, "isApiErrorMessage")) {
+        if (*seen & 8) return -1;
+        *seen |= 8;
+        if (boolean(r, &d->api_error) == 0) return 0;
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "isSidechain")) {
+        if (*seen & 16) return -1;
+        *seen |= 16;
+        if (boolean(r, &d->sidechain) == 0) return 0;
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "costUSD")) {
+        if (*seen & 32) return -1;
+        *seen |= 32;
+        if (literal(r, "null", 4) == 0) return 0;
+        if (r->p < r->end && (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))) {
+            int rc = number(r, &d->cost, &d->cost_integer);
+            d->cost_n = r->p - d->cost;
+            return rc;
+        }
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    return NOT_MINE;
+}
+
+/* Walk an object's members: each key to field(), which reads its value. */
+#define MEMBERS(r, field)                                     \
+    do {                                                      \
+        ws(r);                                                \
+        if (r->p < r->end && *r->p == '}') {                  \
+            r->p++;                                           \
+            break;                                            \
+        }                                                     \
+        for (;;) {                                            \
+            Str k;                                            \
+            if (plain_string(r, &k) < 0) return -1;           \
+            ws(r);                                            \
+            if (r->p >= r->end || *r->p != ':') return -1;    \
+            r->p++;                                           \
+            ws(r);                                            \
+            if ((field) < 0) return -1;                       \
+            ws(r);                                            \
+            if (r->p >= r->end) return -1;                    \
+            if (*r->p == ',') {                               \
+                r->p++;                                       \
+                ws(r);                                        \
+                continue;                                     \
+            }                                                 \
+            if (*r->p == '}') {                               \
+                r->p++;                                       \
+                break;                                        \
+            }                                                 \
+            return -1;                                        \
+        }                                                     \
+    } while (0)
+
+static int nested_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
+    int rc = said_field(r, k, d, seen);
+    return rc == NOT_MINE ? value(r, 3) : rc;
+}
+
+/* data.message of a progress line: a typed.Nested, whose type, message and
+ * timestamp have no default. */
+static int nested(Reader *r, Said *d) {
+    unsigned seen = 0;
+    d->typed_ok = 1;
+    r->p++; /* '{' */
+    MEMBERS(r, nested_field(r, &k, d, &seen));
+    if (!d->has_type || !d->has_message || !d->has_timestamp) d->typed_ok = 0;
+    return 0;
+}
+
+static int data_field(Reader *r, const Str *k, Line *l, unsigned *seen) {
+    if (!key_is(k, "message")) return value(r, 2);
+    if (*seen & 1) return -1;
+    *seen |= 1;
+    if (literal(r, "null", 4) == 0) return 0;
+    if (r->p < r->end && *r->p == '{') {
+        if (nested(r, &l->nested) < 0) return -1;
+        l->has_nested = 1;
+        l->nested_assistant = l->nested.has_type && key_is(&l->nested.type, "assistant");
+        return 0;
+    }
+    l->said.typed_ok = 0; /* not a Nested */
+    return value(r, 2);
+}
+
+/* data of a progress line (typed.Progress). */
+static int data(Reader *r, Line *l) {
+    unsigned seen = 0;
+    r->p++; /* '{' */
+    MEMBERS(r, data_field(r, &k, l, &seen));
+    return 0;
+}
+
+static int top_field(Reader *r, const Str *k, Line *l, unsigned *seen) {
+    int rc = said_field(r, k, &l->said, seen);
+    if (rc != NOT_MINE) return rc;
+    cur_t at = r->p;
+    if (key_is(k, "sessionId") || key_is(k, "cwd")) {
+        int session = key_is(k, "sessionId");
+        unsigned bit = session ? 64 : 128;
+        if (*seen & bit) return -1;
+        *seen |= bit;
+        if (plain_string(r, session ? &l->session : &l->cwd) == 0) return 0;
+        l->said.typed_ok = 0;
+        r->p = at;
+        return value(r, 1);
+    }
+    if (key_is(k, "data")) {
+        if (*seen & 256) return -1;
+        *seen |= 256;
+        if (literal(r, "null", 4) == 0) return 0;
+        if (r->p < r->end && *r->p == '{') {
+            l->has_data = 1;
+            return data(r, l);
+        }
+        l->said.typed_ok = 0;
+        return value(r, 1);
+    }
+    return value(r, 1);
+}
+
+static int members(Reader *r, Line *l) {
+    unsigned seen = 0;
+    MEMBERS(r, top_field(r, &k, l, &seen));
+    return 0;
+}
+
+/* The whole line at [p, end): USUAL (an assistant line the typed path takes
+ * whole), REPEATED (a progress line repeating one), NOTHING or REFUSE. */
+static int line(cur_t p, cur_t end, Line *l) {
+    Reader rd = {p, end}, *r = &rd;
+    memset(l, 0, sizeof *l);
+    l->said.typed_ok = 1;
+    ws(r);
+    if (r->p >= r->end || *r->p != '{') return REFUSE;
+    r->p++;
+    if (members(r, l) < 0) return REFUSE;
+    ws(r);
+    if (r->p != r->end) return REFUSE;
+    /* Valid JSON from here on. A line with no type, or one that is no string,
+     * yields nothing whichever way it is read. */
+    const Said *d = &l->said;
+    if (d->has_type && key_is(&d->type, "assistant")) {
+        /* the typed path needs a message, and data.message (if any) to be a Nested */
+        int ok = d->typed_ok && d->has_message && (!l->has_nested || l->nested.typed_ok);
+        return ok ? USUAL : REFUSE;
+    }
+    if (d->has_type && key_is(&d->type, "progress")) {
+        if (!l->nested_assistant) return NOTHING; /* no subagent reply in it */
+        return d->typed_ok && l->nested.typed_ok ? REPEATED : REFUSE;
+    }
+    return NOTHING;
+}
+
+/* --- times ----------------------------------------------------------------------- */
+
+static int digits(cur_t s, int n, int *out) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
+/* values.parse_ts_ms for the forms Claude Code writes: epoch ms rounded as
+ * int(t * 1000 + 0.5) of the float timestamp; -1 to refuse. */
+static int64_t ts_ms(const Str *t) {
+    cur_t s = t->s;
+    Py_ssize_t n = t->n;
+    int y, mo, d, h, mi, se, frac = 0;
+    if (n < 19 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':')
+        return -1;
+    if (digits(s, 4, &y) || digits(s + 5, 2, &mo) || digits(s + 8, 2, &d) ||
+        digits(s + 11, 2, &h) || digits(s + 14, 2, &mi) || digits(s + 17, 2, &se))
+        return -1;
+    Py_ssize_t i = 19;
+    if (i < n && s[i] == '.') {
+        int nd = 0;
+        while (i + 1 + nd < n && s[i + 1 + nd] >= '0' && s[i + 1 + nd] <= '9') nd++;
+        if (nd != 3 && nd != 6) return -1;
+        if (digits(s + i + 1, nd, &frac)) return -1;
+        if (nd == 3) frac *= 1000;
+        i += 1 + nd;
+    }
+    if (i + 1 == n && s[i] == 'Z') {
+        i = n;
+    } else if (i + 6 == n && memcmp(s + i, "+00:00", 6) == 0) {
+        i = n;
+    } else if (i != n) {
+        return -1;
+    }
+    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59) return -1;
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] + (mo == 2 && leap)) return -1;
+    int64_t us = ((days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se) * 1000000) + frac;
+    if (us < 0) return -1;
+    double secs = (double)us / 1e6;
+    return (int64_t)(secs * 1000 + 0.5);
+}
+
+/* --- finding the needle ------------------------------------------------------------ */
+
+/* memmem, 16 places a step where SSE2 is: a place is looked at only where the
+ * needle's first, last and a middle byte all match (three bytes together are
+ * rare in JSON, where a quote alone is everywhere). */
+static cur_t find(cur_t hay, cur_t end, const unsigned char *needle, Py_ssize_t n) {
+#ifdef __SSE2__
+    if (n >= 3) {
+        Py_ssize_t mid = n / 3;
+        const __m128i a = _mm_set1_epi8((char)needle[0]), b = _mm_set1_epi8((char)needle[mid]),
+                      c = _mm_set1_epi8((char)needle[n - 1]);
+        cur_t p = hay;
+        while (end - p >= n + 15) {
+            __m128i x = _mm_loadu_si128((const __m128i *)p);
+            __m128i y = _mm_loadu_si128((const __m128i *)(p + mid));
+            __m128i z = _mm_loadu_si128((const __m128i *)(p + n - 1));
+            int mask = _mm_movemask_epi8(_mm_and_si128(
+                _mm_and_si128(_mm_cmpeq_epi8(x, a), _mm_cmpeq_epi8(y, b)), _mm_cmpeq_epi8(z, c)));
+            while (mask) {
+                int i = __builtin_ctz(mask);
+                if (memcmp(p + i, needle, n) == 0) return p + i;
+                mask &= mask - 1;
+            }
+            p += 16;
+        }
+        hay = p;
+    }
+#endif
+    if (end - hay < n) return NULL;
+    return memmem(hay, end - hay, needle, n);
+}
+
+/* --- the module -------------------------------------------------------------------- */
+
+static PyObject *text(const Str *s) {
+    return PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
+}
+
+/* The event tuple of what d says (session and cwd are the line's), NULL with
+ * no error set to refuse it, or NULL with an error. */
+static PyObject *usual(const Said *d, const Line *l, int64_t max_tokens, int64_t ts_min,
+                       int64_t ts_max) {
+    const Message *m = &d->m;
+    if (d->api_error || m->id.n == 0 || m->model.n == 0) return NULL;
+    if (m->model.n == 11 && memcmp(m->model.s, "<synthetic>", 11) == 0) return NULL;
+    int64_t ts = d->has_timestamp ? ts_ms(&d->timestamp) : -1;
+    if (ts < ts_min || ts >= ts_max) return NULL;
+    if (m->inp > max_tokens || m->out > max_tokens || m->create > max_tokens ||
+        m->read > max_tokens || m->one_hour > max_tokens)
+        return NULL;
+    if (d->cost && d->cost_integer && d->cost_n > 15) return NULL;
+    PyObject *cost;
+    if (d->cost) {
+        char buf[32];
+        memcpy(buf, d->cost, d->cost_n);
+        buf[d->cost_n] = 0;
+        double v = PyOS_string_to_double(buf, NULL, NULL);
+        if (v == -1.0 && PyErr_Occurred()) return NULL;
+        cost = PyFloat_FromDouble(v);
+    } else {
+        cost = Py_NewRef(Py_None);
+    }
+    if (!cost) return NULL;
+    PyObject *cc = m->has_cc ? PyLong_FromLongLong(m->one_hour) : Py_NewRef(Py_None);
+    PyObject *speed = m->has_speed ? text(&m->speed) : Py_NewRef(Py_None);
+    Str empty = {(cur_t) "", 0, 0};
+    return Py_BuildValue("(NNLLLLLNNNNNO)", text(&m->id), text(&m->model), (long long)ts,
+                         (long long)m->inp, (long long)m->out, (long long)m->create,
+                         (long long)m->read, cc, speed,
+                         text(l->session.s ? &l->session : &empty),
+                         text(l->cwd.s ? &l->cwd : &empty), cost,
+                         d->sidechain ? Py_True : Py_False);
+}
+
+static PyObject *lines(PyObject *self, PyObject *args) {
+    Py_buffer buf, needle;
+    Py_ssize_t start, end;
+    long long max_tokens, ts_min, ts_max;
+    if (!PyArg_ParseTuple(args, "y*nny*LLL", &buf, &start, &end, &needle, &max_tokens, &ts_min,
+                          &ts_max))
+        return NULL;
+    PyObject *out = NULL;
+    if (start < 0 || end > buf.len || start > end || needle.len == 0) {
+        PyErr_SetString(PyExc_ValueError, "bad span or needle");
+        goto done;
+    }
+    out = PyList_New(0);
+    if (!out) goto done;
+    cur_t base = buf.buf;
+    cur_t lim = base + end;
+    cur_t from = base + start;
+    cur_t at = base + start;
+    while (at < lim) {
+        cur_t hit = find(at, lim, needle.buf, needle.len);
+        if (!hit) break;
+        cur_t s = memrchr(from, '\n', hit - from);
+        s = s ? s + 1 : from;
+        cur_t e = memchr(hit, '\n', lim - hit);
+        if (!e) e = lim;
+        Line l;
+        int kind = line(s, e, &l);
+        PyObject *item = NULL;
+        if (kind == USUAL || kind == REPEATED) {
+            item = usual(kind == USUAL ? &l.said : &l.nested, &l, max_tokens, ts_min, ts_max);
+            if (!item && PyErr_Occurred()) goto fail;
+        }
+        if (kind != NOTHING && !item) {
+            item = PyBytes_FromStringAndSize((const char *)s, e - s);
+            if (!item) goto fail;
+        }
+        if (item) {
+            int rc = PyList_Append(out, item);
+            Py_DECREF(item);
+            if (rc < 0) goto fail;
+        }
+        at = e;
+    }
+    goto done;
+fail:
+    Py_CLEAR(out);
+done:
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&needle);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"lines", lines, METH_VARARGS,
+     "lines(buf, start, end, needle, max_tokens, ts_min_ms, ts_max_ms) -> list"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lines", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__lines(void) { return PyModule_Create(&module); }
