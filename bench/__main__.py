@@ -242,6 +242,7 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
     size = log_bytes(root)
     argv = [sys.executable, "-m", "tmuxtok", "scan", "--quiet"]
     got: list[dict[str, float]] = []
+    python_only: list[dict[str, float]] = []
     serial: dict[str, float] = {}
     for i in range(runs + 1):
         with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
@@ -251,6 +252,12 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
                 serial = measured(argv, env)
             else:
                 got.append(measured(argv, env))
+        # the same scan with Claude lines read in Python alone, in turn with the default
+        with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
+            if i < runs:
+                env = env_for(root, Path(home))
+                env["TMUXTOK_NATIVE"] = "0"
+                python_only.append(measured(argv, env))
     split: list[dict[str, float]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
@@ -276,6 +283,8 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
         "cpu_s": summary([g["cpu_s"] for g in got]),
         "peak_rss_mib": summary([g["peak_rss_mib"] for g in got]),
         "peak_tree_rss_mib": summary([g["peak_tree_rss_mib"] for g in got]),
+        "python_only_mib_per_s": summary([size / MIB / g["wall_s"] for g in python_only]),
+        "python_only_cpu_s": summary([g["cpu_s"] for g in python_only]),
         "serial_mib_per_s": size / MIB / serial["wall_s"],
         "serial_cpu_s": serial["cpu_s"],
         "serial_peak_rss_mib": serial["peak_rss_mib"],
@@ -699,6 +708,13 @@ def table(results: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     if "ingest" in results:
         r = results["ingest"]
         add("cold ingest (MiB/s)", r["cold_ingest_mib_per_s"], "{:,.0f}")
+        if "python_only_mib_per_s" in r:
+            add(
+                "cold ingest, Claude lines in Python alone (MiB/s)",
+                r["python_only_mib_per_s"],
+                "{:,.0f}",
+            )
+            add("… its CPU, all processes (s)", r["python_only_cpu_s"], "{:,.2f}")
         add("cold ingest, serial (MiB/s)", r["serial_mib_per_s"], "{:,.0f}")
         add("cold ingest, ledger writes stubbed (MiB/s)", r["no_writes_mib_per_s"], "{:,.0f}")
         add("ingest CPU, all processes (s)", r["cpu_s"], "{:,.2f}")
