@@ -300,257 +300,11 @@ static int plain_string(Reader *r, Str *out) {
     return 0;
 }
 
-/* Seen-bits of a key read once; a key given twice is refused (readers differ). */
-#define ONCE(bit)                    \
-    do {                             \
-        if (seen & (bit)) return -1; \
-        seen |= (bit);               \
-    } while (0)
-
-typedef struct {
-    Str id, model, speed;
-    int has_speed;
-    int64_t inp, out, create, read, one_hour;
-    int has_cc;
-} Message;
-
-static int cache_creation(Reader *r, Message *m) {
-    m->one_hour = 0;
-    if (literal(r, "null", 4) == 0) {
-        m->has_cc = 0;
-        return 0;
-    }
-    if (r->p >= r->end || *r->p != '{') return -1;
-    m->has_cc = 1;
-    r->p++;
-    ws(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return 0;
-    }
-    unsigned seen = 0;
-    for (;;) {
-        Str k;
-        if (plain_string(r, &k) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end || *r->p != ':') return -1;
-        r->p++;
-        ws(r);
-        if (key_is(&k, "ephemeral_1h_input_tokens")) {
-            ONCE(1);
-            if (count(r, &m->one_hour) < 0) return -1;
-        } else if (value(r, 3) < 0) {
-            return -1;
-        }
-        ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') {
-            r->p++;
-            ws(r);
-            continue;
-        }
-        if (*r->p == '}') {
-            r->p++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int usage(Reader *r, Message *m) {
-    m->inp = m->out = m->create = m->read = 0;
-    m->has_cc = 0;
-    m->one_hour = 0;
-    m->has_speed = 0;
-    if (r->p >= r->end || *r->p != '{') return -1;
-    r->p++;
-    ws(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return 0;
-    }
-    unsigned seen = 0;
-    for (;;) {
-        Str k;
-        if (plain_string(r, &k) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end || *r->p != ':') return -1;
-        r->p++;
-        ws(r);
-        int rc;
-        if (key_is(&k, "input_tokens")) {
-            ONCE(1);
-            rc = count(r, &m->inp);
-        } else if (key_is(&k, "output_tokens")) {
-            ONCE(2);
-            rc = count(r, &m->out);
-        } else if (key_is(&k, "cache_creation_input_tokens")) {
-            ONCE(4);
-            rc = count(r, &m->create);
-        } else if (key_is(&k, "cache_read_input_tokens")) {
-            ONCE(8);
-            rc = count(r, &m->read);
-        } else if (key_is(&k, "cache_creation")) {
-            ONCE(16);
-            rc = cache_creation(r, m);
-        } else if (key_is(&k, "speed")) {
-            ONCE(32);
-            if (literal(r, "null", 4) == 0) {
-                m->has_speed = 0;
-                rc = 0;
-            } else {
-                m->has_speed = 1;
-                rc = plain_string(r, &m->speed);
-            }
-        } else {
-            rc = value(r, 2);
-        }
-        if (rc < 0) return -1;
-        ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') {
-            r->p++;
-            ws(r);
-            continue;
-        }
-        if (*r->p == '}') {
-            r->p++;
-            return 0;
-        }
-        return -1;
-    }
-}
-
-static int message(Reader *r, Message *m) {
-    if (r->p >= r->end || *r->p != '{') return -1;
-    r->p++;
-    ws(r);
-    unsigned seen = 0;
-    if (r->p < r->end && *r->p == '}') return -1; /* id, model and usage are required */
-    for (;;) {
-        Str k;
-        if (plain_string(r, &k) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end || *r->p != ':') return -1;
-        r->p++;
-        ws(r);
-        int rc;
-        if (key_is(&k, "id")) {
-            ONCE(1);
-            rc = plain_string(r, &m->id);
-        } else if (key_is(&k, "model")) {
-            ONCE(2);
-            rc = plain_string(r, &m->model);
-        } else if (key_is(&k, "usage")) {
-            ONCE(4);
-            rc = usage(r, m);
-        } else {
-            rc = value(r, 1);
-        }
-        if (rc < 0) return -1;
-        ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') {
-            r->p++;
-            ws(r);
-            continue;
-        }
-        if (*r->p == '}') {
-            r->p++;
-            return seen == 7 ? 0 : -1;
-        }
-        return -1;
-    }
-}
-
-/* What an assistant line says (typed.AssistantLine), or the subagent's line a
- * progress line repeats in data.message (typed.Nested). */
-typedef struct {
-    Str type, timestamp;
-    int has_type, has_message, has_timestamp, sidechain, api_error;
-    int typed_ok; /* every field read has msgspec's type for it */
-    cur_t cost;   /* the costUSD number's text, or NULL */
-    Py_ssize_t cost_n;
-    int cost_integer;
-    Message m;
-} Said;
-
-typedef struct {
-    Said said;
-    Str session, cwd;
-    int has_data;
-    int has_nested;       /* data.message is an object */
-    int nested_assistant; /* ... whose type is "assistant" */
-    Said nested;
-} Line;
-
-enum { REFUSE = -1, NOTHING = 0, USUAL = 1, REPEATED = 2 };
-enum { NOT_MINE = 1 };
-
-/* Read the value of key k if it is one of Said's: 0 read, NOT_MINE, or -1. */
-static int said_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
-    cur_t at = r->p;
-    if (key_is(k, "type")) {
-        if (*seen & 1) return -1;
-        *seen |= 1;
-        if (r->p < r->end && *r->p == '"') {
-            if (string(r, &d->type) < 0 || d->type.escaped) return -1;
-            d->has_type = 1;
-            return 0;
-        }
-        d->typed_ok = 0;
-        return value(r, 2);
-    }
-    if (key_is(k, "message")) {
-        if (*seen & 2) return -1;
-        *seen |= 2;
-        if (message(r, &d->m) == 0) {
-            d->has_message = 1;
-            return 0;
-        }
-        if (literal(r, "null", 4) == 0) return 0; /* None: the typed path gives up */
-        d->typed_ok = 0;
-        r->p = at;
-        return value(r, 2);
-    }
-    if (key_is(k, "timestamp")) {
-        if (*seen & 4) return -1;
-        *seen |= 4;
-        if (plain_string(r, &d->timestamp) == 0) {
-            d->has_timestamp = 1;
-            return 0;
-        }
-        d->typed_ok = 0;
-        r->p = at;
-        return value(r, 2);
-    }
-    if (key_is(k, "isApiErrorMessage")) {
-        if (*seen & 8) return -1;
-        *seen |= 8;
-        if (boolean(r, &d->api_error) == 0) return 0;
-        d->typed_ok = 0;
-        return value(r, 2);
-    }
-    if (key_is(k, "isSidechain")) {
-        if (*seen & 16) return -1;
-        *seen |= 16;
-        if (boolean(r, &d->sidechain) == 0) return 0;
-        d->typed_ok = 0;
-        return value(r, 2);
-    }
-    if (key_is(k, "costUSD")) {
-        if (*seen & 32) return -1;
-        *seen |= 32;
-        if (literal(r, "null", 4) == 0) return 0;
-        if (r->p < r->end && (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))) {
-            int rc = number(r, &d->cost, &d->cost_integer);
-            d->cost_n = r->p - d->cost;
-            return rc;
-        }
-        d->typed_ok = 0;
-        return value(r, 2);
-    }
-    return NOT_MINE;
+/* A key read once: the first time 0, again -1 (readers differ on which counts). */
+static int first(unsigned *seen, unsigned bit) {
+    if (*seen & bit) return -1;
+    *seen |= bit;
+    return 0;
 }
 
 /* Walk an object's members: each key to field(), which reads its value. */
@@ -584,6 +338,158 @@ static int said_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
         }                                                     \
     } while (0)
 
+typedef struct {
+    Str id, model, speed;
+    int has_speed;
+    int64_t inp, out, create, read, one_hour;
+    int has_cc;
+} Message;
+
+static int cc_field(Reader *r, const Str *k, Message *m, unsigned *seen) {
+    if (!key_is(k, "ephemeral_1h_input_tokens")) return value(r, 3);
+    return first(seen, 1) < 0 ? -1 : count(r, &m->one_hour);
+}
+
+/* usage.cache_creation: typed.CacheCreation or null. */
+static int cache_creation(Reader *r, Message *m) {
+    m->one_hour = 0;
+    m->has_cc = 0;
+    if (literal(r, "null", 4) == 0) return 0;
+    if (r->p >= r->end || *r->p != '{') return -1;
+    m->has_cc = 1;
+    unsigned seen = 0;
+    r->p++;
+    MEMBERS(r, cc_field(r, &k, m, &seen));
+    return 0;
+}
+
+static int usage_field(Reader *r, const Str *k, Message *m, unsigned *seen) {
+    static const char *const counts[] = {"input_tokens", "output_tokens",
+                                         "cache_creation_input_tokens", "cache_read_input_tokens"};
+    int64_t *into[] = {&m->inp, &m->out, &m->create, &m->read};
+    for (int i = 0; i < 4; i++)
+        if (key_is(k, counts[i])) return first(seen, 1u << i) < 0 ? -1 : count(r, into[i]);
+    if (key_is(k, "cache_creation")) return first(seen, 16) < 0 ? -1 : cache_creation(r, m);
+    if (!key_is(k, "speed")) return value(r, 2);
+    if (first(seen, 32) < 0) return -1;
+    m->has_speed = 0;
+    if (literal(r, "null", 4) == 0) return 0;
+    m->has_speed = 1;
+    return plain_string(r, &m->speed);
+}
+
+/* message.usage: typed.ClaudeUsage, every field with a default. */
+static int usage(Reader *r, Message *m) {
+    m->inp = m->out = m->create = m->read = m->one_hour = 0;
+    m->has_cc = m->has_speed = 0;
+    if (r->p >= r->end || *r->p != '{') return -1;
+    unsigned seen = 0;
+    r->p++;
+    MEMBERS(r, usage_field(r, &k, m, &seen));
+    return 0;
+}
+
+static int message_field(Reader *r, const Str *k, Message *m, unsigned *seen) {
+    if (key_is(k, "id")) return first(seen, 1) < 0 ? -1 : plain_string(r, &m->id);
+    if (key_is(k, "model")) return first(seen, 2) < 0 ? -1 : plain_string(r, &m->model);
+    if (key_is(k, "usage")) return first(seen, 4) < 0 ? -1 : usage(r, m);
+    return value(r, 1);
+}
+
+/* typed.Message: id, model and usage have no default. */
+static int message(Reader *r, Message *m) {
+    if (r->p >= r->end || *r->p != '{') return -1;
+    unsigned seen = 0;
+    r->p++;
+    MEMBERS(r, message_field(r, &k, m, &seen));
+    return seen == 7 ? 0 : -1;
+}
+
+/* What an assistant line says (typed.AssistantLine), or the subagent's line a
+ * progress line repeats in data.message (typed.Nested). */
+typedef struct {
+    Str type, timestamp;
+    int has_type, has_message, has_timestamp, sidechain, api_error;
+    int typed_ok; /* every field read has msgspec's type for it */
+    cur_t cost;   /* the costUSD number's text, or NULL */
+    Py_ssize_t cost_n;
+    int cost_integer;
+    Message m;
+} Said;
+
+typedef struct {
+    Said said;
+    Str session, cwd;
+    int has_data;
+    int has_nested;       /* data.message is an object */
+    int nested_assistant; /* ... whose type is "assistant" */
+    Said nested;
+} Line;
+
+enum { REFUSE = -1, NOTHING = 0, USUAL = 1, REPEATED = 2 };
+enum { NOT_MINE = 1 };
+
+/* Read the value of key k if it is one of Said's: 0 read, NOT_MINE, or -1. */
+static int said_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
+    cur_t at = r->p;
+    if (key_is(k, "type")) {
+        if (first(seen, 1) < 0) return -1;
+        if (r->p < r->end && *r->p == '"') {
+            if (string(r, &d->type) < 0 || d->type.escaped) return -1;
+            d->has_type = 1;
+            return 0;
+        }
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "message")) {
+        if (first(seen, 2) < 0) return -1;
+        if (message(r, &d->m) == 0) {
+            d->has_message = 1;
+            return 0;
+        }
+        if (literal(r, "null", 4) == 0) return 0; /* None: the typed path gives up */
+        d->typed_ok = 0;
+        r->p = at;
+        return value(r, 2);
+    }
+    if (key_is(k, "timestamp")) {
+        if (first(seen, 4) < 0) return -1;
+        if (plain_string(r, &d->timestamp) == 0) {
+            d->has_timestamp = 1;
+            return 0;
+        }
+        d->typed_ok = 0;
+        r->p = at;
+        return value(r, 2);
+    }
+    if (key_is(k, "isApiErrorMessage")) {
+        if (first(seen, 8) < 0) return -1;
+        if (boolean(r, &d->api_error) == 0) return 0;
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "isSidechain")) {
+        if (first(seen, 16) < 0) return -1;
+        if (boolean(r, &d->sidechain) == 0) return 0;
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    if (key_is(k, "costUSD")) {
+        if (first(seen, 32) < 0) return -1;
+        if (literal(r, "null", 4) == 0) return 0;
+        if (r->p < r->end && (*r->p == '-' || (*r->p >= '0' && *r->p <= '9'))) {
+            int rc = number(r, &d->cost, &d->cost_integer);
+            d->cost_n = r->p - d->cost;
+            return rc;
+        }
+        d->typed_ok = 0;
+        return value(r, 2);
+    }
+    return NOT_MINE;
+}
+
+
 static int nested_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
     int rc = said_field(r, k, d, seen);
     return rc == NOT_MINE ? value(r, 3) : rc;
@@ -602,8 +508,7 @@ static int nested(Reader *r, Said *d) {
 
 static int data_field(Reader *r, const Str *k, Line *l, unsigned *seen) {
     if (!key_is(k, "message")) return value(r, 2);
-    if (*seen & 1) return -1;
-    *seen |= 1;
+    if (first(seen, 1) < 0) return -1;
     if (literal(r, "null", 4) == 0) return 0;
     if (r->p < r->end && *r->p == '{') {
         if (nested(r, &l->nested) < 0) return -1;
@@ -629,17 +534,14 @@ static int top_field(Reader *r, const Str *k, Line *l, unsigned *seen) {
     cur_t at = r->p;
     if (key_is(k, "sessionId") || key_is(k, "cwd")) {
         int session = key_is(k, "sessionId");
-        unsigned bit = session ? 64 : 128;
-        if (*seen & bit) return -1;
-        *seen |= bit;
+        if (first(seen, session ? 64 : 128) < 0) return -1;
         if (plain_string(r, session ? &l->session : &l->cwd) == 0) return 0;
         l->said.typed_ok = 0;
         r->p = at;
         return value(r, 1);
     }
     if (key_is(k, "data")) {
-        if (*seen & 256) return -1;
-        *seen |= 256;
+        if (first(seen, 256) < 0) return -1;
         if (literal(r, "null", 4) == 0) return 0;
         if (r->p < r->end && *r->p == '{') {
             l->has_data = 1;
