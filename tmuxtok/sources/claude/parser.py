@@ -93,14 +93,6 @@ def enable_typed(native: bool = True) -> None:
         _read_usual = lines
 
 
-def disable_typed() -> None:
-    """Back to the small read's decoding (tests compare the ways)."""
-    global _decode_usual, _loads, _read_usual
-    _decode_usual = None
-    _loads = decode_json
-    _read_usual = None
-
-
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
     """The event a decoded assistant line carries, or the reason it carries none.
 
