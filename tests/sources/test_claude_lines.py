@@ -406,3 +406,14 @@ def test_a_realistic_corpus_reads_the_same_either_way(
         found += len(list(lines_with(data, end, (NEEDLE,))))
     assert seen > 300
     assert taken > 0.9 * found  # the C reader, not the fallback, read this corpus
+
+
+@needs_c
+def test_a_line_that_yields_nothing_is_not_handed_back() -> None:
+    """A user line whose message is not a reply's (a null model here) is read to
+    its end and dropped in C, not handed back to Python: a message that fails
+    part-way is read again from its start."""
+    line = b'{"type":"user","message":{"model":null},"data":{"message":{"type":"assistant"}}}\n'
+    assert c_lines(line, 0, len(line), NEEDLE, MAX_TOKENS, TS_MIN_MS, TS_MAX_MS) == []
+    by_c, by_py, _ = _both(line)
+    _same(by_c, by_py)

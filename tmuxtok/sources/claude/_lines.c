@@ -448,9 +448,9 @@ static int said_field(Reader *r, const Str *k, Said *d, unsigned *seen) {
             d->has_message = 1;
             return 0;
         }
+        r->p = at; /* a message that failed part-way is read again from its start */
         if (literal(r, "null", 4) == 0) return 0; /* None: the typed path gives up */
         d->typed_ok = 0;
-        r->p = at;
         return value(r, 2);
     }
     if (key_is(k, "timestamp")) {
