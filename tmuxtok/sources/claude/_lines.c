@@ -181,6 +181,23 @@ static int literal(Reader *r, const char *word, Py_ssize_t n) {
 
 static int value(Reader *r, int depth);
 
+/* After a member or an element: 1 if a comma says another follows, 0 if
+ * `close` ends the object or array, -1 for anything else. */
+static int after_item(Reader *r, unsigned char close) {
+    ws(r);
+    if (r->p >= r->end) return -1;
+    if (*r->p == ',') {
+        r->p++;
+        ws(r);
+        return 1;
+    }
+    if (*r->p == close) {
+        r->p++;
+        return 0;
+    }
+    return -1;
+}
+
 static int object_rest(Reader *r, int depth) {
     /* r->p is just after '{' */
     ws(r);
@@ -196,18 +213,8 @@ static int object_rest(Reader *r, int depth) {
         r->p++;
         ws(r);
         if (value(r, depth) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') {
-            r->p++;
-            ws(r);
-            continue;
-        }
-        if (*r->p == '}') {
-            r->p++;
-            return 0;
-        }
-        return -1;
+        int more = after_item(r, '}');
+        if (more <= 0) return more;
     }
 }
 
@@ -219,18 +226,8 @@ static int array_rest(Reader *r, int depth) {
     }
     for (;;) {
         if (value(r, depth) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end) return -1;
-        if (*r->p == ',') {
-            r->p++;
-            ws(r);
-            continue;
-        }
-        if (*r->p == ']') {
-            r->p++;
-            return 0;
-        }
-        return -1;
+        int more = after_item(r, ']');
+        if (more <= 0) return more;
     }
 }
 
@@ -323,18 +320,9 @@ static int first(unsigned *seen, unsigned bit) {
             r->p++;                                           \
             ws(r);                                            \
             if ((field) < 0) return -1;                       \
-            ws(r);                                            \
-            if (r->p >= r->end) return -1;                    \
-            if (*r->p == ',') {                               \
-                r->p++;                                       \
-                ws(r);                                        \
-                continue;                                     \
-            }                                                 \
-            if (*r->p == '}') {                               \
-                r->p++;                                       \
-                break;                                        \
-            }                                                 \
-            return -1;                                        \
+            int more = after_item(r, '}');                    \
+            if (more < 0) return -1;                          \
+            if (more == 0) break;                             \
         }                                                     \
     } while (0)
 
