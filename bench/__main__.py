@@ -252,12 +252,13 @@ def bench_ingest(root: Path, runs: int) -> dict[str, Any]:
                 serial = measured(argv, env)
             else:
                 got.append(measured(argv, env))
+        if i == runs:
+            continue
         # the same scan with Claude lines read in Python alone, in turn with the default
         with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:
-            if i < runs:
-                env = env_for(root, Path(home))
-                env["TMUXTOK_NATIVE"] = "0"
-                python_only.append(measured(argv, env))
+            env = env_for(root, Path(home))
+            env["TMUXTOK_NATIVE"] = "0"
+            python_only.append(measured(argv, env))
     split: list[dict[str, float]] = []
     for _ in range(runs):
         with tempfile.TemporaryDirectory(prefix="tmuxtok-bench-") as home:

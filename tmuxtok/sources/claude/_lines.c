@@ -408,7 +408,6 @@ typedef struct {
 typedef struct {
     Said said;
     Str session, cwd;
-    int has_data;
     int has_nested;       /* data.message is an object */
     int nested_assistant; /* ... whose type is "assistant" */
     Said nested;
@@ -531,10 +530,7 @@ static int top_field(Reader *r, const Str *k, Line *l, unsigned *seen) {
     if (key_is(k, "data")) {
         if (first(seen, 256) < 0) return -1;
         if (literal(r, "null", 4) == 0) return 0;
-        if (r->p < r->end && *r->p == '{') {
-            l->has_data = 1;
-            return data(r, l);
-        }
+        if (r->p < r->end && *r->p == '{') return data(r, l);
         l->said.typed_ok = 0;
         return value(r, 1);
     }
