@@ -3,8 +3,10 @@
 A large read hands each chunk to ``ClaudeParser.feed_span``: the C reader takes
 the usual assistant and progress lines whole and hands every other line to
 ``feed``. Whatever it takes it must take as the typed path (msgspec, then
-``_feed_typed``) would, and whatever it drops must yield nothing either way:
-the same events, in the same order, the same limits and skip counts.
+``_feed_typed``) would, and whatever it drops must yield nothing either way.
+It merges what it takes as it reads (``ParseResult.merged``), so the two must
+leave the same rows (``merge_rows``), see as many events, and count the same
+limits and skips.
 """
 
 from __future__ import annotations
@@ -121,8 +123,13 @@ def _both(buf: bytes, start: int = 0) -> tuple[ParseResult, ParseResult, int]:
     return by_c, by_py, taken
 
 
+def _seen(p: ParseResult) -> int:
+    return len(p.events) + p.taken
+
+
 def _same(a: ParseResult, b: ParseResult) -> None:
-    assert a.events == b.events
+    assert _seen(a) == _seen(b)
+    assert merge_rows(a.events, None, a.merged) == merge_rows(b.events, None, b.merged)
     assert a.limits == b.limits
     assert a.skipped == b.skipped
 
@@ -310,6 +317,20 @@ def _line(**over: Any) -> dict[str, Any]:
         orjson.dumps(_line()).replace(
             b'"output_tokens":7', b'"output_tokens":7,"speed":"x\\u0007"'
         ),
+        orjson.dumps(_line()).replace(b'"output_tokens":7', b'"output_tokens":7,"speed":"x\x7f"'),
+        orjson.dumps(_line()).replace(
+            b'"output_tokens":7', '"output_tokens":7,"speed":"schnëll"'.encode()
+        ),
+        orjson.dumps(_line()).replace(
+            b'"output_tokens":7', b'"output_tokens":7,"speed":"' + b"x" * 32 + b'"'
+        ),
+        orjson.dumps(_line()).replace(
+            b'"output_tokens":7', b'"output_tokens":7,"speed":"' + b"x" * 33 + b'"'
+        ),
+        orjson.dumps(_line(costUSD=0)).replace(b'"costUSD":0', b'"costUSD":-0'),
+        orjson.dumps(_line(costUSD=0)).replace(b'"costUSD":0', b'"costUSD":-0.0'),
+        orjson.dumps(_line(costUSD=1e6)),
+        orjson.dumps(_line(costUSD=1000000.5)),
         # models, ids, types
         orjson.dumps(_line()).replace(b"claude-sonnet-4-20250514", b"<synthetic>"),
         orjson.dumps(_line()).replace(b"claude-sonnet-4-20250514", b""),
@@ -343,10 +364,12 @@ def test_the_same_reply_twice_is_one_event_either_way() -> None:
     buf = a + a + b + b + claude_progress(b)
     by_c, by_py, taken = _both(buf)
     _same(by_c, by_py)
-    assert taken == 5
-    # a repeat of the first line taken is dropped before it is an event; merged, one
-    rows = merge_rows(by_c.events)
-    assert [e.output_tokens for e in by_c.events] == [1, 9, 9, 9] and len(rows) == 1
+    assert taken == 5 and _seen(by_c) == 5
+    # the typed path drops a repeat of the first line taken before it is an event
+    assert [e.output_tokens for e in by_py.events] == [1, 9, 9, 9] and by_py.taken == 1
+    # C merges as it reads: the final line stands for the reply
+    assert by_c.merged is not None and not by_c.events
+    assert [(e[1], e[5]) for e in by_c.merged.values()] == [("msg_r", 9)]
 
 
 @needs_c
@@ -366,7 +389,7 @@ def test_times_are_the_typed_paths_to_the_millisecond() -> None:
     _same(by_c, by_py)
     # 2099-12-31T23:59:59.999999Z rounds to 2100-01-01, past what ingest takes
     assert by_py.skipped == {"timestamp_out_of_range": 1}
-    assert taken == len(by_py.events) == len(stamps) - 1
+    assert taken == len(by_py.events) == _seen(by_c) == len(stamps) - 1
 
 
 @needs_c
@@ -376,7 +399,7 @@ def test_a_span_starts_and_ends_where_it_is_told() -> None:
     b = claude_assistant(_TS, "msg_b")
     by_c, by_py, taken = _both(a + b, start=len(a))
     _same(by_c, by_py)
-    assert [e.key for e in by_c.events] == ["msg_b"] and taken == 1
+    assert by_c.merged is not None and list(by_c.merged) == ["msg_b"] and taken == 1
 
 
 @needs_c
@@ -398,7 +421,7 @@ def test_a_realistic_corpus_reads_the_same_either_way(
             with decoding(typed=True, native=native):
                 got.append(read_new(f, CLAUDE, None).parsed)
         _same(got[0], got[1])
-        seen += len(got[0].events)
+        seen += _seen(got[0])
         data = f.read_bytes()
         end = data.rfind(b"\n") + 1
         items = c_lines(data, 0, end, NEEDLE, MAX_TOKENS, TS_MIN_MS, TS_MAX_MS)
@@ -417,3 +440,109 @@ def test_a_line_that_yields_nothing_is_not_handed_back() -> None:
     assert c_lines(line, 0, len(line), NEEDLE, MAX_TOKENS, TS_MIN_MS, TS_MAX_MS) == []
     by_c, by_py, _ = _both(line)
     _same(by_c, by_py)
+
+
+# --- merging as it reads -------------------------------------------------------------------------
+
+
+@needs_c
+@pytest.mark.parametrize("c_first", [True, False])
+def test_a_tie_between_c_and_python_keeps_the_line_read_first(c_first: bool) -> None:
+    """Two records of one reply that rank the same (same counts, time and chain):
+    the first read stands for it, whichever of the two ways read it. The line
+    with an escape in its project is handed back to Python."""
+    plain = claude_assistant(_TS, "msg_t", inp=5, out=7)
+    escaped = plain.replace(b'"cwd":"', b'"cwd":"\\u002fx')
+    assert escaped != plain
+    lines = [plain, escaped] if c_first else [escaped, plain]
+    by_c, by_py, taken = _both(b"".join(lines))
+    _same(by_c, by_py)
+    assert taken == 1
+    assert by_c.merged is not None
+    (winner,) = by_c.merged.values()
+    assert winner[12].startswith("/x") is not c_first
+
+
+@needs_c
+def test_a_faster_line_that_cannot_win_still_gives_its_speed() -> None:
+    """Every line of a reply was served at one speed: a repeat that outranks
+    nothing but says "fast" makes the reply's row fast (as ``merge_rows``)."""
+    first = claude_assistant(_TS, "msg_f", inp=5, out=9)
+    repeat = claude_assistant("2026-01-09T10:00:01.000Z", "msg_f", inp=5, out=9)
+    fast = repeat.replace(b'"output_tokens":9', b'"output_tokens":9,"speed":"fast"')
+    by_c, by_py, _ = _both(first + fast)
+    _same(by_c, by_py)
+    (row,) = merge_rows(by_c.events, None, by_c.merged)
+    assert row[2] == _ts_ms(_TS) and row[17] == "fast"
+
+
+def _ts_ms(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+_entry = st.builds(
+    lambda key, side, total, ts, speed, model: [
+        "claude",
+        key,
+        ts,
+        model,
+        total,
+        0,
+        0,
+        0,
+        0,
+        0,
+        total,
+        "s",
+        "/p",
+        None,
+        side,
+        speed,
+        False,
+    ],
+    st.sampled_from(["a", "b", "c"]),
+    st.booleans(),
+    st.integers(0, 3),
+    st.integers(0, 3),
+    st.sampled_from(["", "fast", "priority"]),
+    st.sampled_from(["m1", "m2"]),
+)
+
+
+@needs_c
+@SETTINGS
+@given(st.lists(_entry, max_size=12))
+def test_the_c_fold_is_merge_rows_rule(entries: list[list[Any]]) -> None:
+    """``_lines.fold`` against ``batch.fold`` and against ``rank`` over events:
+    every rank tie, every speed order."""
+    from tmuxtok.ingest.batch import fold, rank
+    from tmuxtok.model.events import UsageEvent
+    from tmuxtok.sources.claude import _lines
+
+    by_c: dict[str, list[Any]] = {}
+    by_py: dict[str, list[Any]] = {}
+    for e in entries:
+        _lines.fold(by_c, list(e))
+        fold(by_py, list(e))
+    assert by_c == by_py
+    # and as merge_rows was written before entries: the first of the greatest rank
+    events = [UsageEvent(*e) for e in entries]
+    for key, got in by_c.items():
+        mine = [ev for ev in events if ev.key == key]
+        best = max(rank(ev) for ev in mine)
+        first = next(ev for ev in mine if rank(ev) == best)
+        assert got[:15] == [*UsageEvent(*got)._values()][:15]
+        assert (got[3], got[2], got[14]) == (first.model, first.ts_ms, first.sidechain)
+        assert got[15] == max(ev.speed for ev in mine)
+
+
+@needs_c
+def test_fold_refuses_what_is_not_an_entry() -> None:
+    from tmuxtok.sources.claude import _lines
+
+    with pytest.raises(TypeError):
+        _lines.fold({}, ["claude", "k"])
+    with pytest.raises(TypeError):
+        _lines.fold(
+            {"k": ["x"]}, ["claude", "k", 1, "m", 0, 0, 0, 0, 0, 0, 0, "", "", None, 0, "", 0]
+        )

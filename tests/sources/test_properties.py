@@ -528,7 +528,10 @@ def _log(content: bytes) -> Iterator[Path]:
 
 
 def _events(res: tail.ReadResult) -> list[tuple[str, int, int]]:
-    return [(e.key, e.input_tokens, e.output_tokens) for e in res.parsed.events]
+    """(key, input, output) of each row a read leaves: a large read earlier in the
+    run may have turned on the C reader, which merges what it reads."""
+    p = res.parsed
+    return [(r[1], r[4], r[5]) for r in merge_rows(p.events, None, p.merged)]
 
 
 @SETTINGS

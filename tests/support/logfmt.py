@@ -227,17 +227,17 @@ def decoding(typed: bool, native: bool = False) -> Iterator[None]:
     from tmuxtok.sources.codex import parser as codex_lines
     from tmuxtok.sources.codex import typed as codex_typed
 
-    read = None
+    c_reader = None
     if native:
-        from tmuxtok.sources.claude._lines import lines as read
-    saved = claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._read_usual
+        from tmuxtok.sources.claude import _lines as c_reader
+    saved = claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._native
     claude_lines._decode_usual = claude_typed.decode_claude if typed else None
     codex_lines._decode_tokens = codex_typed.decode_codex if typed else None
-    claude_lines._read_usual = read
+    claude_lines._native = c_reader
     try:
         yield
     finally:
-        claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._read_usual = saved
+        claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._native = saved
 
 
 # --- Gemini CLI --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
-from tmuxtok.model.events import LimitSnapshot, UsageEvent
+from tmuxtok.model.events import LimitSnapshot, UsageEvent, entry
 from tmuxtok.sources import logged_cost_wins
 
 TYPE_CHECKING = False
@@ -357,70 +357,96 @@ def price_nano(
     )
 
 
-def merge_rows(events: Iterable[UsageEvent], cost: CostFn | None = None) -> list[EventRow]:
-    """One row per key, exactly what upserting ``events`` one by one would leave:
-    the first event of the greatest ``rank``, with the speed any of them says
-    (every line of a response was served at one speed).
+def fold(merged: dict[str, list[Any]], entry: list[Any]) -> None:
+    """Merge one event (an ``events.entry``) into ``merged`` by ``rank``: the
+    first of the greatest rank stands for its key, with the greatest speed any
+    of them says (every line of a response was served at one speed).
+
+    Applied in order, it leaves what upserting the events one by one would. The
+    C reader of Claude's lines (``_lines.c``: ``fold``) applies the same rule
+    as it reads; a property test holds the two to the same results.
+    """
+    key = entry[1]
+    old = merged.get(key)
+    if old is None:
+        merged[key] = entry
+    elif (-entry[14], entry[10], -entry[2]) > (-old[14], old[10], -old[2]):
+        if old[15] > entry[15]:
+            entry[15] = old[15]
+        merged[key] = entry
+    elif entry[15] > old[15]:
+        old[15] = entry[15]
+
+
+def merge_rows(
+    events: Iterable[UsageEvent],
+    cost: CostFn | None = None,
+    merged: dict[str, list[Any]] | None = None,
+) -> list[EventRow]:
+    """One row per key, exactly what upserting the events one by one would leave
+    (``fold``): ``merged``, what a parser already merged as it read (it is
+    folded into), then ``events``.
 
     Claude writes one line per content block with the same usage, so this
     roughly halves the rows a commit has to upsert. With ``cost``, rows carry
     their price (priced=1); without, they are left for ``ensure_priced``.
     """
-    best: dict[str, UsageEvent] = {}
-    speeds: dict[str, str] = {}
+    entries: dict[str, list[Any]] = {} if merged is None else merged
     for e in events:
-        got = best.get(e.key)
-        if got is None or rank(e) > rank(got):
-            best[e.key] = e
-        if e.speed > speeds.get(e.key, ""):
-            speeds[e.key] = e.speed
+        fold(entries, entry(e))
     rows: list[EventRow] = []
     # One object per distinct model, session and project: rows cross a pipe
     # from parse workers, and pickle writes a repeated object only once.
     same: dict[str, str] = {}
     wins: dict[str, bool] = {}
-    for e in best.values():
-        speed = speeds.get(e.key, "")
+    for (
+        agent,
+        key,
+        ts,
+        model,
+        i,
+        o,
+        cc,
+        c1h,
+        cr,
+        reasoning,
+        total,
+        session,
+        project,
+        legacy,
+        side,
+        speed,
+        approx,
+    ) in entries.values():
         value = None
         priced = 0
         if cost is not None:
-            w = wins.get(e.agent)
+            w = wins.get(agent)
             if w is None:
-                w = wins[e.agent] = logged_cost_wins(e.agent)
-            value = price_nano(
-                cost,
-                w,
-                e.model,
-                e.input_tokens,
-                e.output_tokens,
-                e.cache_creation_tokens,
-                e.cache_creation_1h_tokens,
-                e.cache_read_tokens,
-                speed,
-                e.legacy_cost_usd,
-            )
+                w = wins[agent] = logged_cost_wins(agent)
+            value = price_nano(cost, w, model, i, o, cc, c1h, cr, speed, legacy)
             priced = 1
         rows.append(
             (
-                e.agent,
-                e.key,
-                e.ts_ms,
-                same.setdefault(e.model, e.model),
-                e.input_tokens,
-                e.output_tokens,
-                e.cache_creation_tokens,
-                e.cache_creation_1h_tokens,
-                e.cache_read_tokens,
-                e.reasoning_tokens,
-                e.total_tokens,
-                same.setdefault(e.session_id, e.session_id),
-                same.setdefault(e.project, e.project),
-                e.legacy_cost_usd,
+                agent,
+                key,
+                ts,
+                same.setdefault(model, model),
+                i,
+                o,
+                cc,
+                c1h,
+                cr,
+                reasoning,
+                total,
+                same.setdefault(session, session),
+                same.setdefault(project, project),
+                legacy,
                 value,
                 priced,
-                1 if e.sidechain else 0,
+                1 if side else 0,
                 speed,
-                1 if e.approx else 0,
+                1 if approx else 0,
             )
         )
     return rows

@@ -396,7 +396,7 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
             db: DatabaseSource = source  # type: ignore[assignment]  # kind() says it is
             res = read_db(path, db, cur)
         p = res.parsed
-        rows = merge_rows(p.events, cost)
+        rows = merge_rows(p.events, cost, p.merged)
     except SourceError as e:
         return _Read(path, error=f"{path}: {e}")
     except OSError as e:
@@ -407,7 +407,7 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
         path,
         cursor=res.cursor,
         rows=rows,
-        seen=len(p.events),
+        seen=len(p.events) + p.taken,
         skipped=p.skipped,
         limits=latest_limits(p.limits),
         bytes_read=res.bytes_read,

@@ -134,6 +134,30 @@ class UsageEvent(Record):
         self.approx = approx
 
 
+def entry(e: UsageEvent) -> list[Any]:
+    """``e``'s fields as a list in ``UsageEvent._fields`` order: how merged events
+    are kept (a list, so a merge can raise its speed in place)."""
+    return [
+        e.agent,
+        e.key,
+        e.ts_ms,
+        e.model,
+        e.input_tokens,
+        e.output_tokens,
+        e.cache_creation_tokens,
+        e.cache_creation_1h_tokens,
+        e.cache_read_tokens,
+        e.reasoning_tokens,
+        e.total_tokens,
+        e.session_id,
+        e.project,
+        e.legacy_cost_usd,
+        e.sidechain,
+        e.speed,
+        e.approx,
+    ]
+
+
 class LimitSnapshot(NamedTuple):
     """An official rate-limit reading, as the agent itself reported it."""
 
@@ -149,7 +173,7 @@ class LimitSnapshot(NamedTuple):
 class ParseResult(Record):
     """What one pass over new bytes of a file yielded; parsers append to it."""
 
-    _fields = ("events", "limits", "skipped")
+    _fields = ("events", "limits", "skipped", "merged", "taken")
     __slots__ = _fields
 
     def __init__(
@@ -157,10 +181,21 @@ class ParseResult(Record):
         events: list[UsageEvent] | None = None,
         limits: list[LimitSnapshot] | None = None,
         skipped: dict[str, int] | None = None,
+        merged: dict[str, list[Any]] | None = None,
+        taken: int = 0,
     ) -> None:
         self.events: list[UsageEvent] = [] if events is None else events
         self.limits: list[LimitSnapshot] = [] if limits is None else limits
         self.skipped: dict[str, int] = {} if skipped is None else skipped
+        #: Events a parser merged itself as it read them (Claude's, in C: building
+        #: an object per line and merging later was most of a cold ingest's
+        #: Python), by ``ingest.batch.merge_rows``'s rule: per key, the
+        #: ``entry`` that stands for it. ``merge_rows`` takes it as it is.
+        self.merged = merged
+        #: Events taken but not left in ``events``: merged into ``merged``, or
+        #: dropped as repeats that could not change it. ``len(events) + taken``
+        #: is how many a read saw, whichever way it was read.
+        self.taken = taken
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n

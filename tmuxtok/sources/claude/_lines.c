@@ -702,26 +702,34 @@ static PyObject *usual(const Said *d, const Line *l, int64_t max_tokens, int64_t
                          d->sidechain ? Py_True : Py_False);
 }
 
-static PyObject *lines(PyObject *self, PyObject *args) {
-    Py_buffer buf, needle;
-    Py_ssize_t start, end;
-    long long max_tokens, ts_min, ts_max;
-    if (!PyArg_ParseTuple(args, "y*nny*LLL", &buf, &start, &end, &needle, &max_tokens, &ts_min,
-                          &ts_max))
-        return NULL;
-    PyObject *out = NULL;
-    if (start < 0 || end > buf.len || start > end || needle.len == 0) {
+/* What the scan does with each line holding the needle. */
+typedef struct Sink Sink;
+struct Sink {
+    /* 1 taken, 0 hand it back, -1 error */
+    int (*usual)(Sink *, const Said *, const Line *);
+    /* a line handed back (s..e): 0, or -1 error */
+    int (*other)(Sink *, cur_t s, cur_t e);
+    int64_t max_tokens, ts_min, ts_max;
+    PyObject *out;  /* lines(): the list */
+    /* fold_lines() */
+    PyObject *merged, *memo, *call, *agent;
+    double max_cost;
+    Py_ssize_t max_speed, taken;
+};
+
+/* Every line of buf[start:end] that holds the needle, in order, to the sink. */
+static int scan(Sink *k, const Py_buffer *buf, Py_ssize_t start, Py_ssize_t end,
+                const Py_buffer *needle) {
+    if (start < 0 || end > buf->len || start > end || needle->len == 0) {
         PyErr_SetString(PyExc_ValueError, "bad span or needle");
-        goto done;
+        return -1;
     }
-    out = PyList_New(0);
-    if (!out) goto done;
-    cur_t base = buf.buf;
+    cur_t base = buf->buf;
     cur_t lim = base + end;
     cur_t from = base + start;
     cur_t at = base + start;
     while (at < lim) {
-        cur_t hit = find(at, lim, needle.buf, needle.len);
+        cur_t hit = find(at, lim, needle->buf, needle->len);
         if (!hit) break;
         cur_t s = memrchr(from, '\n', hit - from);
         s = s ? s + 1 : from;
@@ -729,34 +737,235 @@ static PyObject *lines(PyObject *self, PyObject *args) {
         if (!e) e = lim;
         Line l;
         int kind = line(s, e, &l);
-        PyObject *item = NULL;
+        int took = 0;
         if (kind == USUAL || kind == REPEATED) {
-            item = usual(kind == USUAL ? &l.said : &l.nested, &l, max_tokens, ts_min, ts_max);
-            if (!item && PyErr_Occurred()) goto fail;
+            took = k->usual(k, kind == USUAL ? &l.said : &l.nested, &l);
+            if (took < 0) return -1;
         }
-        if (kind != NOTHING && !item) {
-            item = PyBytes_FromStringAndSize((const char *)s, e - s);
-            if (!item) goto fail;
-        }
-        if (item) {
-            int rc = PyList_Append(out, item);
-            Py_DECREF(item);
-            if (rc < 0) goto fail;
-        }
+        if (kind != NOTHING && !took && k->other(k, s, e) < 0) return -1;
         at = e;
     }
-    goto done;
-fail:
-    Py_CLEAR(out);
-done:
+    return 0;
+}
+
+static int append(PyObject *list, PyObject *item) {
+    if (!item) return -1;
+    int rc = PyList_Append(list, item);
+    Py_DECREF(item);
+    return rc;
+}
+
+static int list_usual(Sink *k, const Said *d, const Line *l) {
+    PyObject *item = usual(d, l, k->max_tokens, k->ts_min, k->ts_max);
+    if (!item) return PyErr_Occurred() ? -1 : 0;
+    return append(k->out, item) < 0 ? -1 : 1;
+}
+
+static int list_other(Sink *k, cur_t s, cur_t e) {
+    return append(k->out, PyBytes_FromStringAndSize((const char *)s, e - s));
+}
+
+static PyObject *lines(PyObject *self, PyObject *args) {
+    Py_buffer buf, needle;
+    Py_ssize_t start, end;
+    Sink k = {list_usual, list_other};
+    long long max_tokens, ts_min, ts_max;
+    if (!PyArg_ParseTuple(args, "y*nny*LLL", &buf, &start, &end, &needle, &max_tokens, &ts_min,
+                          &ts_max))
+        return NULL;
+    k.max_tokens = max_tokens, k.ts_min = ts_min, k.ts_max = ts_max;
+    k.out = PyList_New(0);
+    if (k.out && scan(&k, &buf, start, end, &needle) < 0) Py_CLEAR(k.out);
     PyBuffer_Release(&buf);
     PyBuffer_Release(&needle);
-    return out;
+    return k.out;
+}
+
+/* --- folding: ingest.batch.merge_rows's rule, applied as lines are read -------------- */
+
+/* An entry is a list of model.events.UsageEvent's fields, in its order. */
+enum {
+    E_AGENT, E_KEY, E_TS, E_MODEL, E_INPUT, E_OUTPUT, E_CREATE, E_ONE_HOUR, E_READ,
+    E_REASONING, E_TOTAL, E_SESSION, E_PROJECT, E_LEGACY, E_SIDECHAIN, E_SPEED, E_APPROX,
+    E_FIELDS
+};
+
+/* ingest.batch.rank: a main-chain record first, then the larger total, then the
+ * earlier time. */
+typedef struct {
+    int side;
+    long long total, ts;
+} Rank;
+
+static int outranks(const Rank *a, const Rank *b) {
+    if (a->side != b->side) return a->side < b->side;
+    if (a->total != b->total) return a->total > b->total;
+    return a->ts < b->ts;
+}
+
+static int rank_of(PyObject *entry, Rank *r) {
+    if (!PyList_CheckExact(entry) || PyList_GET_SIZE(entry) != E_FIELDS) {
+        PyErr_SetString(PyExc_TypeError, "an entry is a list of UsageEvent's fields");
+        return -1;
+    }
+    r->side = PyObject_IsTrue(PyList_GET_ITEM(entry, E_SIDECHAIN));
+    r->total = PyLong_AsLongLong(PyList_GET_ITEM(entry, E_TOTAL));
+    r->ts = PyLong_AsLongLong(PyList_GET_ITEM(entry, E_TS));
+    return r->side < 0 || PyErr_Occurred() ? -1 : 0;
+}
+
+/* Give `into` the speed `from` says if it is greater: every line of a response
+ * was served at one speed, and any that says so is kept. */
+static int faster(PyObject *into, PyObject *from_speed) {
+    int gt = PyObject_RichCompareBool(from_speed, PyList_GET_ITEM(into, E_SPEED), Py_GT);
+    if (gt > 0) {
+        Py_INCREF(from_speed);
+        PyList_SetItem(into, E_SPEED, from_speed);
+    }
+    return gt < 0 ? -1 : 0;
+}
+
+/* Fold `entry`, of rank `rk`, into merged[key] (the stored entry of a key is
+ * replaced only by one that outranks it: a tie keeps the first). */
+static int fold_entry(PyObject *merged, PyObject *key, PyObject *entry, const Rank *rk) {
+    PyObject *old = PyDict_GetItemWithError(merged, key);
+    if (!old) return PyErr_Occurred() ? -1 : PyDict_SetItem(merged, key, entry);
+    Rank ro;
+    if (rank_of(old, &ro) < 0) return -1;
+    if (!outranks(rk, &ro)) return faster(old, PyList_GET_ITEM(entry, E_SPEED));
+    if (faster(entry, PyList_GET_ITEM(old, E_SPEED)) < 0) return -1;
+    return PyDict_SetItem(merged, key, entry);
+}
+
+static PyObject *fold(PyObject *self, PyObject *args) {
+    PyObject *merged, *entry;
+    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &merged, &PyList_Type, &entry)) return NULL;
+    Rank rk;
+    if (rank_of(entry, &rk) < 0 || fold_entry(merged, PyList_GET_ITEM(entry, E_KEY), entry, &rk) < 0)
+        return NULL;
+    Py_RETURN_NONE;
+}
+
+/* One object per distinct text within a read: rows cross a pipe from the parse
+ * workers, and pickle writes a repeated object once. A new reference. */
+static PyObject *same(Sink *k, const Str *s) {
+    static const Str empty = {(cur_t) "", 0, 0};
+    PyObject *t = text(s->s ? s : &empty);
+    if (!t) return NULL;
+    PyObject *kept = PyDict_SetDefault(k->memo, t, t);
+    Py_XINCREF(kept);
+    Py_DECREF(t);
+    return kept;
+}
+
+/* values.speed: "" for the standard speed or no short printable word; a
+ * non-ASCII one is handed back to Python (*refuse). */
+static PyObject *speed_of(Sink *k, const Message *m, int *refuse) {
+    static const Str none = {(cur_t) "", 0, 0};
+    const Str *s = &m->speed;
+    if (!m->has_speed || s->n > k->max_speed || (s->n == 8 && !memcmp(s->s, "standard", 8)))
+        return same(k, &none);
+    for (Py_ssize_t i = 0; i < s->n; i++) {
+        if (s->s[i] >= 0x80) {
+            *refuse = 1;
+            return NULL;
+        }
+        if (s->s[i] < 0x20 || s->s[i] == 0x7f) return same(k, &none);
+    }
+    return same(k, s);
+}
+
+static int fold_usual(Sink *k, const Said *d, const Line *l) {
+    const Message *m = &d->m;
+    if (d->api_error || m->id.n == 0 || m->model.n == 0) return 0;
+    if (m->model.n == 11 && memcmp(m->model.s, "<synthetic>", 11) == 0) return 0;
+    int64_t ts = d->has_timestamp ? ts_ms(&d->timestamp) : -1;
+    if (ts < k->ts_min || ts >= k->ts_max) return 0;
+    int64_t lim = k->max_tokens;
+    if (m->inp > lim || m->out > lim || m->create > lim || m->read > lim || m->one_hour > lim)
+        return 0;
+    if (d->cost && d->cost_integer && d->cost_n > 15) return 0;
+    double cost = 0;
+    if (d->cost) {
+        char buf[32];
+        memcpy(buf, d->cost, d->cost_n);
+        buf[d->cost_n] = 0;
+        cost = PyOS_string_to_double(buf, NULL, NULL);
+        if (cost == -1.0 && PyErr_Occurred()) return -1;
+        if (d->cost_integer && cost == 0) cost = 0.0; /* an int -0 is 0, not -0.0 */
+    }
+    int refuse = 0;
+    PyObject *speed = speed_of(k, m, &refuse);
+    if (!speed) return refuse ? 0 : -1;
+    k->taken++;
+    Rank rk = {d->sidechain, m->inp + m->out + m->create + m->read, ts};
+    PyObject *key = text(&m->id);
+    if (!key) goto fail_speed;
+    PyObject *old = PyDict_GetItemWithError(k->merged, key);
+    if (!old && PyErr_Occurred()) goto fail_key;
+    if (old) {
+        Rank ro;
+        if (rank_of(old, &ro) < 0) goto fail_key;
+        if (!outranks(&rk, &ro)) { /* it cannot stand for the key: only its speed counts */
+            int rc = faster(old, speed);
+            Py_DECREF(key);
+            Py_DECREF(speed);
+            return rc < 0 ? -1 : 1;
+        }
+    }
+    int64_t one_hour = m->has_cc ? m->one_hour : 0;
+    PyObject *legacy =
+        d->cost && cost >= 0 && cost <= k->max_cost ? PyFloat_FromDouble(cost) : Py_NewRef(Py_None);
+    PyObject *entry = Py_BuildValue(
+        "[ONLNLLLLLiLNNNONO]", k->agent, key, (long long)ts, same(k, &m->model), (long long)m->inp,
+        (long long)m->out, (long long)m->create,
+        (long long)(one_hour < m->create ? one_hour : m->create), (long long)m->read, 0,
+        (long long)rk.total, same(k, &l->session), same(k, &l->cwd), legacy,
+        d->sidechain ? Py_True : Py_False, speed, Py_False);
+    /* Py_BuildValue took key and speed (N); key is still needed for the dict */
+    if (!entry) return -1;
+    int rc = fold_entry(k->merged, PyList_GET_ITEM(entry, E_KEY), entry, &rk);
+    Py_DECREF(entry);
+    return rc < 0 ? -1 : 1;
+fail_key:
+    Py_DECREF(key);
+fail_speed:
+    Py_DECREF(speed);
+    return -1;
+}
+
+static int fold_other(Sink *k, cur_t s, cur_t e) {
+    PyObject *raw = PyBytes_FromStringAndSize((const char *)s, e - s);
+    if (!raw) return -1;
+    PyObject *got = PyObject_CallOneArg(k->call, raw);
+    Py_DECREF(raw);
+    Py_XDECREF(got);
+    return got ? 0 : -1;
+}
+
+static PyObject *fold_lines(PyObject *self, PyObject *args) {
+    Py_buffer buf, needle;
+    Py_ssize_t start, end;
+    Sink k = {fold_usual, fold_other};
+    long long max_tokens, ts_min, ts_max;
+    if (!PyArg_ParseTuple(args, "y*nny*LLLO!O!OUdn", &buf, &start, &end, &needle, &max_tokens,
+                          &ts_min, &ts_max, &PyDict_Type, &k.merged, &PyDict_Type, &k.memo,
+                          &k.call, &k.agent, &k.max_cost, &k.max_speed))
+        return NULL;
+    k.max_tokens = max_tokens, k.ts_min = ts_min, k.ts_max = ts_max;
+    int rc = scan(&k, &buf, start, end, &needle);
+    PyBuffer_Release(&buf);
+    PyBuffer_Release(&needle);
+    return rc < 0 ? NULL : PyLong_FromSsize_t(k.taken);
 }
 
 static PyMethodDef methods[] = {
     {"lines", lines, METH_VARARGS,
      "lines(buf, start, end, needle, max_tokens, ts_min_ms, ts_max_ms) -> list"},
+    {"fold_lines", fold_lines, METH_VARARGS,
+     "fold_lines(buf, start, end, needle, max_tokens, ts_min_ms, ts_max_ms, merged, memo, "
+     "other, agent, max_cost_usd, max_speed_chars) -> events taken"},
+    {"fold", fold, METH_VARARGS, "fold(merged, entry) -> None"},
     {NULL, NULL, 0, NULL},
 };
 

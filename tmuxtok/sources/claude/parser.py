@@ -34,10 +34,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent, entry
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
+    MAX_COST_USD,
+    MAX_SPEED_CHARS,
     MAX_TOKENS,
     WrongShape,
     decode_json,
@@ -52,6 +54,7 @@ from tmuxtok.sources.values import (
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import re
+    from types import ModuleType
     from typing import Any
 
     from tmuxtok.sources.claude.typed import AssistantLine, Nested
@@ -65,7 +68,7 @@ _decode_usual: Callable[[bytes], AssistantLine] | None = None
 
 
 #: The C reader of usual lines (``_lines.c``), set by ``enable_typed`` where it was built.
-_read_usual: Callable[..., list[Any]] | None = None
+_native: ModuleType | None = None
 
 
 def enable_typed(native: bool = True) -> None:
@@ -77,20 +80,20 @@ def enable_typed(native: bool = True) -> None:
     reader takes each usual line in one pass and hands every other line to
     the typed path, so the two give the same events.
     """
-    global _decode_usual, _loads, _read_usual
+    global _decode_usual, _loads, _native
     import orjson
 
     from tmuxtok.sources.claude.typed import decode_claude
 
     _decode_usual = decode_claude
     _loads = orjson.loads  # a large read pays its import once, and decodes faster
-    _read_usual = None
+    _native = None
     if native:
         try:
-            from tmuxtok.sources.claude._lines import lines
+            from tmuxtok.sources.claude import _lines
         except ImportError:  # not built here (no compiler at install): Python reads them all
             return
-        _read_usual = lines
+        _native = _lines
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -341,11 +344,15 @@ class ClaudeParser:
     def __init__(self) -> None:
         #: message.id -> (usage, model, time, sidechain) of the first event taken for it.
         self._taken: dict[str, tuple[Any, Any, int, bool]] = {}
+        #: The C reader's texts (models, sessions, projects), one object each.
+        self._same: dict[str, str] = {}
 
     def feed(self, line: bytes, out: ParseResult) -> None:
         decode = _decode_usual
         if decode is None or not self._feed_typed(decode, line, out):
             self._feed_json(line, out)
+        if out.merged is not None and out.events:
+            self._settle(out)
 
     def feed_span(
         self, buf: bytes, start: int, end: int, needles: tuple[bytes, ...], out: ParseResult
@@ -353,44 +360,47 @@ class ClaudeParser:
         """Feed the lines of ``buf[start:end]`` holding a needle, as ``tail.lines_with``
         finds them; False (nothing done) where the C reader is not on.
 
-        The C reader gives a usual line's fields as the typed path reads them,
-        nothing for a line that yields nothing, and any other line's bytes,
-        which ``feed`` reads. ``end`` must follow a newline.
+        The C reader merges each usual line into ``out.merged`` as it reads it
+        (``merge_rows``'s rule), skips a line that yields nothing, and hands
+        any other line to ``feed`` at once, whose events are merged there
+        too, so that ``merged`` is what merging every event in file order
+        would leave. ``end`` must follow a newline.
         """
-        read = _read_usual
-        if read is None or _decode_usual is None or len(needles) != 1:
+        native = _native
+        if native is None or _decode_usual is None or len(needles) != 1:
             return False
-        taken_of = self._taken
-        append = out.events.append
-        for item in read(buf, start, end, needles[0], MAX_TOKENS, TS_MIN_MS, TS_MAX_MS):
-            if type(item) is bytes:
-                self.feed(item, out)
-                continue
-            mid, model, ts, inp, out_, create, read_, cc, how_fast, session, cwd, cost, side = item
-            spent = (inp, out_, create, read_, cc, how_fast)
-            taken = taken_of.get(mid)
-            if taken is None:
-                taken_of[mid] = (spent, model, ts, side)
-            elif spent == taken[0] and model == taken[1] and ts >= taken[2] and side >= taken[3]:
-                continue
-            append(
-                _event(
-                    mid,
-                    ts,
-                    model,
-                    inp,
-                    out_,
-                    create,
-                    read_,
-                    0 if cc is None else cc,
-                    session,
-                    cwd,
-                    cost,
-                    side,
-                    how_fast,
-                )
-            )
+        merged = out.merged
+        if merged is None:
+            merged = out.merged = {}
+        if out.events:  # fed before this span, so merged before it
+            self._settle(out)
+        # not ``out.taken += ...``: the lines handed back add to it meanwhile
+        taken = native.fold_lines(
+            buf,
+            start,
+            end,
+            needles[0],
+            MAX_TOKENS,
+            TS_MIN_MS,
+            TS_MAX_MS,
+            merged,
+            self._same,
+            lambda line: self.feed(line, out),
+            NAME,
+            MAX_COST_USD,
+            MAX_SPEED_CHARS,
+        )
+        out.taken += taken
         return True
+
+    def _settle(self, out: ParseResult) -> None:
+        """Merge the events just appended into ``out.merged``, where a span's are."""
+        assert _native is not None and out.merged is not None
+        fold, merged = _native.fold, out.merged
+        for e in out.events:
+            fold(merged, entry(e))
+        out.taken += len(out.events)
+        out.events.clear()
 
     def _feed_typed(
         self, decode: Callable[[bytes], AssistantLine], line: bytes, out: ParseResult
@@ -435,6 +445,7 @@ class ClaudeParser:
             and ts >= taken[2]
             and side >= taken[3]
         ):
+            out.taken += 1
             return True
         one_hour = 0 if cc is None else cc
         if not (
@@ -505,6 +516,7 @@ class ClaudeParser:
             ):
                 ts = parse_ts_ms(obj.get("timestamp"))
                 if ts is not None and ts >= taken[2]:
+                    out.taken += 1
                     return
         got = _event_from(obj, line)
         # A limit marker is Claude Code's own synthetic reply, never a billed one.
@@ -530,6 +542,11 @@ class ClaudeParser:
         strings are escaped, so these raw-byte patterns only match structure.
         A progress line has its own layout (``_oversized_progress``).
         """
+        self._oversized(head, tail, out)
+        if out.merged is not None and out.events:
+            self._settle(out)
+
+    def _oversized(self, head: bytes, tail: bytes, out: ParseResult) -> None:
         at = head.find(_PROGRESS_AT)
         if at != -1 and (b'"type":"progress"' in head or b'"type":"progress"' in tail):
             self._oversized_progress(head, at + len(_PROGRESS_AT) - 1, tail, out)
