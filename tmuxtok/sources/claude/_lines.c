@@ -14,6 +14,15 @@
  *     or "progress";
  *   - the line's bytes for everything else, which the parser reads in Python.
  *
+ * fold_lines(..., merged, memo, other, agent, max_cost_usd, max_speed_chars) is
+ * what a read uses: the same lines, but each usual line is merged straight into
+ * merged (message.id -> a list of UsageEvent's fields) by ingest.batch.fold's
+ * rule, with no tuple or event built for a line that cannot stand for its
+ * response, and each line lines() would give back is passed to other(line) at
+ * once, so that the parser merges its events in file order too. fold(merged,
+ * entry) is that rule alone, for the events of the lines handed back. lines()
+ * stays for the tests, which check what the reader takes line by line.
+ *
  * Refusing is always safe: a refused line goes the way every line went before.
  * So this reader refuses whatever it is not sure of (escapes in a field it
  * reads, a key given twice, odd numbers, invalid UTF-8, deep nesting, any
