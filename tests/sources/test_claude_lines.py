@@ -322,6 +322,9 @@ def _line(**over: Any) -> dict[str, Any]:
             b'"output_tokens":7', '"output_tokens":7,"speed":"schnëll"'.encode()
         ),
         orjson.dumps(_line()).replace(
+            b'"output_tokens":7', ('"output_tokens":7,"speed":"' + "é" * 20 + '"').encode()
+        ),
+        orjson.dumps(_line()).replace(
             b'"output_tokens":7', b'"output_tokens":7,"speed":"' + b"x" * 32 + b'"'
         ),
         orjson.dumps(_line()).replace(

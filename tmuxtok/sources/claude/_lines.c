@@ -818,9 +818,11 @@ static int rank_of(PyObject *entry, Rank *r) {
         return -1;
     }
     r->side = PyObject_IsTrue(PyList_GET_ITEM(entry, E_SIDECHAIN));
+    if (r->side < 0) return -1;
     r->total = PyLong_AsLongLong(PyList_GET_ITEM(entry, E_TOTAL));
+    if (r->total == -1 && PyErr_Occurred()) return -1;
     r->ts = PyLong_AsLongLong(PyList_GET_ITEM(entry, E_TS));
-    return r->side < 0 || PyErr_Occurred() ? -1 : 0;
+    return r->ts == -1 && PyErr_Occurred() ? -1 : 0;
 }
 
 /* Give `into` the speed `from` says if it is greater: every line of a response
@@ -872,15 +874,17 @@ static PyObject *same(Sink *k, const Str *s) {
 static PyObject *speed_of(Sink *k, const Message *m, int *refuse) {
     static const Str none = {(cur_t) "", 0, 0};
     const Str *s = &m->speed;
-    if (!m->has_speed || s->n > k->max_speed || (s->n == 8 && !memcmp(s->s, "standard", 8)))
-        return same(k, &none);
+    if (!m->has_speed) return same(k, &none);
+    int printable = 1;
     for (Py_ssize_t i = 0; i < s->n; i++) {
-        if (s->s[i] >= 0x80) {
+        if (s->s[i] >= 0x80) { /* its length in characters is not s->n */
             *refuse = 1;
             return NULL;
         }
-        if (s->s[i] < 0x20 || s->s[i] == 0x7f) return same(k, &none);
+        if (s->s[i] < 0x20 || s->s[i] == 0x7f) printable = 0;
     }
+    if (!printable || s->n > k->max_speed || (s->n == 8 && !memcmp(s->s, "standard", 8)))
+        return same(k, &none);
     return same(k, s);
 }
 
