@@ -207,20 +207,32 @@ static int after_item(Reader *r, unsigned char close) {
     return -1;
 }
 
+/* Just after '{' or '[': 1 (and stepped over) if `close` follows at once. */
+static int closes(Reader *r, unsigned char close) {
+    ws(r);
+    if (r->p < r->end && *r->p == close) {
+        r->p++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A member's key and the ':' after it; the caller judges the key's escapes. */
+static int member_key(Reader *r, Str *k) {
+    if (r->p >= r->end || *r->p != '"' || string(r, k) < 0) return -1;
+    ws(r);
+    if (r->p >= r->end || *r->p != ':') return -1;
+    r->p++;
+    ws(r);
+    return 0;
+}
+
 static int object_rest(Reader *r, int depth) {
     /* r->p is just after '{' */
-    ws(r);
-    if (r->p < r->end && *r->p == '}') {
-        r->p++;
-        return 0;
-    }
+    if (closes(r, '}')) return 0;
     for (;;) {
         Str k;
-        if (r->p >= r->end || *r->p != '"' || string(r, &k) < 0) return -1;
-        ws(r);
-        if (r->p >= r->end || *r->p != ':') return -1;
-        r->p++;
-        ws(r);
+        if (member_key(r, &k) < 0) return -1;
         if (value(r, depth) < 0) return -1;
         int more = after_item(r, '}');
         if (more <= 0) return more;
@@ -228,11 +240,7 @@ static int object_rest(Reader *r, int depth) {
 }
 
 static int array_rest(Reader *r, int depth) {
-    ws(r);
-    if (r->p < r->end && *r->p == ']') {
-        r->p++;
-        return 0;
-    }
+    if (closes(r, ']')) return 0;
     for (;;) {
         if (value(r, depth) < 0) return -1;
         int more = after_item(r, ']');
@@ -314,25 +322,17 @@ static int first(unsigned *seen, unsigned bit) {
 }
 
 /* Walk an object's members: each key to field(), which reads its value. */
-#define MEMBERS(r, field)                                     \
-    do {                                                      \
-        ws(r);                                                \
-        if (r->p < r->end && *r->p == '}') {                  \
-            r->p++;                                           \
-            break;                                            \
-        }                                                     \
-        for (;;) {                                            \
-            Str k;                                            \
-            if (plain_string(r, &k) < 0) return -1;           \
-            ws(r);                                            \
-            if (r->p >= r->end || *r->p != ':') return -1;    \
-            r->p++;                                           \
-            ws(r);                                            \
-            if ((field) < 0) return -1;                       \
-            int more = after_item(r, '}');                    \
-            if (more < 0) return -1;                          \
-            if (more == 0) break;                             \
-        }                                                     \
+#define MEMBERS(r, field)                                       \
+    do {                                                        \
+        if (closes(r, '}')) break;                              \
+        for (;;) {                                              \
+            Str k;                                              \
+            if (member_key(r, &k) < 0 || k.escaped) return -1;  \
+            if ((field) < 0) return -1;                         \
+            int more = after_item(r, '}');                      \
+            if (more < 0) return -1;                            \
+            if (more == 0) break;                               \
+        }                                                       \
     } while (0)
 
 typedef struct {
@@ -675,42 +675,6 @@ static PyObject *text(const Str *s) {
     return PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
 }
 
-/* The event tuple of what d says (session and cwd are the line's), NULL with
- * no error set to refuse it, or NULL with an error. */
-static PyObject *usual(const Said *d, const Line *l, int64_t max_tokens, int64_t ts_min,
-                       int64_t ts_max) {
-    const Message *m = &d->m;
-    if (d->api_error || m->id.n == 0 || m->model.n == 0) return NULL;
-    if (m->model.n == 11 && memcmp(m->model.s, "<synthetic>", 11) == 0) return NULL;
-    int64_t ts = d->has_timestamp ? ts_ms(&d->timestamp) : -1;
-    if (ts < ts_min || ts >= ts_max) return NULL;
-    if (m->inp > max_tokens || m->out > max_tokens || m->create > max_tokens ||
-        m->read > max_tokens || m->one_hour > max_tokens)
-        return NULL;
-    if (d->cost && d->cost_integer && d->cost_n > 15) return NULL;
-    PyObject *cost;
-    if (d->cost) {
-        char buf[32];
-        memcpy(buf, d->cost, d->cost_n);
-        buf[d->cost_n] = 0;
-        double v = PyOS_string_to_double(buf, NULL, NULL);
-        if (v == -1.0 && PyErr_Occurred()) return NULL;
-        cost = PyFloat_FromDouble(v);
-    } else {
-        cost = Py_NewRef(Py_None);
-    }
-    if (!cost) return NULL;
-    PyObject *cc = m->has_cc ? PyLong_FromLongLong(m->one_hour) : Py_NewRef(Py_None);
-    PyObject *speed = m->has_speed ? text(&m->speed) : Py_NewRef(Py_None);
-    Str empty = {(cur_t) "", 0, 0};
-    return Py_BuildValue("(NNLLLLLNNNNNO)", text(&m->id), text(&m->model), (long long)ts,
-                         (long long)m->inp, (long long)m->out, (long long)m->create,
-                         (long long)m->read, cc, speed,
-                         text(l->session.s ? &l->session : &empty),
-                         text(l->cwd.s ? &l->cwd : &empty), cost,
-                         d->sidechain ? Py_True : Py_False);
-}
-
 /* What the scan does with each line holding the needle. */
 typedef struct Sink Sink;
 struct Sink {
@@ -725,6 +689,50 @@ struct Sink {
     double max_cost;
     Py_ssize_t max_speed, taken;
 };
+
+/* Whether the typed path makes an event of what d says, with its time and its
+ * logged cost (0 where there is none): 1 it does, 0 hand the line back, -1 error. */
+static int checked(const Sink *k, const Said *d, int64_t *ts, double *cost) {
+    const Message *m = &d->m;
+    if (d->api_error || m->id.n == 0 || m->model.n == 0) return 0;
+    if (m->model.n == 11 && memcmp(m->model.s, "<synthetic>", 11) == 0) return 0;
+    *ts = d->has_timestamp ? ts_ms(&d->timestamp) : -1;
+    if (*ts < k->ts_min || *ts >= k->ts_max) return 0;
+    int64_t lim = k->max_tokens;
+    if (m->inp > lim || m->out > lim || m->create > lim || m->read > lim || m->one_hour > lim)
+        return 0;
+    if (d->cost && d->cost_integer && d->cost_n > 15) return 0;
+    *cost = 0;
+    if (d->cost) {
+        char buf[32];
+        memcpy(buf, d->cost, d->cost_n);
+        buf[d->cost_n] = 0;
+        *cost = PyOS_string_to_double(buf, NULL, NULL);
+        if (*cost == -1.0 && PyErr_Occurred()) return -1;
+        if (d->cost_integer && *cost == 0) *cost = 0.0; /* an int -0 is 0, not -0.0 */
+    }
+    return 1;
+}
+
+/* The event tuple of what d says (session and cwd are the line's), NULL with
+ * no error set to refuse it, or NULL with an error. */
+static PyObject *usual(const Sink *k, const Said *d, const Line *l) {
+    const Message *m = &d->m;
+    int64_t ts;
+    double v;
+    if (checked(k, d, &ts, &v) <= 0) return NULL;
+    PyObject *cost = d->cost ? PyFloat_FromDouble(v) : Py_NewRef(Py_None);
+    if (!cost) return NULL;
+    PyObject *cc = m->has_cc ? PyLong_FromLongLong(m->one_hour) : Py_NewRef(Py_None);
+    PyObject *speed = m->has_speed ? text(&m->speed) : Py_NewRef(Py_None);
+    Str empty = {(cur_t) "", 0, 0};
+    return Py_BuildValue("(NNLLLLLNNNNNO)", text(&m->id), text(&m->model), (long long)ts,
+                         (long long)m->inp, (long long)m->out, (long long)m->create,
+                         (long long)m->read, cc, speed,
+                         text(l->session.s ? &l->session : &empty),
+                         text(l->cwd.s ? &l->cwd : &empty), cost,
+                         d->sidechain ? Py_True : Py_False);
+}
 
 /* Every line of buf[start:end] that holds the needle, in order, to the sink. */
 static int scan(Sink *k, const Py_buffer *buf, Py_ssize_t start, Py_ssize_t end,
@@ -765,7 +773,7 @@ static int append(PyObject *list, PyObject *item) {
 }
 
 static int list_usual(Sink *k, const Said *d, const Line *l) {
-    PyObject *item = usual(d, l, k->max_tokens, k->ts_min, k->ts_max);
+    PyObject *item = usual(k, d, l);
     if (!item) return PyErr_Occurred() ? -1 : 0;
     return append(k->out, item) < 0 ? -1 : 1;
 }
@@ -890,23 +898,10 @@ static PyObject *speed_of(Sink *k, const Message *m, int *refuse) {
 
 static int fold_usual(Sink *k, const Said *d, const Line *l) {
     const Message *m = &d->m;
-    if (d->api_error || m->id.n == 0 || m->model.n == 0) return 0;
-    if (m->model.n == 11 && memcmp(m->model.s, "<synthetic>", 11) == 0) return 0;
-    int64_t ts = d->has_timestamp ? ts_ms(&d->timestamp) : -1;
-    if (ts < k->ts_min || ts >= k->ts_max) return 0;
-    int64_t lim = k->max_tokens;
-    if (m->inp > lim || m->out > lim || m->create > lim || m->read > lim || m->one_hour > lim)
-        return 0;
-    if (d->cost && d->cost_integer && d->cost_n > 15) return 0;
-    double cost = 0;
-    if (d->cost) {
-        char buf[32];
-        memcpy(buf, d->cost, d->cost_n);
-        buf[d->cost_n] = 0;
-        cost = PyOS_string_to_double(buf, NULL, NULL);
-        if (cost == -1.0 && PyErr_Occurred()) return -1;
-        if (d->cost_integer && cost == 0) cost = 0.0; /* an int -0 is 0, not -0.0 */
-    }
+    int64_t ts;
+    double cost;
+    int ok = checked(k, d, &ts, &cost);
+    if (ok <= 0) return ok;
     int refuse = 0;
     PyObject *speed = speed_of(k, m, &refuse);
     if (!speed) return refuse ? 0 : -1;
