@@ -431,25 +431,22 @@ class ClaudeParser:
             return False
         usage = msg.usage
         side = said.isSidechain
-        inp = usage.input_tokens
-        out_ = usage.output_tokens
-        create = usage.cache_creation_input_tokens
-        read = usage.cache_read_input_tokens
-        detail = usage.cache_creation
-        cc = None if detail is None else detail.ephemeral_1h_input_tokens
-        # what was spent, as feed_span keys it: a repeat is the same either way
-        spent = (inp, out_, create, read, cc, usage.speed)
         taken = self._taken.get(mid)
         if (
             taken is not None
-            and spent == taken[0]
+            and usage == taken[0]
             and model == taken[1]
             and ts >= taken[2]
             and side >= taken[3]
         ):
             out.taken += 1
             return True
-        one_hour = 0 if cc is None else cc
+        inp = usage.input_tokens
+        out_ = usage.output_tokens
+        create = usage.cache_creation_input_tokens
+        read = usage.cache_read_input_tokens
+        detail = usage.cache_creation
+        one_hour = detail.ephemeral_1h_input_tokens if detail is not None else 0
         if not (
             0 <= inp <= MAX_TOKENS
             and 0 <= out_ <= MAX_TOKENS
@@ -474,7 +471,7 @@ class ClaudeParser:
             usage.speed,
         )
         if taken is None:
-            self._taken[mid] = (spent, model, ts, side)
+            self._taken[mid] = (usage, model, ts, side)
         out.events.append(ev)
         return True
 
