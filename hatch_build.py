@@ -1,10 +1,13 @@
-"""Build tmuxtok's one C module (``tmuxtok/sources/claude/_lines.c``) if this machine can.
+"""Build tmuxtok's C modules if this machine can.
 
-The module reads Claude Code's usual assistant lines at C speed; without it
-the same lines are read in Python, to the same results (a test holds the two
+``tmuxtok/sources/claude/_lines.c`` reads Claude Code's usual assistant lines
+at C speed; ``tmuxtok/ingest/_rows.c`` carries a parse worker's rows to SQLite
+without a Python object per row. Without them the same lines are read, and
+the same rows stored, in Python, to the same results (tests hold the two ways
 equal), only slower. So a machine with no C compiler or no Python headers
-still installs tmuxtok, pure Python, with a warning. The compiler is called
-with an argv list built from ``sysconfig``, as Python itself was built.
+still installs tmuxtok, pure Python, with a warning; each module is built on
+its own, and one failing leaves the other. The compiler is called with an
+argv list built from ``sysconfig``, as Python itself was built.
 """
 
 from __future__ import annotations
@@ -18,13 +21,18 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = "tmuxtok/sources/claude/_lines.c"
+#: Each module's source, and what runs in Python without it.
+SOURCES = {
+    "tmuxtok/sources/claude/_lines.c": "Claude lines are read in Python",
+    "tmuxtok/ingest/_rows.c": "rows are stored through Python's sqlite3",
+}
 
 
-def compile_module(root: str) -> str | None:
+def compile_module(root: str, source: str) -> str | None:
     """Compile next to its source; the built file's path relative to ``root``, or None."""
+    fallback = SOURCES[source]
     suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    target = SOURCE[: -len(".c")] + suffix
+    target = source[: -len(".c")] + suffix
     cc = shlex.split(sysconfig.get_config_var("CC") or "cc")
     argv = [
         *cc,
@@ -33,18 +41,18 @@ def compile_module(root: str) -> str | None:
         "-shared",
         "-Wall",
         f"-I{sysconfig.get_paths()['include']}",
-        os.path.join(root, SOURCE),
+        os.path.join(root, source),
         "-o",
         os.path.join(root, target),
     ]
     try:
         done = subprocess.run(argv, capture_output=True, text=True, check=False)
     except OSError as e:
-        print(f"tmuxtok: no C compiler ({e}); Claude lines are read in Python", file=sys.stderr)
+        print(f"tmuxtok: no C compiler ({e}); {fallback}", file=sys.stderr)
         return None
     if done.returncode != 0:
         print(
-            f"tmuxtok: {SOURCE} did not compile; Claude lines are read in Python\n{done.stderr}",
+            f"tmuxtok: {source} did not compile; {fallback}\n{done.stderr}",
             file=sys.stderr,
         )
         return None
@@ -52,17 +60,18 @@ def compile_module(root: str) -> str | None:
 
 
 class CustomBuildHook(BuildHookInterface):  # type: ignore[misc]
-    """Hatchling's hook: the compiled module ships in the wheel, tagged for this Python."""
+    """Hatchling's hook: the compiled modules ship in the wheel, tagged for this Python."""
 
     PLUGIN_NAME = "custom"
 
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         if self.target_name != "wheel":
             return
-        built = compile_module(self.root)
-        if built is None:
+        built = [b for b in (compile_module(self.root, s) for s in SOURCES) if b is not None]
+        if not built:
             return
         build_data["pure_python"] = False
         build_data["infer_tag"] = True
-        if version != "editable":  # an editable install imports it from the tree
-            build_data["force_include"][os.path.join(self.root, built)] = built
+        if version != "editable":  # an editable install imports them from the tree
+            for path in built:
+                build_data["force_include"][os.path.join(self.root, path)] = path

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.errors import LedgerError
+from tmuxtok.ingest.packed import Writer
 from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent, entry
@@ -147,6 +148,7 @@ class Batch:
         self._files: list[tuple[Any, ...]] = []
         self._limits: list[tuple[Any, ...]] = []
         self._earliest: int | None = None
+        self._writer: Writer | None = None  # the events upsert, prepared on first use
         self._now = time.time()
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -177,18 +179,23 @@ class Batch:
             raise
 
     def add(
-        self, cur: Cursor, rows: Sequence[EventRow], skipped: dict[str, int], restarted: bool
+        self,
+        cur: Cursor,
+        rows: Sequence[EventRow] | bytes,
+        skipped: dict[str, int],
+        restarted: bool,
     ) -> None:
-        """One file's merged rows and its new cursor.
+        """One file's merged rows (a list, or as ``packed.pack`` packs them) and its new cursor.
 
         A restarted file's skip counts replace the old ones instead of adding up.
         """
         c = self._c
         with self._failing():
             if rows:
-                c.executemany(self._sql, rows)
-                least = min([r[2] for r in rows])
-                if self._earliest is None or least < self._earliest:
+                if self._writer is None:
+                    self._writer = Writer(c, self._sql)
+                least = self._writer.run(rows)
+                if least is not None and (self._earliest is None or least < self._earliest):
                     self._earliest = least
             merged = None
             if restarted or skipped:
@@ -270,16 +277,23 @@ class Batch:
             if self._earliest is not None:
                 log_change(c, self._start, self._earliest)
             after = c.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+            self._close_writer()
             c.execute("COMMIT")
             self.open = False
         return int(after - self._start[1])
 
     def rollback(self) -> None:
         """End the transaction storing nothing (also what every failure does)."""
+        self._close_writer()
         if self.open:
             self.open = False
             with contextlib.suppress(sqlite3.Error):
                 self._c.execute("ROLLBACK")
+
+    def _close_writer(self) -> None:
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            writer.close()
 
 
 def _state_text(state: dict[str, Any]) -> str:

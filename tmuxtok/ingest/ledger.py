@@ -335,7 +335,7 @@ class Ledger:
 
     def commit_rows(
         self,
-        reads: Iterable[tuple[Cursor, Sequence[EventRow], dict[str, int], bool]],
+        reads: Iterable[tuple[Cursor, Sequence[EventRow] | bytes, dict[str, int], bool]],
         limits: Iterable[LimitSnapshot] = (),
         gone: Iterable[str] = (),
         price_fp: str | None = None,

@@ -25,6 +25,7 @@ from tmuxtok.ingest.batch import Batch, CostFn, latest_limits, merge_rows
 from tmuxtok.ingest.dbpoll import read_db
 from tmuxtok.ingest.errors import LedgerCorrupt
 from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.packed import pack
 from tmuxtok.ingest.statpass import Marks
 from tmuxtok.ingest.tail import Cursor, read_new
 from tmuxtok.ingest.whole import read_whole
@@ -136,7 +137,7 @@ class _Read(Record):
         self,
         path: str,
         cursor: Cursor | None = None,
-        rows: list[EventRow] | None = None,
+        rows: list[EventRow] | bytes | None = None,
         seen: int = 0,
         skipped: dict[str, int] | None = None,
         limits: list[LimitSnapshot] | None = None,
@@ -147,7 +148,8 @@ class _Read(Record):
     ) -> None:
         self.path = path
         self.cursor = cursor
-        self.rows: list[EventRow] = [] if rows is None else rows
+        # Packed (``packed.pack``) where the C module is: they cross a pipe.
+        self.rows: list[EventRow] | bytes = [] if rows is None else rows
         self.seen = seen
         self.skipped: dict[str, int] = {} if skipped is None else skipped
         self.limits: list[LimitSnapshot] = [] if limits is None else limits
@@ -396,7 +398,7 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
             db: DatabaseSource = source  # type: ignore[assignment]  # kind() says it is
             res = read_db(path, db, cur)
         p = res.parsed
-        rows = merge_rows(p.events, cost, p.merged)
+        rows = pack(merge_rows(p.events, cost, p.merged))
     except SourceError as e:
         return _Read(path, error=f"{path}: {e}")
     except OSError as e:

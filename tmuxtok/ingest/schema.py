@@ -18,6 +18,7 @@ import time
 # imports dataclasses, inspect, uuid and json), and a scan that finds nothing
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.errors import LedgerError
+from tmuxtok.ingest.packed import register
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 
 TYPE_CHECKING = False
@@ -210,6 +211,7 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
     fresh = not os.path.exists(path)
     if fresh:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    register()  # before connecting: see ``packed.Writer``
     conn = sqlite3.connect(path, timeout=30, isolation_level=None)
     try:
         conn.execute("PRAGMA journal_mode=WAL")

@@ -1,0 +1,512 @@
+/*
+ * Event rows packed into one bytes object, and stored from it through SQLite's
+ * own C API: the second half of a cold ingest's hot loop.
+ *
+ * A parse worker used to send its rows to the committing process as a list of
+ * tuples. Pickling them, unpickling them, and binding them one value at a time
+ * through Python's sqlite3 was half of that process's work, and it is the one
+ * process every row goes through. So a worker packs its rows (pack), and the
+ * committing process binds straight from the packed bytes (Statement.run):
+ * no Python object is made per row on the way from parser to SQLite.
+ *
+ * pack(rows) takes a list of equal-length tuples of None, int (64-bit), float
+ * and str; anything else raises TypeError, and the caller keeps the list.
+ * unpack(packed) gives the list back (the committing process's way when it
+ * cannot bind itself). Statement(handle, sql) prepares sql on the connection
+ * whose handle is ``handle``, which only the SQL function tmuxtok_handle()
+ * gives: register() makes SQLite add that function to every connection opened
+ * after it. Statement.run(packed) binds and steps each row in order, returns
+ * (rows, least value of the third column or None), and raises Error(code,
+ * message) with SQLite's extended result code when a step fails; the caller
+ * turns it into the sqlite3 exception Python's module would have raised.
+ *
+ * SQLite's functions are looked up at run time in the libsqlite3 that Python's
+ * sqlite3 module has loaded (RTLD_NOLOAD), so building needs no SQLite headers
+ * and the statements run in the very library, and on the very connections, the
+ * rest of tmuxtok uses. Where that library cannot be found (a Python with
+ * SQLite built in), register() returns False and rows go the Python way.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+typedef struct sqlite3_context sqlite3_context;
+typedef struct sqlite3_value sqlite3_value;
+
+#define SQLITE_OK 0
+#define SQLITE_DONE 101
+#define SQLITE_UTF8 1
+#define SQLITE_STATIC ((void (*)(void *))0)
+
+static struct {
+    int (*prepare_v2)(sqlite3 *, const char *, int, sqlite3_stmt **, const char **);
+    int (*bind_int64)(sqlite3_stmt *, int, long long);
+    int (*bind_double)(sqlite3_stmt *, int, double);
+    int (*bind_text)(sqlite3_stmt *, int, const char *, int, void (*)(void *));
+    int (*bind_null)(sqlite3_stmt *, int);
+    int (*bind_parameter_count)(sqlite3_stmt *);
+    int (*step)(sqlite3_stmt *);
+    int (*reset)(sqlite3_stmt *);
+    int (*finalize)(sqlite3_stmt *);
+    int (*extended_errcode)(sqlite3 *);
+    const char *(*errmsg)(sqlite3 *);
+    int (*auto_extension)(void (*)(void));
+    int (*create_function)(sqlite3 *, const char *, int, int, void *,
+                           void (*)(sqlite3_context *, int, sqlite3_value **),
+                           void (*)(sqlite3_context *, int, sqlite3_value **),
+                           void (*)(sqlite3_context *));
+    sqlite3 *(*context_db_handle)(sqlite3_context *);
+    void (*result_int64)(sqlite3_context *, long long);
+} api;
+
+static int resolved = 0; /* 1 found, -1 not to be had */
+
+static PyObject *Error; /* _rows.Error(code, message) */
+
+/* ---- packing ------------------------------------------------------------ */
+
+/* One value: a tag byte, then 8 bytes (int64, double, both native order: the
+ * bytes never leave the machine) or a 4-byte length and UTF-8 text. */
+enum { T_NULL = 'n', T_INT = 'i', T_REAL = 'f', T_TEXT = 's' };
+
+typedef struct {
+    uint32_t rows;
+    uint32_t cols;
+} Header;
+
+static Py_ssize_t value_size(PyObject *v) {
+    if (v == Py_None)
+        return 1;
+    if (PyLong_CheckExact(v) || PyFloat_CheckExact(v))
+        return 9;
+    if (PyUnicode_CheckExact(v)) {
+        Py_ssize_t n;
+        if (PyUnicode_AsUTF8AndSize(v, &n) == NULL)
+            return -1;
+        if (n > INT32_MAX) {
+            PyErr_SetString(PyExc_OverflowError, "text too long to pack");
+            return -1;
+        }
+        return 5 + n;
+    }
+    PyErr_Format(PyExc_TypeError, "cannot pack a %.100s", Py_TYPE(v)->tp_name);
+    return -1;
+}
+
+static char *put_value(char *p, PyObject *v) {
+    if (v == Py_None) {
+        *p++ = T_NULL;
+    } else if (PyLong_CheckExact(v)) {
+        int overflow;
+        long long x = PyLong_AsLongLongAndOverflow(v, &overflow);
+        if (overflow) {
+            PyErr_SetString(PyExc_OverflowError, "Python int too large to convert to SQLite INTEGER");
+            return NULL;
+        }
+        *p++ = T_INT;
+        memcpy(p, &x, 8);
+        p += 8;
+    } else if (PyFloat_CheckExact(v)) {
+        double x = PyFloat_AS_DOUBLE(v);
+        *p++ = T_REAL;
+        memcpy(p, &x, 8);
+        p += 8;
+    } else {
+        Py_ssize_t n;
+        const char *s = PyUnicode_AsUTF8AndSize(v, &n); /* cached by value_size */
+        uint32_t len = (uint32_t)n;
+        *p++ = T_TEXT;
+        memcpy(p, &len, 4);
+        memcpy(p + 4, s, (size_t)n);
+        p += 4 + n;
+    }
+    return p;
+}
+
+static PyObject *pack(PyObject *self, PyObject *rows) {
+    if (!PyList_CheckExact(rows))
+        return PyErr_Format(PyExc_TypeError, "rows must be a list, not %.100s", Py_TYPE(rows)->tp_name);
+    Py_ssize_t nrows = PyList_GET_SIZE(rows), cols = -1, size = sizeof(Header);
+    if (nrows > UINT32_MAX)
+        return PyErr_Format(PyExc_OverflowError, "too many rows to pack");
+    for (Py_ssize_t i = 0; i < nrows; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        if (!PyTuple_CheckExact(row))
+            return PyErr_Format(PyExc_TypeError, "a row must be a tuple, not %.100s", Py_TYPE(row)->tp_name);
+        if (cols < 0)
+            cols = PyTuple_GET_SIZE(row);
+        else if (PyTuple_GET_SIZE(row) != cols)
+            return PyErr_Format(PyExc_ValueError, "rows of %zd and %zd values", cols, PyTuple_GET_SIZE(row));
+        for (Py_ssize_t j = 0; j < cols; j++) {
+            Py_ssize_t n = value_size(PyTuple_GET_ITEM(row, j));
+            if (n < 0)
+                return NULL;
+            size += n;
+        }
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (out == NULL)
+        return NULL;
+    char *p = PyBytes_AS_STRING(out);
+    Header h = {(uint32_t)nrows, (uint32_t)(cols < 0 ? 0 : cols)};
+    memcpy(p, &h, sizeof h);
+    p += sizeof h;
+    for (Py_ssize_t i = 0; i < nrows; i++) {
+        PyObject *row = PyList_GET_ITEM(rows, i);
+        for (Py_ssize_t j = 0; j < cols; j++) {
+            p = put_value(p, PyTuple_GET_ITEM(row, j));
+            if (p == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+        }
+    }
+    return out;
+}
+
+/* A packed buffer's values, checked as they are walked: a buffer this module
+ * did not write gives ValueError, never a read out of bounds. */
+typedef struct {
+    const char *p;
+    const char *end;
+} Walk;
+
+static int take(Walk *w, char *tag, long long *i, double *f, const char **s, int *n) {
+    if (w->p >= w->end)
+        return -1;
+    *tag = *w->p++;
+    switch (*tag) {
+    case T_NULL:
+        return 0;
+    case T_INT:
+    case T_REAL:
+        if (w->end - w->p < 8)
+            return -1;
+        if (*tag == T_INT)
+            memcpy(i, w->p, 8);
+        else
+            memcpy(f, w->p, 8);
+        w->p += 8;
+        return 0;
+    case T_TEXT: {
+        uint32_t len;
+        if (w->end - w->p < 4)
+            return -1;
+        memcpy(&len, w->p, 4);
+        if ((uint64_t)(w->end - w->p - 4) < len || len > INT32_MAX)
+            return -1;
+        *s = w->p + 4;
+        *n = (int)len;
+        w->p += 4 + len;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+/* Whether the buffer holds exactly its header's rows of values. */
+static int whole(Walk w, const Header *h) {
+    for (uint64_t k = (uint64_t)h->rows * h->cols; k > 0; k--) {
+        char tag;
+        long long i;
+        double f;
+        const char *s;
+        int n;
+        if (take(&w, &tag, &i, &f, &s, &n) < 0)
+            return 0;
+    }
+    return w.p == w.end;
+}
+
+static int open_walk(PyObject *packed, Walk *w, Header *h) {
+    if (!PyBytes_Check(packed)) {
+        PyErr_Format(PyExc_TypeError, "packed rows must be bytes, not %.100s", Py_TYPE(packed)->tp_name);
+        return -1;
+    }
+    const char *p = PyBytes_AS_STRING(packed);
+    Py_ssize_t n = PyBytes_GET_SIZE(packed);
+    if (n < (Py_ssize_t)sizeof *h) {
+        PyErr_SetString(PyExc_ValueError, "not packed rows");
+        return -1;
+    }
+    memcpy(h, p, sizeof *h);
+    w->p = p + sizeof *h;
+    w->end = p + n;
+    return 0;
+}
+
+static PyObject *unpack(PyObject *self, PyObject *packed) {
+    Walk w;
+    Header h;
+    if (open_walk(packed, &w, &h) < 0)
+        return NULL;
+    if (!whole(w, &h))
+        return PyErr_Format(PyExc_ValueError, "packed rows end early or are damaged");
+    PyObject *out = PyList_New(0);
+    if (out == NULL)
+        return NULL;
+    for (uint32_t r = 0; r < h.rows; r++) {
+        PyObject *row = PyTuple_New(h.cols);
+        if (row == NULL || PyList_Append(out, row) < 0) {
+            Py_XDECREF(row);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(row);
+        for (uint32_t c = 0; c < h.cols; c++) {
+            char tag;
+            long long i = 0;
+            double f = 0;
+            const char *s = NULL;
+            int n = 0;
+            PyObject *v;
+            if (take(&w, &tag, &i, &f, &s, &n) < 0) {
+                Py_DECREF(out);
+                PyErr_SetString(PyExc_ValueError, "packed rows end early or are damaged");
+                return NULL;
+            }
+            if (tag == T_NULL)
+                v = Py_NewRef(Py_None);
+            else if (tag == T_INT)
+                v = PyLong_FromLongLong(i);
+            else if (tag == T_REAL)
+                v = PyFloat_FromDouble(f);
+            else
+                v = PyUnicode_DecodeUTF8(s, n, NULL);
+            if (v == NULL) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            PyTuple_SET_ITEM(row, c, v);
+        }
+    }
+    if (w.p != w.end) {
+        Py_DECREF(out);
+        PyErr_SetString(PyExc_ValueError, "packed rows have bytes left over");
+        return NULL;
+    }
+    return out;
+}
+
+/* ---- SQLite ------------------------------------------------------------- */
+
+static void handle_fn(sqlite3_context *ctx, int argc, sqlite3_value **argv) {
+    (void)argc;
+    (void)argv;
+    api.result_int64(ctx, (long long)(intptr_t)api.context_db_handle(ctx));
+}
+
+static int add_handle_fn(sqlite3 *db, char **err, const void *routines) {
+    (void)err;
+    (void)routines;
+    api.create_function(db, "tmuxtok_handle", 0, SQLITE_UTF8, NULL, handle_fn, NULL, NULL);
+    return SQLITE_OK;
+}
+
+static int resolve(void) {
+    if (resolved)
+        return resolved;
+    resolved = -1;
+    void *lib = dlopen("libsqlite3.so.0", RTLD_NOW | RTLD_NOLOAD);
+    if (lib == NULL)
+        return resolved;
+#define FIND(field, name)                                                                          \
+    if ((*(void **)&api.field = dlsym(lib, name)) == NULL)                                         \
+        return resolved;
+    FIND(prepare_v2, "sqlite3_prepare_v2")
+    FIND(bind_int64, "sqlite3_bind_int64")
+    FIND(bind_double, "sqlite3_bind_double")
+    FIND(bind_text, "sqlite3_bind_text")
+    FIND(bind_null, "sqlite3_bind_null")
+    FIND(bind_parameter_count, "sqlite3_bind_parameter_count")
+    FIND(step, "sqlite3_step")
+    FIND(reset, "sqlite3_reset")
+    FIND(finalize, "sqlite3_finalize")
+    FIND(extended_errcode, "sqlite3_extended_errcode")
+    FIND(errmsg, "sqlite3_errmsg")
+    FIND(auto_extension, "sqlite3_auto_extension")
+    FIND(create_function, "sqlite3_create_function")
+    FIND(context_db_handle, "sqlite3_context_db_handle")
+    FIND(result_int64, "sqlite3_result_int64")
+#undef FIND
+    if (api.auto_extension((void (*)(void))add_handle_fn) != SQLITE_OK)
+        return resolved;
+    resolved = 1;
+    return resolved;
+}
+
+static PyObject *register_(PyObject *self, PyObject *unused) {
+    (void)self;
+    (void)unused;
+    return PyBool_FromLong(resolve() > 0);
+}
+
+typedef struct {
+    PyObject_HEAD sqlite3 *db;
+    sqlite3_stmt *stmt;
+    int params;
+} Statement;
+
+static PyObject *raise_sqlite(sqlite3 *db, int rc) {
+    int code = db ? api.extended_errcode(db) : rc;
+    const char *msg = db ? api.errmsg(db) : "SQLite error";
+    PyObject *args = Py_BuildValue("(is)", code, msg);
+    if (args != NULL) {
+        PyErr_SetObject(Error, args);
+        Py_DECREF(args);
+    }
+    return NULL;
+}
+
+static int Statement_init(Statement *self, PyObject *args, PyObject *kw) {
+    long long handle;
+    const char *sql;
+    Py_ssize_t n;
+    static char *names[] = {"handle", "sql", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kw, "Ls#", names, &handle, &sql, &n))
+        return -1;
+    if (resolve() < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "SQLite's library is not to be had");
+        return -1;
+    }
+    if (handle == 0 || n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "not a connection handle, or SQL too long");
+        return -1;
+    }
+    if (self->stmt != NULL) {
+        api.finalize(self->stmt);
+        self->stmt = NULL;
+    }
+    self->db = (sqlite3 *)(intptr_t)handle;
+    int rc = api.prepare_v2(self->db, sql, (int)n, &self->stmt, NULL);
+    if (rc != SQLITE_OK || self->stmt == NULL) {
+        raise_sqlite(self->db, rc);
+        self->stmt = NULL;
+        return -1;
+    }
+    self->params = api.bind_parameter_count(self->stmt);
+    return 0;
+}
+
+static PyObject *Statement_run(Statement *self, PyObject *packed) {
+    Walk w;
+    Header h;
+    if (self->stmt == NULL) {
+        PyErr_SetString(PyExc_ValueError, "the statement is closed");
+        return NULL;
+    }
+    if (open_walk(packed, &w, &h) < 0)
+        return NULL;
+    if (h.rows && (int)h.cols != self->params)
+        return PyErr_Format(PyExc_ValueError, "rows of %u values for a statement of %d parameters",
+                            h.cols, self->params);
+    if (!whole(w, &h)) /* walked first: a damaged buffer stores nothing */
+        return PyErr_Format(PyExc_ValueError, "packed rows end early or are damaged");
+    int rc = SQLITE_DONE, have_least = 0;
+    long long least = 0;
+    Py_BEGIN_ALLOW_THREADS;
+    for (uint32_t r = 0; r < h.rows && rc == SQLITE_DONE; r++) {
+        for (uint32_t c = 0; c < h.cols; c++) {
+            char tag;
+            long long i = 0;
+            double f = 0;
+            const char *s = NULL;
+            int n = 0;
+            (void)take(&w, &tag, &i, &f, &s, &n); /* whole() walked it already */
+            int b;
+            if (tag == T_NULL)
+                b = api.bind_null(self->stmt, (int)c + 1);
+            else if (tag == T_INT) {
+                b = api.bind_int64(self->stmt, (int)c + 1, i);
+                if (c == 2 && (!have_least || i < least)) {
+                    least = i;
+                    have_least = 1;
+                }
+            } else if (tag == T_REAL)
+                b = api.bind_double(self->stmt, (int)c + 1, f);
+            else
+                b = api.bind_text(self->stmt, (int)c + 1, s, n, SQLITE_STATIC);
+            if (b != SQLITE_OK) {
+                rc = b;
+                break;
+            }
+        }
+        if (rc != SQLITE_DONE)
+            break;
+        rc = api.step(self->stmt);
+        if (rc == SQLITE_DONE)
+            api.reset(self->stmt);
+    }
+    Py_END_ALLOW_THREADS;
+    if (rc != SQLITE_DONE) {
+        raise_sqlite(self->db, rc);
+        api.reset(self->stmt);
+        return NULL;
+    }
+    api.reset(self->stmt);
+    if (!have_least)
+        return Py_BuildValue("(IO)", h.rows, Py_None);
+    return Py_BuildValue("(IL)", h.rows, least);
+}
+
+static PyObject *Statement_close(Statement *self, PyObject *unused) {
+    (void)unused;
+    if (self->stmt != NULL) {
+        api.finalize(self->stmt);
+        self->stmt = NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static void Statement_dealloc(Statement *self) {
+    if (self->stmt != NULL)
+        api.finalize(self->stmt);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyMethodDef Statement_methods[] = {
+    {"run", (PyCFunction)Statement_run, METH_O,
+     "run(packed) -> (rows, least third value or None): bind and step each row."},
+    {"close", (PyCFunction)Statement_close, METH_NOARGS, "Finalize the statement."},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject StatementType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "tmuxtok.ingest._rows.Statement",
+    .tp_basicsize = sizeof(Statement),
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Statement(handle, sql): sql prepared on the connection tmuxtok_handle() named.",
+    .tp_new = PyType_GenericNew,
+    .tp_init = (initproc)Statement_init,
+    .tp_dealloc = (destructor)Statement_dealloc,
+    .tp_methods = Statement_methods,
+};
+
+static PyMethodDef methods[] = {
+    {"pack", pack, METH_O, "pack(rows) -> bytes: a list of equal-length tuples, packed."},
+    {"unpack", unpack, METH_O, "unpack(packed) -> list of tuples: pack's rows back."},
+    {"register", register_, METH_NOARGS,
+     "register() -> bool: give connections opened from now on tmuxtok_handle()."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_rows", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__rows(void) {
+    if (PyType_Ready(&StatementType) < 0)
+        return NULL;
+    PyObject *m = PyModule_Create(&module);
+    if (m == NULL)
+        return NULL;
+    Error = PyErr_NewException("tmuxtok.ingest._rows.Error", NULL, NULL);
+    if (Error == NULL || PyModule_AddObjectRef(m, "Error", Error) < 0 ||
+        PyModule_AddObjectRef(m, "Statement", (PyObject *)&StatementType) < 0) {
+        Py_DECREF(m);
+        return NULL;
+    }
+    return m;
+}
