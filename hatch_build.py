@@ -40,6 +40,8 @@ def compile_module(root: str, source: str) -> str | None:
         "-fPIC",
         "-shared",
         "-Wall",
+        # Sums of float costs must round as Python's do, one add at a time.
+        "-ffp-contract=off",
         f"-I{sysconfig.get_paths()['include']}",
         os.path.join(root, source),
         "-o",

@@ -1,6 +1,7 @@
 /*
- * Event rows packed into one bytes object, and stored from it through SQLite's
- * own C API: the second half of a cold ingest's hot loop.
+ * Event rows to and from SQLite in C: packed by a parse worker and stored from
+ * the packed bytes through SQLite's own C API (the second half of a cold
+ * ingest's hot loop), and read back folded into blocks.
  *
  * A parse worker used to send its rows to the committing process as a list of
  * tuples. Pickling them, unpickling them, and binding them one value at a time
@@ -20,6 +21,11 @@
  * message) with SQLite's extended result code when a step fails; the caller
  * turns it into the sqlite3 exception Python's module would have raised.
  *
+ * fold_blocks(handle, sql, params, span_ms, synthetic) runs the query blocks
+ * are built from (Ledger.fold_entries's) on that connection and folds its rows
+ * into blocks as model.blocks.build_sorted_blocks does, with no Python object
+ * per row: the other half of what a cold scan spent after its load.
+ *
  * SQLite's functions are looked up at run time in the libsqlite3 that Python's
  * sqlite3 module has loaded (RTLD_NOLOAD), so building needs no SQLite headers
  * and the statements run in the very library, and on the very connections, the
@@ -38,7 +44,13 @@ typedef struct sqlite3_context sqlite3_context;
 typedef struct sqlite3_value sqlite3_value;
 
 #define SQLITE_OK 0
+#define SQLITE_ROW 100
 #define SQLITE_DONE 101
+#define SQLITE_INTEGER 1
+#define SQLITE_FLOAT 2
+#define SQLITE_TEXT 3
+#define SQLITE_NULL 5
+#define SQLITE_TRANSIENT ((void (*)(void *))-1)
 #define SQLITE_UTF8 1
 #define SQLITE_STATIC ((void (*)(void *))0)
 
@@ -61,6 +73,11 @@ static struct {
                            void (*)(sqlite3_context *));
     sqlite3 *(*context_db_handle)(sqlite3_context *);
     void (*result_int64)(sqlite3_context *, long long);
+    int (*column_type)(sqlite3_stmt *, int);
+    long long (*column_int64)(sqlite3_stmt *, int);
+    double (*column_double)(sqlite3_stmt *, int);
+    const unsigned char *(*column_text)(sqlite3_stmt *, int);
+    int (*column_bytes)(sqlite3_stmt *, int);
 } api;
 
 static int resolved = 0; /* 1 found, -1 not to be had */
@@ -332,6 +349,11 @@ static int resolve(void) {
     FIND(create_function, "sqlite3_create_function")
     FIND(context_db_handle, "sqlite3_context_db_handle")
     FIND(result_int64, "sqlite3_result_int64")
+    FIND(column_type, "sqlite3_column_type")
+    FIND(column_int64, "sqlite3_column_int64")
+    FIND(column_double, "sqlite3_column_double")
+    FIND(column_text, "sqlite3_column_text")
+    FIND(column_bytes, "sqlite3_column_bytes")
 #undef FIND
     if (api.auto_extension((void (*)(void))add_handle_fn) != SQLITE_OK)
         return resolved;
@@ -486,9 +508,305 @@ static PyTypeObject StatementType = {
     .tp_methods = Statement_methods,
 };
 
+
+/* ---- blocks ------------------------------------------------------------- */
+
+/* model.blocks.build_sorted_blocks over Ledger.fold_entries's rows, stepped
+ * here instead of through a Python tuple per row. The sums are those of
+ * blocks._block, in the same order (a float cost adds up bit for bit as there,
+ * and as in ccusage's JS); Python makes the Block records from what this gives
+ * (blocks.from_folded). Any value that the Python fold would take otherwise (a
+ * time or count not a 64-bit integer that doubles hold exactly, a sum past 64
+ * bits, text that is not UTF-8) makes this give None, and the caller folds in
+ * Python: the two ways never differ, they only differ in speed. */
+
+#define HOUR_MS 3600000LL
+#define EXACT (1LL << 52)
+
+typedef struct {
+    char *name;
+    int len;
+    long long s[7]; /* input, output, cache write, cache read, total, unpriced, entries */
+    double cost;
+    int priced;
+} ModelSum;
+
+typedef struct {
+    long long start, first, last;
+    long long s[8]; /* entries, input, output, cache write, cache read, total, unpriced, approx */
+    double cost;
+    ModelSum *models;
+    int nmodels, cap;
+} BlockSum;
+
+static void block_clear(BlockSum *b) {
+    for (int i = 0; i < b->nmodels; i++)
+        free(b->models[i].name);
+    b->nmodels = 0;
+    memset(b->s, 0, sizeof b->s);
+    b->cost = 0.0;
+}
+
+static int add_to(long long *acc, long long v) { return __builtin_add_overflow(*acc, v, acc); }
+
+/* The block as (start, first, last, entries, input, output, cache write, cache
+ * read, total, cost, unpriced, approx, ((model, input, output, cache write,
+ * cache read, total, unpriced, entries, cost, priced), ...)). NULL with an
+ * error set, or NULL with none for text that is not UTF-8. */
+static PyObject *block_tuple(BlockSum *b) {
+    PyObject *models = PyTuple_New(b->nmodels);
+    if (models == NULL)
+        return NULL;
+    for (int i = 0; i < b->nmodels; i++) {
+        ModelSum *m = &b->models[i];
+        PyObject *name = PyUnicode_DecodeUTF8(m->name, m->len, NULL);
+        if (name == NULL) {
+            Py_DECREF(models);
+            if (PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                PyErr_Clear();
+            return NULL;
+        }
+        PyObject *t = Py_BuildValue("(NLLLLLLLdO)", name, m->s[0], m->s[1], m->s[2], m->s[3],
+                                    m->s[4], m->s[5], m->s[6], m->cost,
+                                    m->priced ? Py_True : Py_False);
+        if (t == NULL) {
+            Py_DECREF(models);
+            return NULL;
+        }
+        PyTuple_SET_ITEM(models, i, t);
+    }
+    return Py_BuildValue("(LLLLLLLLLdLLN)", b->start, b->first, b->last, b->s[0], b->s[1], b->s[2],
+                         b->s[3], b->s[4], b->s[5], b->cost, b->s[6], b->s[7], models);
+}
+
+/* One row into the block; 1 when a sum would pass 64 bits, -1 out of memory. */
+static int block_add(BlockSum *b, const char *model, int len, long long in, long long out,
+                     long long create, long long read, long long total, int has_cost, double cost,
+                     long long approx, const char *synthetic, int synthetic_len) {
+    if (approx)
+        b->s[7]++;
+    b->s[0]++;
+    if (add_to(&b->s[1], in) || add_to(&b->s[2], out) || add_to(&b->s[3], create) ||
+        add_to(&b->s[4], read) || add_to(&b->s[5], total))
+        return 1;
+    if (!has_cost) {
+        if (add_to(&b->s[6], total))
+            return 1;
+    } else
+        b->cost += cost;
+    if (len == synthetic_len && memcmp(model, synthetic, (size_t)len) == 0)
+        return 0;
+    ModelSum *m = NULL;
+    for (int i = 0; i < b->nmodels; i++)
+        if (b->models[i].len == len && memcmp(b->models[i].name, model, (size_t)len) == 0) {
+            m = &b->models[i];
+            break;
+        }
+    if (m == NULL) {
+        if (b->nmodels == b->cap) {
+            int cap = b->cap ? b->cap * 2 : 8;
+            ModelSum *grown = realloc(b->models, sizeof *grown * (size_t)cap);
+            if (grown == NULL)
+                return -1;
+            b->models = grown;
+            b->cap = cap;
+        }
+        m = &b->models[b->nmodels];
+        memset(m, 0, sizeof *m);
+        m->name = malloc((size_t)len + 1);
+        if (m->name == NULL)
+            return -1;
+        memcpy(m->name, model, (size_t)len);
+        m->len = len;
+        b->nmodels++;
+    }
+    if (add_to(&m->s[0], in) || add_to(&m->s[1], out) || add_to(&m->s[2], create) ||
+        add_to(&m->s[3], read) || add_to(&m->s[4], total))
+        return 1;
+    m->s[6]++;
+    if (!has_cost) {
+        if (add_to(&m->s[5], total))
+            return 1;
+    } else {
+        m->cost += cost;
+        m->priced = 1;
+    }
+    return 0;
+}
+
+static int int_col(sqlite3_stmt *st, int i, long long *v) {
+    if (api.column_type(st, i) != SQLITE_INTEGER)
+        return -1;
+    *v = api.column_int64(st, i);
+    return 0;
+}
+
+static int bind_args(sqlite3_stmt *st, PyObject *params) {
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(params); i++) {
+        PyObject *v = PyTuple_GET_ITEM(params, i);
+        int rc;
+        if (PyLong_CheckExact(v)) {
+            long long x = PyLong_AsLongLong(v);
+            if (x == -1 && PyErr_Occurred())
+                return -1;
+            rc = api.bind_int64(st, (int)i + 1, x);
+        } else if (PyUnicode_CheckExact(v)) {
+            Py_ssize_t n;
+            const char *t = PyUnicode_AsUTF8AndSize(v, &n);
+            if (t == NULL)
+                return -1;
+            rc = api.bind_text(st, (int)i + 1, t, (int)n, SQLITE_TRANSIENT);
+        } else {
+            PyErr_Format(PyExc_TypeError, "cannot bind a %.100s", Py_TYPE(v)->tp_name);
+            return -1;
+        }
+        if (rc != SQLITE_OK) {
+            PyErr_Format(PyExc_ValueError, "cannot bind parameter %zd", i + 1);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *fold_blocks(PyObject *self, PyObject *args) {
+    long long handle;
+    const char *sql, *synthetic;
+    Py_ssize_t sql_len, synthetic_len;
+    PyObject *params;
+    double span;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Ls#O!ds#", &handle, &sql, &sql_len, &PyTuple_Type, &params, &span,
+                          &synthetic, &synthetic_len))
+        return NULL;
+    if (resolve() < 0)
+        return PyErr_Format(PyExc_RuntimeError, "SQLite's library is not to be had");
+    if (handle == 0 || sql_len > INT32_MAX || synthetic_len > INT32_MAX)
+        return PyErr_Format(PyExc_ValueError, "not a connection handle, or text too long");
+    sqlite3 *db = (sqlite3 *)(intptr_t)handle;
+    sqlite3_stmt *st = NULL;
+    int rc = api.prepare_v2(db, sql, (int)sql_len, &st, NULL);
+    if (rc != SQLITE_OK || st == NULL)
+        return raise_sqlite(db, rc);
+    PyObject *out = PyList_New(0);
+    BlockSum b = {0};
+    int have = 0, give_up = 0;
+    if (out == NULL || bind_args(st, params) < 0)
+        goto failed;
+    while ((rc = api.step(st)) == SQLITE_ROW) {
+        long long ts, in, o, create, read, total, approx = 0;
+        int has_cost = 0;
+        double cost = 0.0;
+        int ctype = api.column_type(st, 6), ttype = api.column_type(st, 7);
+        if (int_col(st, 0, &ts) || int_col(st, 2, &in) || int_col(st, 3, &o) ||
+            int_col(st, 4, &create) || int_col(st, 5, &read) || int_col(st, 8, &approx) ||
+            api.column_type(st, 1) != SQLITE_TEXT || ts > EXACT || ts < -EXACT ||
+            (ctype != SQLITE_FLOAT && ctype != SQLITE_NULL) ||
+            (ttype != SQLITE_INTEGER && ttype != SQLITE_NULL)) {
+            give_up = 1;
+            break;
+        }
+        if (ctype == SQLITE_FLOAT) {
+            has_cost = 1;
+            cost = api.column_double(st, 6);
+        }
+        if (ttype == SQLITE_INTEGER)
+            total = api.column_int64(st, 7);
+        else if (__builtin_add_overflow(in, o, &total) || add_to(&total, create) ||
+                 add_to(&total, read)) {
+            give_up = 1;
+            break;
+        }
+        const char *model = (const char *)api.column_text(st, 1);
+        int len = api.column_bytes(st, 1);
+        if (model == NULL) {
+            give_up = 1;
+            break;
+        }
+        if (have) {
+            long long since_last = ts - b.last;
+            if ((double)(ts - b.start) <= span && (double)since_last <= span) {
+                int r = block_add(&b, model, len, in, o, create, read, total, has_cost, cost,
+                                  approx, synthetic, (int)synthetic_len);
+                if (r != 0) {
+                    give_up = r > 0;
+                    if (r < 0)
+                        PyErr_NoMemory();
+                    break;
+                }
+                b.last = ts;
+                continue;
+            }
+            PyObject *t = block_tuple(&b);
+            if (t == NULL || PyList_Append(out, t) < 0) {
+                Py_XDECREF(t);
+                give_up = !PyErr_Occurred();
+                break;
+            }
+            Py_DECREF(t);
+            if ((double)since_last > span) {
+                t = Py_BuildValue("(LL)", (long long)((double)b.last + span), ts);
+                if (t == NULL || PyList_Append(out, t) < 0) {
+                    Py_XDECREF(t);
+                    break;
+                }
+                Py_DECREF(t);
+            }
+        }
+        block_clear(&b);
+        long long mod = ts % HOUR_MS;
+        if (mod < 0)
+            mod += HOUR_MS; /* Python's floor modulo */
+        b.start = ts - mod;
+        b.first = b.last = ts;
+        have = 1;
+        int r = block_add(&b, model, len, in, o, create, read, total, has_cost, cost, approx,
+                          synthetic, (int)synthetic_len);
+        if (r != 0) {
+            give_up = r > 0;
+            if (r < 0)
+                PyErr_NoMemory();
+            break;
+        }
+    }
+    if (PyErr_Occurred())
+        goto failed;
+    if (!give_up && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+        raise_sqlite(db, rc);
+        goto failed;
+    }
+    if (!give_up && have) {
+        PyObject *t = block_tuple(&b);
+        if (t == NULL && PyErr_Occurred())
+            goto failed;
+        if (t == NULL || PyList_Append(out, t) < 0) {
+            Py_XDECREF(t);
+            if (PyErr_Occurred())
+                goto failed;
+            give_up = 1;
+        } else
+            Py_DECREF(t);
+    }
+    block_clear(&b);
+    free(b.models);
+    api.finalize(st);
+    if (give_up) {
+        Py_DECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+failed:
+    block_clear(&b);
+    free(b.models);
+    api.finalize(st);
+    Py_XDECREF(out);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"pack", pack, METH_O, "pack(rows) -> bytes: a list of equal-length tuples, packed."},
     {"unpack", unpack, METH_O, "unpack(packed) -> list of tuples: pack's rows back."},
+    {"fold_blocks", fold_blocks, METH_VARARGS,
+     "fold_blocks(handle, sql, params, span_ms, synthetic) -> list of blocks and gaps, or None."},
     {"register", register_, METH_NOARGS,
      "register() -> bool: give connections opened from now on tmuxtok_handle()."},
     {NULL, NULL, 0, NULL},

@@ -29,6 +29,7 @@ __all__ = [
     "active_block",
     "build_blocks",
     "burn_rate",
+    "from_folded",
     "iso_ms",
     "max_completed_total",
     "projection",
@@ -181,7 +182,6 @@ def _block(start: int, entries: list[tuple[Any, ...]], now_ms: int, span_ms: flo
     ccusage's JS (``sum()`` on floats is compensated since Python 3.12 and could
     differ). Per model: [input, output, cache write, cache read, total,
     unpriced, entries, cost, priced]."""
-    end = int(start + span_ms)
     last = entries[-1][0]
     inp = out = create = read = tokens = unpriced = approx_entries = 0
     cost = 0.0
@@ -216,14 +216,29 @@ def _block(start: int, entries: list[tuple[Any, ...]], now_ms: int, span_ms: flo
         else:
             m[7] += c
             m[8] = True
+    models = tuple((name, *m) for name, m in by_model.items())
+    sums = (start, entries[0][0], last, len(entries), inp, out, create, read, tokens, cost)
+    return _summed((*sums, unpriced, approx_entries, models), now_ms, span_ms)
+
+
+def _summed(sums: tuple[Any, ...], now_ms: int, span_ms: float) -> Block:
+    """A block from its sums, as ``Ledger.fold_blocks`` gives them: (start, first,
+    last, entries, input, output, cache write, cache read, total, cost,
+    unpriced, approx entries, models), ``models`` holding per model, in
+    first-seen order, (name, input, output, cache write, cache read, total,
+    unpriced, entries, cost, priced)."""
+    start, first, last, entries, inp, out, create, read, tokens, cost, unpriced, approx, models = (
+        sums
+    )
+    end = int(start + span_ms)
     return Block(
         start_ms=start,
         end_ms=end,
         actual_end_ms=last,
-        first_ms=entries[0][0],
+        first_ms=first,
         is_active=is_active(last, end, now_ms, span_ms),
         is_gap=False,
-        entries=len(entries),
+        entries=entries,
         input_tokens=inp,
         output_tokens=out,
         cache_creation_tokens=create,
@@ -231,13 +246,22 @@ def _block(start: int, entries: list[tuple[Any, ...]], now_ms: int, span_ms: flo
         total_tokens=tokens,
         cost=cost,
         unpriced_tokens=unpriced,
-        models=tuple(by_model),
+        models=tuple(m[0] for m in models),
         per_model=tuple(
-            ModelUsage(name, m[0], m[1], m[2], m[3], m[4], m[7] if m[8] else None, m[6])
-            for name, m in by_model.items()
+            ModelUsage(m[0], m[1], m[2], m[3], m[4], m[5], m[8] if m[9] else None, m[7])
+            for m in models
         ),
-        approx_entries=approx_entries,
+        approx_entries=approx,
     )
+
+
+def from_folded(
+    folded: Iterable[tuple[Any, ...]], now_ms: int, session_hours: float
+) -> list[Block]:
+    """``build_sorted_blocks``'s blocks from what the ledger folded in C
+    (``Ledger.fold_blocks``): a gap as (start, end), a block as its sums."""
+    span_ms = session_hours * HOUR_MS
+    return [_gap(t[0], t[1]) if len(t) == 2 else _summed(t, now_ms, span_ms) for t in folded]
 
 
 def _gap(start: int, end: int) -> Block:

@@ -140,18 +140,26 @@ def all_blocks(
             after = ledger.last_gap(agent, earliest - 1, span)  # both sides untouched
             k = next((i for i, b in enumerate(old) if not b.is_gap and b.first_ms == after), None)
             if after is not None and k is not None:
-                tail = ledger.fold_entries(
-                    agent, after, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
-                )
-                blocks = old[:k] + tail
+                blocks = old[:k] + _fold(ledger, agent, after, now_ms, session_hours)
     if blocks is None:
-        blocks = ledger.fold_entries(
-            agent, None, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
-        )
+        blocks = _fold(ledger, agent, None, now_ms, session_hours)
     frozen = _freeze_blocks(blocks)
     if frozen is not None:
         ledger.cache_put(key, version, frozen)
     return blocks
+
+
+def _fold(
+    ledger: Ledger, agent: str, since_ms: int | None, now_ms: int, session_hours: float
+) -> list[bm.Block]:
+    """The agent's blocks from ``since_ms`` on: folded in C where it can be, else in Python."""
+    span = session_hours * bm.HOUR_MS
+    folded = ledger.fold_blocks(agent, since_ms, span, bm.SYNTHETIC_MODEL)
+    if folded is not None:
+        return bm.from_folded(folded, now_ms, session_hours)
+    return ledger.fold_entries(
+        agent, since_ms, lambda rows: bm.build_sorted_blocks(rows, now_ms, session_hours)
+    )
 
 
 def _freeze_blocks(blocks: list[bm.Block]) -> bytes | None:
