@@ -192,21 +192,30 @@ typedef struct {
     const char *end;
 } Walk;
 
-static int take(Walk *w, char *tag, long long *i, double *f, const char **s, int *n) {
+/* One packed value, as take() reads it. */
+typedef struct {
+    char tag;
+    long long i;
+    double f;
+    const char *s;
+    int n;
+} Value;
+
+static int take(Walk *w, Value *v) {
     if (w->p >= w->end)
         return -1;
-    *tag = *w->p++;
-    switch (*tag) {
+    v->tag = *w->p++;
+    switch (v->tag) {
     case T_NULL:
         return 0;
     case T_INT:
     case T_REAL:
         if (w->end - w->p < 8)
             return -1;
-        if (*tag == T_INT)
-            memcpy(i, w->p, 8);
+        if (v->tag == T_INT)
+            memcpy(&v->i, w->p, 8);
         else
-            memcpy(f, w->p, 8);
+            memcpy(&v->f, w->p, 8);
         w->p += 8;
         return 0;
     case T_TEXT: {
@@ -216,8 +225,8 @@ static int take(Walk *w, char *tag, long long *i, double *f, const char **s, int
         memcpy(&len, w->p, 4);
         if ((uint64_t)(w->end - w->p - 4) < len || len > INT32_MAX)
             return -1;
-        *s = w->p + 4;
-        *n = (int)len;
+        v->s = w->p + 4;
+        v->n = (int)len;
         w->p += 4 + len;
         return 0;
     }
@@ -227,15 +236,10 @@ static int take(Walk *w, char *tag, long long *i, double *f, const char **s, int
 
 /* Whether the buffer holds exactly its header's rows of values. */
 static int whole(Walk w, const Header *h) {
-    for (uint64_t k = (uint64_t)h->rows * h->cols; k > 0; k--) {
-        char tag;
-        long long i;
-        double f;
-        const char *s;
-        int n;
-        if (take(&w, &tag, &i, &f, &s, &n) < 0)
+    Value v;
+    for (uint64_t k = (uint64_t)h->rows * h->cols; k > 0; k--)
+        if (take(&w, &v) < 0)
             return 0;
-    }
     return w.p == w.end;
 }
 
@@ -275,36 +279,23 @@ static PyObject *unpack(PyObject *self, PyObject *packed) {
         }
         Py_DECREF(row);
         for (uint32_t c = 0; c < h.cols; c++) {
-            char tag;
-            long long i = 0;
-            double f = 0;
-            const char *s = NULL;
-            int n = 0;
-            PyObject *v;
-            if (take(&w, &tag, &i, &f, &s, &n) < 0) {
-                Py_DECREF(out);
-                PyErr_SetString(PyExc_ValueError, "packed rows end early or are damaged");
-                return NULL;
-            }
-            if (tag == T_NULL)
-                v = Py_NewRef(Py_None);
-            else if (tag == T_INT)
-                v = PyLong_FromLongLong(i);
-            else if (tag == T_REAL)
-                v = PyFloat_FromDouble(f);
+            Value v;
+            PyObject *o;
+            (void)take(&w, &v); /* whole() walked it already */
+            if (v.tag == T_NULL)
+                o = Py_NewRef(Py_None);
+            else if (v.tag == T_INT)
+                o = PyLong_FromLongLong(v.i);
+            else if (v.tag == T_REAL)
+                o = PyFloat_FromDouble(v.f);
             else
-                v = PyUnicode_DecodeUTF8(s, n, NULL);
-            if (v == NULL) {
+                o = PyUnicode_DecodeUTF8(v.s, v.n, NULL);
+            if (o == NULL) {
                 Py_DECREF(out);
                 return NULL;
             }
-            PyTuple_SET_ITEM(row, c, v);
+            PyTuple_SET_ITEM(row, c, o);
         }
-    }
-    if (w.p != w.end) {
-        Py_DECREF(out);
-        PyErr_SetString(PyExc_ValueError, "packed rows have bytes left over");
-        return NULL;
     }
     return out;
 }
@@ -433,25 +424,21 @@ static PyObject *Statement_run(Statement *self, PyObject *packed) {
     Py_BEGIN_ALLOW_THREADS;
     for (uint32_t r = 0; r < h.rows && rc == SQLITE_DONE; r++) {
         for (uint32_t c = 0; c < h.cols; c++) {
-            char tag;
-            long long i = 0;
-            double f = 0;
-            const char *s = NULL;
-            int n = 0;
-            (void)take(&w, &tag, &i, &f, &s, &n); /* whole() walked it already */
+            Value v;
+            (void)take(&w, &v); /* whole() walked it already */
             int b;
-            if (tag == T_NULL)
+            if (v.tag == T_NULL)
                 b = api.bind_null(self->stmt, (int)c + 1);
-            else if (tag == T_INT) {
-                b = api.bind_int64(self->stmt, (int)c + 1, i);
-                if (c == 2 && (!have_least || i < least)) {
-                    least = i;
+            else if (v.tag == T_INT) {
+                b = api.bind_int64(self->stmt, (int)c + 1, v.i);
+                if (c == 2 && (!have_least || v.i < least)) {
+                    least = v.i;
                     have_least = 1;
                 }
-            } else if (tag == T_REAL)
-                b = api.bind_double(self->stmt, (int)c + 1, f);
+            } else if (v.tag == T_REAL)
+                b = api.bind_double(self->stmt, (int)c + 1, v.f);
             else
-                b = api.bind_text(self->stmt, (int)c + 1, s, n, SQLITE_STATIC);
+                b = api.bind_text(self->stmt, (int)c + 1, v.s, v.n, SQLITE_STATIC);
             if (b != SQLITE_OK) {
                 rc = b;
                 break;
