@@ -90,6 +90,7 @@ class Writer:
         self._conn = conn
         self._sql = sql
         self._stmt: Any = None
+        self._module: Any = None  # ``_rows``, once it prepared the statement
         self._bound = True  # whether packed rows can be bound here (until found not)
 
     def run(self, rows: Sequence[EventRow] | bytes) -> int | None:
@@ -97,11 +98,9 @@ class Writer:
         if isinstance(rows, bytes) and self._bound:
             stmt = self._stmt or self._prepare()
             if stmt is not None:
-                m = native()
-                assert m is not None  # a statement was prepared by it
                 try:
                     least: int | None = stmt.run(rows)[1]
-                except m.Error as e:
+                except self._module.Error as e:
                     raise sqlite_error(*e.args) from None
                 return least
         plain = unpack(rows)
@@ -121,6 +120,7 @@ class Writer:
             self._stmt = m.Statement(handle, self._sql)
         except m.Error as e:
             raise sqlite_error(*e.args) from None
+        self._module = m
         return self._stmt
 
     def close(self) -> None:
