@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.batch import Batch, CostFn, merge_rows, price_nano
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
-from tmuxtok.ingest.packed import native, sqlite_error
+from tmuxtok.ingest.packed import handle, native, sqlite_error
 from tmuxtok.ingest.schema import (
     build_report_indexes,
     connect,
@@ -489,13 +489,12 @@ class Ledger:
         q, args = _entries_query(agent, since_ms)
 
         def run() -> list[tuple[Any, ...]] | None:
-            try:
-                handle = self.conn.execute("SELECT tmuxtok_handle()").fetchone()[0]
-            except sqlite3.OperationalError:  # opened before ``packed.register``
+            h = handle(self.conn)
+            if h is None:
                 return None
             try:
                 got: list[tuple[Any, ...]] | None = m.fold_blocks(
-                    handle, q, tuple(args), span_ms, synthetic
+                    h, q, tuple(args), span_ms, synthetic
                 )
             except m.Error as e:
                 raise sqlite_error(*e.args) from None

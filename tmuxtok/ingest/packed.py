@@ -44,6 +44,18 @@ def native() -> ModuleType | None:
     return _module
 
 
+def handle(conn: sqlite3.Connection) -> int | None:
+    """The SQLite handle of ``conn`` for ``_rows``; None where the module is not
+    here or ``conn`` was opened before ``register``."""
+    if native() is None:
+        return None
+    try:
+        got = conn.execute("SELECT tmuxtok_handle()").fetchone()[0]
+    except sqlite3.OperationalError:  # no such function: opened before ``register``
+        return None
+    return got if isinstance(got, int) else None
+
+
 def register() -> None:
     """Called before the ledger is opened, so that its connection can be written
     from packed rows: SQLite gives the handle only to connections opened after."""
@@ -67,10 +79,8 @@ def pack(rows: list[EventRow]) -> list[EventRow] | bytes:
     return packed
 
 
-def unpack(rows: Sequence[EventRow] | bytes) -> list[EventRow]:
-    """The rows as tuples, packed or not."""
-    if not isinstance(rows, bytes):
-        return list(rows)
+def unpack(rows: bytes) -> list[EventRow]:
+    """Packed rows as tuples again."""
     m = native()
     if m is None:
         raise ValueError("packed rows, but the module that packed them is not loaded")
@@ -103,21 +113,17 @@ class Writer:
                 except self._module.Error as e:
                     raise sqlite_error(*e.args) from None
                 return least
-        plain = unpack(rows)
+        plain = unpack(rows) if isinstance(rows, bytes) else rows
         self._conn.executemany(self._sql, plain)
         return min([r[2] for r in plain]) if plain else None
 
     def _prepare(self) -> Any:
-        m = native()
-        try:
-            handle = self._conn.execute("SELECT tmuxtok_handle()").fetchone()[0]
-        except sqlite3.OperationalError:  # opened before ``register``: bind in Python
-            handle = None
-        if m is None or not isinstance(handle, int):
+        m, h = native(), handle(self._conn)
+        if m is None or h is None:  # bind in Python
             self._bound = False
             return None
         try:
-            self._stmt = m.Statement(handle, self._sql)
+            self._stmt = m.Statement(h, self._sql)
         except m.Error as e:
             raise sqlite_error(*e.args) from None
         self._module = m
