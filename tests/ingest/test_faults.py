@@ -697,7 +697,7 @@ def _pages_of(path: Path, name: str) -> list[int]:
 
 def _corrupt(path: Path, how: str) -> None:
     page = 4096
-    targets = {"events-pages": "events", "index-pages": "sqlite_autoindex_events_1"}
+    targets = {"events-pages": "events", "index-pages": "events_key"}
     pages = _pages_of(path, targets[how]) if how in targets else []
     data = bytearray(path.read_bytes())
     if how == "garbage":

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.errors import LedgerError
 from tmuxtok.ingest.packed import Writer
-from tmuxtok.ingest.schema import is_corrupt, log_change, state_of
+from tmuxtok.ingest.schema import ensure_key_index, is_corrupt, log_change, state_of
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import LimitSnapshot, UsageEvent, entry
 from tmuxtok.sources import logged_cost_wins
@@ -26,6 +26,8 @@ from tmuxtok.sources import logged_cost_wins
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from tmuxtok.ingest.keyed import KeyedLoad, KeyedWriter
 
     #: One events row as committed: the 19 columns of ``_COLUMNS``, in order.
     EventRow = tuple[Any, ...]
@@ -88,41 +90,59 @@ _OUTRANKS = f"{_RANK_SQL.format(t='excluded')} > {_RANK_SQL.format(t='events')}"
 # have different keys (``sources.screen`` keys by pane and text), and terminal
 # lines go in through ``_INSERT_NEW``, so an exact and an approximate record
 # never meet here.
-_ON_CONFLICT = (
-    "\nON CONFLICT(agent, key) DO UPDATE SET "
-    + ", ".join(
+_SET = (
+    ", ".join(
         f"{c} = iif({_OUTRANKS}, excluded.{c}, events.{c})" for c in _REPLACED if c != "priced"
     )
     + f", priced = iif(max(excluded.speed, events.speed) <> "
     f"iif({_OUTRANKS}, excluded.speed, events.speed), 0, "
     f"iif({_OUTRANKS}, excluded.priced, events.priced))"
     + ", speed = max(excluded.speed, events.speed)"
-    + f"\nWHERE {_OUTRANKS} OR excluded.speed > events.speed\n"
 )
+_WHERE = f"{_OUTRANKS} OR excluded.speed > events.speed"
+_ON_CONFLICT = f"\nON CONFLICT(agent, key) DO UPDATE SET {_SET}\nWHERE {_WHERE}\n"
 _COLUMNS = (
     "agent, key, ts_ms, model, input, output, cache_create, cache_create_1h, "
     "cache_read, reasoning, total, session, project, legacy_cost, cost, priced, sidechain, speed, "
     "approx"
 )
-#: Rows priced with the table the ledger's prices are recorded under.
-_UPSERT_PRICED = (
-    f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
-)
+#: What each column is set from: rows priced with the table the ledger's
+#: prices are recorded under.
+_PRICED = tuple(f"?{i}" for i in range(1, 20))
 #: Rows priced with another table (or not at all): stored unpriced, so
 #: ``ensure_priced`` prices them with the table in force. ``?15``/``?16`` are
 #: still referenced because sqlite3 binds exactly as many values as the
 #: statement names.
-_UPSERT_UNPRICED = (
-    f"INSERT INTO events({_COLUMNS}) "
-    "VALUES (?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,nullif(?15,?15),0*?16,?17,?18,?19)"
-)
+_UNPRICED = (*_PRICED[:14], "nullif(?15,?15)", "0*?16", *_PRICED[16:])
+
+
+def _insert(values: tuple[str, ...]) -> str:
+    return f"INSERT INTO events({_COLUMNS}) VALUES ({','.join(values)})"
+
+
+def _update_by_id(values: tuple[str, ...]) -> str:
+    """The upsert's DO UPDATE as an UPDATE of the row whose id is parameter 20
+    (a keyed load's, ``ingest.keyed``): ``excluded`` is the bound row, as there."""
+    names = _COLUMNS.split(", ")
+    sets, where = _SET, _WHERE
+    # longest first: "excluded.cache_create" is the start of "excluded.cache_create_1h"
+    for name, value in sorted(zip(names, values, strict=True), key=lambda c: -len(c[0])):
+        sets = sets.replace(f"excluded.{name}", f"({value})")
+        where = where.replace(f"excluded.{name}", f"({value})")
+    return f"UPDATE events SET {sets} WHERE id = ?20 AND ({where})"
+
+
+_UPSERT_PRICED = _insert(_PRICED) + _ON_CONFLICT
+_UPSERT_UNPRICED = _insert(_UNPRICED) + _ON_CONFLICT
 #: Rows of a source that sees the same event again and again (a terminal read
 #: every few seconds): a key already stored is left alone, so the first
 #: sighting's time stays and no update is logged as a change.
-_INSERT_NEW = _UPSERT_UNPRICED + " ON CONFLICT(agent, key) DO NOTHING"
-_UPSERT_PRICED += _ON_CONFLICT
-_UPSERT_UNPRICED += _ON_CONFLICT
+_INSERT_NEW = _insert(_UNPRICED) + " ON CONFLICT(agent, key) DO NOTHING"
+#: Each upsert as a keyed load runs it: (insert, update by id).
+_KEYED = {
+    _UPSERT_PRICED: (_insert(_PRICED), _update_by_id(_PRICED)),
+    _UPSERT_UNPRICED: (_insert(_UNPRICED), _update_by_id(_UNPRICED)),
+}
 
 #: (model, input, output, cache write, of which 1 h, cache read, speed) -> USD or None.
 CostFn = Callable[[str, int, int, int, int, int, str], float | None]
@@ -141,14 +161,17 @@ class Batch:
         conn: sqlite3.Connection,
         price_fp: str | None,
         commit_error: Callable[[sqlite3.DatabaseError | OSError], LedgerError],
+        keyed: KeyedLoad | None = None,
     ) -> None:
+        """``keyed``: the load this batch is part of, if it is one without the key index."""
         # What a failure is raised as (``Ledger`` recovers a damaged file there).
         self._commit_error = commit_error
         self._c = c = conn
         self._files: list[tuple[Any, ...]] = []
         self._limits: list[tuple[Any, ...]] = []
         self._earliest: int | None = None
-        self._writer: Writer | None = None  # the events upsert, prepared on first use
+        self._writer: Writer | KeyedWriter | None = None  # the events upsert, prepared on first use
+        self._keyed: KeyedLoad | None = None
         self._now = time.time()
         try:
             c.execute("BEGIN IMMEDIATE")
@@ -165,6 +188,10 @@ class Batch:
                     self._sql = _UPSERT_PRICED
                 elif got[0] == price_fp:
                     self._sql = _UPSERT_PRICED
+            if keyed is not None and keyed.usable(c):
+                self._keyed = keyed
+            else:  # a keyed load elsewhere goes on with upserts from now on
+                ensure_key_index(c)
 
     @contextlib.contextmanager
     def _failing(self) -> Iterator[None]:
@@ -191,10 +218,12 @@ class Batch:
         """
         c = self._c
         with self._failing():
+            if rows and self._keyed is not None and not isinstance(rows, bytes):
+                self._unkey()  # rows the packer did not take: upserted, so the key is needed
             if rows:
                 if self._writer is None:
-                    self._writer = Writer(c, self._sql)
-                least = self._writer.run(rows)
+                    self._writer = self._new_writer()
+                least = self._writer.run(rows)  # type: ignore[arg-type]  # bytes if keyed
                 if least is not None and (self._earliest is None or least < self._earliest):
                     self._earliest = least
             merged = None
@@ -221,6 +250,19 @@ class Batch:
                 )
             )
 
+    def _new_writer(self) -> Writer | KeyedWriter:
+        if self._keyed is None:
+            return Writer(self._c, self._sql)
+        insert, update = _KEYED[self._sql]
+        return self._keyed.writer(self._c, insert, update)
+
+    def _unkey(self) -> None:
+        """Go on with upserts: the key index is built in this transaction."""
+        keyed, self._keyed = self._keyed, None
+        self._close_writer()
+        if keyed is not None:
+            keyed.end(self._c)
+
     def add_new(self, rows: Sequence[EventRow]) -> int:
         """Rows with no file behind them; only keys not stored yet go in (unpriced).
 
@@ -229,6 +271,8 @@ class Batch:
         c = self._c
         new = 0
         with self._failing():
+            if self._keyed is not None:
+                self._unkey()
             for row in rows:
                 if c.execute(_INSERT_NEW, row).rowcount:
                     new += 1
@@ -285,6 +329,11 @@ class Batch:
     def rollback(self) -> None:
         """End the transaction storing nothing (also what every failure does)."""
         self._close_writer()
+        if self._keyed is not None:
+            # Its table holds keys of rows rolled back now: the next batch
+            # builds the index and upserts.
+            self._keyed.stop()
+            self._keyed = None
         if self.open:
             self.open = False
             with contextlib.suppress(sqlite3.Error):

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 # new, followed by a report, never needs it.
 from tmuxtok.ingest.batch import Batch, CostFn, merge_rows, price_nano
 from tmuxtok.ingest.errors import LedgerCorrupt, LedgerError, write_error
+from tmuxtok.ingest.keyed import KeyedLoad
 from tmuxtok.ingest.packed import handle, native, sqlite_error
 from tmuxtok.ingest.schema import (
     build_report_indexes,
@@ -118,6 +119,8 @@ class Ledger:
         #: sets it, so a corruption found by a report query heals in place.
         self.rebuild: Callable[[], object] | None = None
         self._pricer: tuple[str, CostFn] | None = None
+        #: The load into an empty ledger under way without the key index (``bulk``).
+        self._keyed: KeyedLoad | None = None
         #: While set, damage found by a query is raised, not recovered from.
         self._recovering = not recover
         try:
@@ -151,6 +154,8 @@ class Ledger:
 
         with contextlib.suppress(sqlite3.Error):
             self.conn.close()
+        if self._keyed is not None:  # its keys are the damaged file's
+            self._keyed.stop()
         self.recovered_from = move_aside(self.path)
         self.conn = connect(self.path)
         logging.getLogger("tmuxtok.ledger").warning(
@@ -205,7 +210,8 @@ class Ledger:
 
         Into a ledger with no events yet, the indexes only reports need are
         dropped for the load and built once at its end (``drop_report_indexes``):
-        0.62 → 0.35 s of SQLite per GiB, plus 0.09 s to build them.
+        0.62 → 0.35 s of SQLite per GiB, plus 0.09 s to build them; and so is
+        the key index, the load keeping its keys itself (``ingest.keyed``).
         Commits into an empty ledger also skip fsync
         (``synchronous=OFF``). A killed process still loses nothing committed
         (WAL commits are atomic without it); only a power cut mid-ingest could
@@ -224,9 +230,12 @@ class Ledger:
             c.execute("PRAGMA synchronous=OFF")
             with contextlib.suppress(sqlite3.Error):  # busy: load with them
                 drop_report_indexes(c)
+            with contextlib.suppress(sqlite3.Error):  # busy: load with upserts
+                self._keyed = KeyedLoad.start(c)
         try:
             yield
         finally:
+            keyed, self._keyed = self._keyed, None
             # The indexes are built (a failure leaves that to the next
             # ``connect``) and copied into the file while fsync is still off;
             # then each setting is restored on its own, so one failing cannot
@@ -239,6 +248,10 @@ class Ledger:
                     # given back first (at 10 GiB of logs the peak was 124 MiB).
                     self.conn.execute(f"PRAGMA cache_size={int(old)}")
                     self.conn.execute("PRAGMA shrink_memory")
+                if keyed is not None:
+                    with contextlib.suppress(sqlite3.Error):
+                        keyed.end(self.conn)
+                with contextlib.suppress(sqlite3.Error):
                     build_report_indexes(self.conn)
             after = ["PRAGMA wal_checkpoint(PASSIVE)"] if empty else []
             after += [f"PRAGMA cache_size={int(old)}", "PRAGMA synchronous=NORMAL"]
@@ -362,7 +375,7 @@ class Ledger:
         cold ingest overlap with the parsing of later files instead of all
         waiting for the batch to be complete.
         """
-        return Batch(self.conn, price_fp, self._commit_error)
+        return Batch(self.conn, price_fp, self._commit_error, self._keyed)
 
     def _commit_error(self, e: sqlite3.DatabaseError | UnicodeDecodeError | OSError) -> LedgerError:
         if undecodable(e):  # another tool's value: the next batch reads it with U+FFFD

@@ -67,8 +67,7 @@ CREATE TABLE IF NOT EXISTS events(
   cache_create_1h INTEGER NOT NULL, cache_read INTEGER NOT NULL, reasoning INTEGER NOT NULL,
   total INTEGER NOT NULL, session TEXT NOT NULL, project TEXT NOT NULL, legacy_cost REAL,
   cost INTEGER, priced INTEGER NOT NULL DEFAULT 0, sidechain INTEGER NOT NULL DEFAULT 0,
-  speed TEXT NOT NULL DEFAULT '', approx INTEGER NOT NULL DEFAULT 0,
-  UNIQUE(agent, key));
+  speed TEXT NOT NULL DEFAULT '', approx INTEGER NOT NULL DEFAULT 0);
 CREATE INDEX IF NOT EXISTS events_unpriced ON events(priced) WHERE priced = 0;
 CREATE TABLE IF NOT EXISTS files(
   path TEXT PRIMARY KEY, agent TEXT NOT NULL, dev INTEGER, ino INTEGER, offset INTEGER,
@@ -116,6 +115,46 @@ CREATE TRIGGER IF NOT EXISTS events_deleted AFTER DELETE ON events BEGIN
 # ``ledger rebuild`` keeps them.
 
 _SCHEMA += "".join(f"{ddl};\n" for ddl in REPORT_INDEXES.values())
+
+#: The key every upsert of an event finds its stored row by. A ledger made
+#: before it was an index of its own has it as the table's UNIQUE constraint
+#: (SQLite's ``sqlite_autoindex_events_1``), which cannot be dropped; one made
+#: since has this index, which a load into an empty ledger drops and builds
+#: once at its end (``ingest.keyed``). Every writer of events other than that
+#: load makes sure it is there first (``ensure_key_index``), so an event is
+#: never stored twice: the load keeps its own keys unique without it, and it
+#: carries on with upserts once it finds that anyone else has built it.
+KEY_INDEX = "events_key"
+_KEY_DDL = f"CREATE UNIQUE INDEX IF NOT EXISTS {KEY_INDEX} ON events(agent, key)"
+_OLD_KEY = "sqlite_autoindex_events_1"
+
+
+def key_index(conn: sqlite3.Connection) -> str | None:
+    """Which index keys the events: ``KEY_INDEX``, the old table's own, or None (a load is on)."""
+    q = "SELECT name FROM sqlite_master WHERE type='index' AND name IN (?, ?)"
+    got = conn.execute(q, (KEY_INDEX, _OLD_KEY)).fetchone()
+    return None if got is None else str(got[0])
+
+
+def ensure_key_index(conn: sqlite3.Connection) -> None:
+    """Build ``KEY_INDEX`` if the events have no key index (a keyed load is on, or was killed).
+
+    Its rows have unique keys unless something outside tmuxtok stored more:
+    then, per key, the row ``batch.rank`` puts first stays (the one an upsert
+    would have kept) and the others go, logged as deletions by the triggers.
+    """
+    if key_index(conn) is not None:
+        return
+    try:
+        conn.execute(_KEY_DDL)
+    except sqlite3.IntegrityError:
+        conn.execute(
+            "DELETE FROM events WHERE id NOT IN (SELECT id FROM (SELECT id, row_number() "
+            "OVER (PARTITION BY agent, key ORDER BY sidechain, total DESC, ts_ms, id) AS n "
+            "FROM events) WHERE n = 1)"
+        )
+        conn.execute(_KEY_DDL)
+
 
 # Derived data (cached blocks, period sums) is keyed by (data_version, max(id)).
 # New events raise max(id); the triggers above count updates and deletions,
@@ -219,6 +258,7 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.execute("PRAGMA busy_timeout=30000")
         if fresh or not _has_schema(conn):
             conn.executescript(_SCHEMA)
+            ensure_key_index(conn)
         got = conn.execute("SELECT v FROM meta WHERE k='schema'").fetchone()
         if got is None:
             conn.execute("INSERT INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
@@ -353,7 +393,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> set[str]:
 def _has_schema(conn: sqlite3.Connection) -> bool:
     """All tables present: then the DDL script (a write) can be skipped on every run."""
     names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
-    return names >= _OBJECTS
+    return names >= _OBJECTS and (KEY_INDEX in names or _OLD_KEY in names)
 
 
 def move_aside(path: str | os.PathLike[str]) -> str:
