@@ -20,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.event_rows import events, price
 from tmuxtok.ingest import keyed, packed
 from tmuxtok.ingest.batch import merge_rows
 from tmuxtok.ingest.ledger import Ledger
@@ -30,28 +31,6 @@ from tmuxtok.model.events import UsageEvent
 needs_c = pytest.mark.skipif(packed.native() is None, reason="the row packer is not built here")
 SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
 
-events = st.builds(
-    UsageEvent,
-    agent=st.sampled_from(["claude", "codex"]),
-    key=st.sampled_from(["k1", "k2", "k3", "ключ", "k\x00z"]),
-    ts_ms=st.integers(1_700_000_000_000, 1_700_000_900_000),
-    model=st.sampled_from(["claude-sonnet-4-20250514", "gpt-5", "mödel"]),
-    input_tokens=st.integers(0, 10**6),
-    output_tokens=st.integers(0, 10**6),
-    cache_creation_tokens=st.integers(0, 10**5),
-    cache_creation_1h_tokens=st.integers(0, 10),
-    cache_read_tokens=st.integers(0, 10**6),
-    session_id=st.sampled_from(["s1", "s2"]),
-    project=st.sampled_from(["/p", "/q ü"]),
-    legacy_cost_usd=st.one_of(st.none(), st.floats(0, 100)),
-    sidechain=st.booleans(),
-    speed=st.sampled_from(["", "fast"]),
-)
-
-
-def _price(model: str, i: int, o: int, cc: int, c1h: int, cr: int, speed: str) -> float | None:
-    return None if model == "mödel" else (i + 2 * o + cc + c1h + cr) * 1e-6 * (2 if speed else 1)
-
 
 def _ev(key: str, total: int, ts: int = 1_700_000_000_000, speed: str = "") -> UsageEvent:
     return UsageEvent(
@@ -61,7 +40,7 @@ def _ev(key: str, total: int, ts: int = 1_700_000_000_000, speed: str = "") -> U
 
 
 def _commit(ledger: Ledger, n: int, evs: list[UsageEvent], fp: str = "t") -> None:
-    rows = packed.pack(merge_rows(evs, _price))
+    rows = packed.pack(merge_rows(evs, price))
     cur = Cursor(f"/logs/f{n}.jsonl", "claude", offset=n, size=n)
     ledger.commit_rows([(cur, rows, {}, False)], price_fp=fp)
 
@@ -181,7 +160,7 @@ def test_a_rolled_back_batch_loses_no_row(tmp_path: Path) -> None:
         _commit(ledger, 0, [_ev("a", 5)])
         batch = ledger.begin("t")
         cur = Cursor("/logs/f1.jsonl", "claude", offset=1, size=1)
-        batch.add(cur, packed.pack(merge_rows([_ev("b", 2), _ev("a", 9)], _price)), {}, False)
+        batch.add(cur, packed.pack(merge_rows([_ev("b", 2), _ev("a", 9)], price)), {}, False)
         batch.rollback()
         _commit(ledger, 1, [_ev("b", 2), _ev("a", 9)])
         assert key_index(ledger.conn) == KEY_INDEX  # built by the batch after the rollback
@@ -194,7 +173,7 @@ def test_rows_the_packer_cannot_take_are_upserted_against_the_index(tmp_path: Pa
     ledger = Ledger(tmp_path / "l.sqlite3")
     with ledger.bulk():
         _commit(ledger, 0, [_ev("a", 5)])
-        rows = merge_rows([_ev("a", 9), _ev("b", 1)], _price)
+        rows = merge_rows([_ev("a", 9), _ev("b", 1)], price)
         ledger.commit_rows([(Cursor("/logs/x", "claude"), rows, {}, False)], price_fp="t")
         assert key_index(ledger.conn) == KEY_INDEX
         _commit(ledger, 2, [_ev("b", 4)])

@@ -18,6 +18,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.event_rows import events, price
 from tests.support.logfmt import claude_assistant, claude_file
 from tmuxtok.ingest import packed
 from tmuxtok.ingest.batch import merge_rows
@@ -129,33 +130,11 @@ def test_a_damaged_buffer_is_refused_not_read_past(tmp_path: Path) -> None:
 
 # --- storing ------------------------------------------------------------------------------------
 
-events = st.builds(
-    UsageEvent,
-    agent=st.sampled_from(["claude", "codex"]),
-    key=st.sampled_from(["k1", "k2", "k3", "ключ", "k\x00z"]),
-    ts_ms=st.integers(1_700_000_000_000, 1_700_000_900_000),
-    model=st.sampled_from(["claude-sonnet-4-20250514", "gpt-5", "mödel"]),
-    input_tokens=st.integers(0, 10**6),
-    output_tokens=st.integers(0, 10**6),
-    cache_creation_tokens=st.integers(0, 10**5),
-    cache_creation_1h_tokens=st.integers(0, 10),
-    cache_read_tokens=st.integers(0, 10**6),
-    session_id=st.sampled_from(["s1", "s2"]),
-    project=st.sampled_from(["/p", "/q ü"]),
-    legacy_cost_usd=st.one_of(st.none(), st.floats(0, 100)),
-    sidechain=st.booleans(),
-    speed=st.sampled_from(["", "fast"]),
-)
-
-
-def _price(model: str, i: int, o: int, cc: int, c1h: int, cr: int, speed: str) -> float | None:
-    return None if model == "mödel" else (i + 2 * o + cc + c1h + cr) * 1e-6 * (2 if speed else 1)
-
 
 def _store(path: Path, reads: list[list[UsageEvent]], pack: bool) -> tuple[list[Any], ...]:
     ledger = Ledger(path)
     for n, evs in enumerate(reads):
-        rows = merge_rows(evs, _price)
+        rows = merge_rows(evs, price)
         cur = Cursor(str(path.parent / f"f{n}.jsonl"), "claude", offset=n, size=n)
         ledger.commit_rows([(cur, packed.pack(rows) if pack else rows, {}, False)], price_fp="t")
     out = tuple(
