@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from tests.support.event_rows import events, price
 from tmuxtok.ingest import keyed, packed
 from tmuxtok.ingest.batch import merge_rows
-from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.ledger import BULK_CACHE_KIB, KEYED_CACHE_KIB, Ledger
 from tmuxtok.ingest.schema import KEY_INDEX, ensure_key_index, key_index
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import UsageEvent
@@ -53,6 +53,16 @@ def _dump(ledger: Ledger) -> tuple[list[Any], ...]:
             "SELECT * FROM changes ORDER BY seq",
             "SELECT k, v FROM meta ORDER BY k",
         )
+    )
+
+
+def _cache_kib(ledger: Ledger) -> int:
+    """SQLite's page cache of ``ledger``'s connection, in KiB (a negative setting is KiB)."""
+    size = int(ledger.conn.execute("PRAGMA cache_size").fetchone()[0])
+    return (
+        -size
+        if size < 0
+        else size * int(ledger.conn.execute("PRAGMA page_size").fetchone()[0]) // 1024
     )
 
 
@@ -91,11 +101,14 @@ def test_a_keyed_load_leaves_the_ledger_the_upserts_leave(
 def test_the_load_runs_without_the_index_and_builds_it_at_its_end(tmp_path: Path) -> None:
     ledger = Ledger(tmp_path / "l.sqlite3")
     assert key_index(ledger.conn) == KEY_INDEX
+    before = _cache_kib(ledger)
     with ledger.bulk():
         _commit(ledger, 0, [_ev("a", 5), _ev("b", 5)])
         assert key_index(ledger.conn) is None  # the load is keyed: the upserts' index is gone
+        assert _cache_kib(ledger) == KEYED_CACHE_KIB  # no index pages to keep at hand
         _commit(ledger, 1, [_ev("a", 9), _ev("c", 1)])
     assert key_index(ledger.conn) == KEY_INDEX
+    assert _cache_kib(ledger) == before
     rows = ledger.conn.execute("SELECT key, total FROM events ORDER BY id").fetchall()
     assert rows == [("a", 9), ("b", 5), ("c", 1)]
 
@@ -107,6 +120,7 @@ def test_a_ledger_with_events_is_loaded_with_upserts(tmp_path: Path) -> None:
     with ledger.bulk():
         _commit(ledger, 1, [_ev("a", 9), _ev("b", 1)])
         assert key_index(ledger.conn) == KEY_INDEX
+        assert _cache_kib(ledger) == BULK_CACHE_KIB  # upserts descend the index
     assert ledger.conn.execute("SELECT key, total FROM events ORDER BY id").fetchall() == [
         ("a", 9),
         ("b", 1),
@@ -185,7 +199,7 @@ _KILLED_LOAD = """
 import os, signal, sys
 from tmuxtok.ingest import packed
 from tmuxtok.ingest.batch import merge_rows
-from tmuxtok.ingest.ledger import Ledger
+from tmuxtok.ingest.ledger import BULK_CACHE_KIB, KEYED_CACHE_KIB, Ledger
 from tmuxtok.ingest.tail import Cursor
 from tmuxtok.model.events import UsageEvent
 
