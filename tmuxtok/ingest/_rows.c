@@ -26,6 +26,15 @@
  * into blocks as model.blocks.build_sorted_blocks does, with no Python object
  * per row: the other half of what a cold scan spent after its load.
  *
+ * bucket_sums(handle, sql, params, bucket_ms) sums the rows sql gives (agent,
+ * time, project, model, counts, cost, approx: Ledger._bucket_sums's query) per
+ * (agent, time / bucket_ms, model) as Ledger._grouped_sql's GROUP BY does, in
+ * its order, through a hash instead of SQLite's sort.
+ *
+ * Both return None where a value met is one the SQL would take otherwise (of
+ * another type, text that is not UTF-8, a sum past 64 bits): the caller then
+ * runs it in Python, which gives the same answer or raises the same error.
+ *
  * SQLite's functions are looked up at run time in the libsqlite3 that Python's
  * sqlite3 module has loaded (RTLD_NOLOAD), so building needs no SQLite headers
  * and the statements run in the very library, and on the very connections, the
@@ -1000,11 +1009,337 @@ failed:
     return NULL;
 }
 
+/* ---- the bucket sums ----------------------------------------------------- */
+
+/* Texts met in a column (agents, models, projects: a handful each), each kept
+ * once, so a group holds three small numbers and a row costs a lookup. */
+typedef struct {
+    char *s;
+    int n;
+    uint64_t hash;
+    int rank; /* place in SQLite's BINARY order, once ranked */
+    PyObject *str;
+} Text;
+
+typedef struct {
+    Text *items;
+    int used, cap;
+    int32_t *slots; /* index into items + 1; 0 is empty */
+    size_t nslots;
+} Texts;
+
+/* One (agent, bucket, model): count, input, output, cache write, cache read,
+ * total, cost, unpriced total, latest time, approx; and the greatest project. */
+typedef struct {
+    int32_t agent, model, project;
+    long long g;
+    long long s[10];
+} Group;
+
+typedef struct {
+    Group *items;
+    size_t used, cap;
+    uint32_t *slots; /* index into items + 1; 0 is empty */
+    size_t nslots;
+} Groups;
+
+static uint64_t mix(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb34fe63a53b9ULL;
+    return h ^ (h >> 33);
+}
+
+static uint64_t text_hash(const char *s, int n) {
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (int i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
+    return mix(h);
+}
+
+/* SQLite's BINARY collation: memcmp, then the shorter first. */
+static int binary_cmp(const char *a, int an, const char *b, int bn) {
+    int c = memcmp(a, b, (size_t)(an < bn ? an : bn));
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* The index of s in t, added if new; -1 out of memory. */
+static int32_t text_id(Texts *t, const char *s, int n) {
+    if ((size_t)(t->used + 1) * 2 > t->nslots) {
+        size_t cap = t->nslots ? t->nslots * 2 : 64;
+        int32_t *slots = calloc(cap, sizeof *slots);
+        if (slots == NULL)
+            return -1;
+        for (int i = 0; i < t->used; i++) {
+            size_t j = t->items[i].hash & (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = i + 1;
+        }
+        free(t->slots);
+        t->slots = slots;
+        t->nslots = cap;
+    }
+    uint64_t h = text_hash(s, n);
+    size_t j = h & (t->nslots - 1);
+    for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
+        Text *x = &t->items[t->slots[j] - 1];
+        if (x->hash == h && x->n == n && memcmp(x->s, s, (size_t)n) == 0)
+            return t->slots[j] - 1;
+    }
+    if (t->used == t->cap) {
+        int cap = t->cap ? t->cap * 2 : 16;
+        Text *grown = realloc(t->items, sizeof *grown * (size_t)cap);
+        if (grown == NULL)
+            return -1;
+        t->items = grown;
+        t->cap = cap;
+    }
+    Text *x = &t->items[t->used];
+    x->s = malloc((size_t)n + 1);
+    if (x->s == NULL)
+        return -1;
+    memcpy(x->s, s, (size_t)n);
+    x->n = n;
+    x->hash = h;
+    x->rank = 0;
+    x->str = NULL;
+    t->slots[j] = t->used + 1;
+    return t->used++;
+}
+
+static void texts_free(Texts *t) {
+    for (int i = 0; i < t->used; i++) {
+        free(t->items[i].s);
+        Py_XDECREF(t->items[i].str);
+    }
+    free(t->items);
+    free(t->slots);
+}
+
+/* The group of (agent, g, model), added (zeroed) if new; NULL out of memory. */
+static Group *group_of(Groups *gs, int32_t agent, long long g, int32_t model) {
+    if ((gs->used + 1) * 2 > gs->nslots) {
+        size_t cap = gs->nslots ? gs->nslots * 2 : 1024;
+        uint32_t *slots = calloc(cap, sizeof *slots);
+        if (slots == NULL)
+            return NULL;
+        for (size_t i = 0; i < gs->used; i++) {
+            Group *x = &gs->items[i];
+            size_t j = mix((uint64_t)x->g ^ ((uint64_t)x->agent << 48) ^ ((uint64_t)x->model << 32)) &
+                       (cap - 1);
+            while (slots[j])
+                j = (j + 1) & (cap - 1);
+            slots[j] = (uint32_t)i + 1;
+        }
+        free(gs->slots);
+        gs->slots = slots;
+        gs->nslots = cap;
+    }
+    size_t j = mix((uint64_t)g ^ ((uint64_t)agent << 48) ^ ((uint64_t)model << 32)) &
+               (gs->nslots - 1);
+    for (; gs->slots[j]; j = (j + 1) & (gs->nslots - 1)) {
+        Group *x = &gs->items[gs->slots[j] - 1];
+        if (x->g == g && x->agent == agent && x->model == model)
+            return x;
+    }
+    if (gs->used == gs->cap) {
+        size_t cap = gs->cap ? gs->cap * 2 : 1024;
+        if (cap > UINT32_MAX - 1)
+            return NULL;
+        Group *grown = realloc(gs->items, sizeof *grown * cap);
+        if (grown == NULL)
+            return NULL;
+        gs->items = grown;
+        gs->cap = cap;
+    }
+    Group *x = &gs->items[gs->used];
+    memset(x, 0, sizeof *x);
+    x->agent = agent;
+    x->g = g;
+    x->model = model;
+    x->project = -1;
+    gs->slots[j] = (uint32_t)++gs->used;
+    return x;
+}
+
+static Texts *ranking; /* the texts rank_cmp compares (qsort has no context) */
+
+static int rank_cmp(const void *a, const void *b) {
+    const Text *x = &ranking->items[*(const int32_t *)a], *y = &ranking->items[*(const int32_t *)b];
+    return binary_cmp(x->s, x->n, y->s, y->n);
+}
+
+/* Each text's place in BINARY order, and its str; -1 with an error set, 1 for
+ * text that is not UTF-8 (no error set). */
+static int rank_texts(Texts *t) {
+    int32_t *order = malloc(sizeof *order * (size_t)(t->used ? t->used : 1));
+    if (order == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (int i = 0; i < t->used; i++)
+        order[i] = i;
+    ranking = t;
+    qsort(order, (size_t)t->used, sizeof *order, rank_cmp);
+    for (int i = 0; i < t->used; i++)
+        t->items[order[i]].rank = i;
+    free(order);
+    for (int i = 0; i < t->used; i++) {
+        t->items[i].str = PyUnicode_DecodeUTF8(t->items[i].s, t->items[i].n, NULL);
+        if (t->items[i].str == NULL) {
+            if (!PyErr_ExceptionMatches(PyExc_UnicodeDecodeError))
+                return -1;
+            PyErr_Clear();
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static Texts *group_texts; /* the texts group_cmp ranks by */
+
+static int group_cmp(const void *a, const void *b) {
+    const Group *x = a, *y = b;
+    const Text *t = group_texts->items;
+    if (x->agent != y->agent)
+        return t[x->agent].rank < t[y->agent].rank ? -1 : 1;
+    if (x->g != y->g)
+        return x->g < y->g ? -1 : 1;
+    if (x->model != y->model)
+        return t[x->model].rank < t[y->model].rank ? -1 : 1;
+    return 0;
+}
+
+/* One row into the sums: 0, 1 where the SQL would give something else (a
+ * value of another type, a sum past 64 bits), -1 out of memory. */
+static int sum_row(sqlite3_stmt *st, long long bucket, Texts *t, Groups *gs, int32_t last[3]) {
+    long long ts, v[6], cost = 0;
+    static const int cols[6] = {4, 5, 6, 7, 8, 10}; /* input ... total, approx */
+    if (int_col(st, 1, &ts) || api.column_type(st, 0) != SQLITE_TEXT ||
+        api.column_type(st, 2) != SQLITE_TEXT || api.column_type(st, 3) != SQLITE_TEXT)
+        return 1;
+    for (int i = 0; i < 6; i++)
+        if (int_col(st, cols[i], &v[i]))
+            return 1;
+    int ctype = api.column_type(st, 9);
+    if (ctype == SQLITE_INTEGER)
+        cost = api.column_int64(st, 9);
+    else if (ctype != SQLITE_NULL)
+        return 1;
+    int32_t ids[3];
+    for (int i = 0; i < 3; i++) { /* agent, project, model */
+        const char *s = (const char *)api.column_text(st, i == 0 ? 0 : i + 1);
+        int n = api.column_bytes(st, i == 0 ? 0 : i + 1);
+        if (s == NULL)
+            return n == 0 ? 1 : -1;
+        const Text *was = last[i] >= 0 ? &t->items[last[i]] : NULL;
+        if (was != NULL && was->n == n && memcmp(was->s, s, (size_t)n) == 0)
+            ids[i] = last[i]; /* as in the row before, most often: no hash */
+        else if ((ids[i] = last[i] = text_id(t, s, n)) < 0)
+            return -1;
+    }
+    Group *x = group_of(gs, ids[0], ts / bucket, ids[2]);
+    if (x == NULL)
+        return -1;
+    x->s[0]++;
+    for (int i = 0; i < 5; i++)
+        if (add_to(&x->s[1 + i], v[i]))
+            return 1;
+    if (ctype == SQLITE_INTEGER ? add_to(&x->s[6], cost) : add_to(&x->s[7], v[4]))
+        return 1;
+    if (x->s[0] == 1 || ts > x->s[8])
+        x->s[8] = ts;
+    if (add_to(&x->s[9], v[5]))
+        return 1;
+    if (x->project != ids[1]) {
+        const Text *p = &t->items[ids[1]];
+        if (x->project < 0 ||
+            binary_cmp(p->s, p->n, t->items[x->project].s, t->items[x->project].n) > 0)
+            x->project = ids[1];
+    }
+    return 0;
+}
+
+static PyObject *bucket_sums(PyObject *self, PyObject *args) {
+    long long handle, bucket;
+    const char *sql;
+    Py_ssize_t sql_len;
+    PyObject *params;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "Ls#O!L", &handle, &sql, &sql_len, &PyTuple_Type, &params, &bucket))
+        return NULL;
+    if (resolve() < 0)
+        return PyErr_Format(PyExc_RuntimeError, "SQLite's library is not to be had");
+    if (handle == 0 || sql_len > INT32_MAX || bucket <= 0)
+        return PyErr_Format(PyExc_ValueError, "not a connection handle, text too long, or no bucket");
+    sqlite3 *db = (sqlite3 *)(intptr_t)handle;
+    sqlite3_stmt *st = NULL;
+    int rc = api.prepare_v2(db, sql, (int)sql_len, &st, NULL);
+    if (rc != SQLITE_OK || st == NULL)
+        return raise_sqlite(db, rc);
+    Texts t = {0};
+    Groups gs = {0};
+    PyObject *out = NULL;
+    int give_up = 0, r = 0;
+    int32_t last[3] = {-1, -1, -1}; /* each text column's in the row before */
+    if (bind_args(st, params) < 0)
+        goto done;
+    Py_BEGIN_ALLOW_THREADS;
+    while ((rc = api.step(st)) == SQLITE_ROW)
+        if ((r = sum_row(st, bucket, &t, &gs, last)) != 0)
+            break;
+    Py_END_ALLOW_THREADS;
+    if (r < 0) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (r > 0) {
+        give_up = 1;
+        goto done;
+    }
+    if (rc != SQLITE_DONE) {
+        raise_sqlite(db, rc);
+        goto done;
+    }
+    if ((r = rank_texts(&t)) != 0) {
+        give_up = r > 0;
+        goto done;
+    }
+    group_texts = &t;
+    qsort(gs.items, gs.used, sizeof *gs.items, group_cmp);
+    out = PyList_New((Py_ssize_t)gs.used);
+    for (size_t i = 0; out != NULL && i < gs.used; i++) {
+        Group *x = &gs.items[i];
+        PyObject *row = Py_BuildValue(
+            "(OLOOLLLLLLLLLL)", t.items[x->agent].str, x->g, t.items[x->project].str,
+            t.items[x->model].str, x->s[0], x->s[1], x->s[2], x->s[3], x->s[4], x->s[5], x->s[6],
+            x->s[7], x->s[8], x->s[9]);
+        if (row == NULL)
+            Py_CLEAR(out);
+        else
+            PyList_SET_ITEM(out, (Py_ssize_t)i, row);
+    }
+done:
+    api.finalize(st);
+    texts_free(&t);
+    free(gs.items);
+    free(gs.slots);
+    if (give_up) {
+        Py_XDECREF(out);
+        Py_RETURN_NONE;
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"pack", pack, METH_O, "pack(rows) -> bytes: a list of equal-length tuples, packed."},
     {"unpack", unpack, METH_O, "unpack(packed) -> list of tuples: pack's rows back."},
     {"fold_blocks", fold_blocks, METH_VARARGS,
      "fold_blocks(handle, sql, params, span_ms, synthetic) -> list of blocks and gaps, or None."},
+    {"bucket_sums", bucket_sums, METH_VARARGS,
+     "bucket_sums(handle, sql, params, bucket_ms) -> sums per (agent, bucket, model), or None."},
     {"register", register_, METH_NOARGS,
      "register() -> bool: give connections opened from now on tmuxtok_handle()."},
     {NULL, NULL, 0, NULL},

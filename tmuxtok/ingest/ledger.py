@@ -609,6 +609,12 @@ class Ledger:
         # names them, or it reads the whole index (~20 ms at a year of history).
         every = self.agents() if agent is None and since_ms is not None else None
         where, args = _where(every or agent, since_ms, until_ms)
+        if by == "bucket" and (got := self._bucket_sums(where, args, bucket_ms)) is not None:
+            return got
+        return self._grouped_sql(by, where, args, bucket_ms)
+
+    def _grouped_sql(self, by: str, where: str, args: list[Any], bucket_ms: int) -> list[GroupRow]:
+        """``_grouped`` in SQL: what ``_bucket_sums`` must equal, and its way where it cannot."""
         group, extra = ("ts_ms / ?", [bucket_ms]) if by == "bucket" else ("session", [])
         q = (
             f"SELECT agent, {group} AS g, max(project), model, count(*), sum(input), "
@@ -617,6 +623,32 @@ class Ledger:
             f"FROM events{where} GROUP BY agent, g, model ORDER BY agent, g, model"
         )
         return [GroupRow._make(r) for r in self.conn.execute(q, [*extra, *args])]
+
+    def _bucket_sums(self, where: str, args: list[Any], bucket_ms: int) -> list[GroupRow] | None:
+        """``_grouped_sql``'s bucket sums, summed in C from the rows in table order
+        (``_rows.bucket_sums``); None where that cannot be done (no C module, or a
+        value met that the SQL would take otherwise), and the SQL runs.
+
+        SQLite groups a year of history (600,000 rows into 65,000 sums) through a
+        sort: 1.1 s, most of what ``scan``'s second process spends building the
+        report caches after a cold load, and longer than the first process's
+        half. A hash of the few distinct agents and models takes 0.3 s.
+        """
+        m = native()
+        if m is None:
+            return None
+        h = handle(self.conn)
+        if h is None:
+            return None
+        q = (
+            "SELECT agent, ts_ms, project, model, input, output, cache_create, cache_read, "
+            f"total, cost, approx FROM events{where}"
+        )
+        try:
+            got: list[tuple[Any, ...]] | None = m.bucket_sums(h, q, tuple(args), bucket_ms)
+        except m.Error as e:
+            raise sqlite_error(*e.args) from None
+        return None if got is None else [GroupRow._make(r) for r in got]
 
     def _grouped_cached(
         self, agent: str | None, since_ms: int | None, bucket_ms: int
