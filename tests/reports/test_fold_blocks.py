@@ -28,7 +28,11 @@ COLUMNS += "reasoning, total, session, project, cost, priced, approx"
 
 rows = st.tuples(
     st.sampled_from(["claude", "codex"]),
-    st.integers(1_700_000_000_000, 1_700_000_000_000 + 40 * bm.HOUR_MS),
+    st.one_of(
+        st.integers(1_700_000_000_000, 1_700_000_000_000 + 40 * bm.HOUR_MS),
+        # times shared by several rows: those are summed in key order ("k10" before "k2")
+        st.sampled_from([1_700_000_000_000 + d for d in (0, 1, 7 * bm.HOUR_MS)]),
+    ),
     st.sampled_from(["claude-sonnet-4", "gpt-5", bm.SYNTHETIC_MODEL, "mödel"]),
     st.lists(st.integers(0, 10**7), min_size=5, max_size=5),
     st.one_of(st.none(), st.integers(0, 10**12)),  # cost in nano-dollars
