@@ -44,6 +44,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
+#include <math.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -1009,6 +1010,147 @@ failed:
     return NULL;
 }
 
+/* ---- priced rows --------------------------------------------------------- */
+
+#define ENTRY_LEN 17 /* model.events.entry's fields */
+#define ROW_LEN 19   /* batch.EventRow's */
+
+/* batch.to_nano: USD to nano-dollars, rounded half to even as Python's round;
+ * 0 for a value out of SQLite's range (None there). Compared with 2**63 as a
+ * double, which is what Python's exact float-to-int comparison with
+ * 2**63 - 1 comes to. */
+static int to_nano(double usd, long long *nano) {
+    double x = usd * 1e9;
+    if (!(x > -9223372036854775808.0 && x < 9223372036854775808.0))
+        return 0; /* NaN too */
+    *nano = (long long)nearbyint(x);
+    return 1;
+}
+
+static int exact_int(PyObject *o, long long *v) {
+    if (!PyLong_CheckExact(o))
+        return -1;
+    int overflow;
+    *v = PyLong_AsLongLongAndOverflow(o, &overflow);
+    if (overflow || (*v == -1 && PyErr_Occurred())) {
+        PyErr_Clear();
+        return -1;
+    }
+    return 0;
+}
+
+/* An entry's cost as batch.price_nano with PriceTable.cost: into *value (a new
+ * reference: an int, or None). 1 where a value is one Python takes otherwise. */
+static int entry_price(PyObject *const *e, PyObject *rates, PyObject *wins, PyObject *fast,
+                       long long threshold, PyObject **value) {
+    PyObject *legacy = e[13];
+    if (legacy != Py_None && !PyFloat_CheckExact(legacy))
+        return 1;
+    PyObject *win = PyDict_GetItemWithError(wins, e[0]);
+    if (win == NULL)
+        return PyErr_Occurred() ? -1 : 1;
+    double usd = 0.0;
+    int have = 0;
+    if (win == Py_True && legacy != Py_None) {
+        usd = PyFloat_AS_DOUBLE(legacy);
+        have = 1;
+    } else {
+        PyObject *r = PyDict_GetItemWithError(rates, e[3]);
+        if (r == NULL)
+            return PyErr_Occurred() ? -1 : 1;
+        if (r != Py_None) {
+            long long in, out, cc, c1h, cr, w1, w5, prompt;
+            if (!PyTuple_CheckExact(r) || PyTuple_GET_SIZE(r) != 11 || exact_int(e[4], &in) ||
+                exact_int(e[5], &out) || exact_int(e[6], &cc) || exact_int(e[7], &c1h) ||
+                exact_int(e[8], &cr) || !PyUnicode_CheckExact(e[15]))
+                return 1;
+            double k[11];
+            for (int i = 0; i < 11; i++) {
+                PyObject *x = PyTuple_GET_ITEM(r, i);
+                if (!PyFloat_CheckExact(x))
+                    return 1;
+                k[i] = PyFloat_AS_DOUBLE(x);
+            }
+            w1 = c1h > 0 ? c1h : 0;
+            if (w1 > cc)
+                w1 = cc;
+            if (__builtin_sub_overflow(cc, w1, &w5) || __builtin_add_overflow(in, cc, &prompt) ||
+                __builtin_add_overflow(prompt, cr, &prompt))
+                return 1;
+            const double *rate = prompt > threshold ? k + 5 : k;
+            usd = (double)in * rate[0] + (double)out * rate[1] + (double)w5 * rate[2] +
+                  (double)w1 * rate[3] + (double)cr * rate[4];
+            int is_fast = PyObject_RichCompareBool(e[15], fast, Py_EQ);
+            if (is_fast < 0)
+                return -1;
+            if (is_fast)
+                usd *= k[10];
+            have = 1;
+        } else if (legacy != Py_None) {
+            usd = PyFloat_AS_DOUBLE(legacy);
+            have = 1;
+        }
+    }
+    long long nano;
+    if (have && to_nano(usd, &nano))
+        *value = PyLong_FromLongLong(nano);
+    else
+        *value = Py_NewRef(Py_None);
+    return *value == NULL ? -1 : 0;
+}
+
+/* batch.merge_rows's rows of the merged entries, priced: a list of tuples, or
+ * None where an entry holds a value that Python prices otherwise. */
+static PyObject *priced_rows(PyObject *self, PyObject *args) {
+    PyObject *entries, *rates, *wins, *fast;
+    long long threshold;
+    (void)self;
+    if (!PyArg_ParseTuple(args, "O!O!O!UL", &PyList_Type, &entries, &PyDict_Type, &rates,
+                          &PyDict_Type, &wins, &fast, &threshold))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(entries);
+    PyObject *out = PyList_New(n);
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *entry = PyList_GET_ITEM(entries, i);
+        if (!PyList_CheckExact(entry) || PyList_GET_SIZE(entry) != ENTRY_LEN)
+            goto give_up;
+        PyObject *const *e = (PyObject *const *)((PyListObject *)entry)->ob_item;
+        PyObject *value;
+        int got = entry_price(e, rates, wins, fast, threshold, &value);
+        if (got < 0)
+            goto failed;
+        if (got > 0)
+            goto give_up;
+        int side = PyObject_IsTrue(e[14]), approx = PyObject_IsTrue(e[16]);
+        if (side < 0 || approx < 0) {
+            Py_DECREF(value);
+            goto failed;
+        }
+        PyObject *row = PyTuple_New(ROW_LEN);
+        if (row == NULL) {
+            Py_DECREF(value);
+            goto failed;
+        }
+        for (int j = 0; j < 14; j++) /* agent ... legacy, as they are */
+            PyTuple_SET_ITEM(row, j, Py_NewRef(e[j]));
+        PyTuple_SET_ITEM(row, 14, value);
+        PyTuple_SET_ITEM(row, 15, PyLong_FromLong(1)); /* priced */
+        PyTuple_SET_ITEM(row, 16, PyLong_FromLong(side));
+        PyTuple_SET_ITEM(row, 17, Py_NewRef(e[15]));
+        PyTuple_SET_ITEM(row, 18, PyLong_FromLong(approx));
+        PyList_SET_ITEM(out, i, row);
+    }
+    return out;
+give_up:
+    Py_DECREF(out);
+    Py_RETURN_NONE;
+failed:
+    Py_DECREF(out);
+    return NULL;
+}
+
 /* ---- the bucket sums ----------------------------------------------------- */
 
 /* Texts met in a column (agents, models, projects: a handful each), each kept
@@ -1338,6 +1480,8 @@ static PyMethodDef methods[] = {
     {"unpack", unpack, METH_O, "unpack(packed) -> list of tuples: pack's rows back."},
     {"fold_blocks", fold_blocks, METH_VARARGS,
      "fold_blocks(handle, sql, params, span_ms, synthetic) -> list of blocks and gaps, or None."},
+    {"priced_rows", priced_rows, METH_VARARGS,
+     "priced_rows(entries, rates, wins, fast, threshold) -> merge_rows's priced rows, or None."},
     {"bucket_sums", bucket_sums, METH_VARARGS,
      "bucket_sums(handle, sql, params, bucket_ms) -> sums per (agent, bucket, model), or None."},
     {"register", register_, METH_NOARGS,

@@ -21,7 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from tmuxtok.ingest import statpass
-from tmuxtok.ingest.batch import Batch, CostFn, latest_limits, merge_rows
+from tmuxtok.ingest.batch import Batch, CostFn, RatesFn, latest_limits, merge_rows
 from tmuxtok.ingest.dbpoll import read_db
 from tmuxtok.ingest.errors import LedgerCorrupt
 from tmuxtok.ingest.ledger import Ledger
@@ -63,6 +63,10 @@ MAX_WORKERS = 4
 #: Tasks queued per worker: enough that workers never wait while this
 #: process commits a batch (results are small: events, not bytes).
 WINDOW_PER_WORKER = 8
+
+
+#: A price table's ``cost`` and ``rates``: what prices rows as they are parsed.
+Price = tuple[CostFn, RatesFn]
 
 
 class ScanStats(Record):
@@ -273,14 +277,14 @@ def _scan(
         # take a second (ensure_priced), which also lengthens append -> state.
         # (Nothing to read, nothing to price: a warm run skips the fingerprint.)
         priced = bool(todo) and (n > 1 or prices is not None)
-        cost, fp = _pricer(prices, env) if priced else (None, None)
+        price, fp = _pricer(prices, env) if priced else (None, None)
         committer.price_fp = fp
         try:
             if n > 1:
                 stats.workers = n
-                _read_parallel(todo, sources, cost, n, committer)
+                _read_parallel(todo, sources, price, n, committer)
             else:
-                _read_serial([item for item, _ in todo], sources, cost, committer)
+                _read_serial([item for item, _ in todo], sources, price, committer)
             committer.flush()
         finally:
             committer.abort()
@@ -375,18 +379,18 @@ class _Committer:
 
 
 def _read_serial(
-    items: list[_Item], sources: Mapping[str, Source], cost: CostFn | None, out: _Committer
+    items: list[_Item], sources: Mapping[str, Source], price: Price | None, out: _Committer
 ) -> None:
     for name, path, cur in items:
         while True:
-            r = _read_one(sources[name], path, cur, cost)
+            r = _read_one(sources[name], path, cur, price)
             out.add(r)
             if r.done or r.cursor is None:
                 break
             cur = r.cursor
 
 
-def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None) -> _Read:
+def _read_one(source: Source, path: str, cur: Cursor | None, price: Price | None) -> _Read:
     try:
         kind = source.kind(path)
         if kind == LINES:
@@ -398,7 +402,8 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
             db: DatabaseSource = source  # type: ignore[assignment]  # kind() says it is
             res = read_db(path, db, cur)
         p = res.parsed
-        rows = pack(merge_rows(p.events, cost, p.merged))
+        cost, rates = price or (None, None)
+        rows = pack(merge_rows(p.events, cost, p.merged, rates))
     except SourceError as e:
         return _Read(path, error=f"{path}: {e}")
     except OSError as e:
@@ -420,8 +425,8 @@ def _read_one(source: Source, path: str, cur: Cursor | None, cost: CostFn | None
 
 # --- parallel reading ---------------------------------------------------------
 
-#: What forked workers inherit: the sources and the price function.
-_WORKER_CTX: tuple[Mapping[str, Source], CostFn | None] | None = None
+#: What forked workers inherit: the sources and the prices.
+_WORKER_CTX: tuple[Mapping[str, Source], Price | None] | None = None
 
 
 def _workers() -> int:
@@ -438,7 +443,7 @@ def _workers() -> int:
     return max(1, min(n, MAX_WORKERS))
 
 
-def _pricer(prices: PriceTable | None, env: Mapping[str, str]) -> tuple[CostFn | None, str | None]:
+def _pricer(prices: PriceTable | None, env: Mapping[str, str]) -> tuple[Price | None, str | None]:
     """The price function workers apply as they parse, if one can be had.
 
     A bad price override is not this pass's problem: events then go in
@@ -450,7 +455,7 @@ def _pricer(prices: PriceTable | None, env: Mapping[str, str]) -> tuple[CostFn |
         table = prices or pricing.load(env)
     except (pricing.PriceConfigError, OSError):
         return None, None
-    return table.cost, table.fingerprint()
+    return (table.cost, table.rates), table.fingerprint()
 
 
 def _groups(todo: list[tuple[_Item, int]]) -> Iterator[list[_Item]]:
@@ -469,10 +474,10 @@ def _groups(todo: list[tuple[_Item, int]]) -> Iterator[list[_Item]]:
 def _read_group(items: list[_Item]) -> list[_Read]:
     """Worker side: read files in order, stopping after one that has more to read."""
     assert _WORKER_CTX is not None
-    sources, cost = _WORKER_CTX
+    sources, price = _WORKER_CTX
     out: list[_Read] = []
     for name, path, cur in items:
-        r = _read_one(sources[name], path, cur, cost)
+        r = _read_one(sources[name], path, cur, price)
         out.append(r)
         if not r.done and r.cursor is not None:
             break
@@ -526,7 +531,7 @@ def _worker_init(parent: int) -> None:
 def _read_parallel(
     todo: list[tuple[_Item, int]],
     sources: Mapping[str, Source],
-    cost: CostFn | None,
+    price: Price | None,
     n: int,
     out: _Committer,
 ) -> None:
@@ -540,7 +545,7 @@ def _read_parallel(
     from concurrent.futures.process import BrokenProcessPool
 
     global _WORKER_CTX
-    _WORKER_CTX = (sources, cost)
+    _WORKER_CTX = (sources, price)
     pool = ProcessPoolExecutor(
         max_workers=n,
         mp_context=multiprocessing.get_context("fork"),
@@ -569,7 +574,7 @@ def _read_parallel(
                 inflight.appendleft((rest, pool.submit(_read_group, rest)))
     except BrokenProcessPool:
         left = [item for g, _ in inflight for item in g] + [item for g in groups for item in g]
-        _read_serial(left, sources, cost, out)
+        _read_serial(left, sources, price, out)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _WORKER_CTX = None

@@ -435,6 +435,18 @@ class PriceTable:
             usd *= self.fast_multiplier(model)[0]
         return usd
 
+    def rates(self, model: str) -> tuple[float, ...] | None:
+        """What ``cost`` multiplies ``model``'s counts by: its five rates (input,
+        output, cache write 5m, 1h, cache read), the five it takes above
+        ``TIER_THRESHOLD`` tokens of prompt, and its fast multiplier; None where
+        ``cost`` is None. For pricing in C (``ingest.batch._priced``)."""
+        p = self.lookup(model)
+        if p is None:
+            return None
+        lp = _long_context(p)
+        # As they are: C takes only floats, and leaves anything else to ``cost``.
+        return (*p[:5], *lp[:5], self.fast_multiplier(model)[0])
+
     def fast_multiplier(self, model: str) -> tuple[float, str]:
         """The multiplier of a fast-mode request, and where it comes from:
         "table" (a price table or the override), "fallback" (ccusage's), or
