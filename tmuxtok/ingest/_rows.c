@@ -26,6 +26,11 @@
  * into blocks as model.blocks.build_sorted_blocks does, with no Python object
  * per row: the other half of what a cold scan spent after its load.
  *
+ * priced_rows(entries, rates, wins, fast, threshold) makes a parse worker's
+ * rows of its merged entries as batch.merge_rows does, each priced as
+ * PriceTable.cost and batch.price_nano do, from each model's rates
+ * (PriceTable.rates) and whether each agent's logged cost wins.
+ *
  * bucket_sums(handle, sql, params, bucket_ms) sums the rows sql gives (agent,
  * time, project, model, counts, cost, approx: Ledger._bucket_sums's query) per
  * (agent, time / bucket_ms, model) as Ledger._grouped_sql's GROUP BY does, in

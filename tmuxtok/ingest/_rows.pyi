@@ -16,3 +16,11 @@ def fold_blocks(
 def bucket_sums(
     handle: int, sql: str, params: tuple[Any, ...], bucket_ms: int, /
 ) -> list[tuple[Any, ...]] | None: ...
+def priced_rows(
+    entries: list[list[Any]],
+    rates: dict[str, tuple[float, ...] | None],
+    wins: dict[str, bool],
+    fast: str,
+    threshold: int,
+    /,
+) -> list[tuple[Any, ...]] | None: ...
