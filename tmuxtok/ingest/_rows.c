@@ -49,6 +49,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -762,6 +763,22 @@ static void block_clear(BlockSum *b) {
 
 static int add_to(long long *acc, long long v) { return __builtin_add_overflow(*acc, v, acc); }
 
+/* Room for one more item in an array that doubles as it fills (from `first`
+ * items): 0, or -1 out of memory with the array as it was. */
+static int room(void **items, int used, int *cap, size_t size, int first) {
+    if (used < *cap)
+        return 0;
+    if (*cap > INT_MAX / 2)
+        return -1;
+    int c = *cap ? *cap * 2 : first;
+    void *grown = realloc(*items, size * (size_t)c);
+    if (grown == NULL)
+        return -1;
+    *items = grown;
+    *cap = c;
+    return 0;
+}
+
 /* The block as (start, first, last, entries, input, output, cache write, cache
  * read, total, cost, unpriced, approx, ((model, input, output, cache write,
  * cache read, total, unpriced, entries, cost, priced), ...)). NULL with an
@@ -816,14 +833,8 @@ static int block_add(BlockSum *b, const char *model, int len, long long in, long
             break;
         }
     if (m == NULL) {
-        if (b->nmodels == b->cap) {
-            int cap = b->cap ? b->cap * 2 : 8;
-            ModelSum *grown = realloc(b->models, sizeof *grown * (size_t)cap);
-            if (grown == NULL)
-                return -1;
-            b->models = grown;
-            b->cap = cap;
-        }
+        if (room((void **)&b->models, b->nmodels, &b->cap, sizeof *b->models, 8) < 0)
+            return -1;
         m = &b->models[b->nmodels];
         memset(m, 0, sizeof *m);
         m->name = malloc((size_t)len + 1);
@@ -881,6 +892,25 @@ static int bind_args(sqlite3_stmt *st, PyObject *params) {
     return 0;
 }
 
+/* sql prepared on db (a handle tmuxtok_handle() gave); NULL with an error set. */
+static sqlite3_stmt *prepared(sqlite3 *db, const char *sql, Py_ssize_t sql_len) {
+    if (resolve() < 0) {
+        PyErr_SetString(PyExc_RuntimeError, "SQLite's library is not to be had");
+        return NULL;
+    }
+    if (db == NULL || sql_len > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "not a connection handle, or SQL too long");
+        return NULL;
+    }
+    sqlite3_stmt *st = NULL;
+    int rc = api.prepare_v2(db, sql, (int)sql_len, &st, NULL);
+    if (rc != SQLITE_OK || st == NULL) {
+        raise_sqlite(db, rc);
+        return NULL;
+    }
+    return st;
+}
+
 static PyObject *fold_blocks(PyObject *self, PyObject *args) {
     long long handle;
     const char *sql, *synthetic;
@@ -891,15 +921,13 @@ static PyObject *fold_blocks(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "Ls#O!ds#", &handle, &sql, &sql_len, &PyTuple_Type, &params, &span,
                           &synthetic, &synthetic_len))
         return NULL;
-    if (resolve() < 0)
-        return PyErr_Format(PyExc_RuntimeError, "SQLite's library is not to be had");
-    if (handle == 0 || sql_len > INT32_MAX || synthetic_len > INT32_MAX)
-        return PyErr_Format(PyExc_ValueError, "not a connection handle, or text too long");
+    if (synthetic_len > INT32_MAX)
+        return PyErr_Format(PyExc_ValueError, "text too long");
     sqlite3 *db = (sqlite3 *)(intptr_t)handle;
-    sqlite3_stmt *st = NULL;
-    int rc = api.prepare_v2(db, sql, (int)sql_len, &st, NULL);
-    if (rc != SQLITE_OK || st == NULL)
-        return raise_sqlite(db, rc);
+    sqlite3_stmt *st = prepared(db, sql, sql_len);
+    if (st == NULL)
+        return NULL;
+    int rc = SQLITE_DONE;
     PyObject *out = PyList_New(0);
     BlockSum b = {0};
     int have = 0, give_up = 0;
@@ -1185,7 +1213,7 @@ typedef struct {
 
 typedef struct {
     Group *items;
-    size_t used, cap;
+    int used, cap;
     uint32_t *slots; /* index into items + 1; 0 is empty */
     size_t nslots;
 } Groups;
@@ -1235,14 +1263,8 @@ static int32_t text_id(Texts *t, const char *s, int n) {
         if (x->hash == h && x->n == n && memcmp(x->s, s, (size_t)n) == 0)
             return t->slots[j] - 1;
     }
-    if (t->used == t->cap) {
-        int cap = t->cap ? t->cap * 2 : 16;
-        Text *grown = realloc(t->items, sizeof *grown * (size_t)cap);
-        if (grown == NULL)
-            return -1;
-        t->items = grown;
-        t->cap = cap;
-    }
+    if (room((void **)&t->items, t->used, &t->cap, sizeof *t->items, 16) < 0)
+        return -1;
     Text *x = &t->items[t->used];
     x->s = malloc((size_t)n + 1);
     if (x->s == NULL)
@@ -1267,12 +1289,12 @@ static void texts_free(Texts *t) {
 
 /* The group of (agent, g, model), added (zeroed) if new; NULL out of memory. */
 static Group *group_of(Groups *gs, int32_t agent, long long g, int32_t model) {
-    if ((gs->used + 1) * 2 > gs->nslots) {
+    if ((size_t)(gs->used + 1) * 2 > gs->nslots) {
         size_t cap = gs->nslots ? gs->nslots * 2 : 1024;
         uint32_t *slots = calloc(cap, sizeof *slots);
         if (slots == NULL)
             return NULL;
-        for (size_t i = 0; i < gs->used; i++) {
+        for (int i = 0; i < gs->used; i++) {
             Group *x = &gs->items[i];
             size_t j = mix((uint64_t)x->g ^ ((uint64_t)x->agent << 48) ^ ((uint64_t)x->model << 32)) &
                        (cap - 1);
@@ -1291,16 +1313,8 @@ static Group *group_of(Groups *gs, int32_t agent, long long g, int32_t model) {
         if (x->g == g && x->agent == agent && x->model == model)
             return x;
     }
-    if (gs->used == gs->cap) {
-        size_t cap = gs->cap ? gs->cap * 2 : 1024;
-        if (cap > UINT32_MAX - 1)
-            return NULL;
-        Group *grown = realloc(gs->items, sizeof *grown * cap);
-        if (grown == NULL)
-            return NULL;
-        gs->items = grown;
-        gs->cap = cap;
-    }
+    if (room((void **)&gs->items, gs->used, &gs->cap, sizeof *gs->items, 1024) < 0)
+        return NULL;
     Group *x = &gs->items[gs->used];
     memset(x, 0, sizeof *x);
     x->agent = agent;
@@ -1417,15 +1431,13 @@ static PyObject *bucket_sums(PyObject *self, PyObject *args) {
     (void)self;
     if (!PyArg_ParseTuple(args, "Ls#O!L", &handle, &sql, &sql_len, &PyTuple_Type, &params, &bucket))
         return NULL;
-    if (resolve() < 0)
-        return PyErr_Format(PyExc_RuntimeError, "SQLite's library is not to be had");
-    if (handle == 0 || sql_len > INT32_MAX || bucket <= 0)
-        return PyErr_Format(PyExc_ValueError, "not a connection handle, text too long, or no bucket");
+    if (bucket <= 0)
+        return PyErr_Format(PyExc_ValueError, "no bucket");
     sqlite3 *db = (sqlite3 *)(intptr_t)handle;
-    sqlite3_stmt *st = NULL;
-    int rc = api.prepare_v2(db, sql, (int)sql_len, &st, NULL);
-    if (rc != SQLITE_OK || st == NULL)
-        return raise_sqlite(db, rc);
+    sqlite3_stmt *st = prepared(db, sql, sql_len);
+    if (st == NULL)
+        return NULL;
+    int rc = SQLITE_DONE;
     Texts t = {0};
     Groups gs = {0};
     PyObject *out = NULL;
@@ -1455,9 +1467,9 @@ static PyObject *bucket_sums(PyObject *self, PyObject *args) {
         goto done;
     }
     group_texts = &t;
-    qsort(gs.items, gs.used, sizeof *gs.items, group_cmp);
+    qsort(gs.items, (size_t)gs.used, sizeof *gs.items, group_cmp);
     out = PyList_New((Py_ssize_t)gs.used);
-    for (size_t i = 0; out != NULL && i < gs.used; i++) {
+    for (int i = 0; out != NULL && i < gs.used; i++) {
         Group *x = &gs.items[i];
         PyObject *row = Py_BuildValue(
             "(OLOOLLLLLLLLLL)", t.items[x->agent].str, x->g, t.items[x->project].str,
