@@ -247,12 +247,13 @@ def test_one_file_per_config_dir(tmp_path: Path) -> None:
 
 
 def test_writes_only_on_change_or_after_a_minute() -> None:
-    ok(run_hook(payload(limits())))
+    same = limits()  # once: a second call may fall in the next second, a new resets_at
+    ok(run_hook(payload(same)))
     path = Path(hook.capture_path(None))
     first = path.read_bytes()
     ino = path.stat().st_ino
     # Same readings from another session: no write at all.
-    ok(run_hook(payload(limits(), session_id="other", model={"id": "claude-sonnet-4-5"})))
+    ok(run_hook(payload(same, session_id="other", model={"id": "claude-sonnet-4-5"})))
     assert path.read_bytes() == first and path.stat().st_ino == ino
     # New reading: written.
     ok(run_hook(payload(limits(five=43))))
