@@ -539,16 +539,28 @@ typedef struct {
     size_t cap, used; /* cap: a power of two */
 } Keys;
 
-static uint64_t key_hash(const Value *agent, const Value *key) {
-    uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a, then a finalizer for the low bits */
-    for (int i = 0; i < agent->n; i++)
-        h = (h ^ (unsigned char)agent->s[i]) * 0x100000001b3ULL;
-    h = (h ^ 0xffu) * 0x100000001b3ULL; /* no UTF-8 byte: agent "ab" + key "c" is not "a" + "bc" */
-    for (int i = 0; i < key->n; i++)
-        h = (h ^ (unsigned char)key->s[i]) * 0x100000001b3ULL;
+/* The hashes of this module's tables: FNV-1a over bytes, from FNV_START or
+ * where it stopped, and a finalizer, so that the low bits (the slot) vary. */
+#define FNV_START 0xcbf29ce484222325ULL
+
+static uint64_t fnv1a(uint64_t h, const char *s, int n) {
+    for (int i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 0x100000001b3ULL;
+    return h;
+}
+
+static uint64_t mix(uint64_t h) {
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
+    h *= 0xc4ceb34fe63a53b9ULL;
+    return h ^ (h >> 33);
+}
+
+static uint64_t key_hash(const Value *agent, const Value *key) {
+    uint64_t h = fnv1a(FNV_START, agent->s, agent->n);
+    h = fnv1a(h, "\xff", 1); /* no UTF-8 byte: agent "ab" + key "c" is not "a" + "bc" */
+    h = mix(fnv1a(h, key->s, key->n));
     return h ? h : 1;
 }
 
@@ -1218,21 +1230,6 @@ typedef struct {
     size_t nslots;
 } Groups;
 
-static uint64_t mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdULL;
-    h ^= h >> 33;
-    h *= 0xc4ceb34fe63a53b9ULL;
-    return h ^ (h >> 33);
-}
-
-static uint64_t text_hash(const char *s, int n) {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (int i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * 1099511628211ULL;
-    return mix(h);
-}
-
 /* SQLite's BINARY collation: memcmp, then the shorter first. */
 static int binary_cmp(const char *a, int an, const char *b, int bn) {
     int c = memcmp(a, b, (size_t)(an < bn ? an : bn));
@@ -1256,7 +1253,7 @@ static int32_t text_id(Texts *t, const char *s, int n) {
         t->slots = slots;
         t->nslots = cap;
     }
-    uint64_t h = text_hash(s, n);
+    uint64_t h = mix(fnv1a(FNV_START, s, n));
     size_t j = h & (t->nslots - 1);
     for (; t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
         Text *x = &t->items[t->slots[j] - 1];
