@@ -22,9 +22,11 @@
  * turns it into the sqlite3 exception Python's module would have raised.
  *
  * fold_blocks(handle, sql, params, span_ms, synthetic) runs the query blocks
- * are built from (Ledger.fold_entries's) on that connection and folds its rows
- * into blocks as model.blocks.build_sorted_blocks does, with no Python object
- * per row: the other half of what a cold scan spent after its load.
+ * are built from (Ledger._fold_query's: Ledger.fold_entries's rows in time
+ * order, with their agent and key) on that connection, puts the rows of each
+ * time in (agent, key) order, and folds them into blocks as
+ * model.blocks.build_sorted_blocks does, with no Python object per row: the
+ * other half of what a cold scan spent after its load.
  *
  * priced_rows(entries, rates, wins, fast, threshold) makes a parse worker's
  * rows of its merged entries as batch.merge_rows does, each priced as
@@ -923,6 +925,147 @@ static sqlite3_stmt *prepared(sqlite3 *db, const char *sql, Py_ssize_t sql_len) 
     return st;
 }
 
+/* A row of the fold, its texts copied (a step frees the column's). */
+typedef struct {
+    long long ts, in, o, create, read, total, approx;
+    int has_cost;
+    double cost;
+    char *text; /* model, then agent, then key */
+    int model_len, agent_len, key_len, text_cap;
+} FoldRow;
+
+/* The state one row is folded into: the open block, and the list made so far. */
+typedef struct {
+    BlockSum b;
+    int have;
+    double span;
+    const char *synthetic;
+    int synthetic_len;
+    PyObject *out;
+} Fold;
+
+/* SQLite's BINARY collation: memcmp, then the shorter first. */
+static int binary_cmp(const char *a, int an, const char *b, int bn) {
+    int c = memcmp(a, b, (size_t)(an < bn ? an : bn));
+    return c ? c : (an > bn) - (an < bn);
+}
+
+/* Rows of one time in ORDER BY ts_ms, agent, key's order. */
+static int tie_cmp(const void *x, const void *y) {
+    const FoldRow *a = x, *b = y;
+    int c = binary_cmp(a->text + a->model_len, a->agent_len, b->text + b->model_len, b->agent_len);
+    if (c != 0)
+        return c;
+    return binary_cmp(a->text + a->model_len + a->agent_len, a->key_len,
+                      b->text + b->model_len + b->agent_len, b->key_len);
+}
+
+/* One row into the fold (rows come in time order): 0, 1 for a value Python
+ * takes otherwise, -1 with an error set. */
+static int fold_row(Fold *f, const FoldRow *r) {
+    BlockSum *b = &f->b;
+    if (f->have) {
+        long long since_last = r->ts - b->last;
+        if ((double)(r->ts - b->start) <= f->span && (double)since_last <= f->span) {
+            int rc = block_add(b, r->text, r->model_len, r->in, r->o, r->create, r->read,
+                               r->total, r->has_cost, r->cost, r->approx, f->synthetic,
+                               f->synthetic_len);
+            if (rc < 0)
+                PyErr_NoMemory();
+            b->last = r->ts;
+            return rc;
+        }
+        PyObject *t = block_tuple(b);
+        if (t == NULL || PyList_Append(f->out, t) < 0) {
+            Py_XDECREF(t);
+            return PyErr_Occurred() ? -1 : 1;
+        }
+        Py_DECREF(t);
+        if ((double)since_last > f->span) {
+            t = Py_BuildValue("(LL)", (long long)((double)b->last + f->span), r->ts);
+            if (t == NULL || PyList_Append(f->out, t) < 0) {
+                Py_XDECREF(t);
+                return -1;
+            }
+            Py_DECREF(t);
+        }
+    }
+    block_clear(b);
+    long long mod = r->ts % HOUR_MS;
+    if (mod < 0)
+        mod += HOUR_MS; /* Python's floor modulo */
+    b->start = r->ts - mod;
+    b->first = b->last = r->ts;
+    f->have = 1;
+    int rc = block_add(b, r->text, r->model_len, r->in, r->o, r->create, r->read, r->total,
+                       r->has_cost, r->cost, r->approx, f->synthetic, f->synthetic_len);
+    if (rc < 0)
+        PyErr_NoMemory();
+    return rc;
+}
+
+/* The current row of st into r: 0, 1 for a value Python takes otherwise, -1
+ * out of memory. */
+static int fold_take(sqlite3_stmt *st, FoldRow *r) {
+    int ctype = api.column_type(st, 6), ttype = api.column_type(st, 7);
+    if (int_col(st, 0, &r->ts) || int_col(st, 2, &r->in) || int_col(st, 3, &r->o) ||
+        int_col(st, 4, &r->create) || int_col(st, 5, &r->read) || int_col(st, 8, &r->approx) ||
+        api.column_type(st, 1) != SQLITE_TEXT || api.column_type(st, 9) != SQLITE_TEXT ||
+        api.column_type(st, 10) != SQLITE_TEXT || r->ts > EXACT || r->ts < -EXACT ||
+        (ctype != SQLITE_FLOAT && ctype != SQLITE_NULL) ||
+        (ttype != SQLITE_INTEGER && ttype != SQLITE_NULL))
+        return 1;
+    r->has_cost = ctype == SQLITE_FLOAT;
+    r->cost = r->has_cost ? api.column_double(st, 6) : 0.0;
+    if (ttype == SQLITE_INTEGER)
+        r->total = api.column_int64(st, 7);
+    else if (__builtin_add_overflow(r->in, r->o, &r->total) || add_to(&r->total, r->create) ||
+             add_to(&r->total, r->read))
+        return 1;
+    const char *texts[3];
+    int lens[3];
+    for (int i = 0; i < 3; i++) {
+        texts[i] = (const char *)api.column_text(st, i == 0 ? 1 : 8 + i);
+        lens[i] = api.column_bytes(st, i == 0 ? 1 : 8 + i);
+        if (texts[i] == NULL)
+            return 1;
+    }
+    if (lens[0] > INT_MAX / 4 || lens[1] > INT_MAX / 4 || lens[2] > INT_MAX / 4)
+        return 1;
+    int need = lens[0] + lens[1] + lens[2];
+    if (need > r->text_cap) {
+        char *grown = realloc(r->text, (size_t)need + 64);
+        if (grown == NULL)
+            return -1;
+        r->text = grown;
+        r->text_cap = need + 64;
+    }
+    memcpy(r->text, texts[0], (size_t)lens[0]);
+    memcpy(r->text + lens[0], texts[1], (size_t)lens[1]);
+    memcpy(r->text + lens[0] + lens[1], texts[2], (size_t)lens[2]);
+    r->model_len = lens[0];
+    r->agent_len = lens[1];
+    r->key_len = lens[2];
+    return 0;
+}
+
+/* The rows of one time, put in (agent, key) order and folded: 0, 1, or -1 as
+ * fold_row. */
+static int fold_ties(Fold *f, FoldRow *rows, int n) {
+    if (n > 1)
+        qsort(rows, (size_t)n, sizeof *rows, tie_cmp);
+    for (int i = 0; i < n; i++) {
+        int rc = fold_row(f, &rows[i]);
+        if (rc != 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* The query (Ledger._fold_query's) gives rows in time order only: SQLite's
+ * ORDER BY on the key after the time would sort every row in a temporary
+ * b-tree, over a third of the fold's time, for the few rows that share a time.
+ * Those are put in order here, a time's rows at a time. */
 static PyObject *fold_blocks(PyObject *self, PyObject *args) {
     long long handle;
     const char *sql, *synthetic;
@@ -939,119 +1082,75 @@ static PyObject *fold_blocks(PyObject *self, PyObject *args) {
     sqlite3_stmt *st = prepared(db, sql, sql_len);
     if (st == NULL)
         return NULL;
-    int rc = SQLITE_DONE;
-    PyObject *out = PyList_New(0);
-    BlockSum b = {0};
-    int have = 0, give_up = 0;
-    if (out == NULL || bind_args(st, params) < 0)
+    int rc = SQLITE_DONE, r = 0;
+    Fold f = {.span = span, .synthetic = synthetic, .synthetic_len = (int)synthetic_len};
+    FoldRow *rows = NULL; /* those of the time being folded */
+    int n = 0, cap = 0;
+    f.out = PyList_New(0);
+    if (f.out == NULL || bind_args(st, params) < 0)
         goto failed;
     while ((rc = api.step(st)) == SQLITE_ROW) {
-        long long ts, in, o, create, read, total, approx = 0;
-        int has_cost = 0;
-        double cost = 0.0;
-        int ctype = api.column_type(st, 6), ttype = api.column_type(st, 7);
-        if (int_col(st, 0, &ts) || int_col(st, 2, &in) || int_col(st, 3, &o) ||
-            int_col(st, 4, &create) || int_col(st, 5, &read) || int_col(st, 8, &approx) ||
-            api.column_type(st, 1) != SQLITE_TEXT || ts > EXACT || ts < -EXACT ||
-            (ctype != SQLITE_FLOAT && ctype != SQLITE_NULL) ||
-            (ttype != SQLITE_INTEGER && ttype != SQLITE_NULL)) {
-            give_up = 1;
-            break;
+        long long ts = api.column_int64(st, 0);
+        if (n > 0 && ts != rows[0].ts) {
+            if ((r = fold_ties(&f, rows, n)) != 0)
+                break;
+            n = 0; /* the slots keep their text buffers for the next time's rows */
         }
-        if (ctype == SQLITE_FLOAT) {
-            has_cost = 1;
-            cost = api.column_double(st, 6);
-        }
-        if (ttype == SQLITE_INTEGER)
-            total = api.column_int64(st, 7);
-        else if (__builtin_add_overflow(in, o, &total) || add_to(&total, create) ||
-                 add_to(&total, read)) {
-            give_up = 1;
-            break;
-        }
-        const char *model = (const char *)api.column_text(st, 1);
-        int len = api.column_bytes(st, 1);
-        if (model == NULL) {
-            give_up = 1;
-            break;
-        }
-        if (have) {
-            long long since_last = ts - b.last;
-            if ((double)(ts - b.start) <= span && (double)since_last <= span) {
-                int r = block_add(&b, model, len, in, o, create, read, total, has_cost, cost,
-                                  approx, synthetic, (int)synthetic_len);
-                if (r != 0) {
-                    give_up = r > 0;
-                    if (r < 0)
-                        PyErr_NoMemory();
-                    break;
-                }
-                b.last = ts;
-                continue;
-            }
-            PyObject *t = block_tuple(&b);
-            if (t == NULL || PyList_Append(out, t) < 0) {
-                Py_XDECREF(t);
-                give_up = !PyErr_Occurred();
+        if (n == cap) {
+            int was = cap;
+            if (room((void **)&rows, n, &cap, sizeof *rows, 4) < 0) {
+                r = -1;
+                PyErr_NoMemory();
                 break;
             }
-            Py_DECREF(t);
-            if ((double)since_last > span) {
-                t = Py_BuildValue("(LL)", (long long)((double)b.last + span), ts);
-                if (t == NULL || PyList_Append(out, t) < 0) {
-                    Py_XDECREF(t);
-                    break;
-                }
-                Py_DECREF(t);
-            }
+            memset(rows + was, 0, sizeof *rows * (size_t)(cap - was));
         }
-        block_clear(&b);
-        long long mod = ts % HOUR_MS;
-        if (mod < 0)
-            mod += HOUR_MS; /* Python's floor modulo */
-        b.start = ts - mod;
-        b.first = b.last = ts;
-        have = 1;
-        int r = block_add(&b, model, len, in, o, create, read, total, has_cost, cost, approx,
-                          synthetic, (int)synthetic_len);
-        if (r != 0) {
-            give_up = r > 0;
+        if ((r = fold_take(st, &rows[n])) != 0) {
             if (r < 0)
                 PyErr_NoMemory();
             break;
         }
+        n++;
     }
+    if (r == 0 && !PyErr_Occurred() && (rc == SQLITE_ROW || rc == SQLITE_DONE) && n > 0)
+        r = fold_ties(&f, rows, n);
     if (PyErr_Occurred())
         goto failed;
-    if (!give_up && rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    if (r == 0 && rc != SQLITE_ROW && rc != SQLITE_DONE) {
         raise_sqlite(db, rc);
         goto failed;
     }
-    if (!give_up && have) {
-        PyObject *t = block_tuple(&b);
+    if (r == 0 && f.have) {
+        PyObject *t = block_tuple(&f.b);
         if (t == NULL && PyErr_Occurred())
             goto failed;
-        if (t == NULL || PyList_Append(out, t) < 0) {
+        if (t == NULL || PyList_Append(f.out, t) < 0) {
             Py_XDECREF(t);
             if (PyErr_Occurred())
                 goto failed;
-            give_up = 1;
+            r = 1;
         } else
             Py_DECREF(t);
     }
-    block_clear(&b);
-    free(b.models);
+    block_clear(&f.b);
+    free(f.b.models);
+    for (int i = 0; i < cap; i++)
+        free(rows[i].text);
+    free(rows);
     api.finalize(st);
-    if (give_up) {
-        Py_DECREF(out);
+    if (r != 0) {
+        Py_DECREF(f.out);
         Py_RETURN_NONE;
     }
-    return out;
+    return f.out;
 failed:
-    block_clear(&b);
-    free(b.models);
+    block_clear(&f.b);
+    free(f.b.models);
+    for (int i = 0; i < cap; i++)
+        free(rows[i].text);
+    free(rows);
     api.finalize(st);
-    Py_XDECREF(out);
+    Py_XDECREF(f.out);
     return NULL;
 }
 
@@ -1229,12 +1328,6 @@ typedef struct {
     uint32_t *slots; /* index into items + 1; 0 is empty */
     size_t nslots;
 } Groups;
-
-/* SQLite's BINARY collation: memcmp, then the shorter first. */
-static int binary_cmp(const char *a, int an, const char *b, int bn) {
-    int c = memcmp(a, b, (size_t)(an < bn ? an : bn));
-    return c ? c : (an > bn) - (an < bn);
-}
 
 /* The index of s in t, added if new; -1 out of memory. */
 static int32_t text_id(Texts *t, const char *s, int n) {
