@@ -21,7 +21,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from tmuxtok._digest import blake2b_hex
 from tmuxtok.model.events import ParseResult, Record
@@ -250,13 +250,43 @@ def _scan(
             parts, carried = [chunk[last + 1 :]], len(chunk) - last - 1
 
 
-def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0) -> Iterator[bytes]:
+def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0) -> Iterable[bytes]:
     """Lines of ``buf[start:end]`` containing any needle, in file order.
 
     Searching for the needle and then finding the line around it skips the
     99 % of lines (and bytes) that cannot carry usage without a Python-level
-    step per line. ``start`` must be 0 or just after a newline.
+    step per line. ``start`` must be 0 or just after a newline; no needle
+    holds a newline. The C module's search is one pass for all needles
+    (``_python_lines_with`` is the same lines, one pass per needle).
     """
+    c = _c_lines_with()
+    if c is not None and 1 <= len(needles) <= 8:
+        got: list[bytes] = c(buf, start, end, needles)
+        return got
+    return _python_lines_with(buf, end, needles, start)
+
+
+_C_LINES: Any = None
+
+
+def _c_lines_with() -> Any:
+    """``_rows.lines_with``, or None (not built, or ``TMUXTOK_NATIVE=0``)."""
+    global _C_LINES
+    if _C_LINES is None:
+        _C_LINES = False
+        if os.environ.get("TMUXTOK_NATIVE", "") != "0":
+            try:
+                from tmuxtok.ingest._rows import lines_with as c
+            except ImportError:
+                pass
+            else:
+                _C_LINES = c
+    return _C_LINES or None
+
+
+def _python_lines_with(
+    buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0
+) -> Iterator[bytes]:
     if len(needles) == 1:
         n = needles[0]
         i = buf.find(n, start, end)
