@@ -211,3 +211,21 @@ def test_progress_is_told_between_commits(
     # told at 2, 4, 6 and 8 files' bytes as read, then at the commit and at the end
     assert [b for b, _ in told] == [2 * size, 4 * size, 6 * size, total, total, total]
     assert [n for _, n in told] == [0, 0, 0, 0, 24, 24]
+
+
+def test_tasks_are_large_for_a_large_read_and_many_for_a_small_one() -> None:
+    """A GiB goes in 16 MiB tasks (each costs this process its hand-off); a read
+    just past the parallel threshold still gives every worker many tasks."""
+    items = [(("claude", f"/f{i}", None), 1 << 20) for i in range(1024)]  # 1 GiB, 1 MiB files
+    groups = list(scan_mod._groups(items, scan_mod._task_bytes(1 << 30, 2)))
+    assert len(groups) == 64 and all(len(g) == 16 for g in groups)
+    assert [i for g in groups for i in g] == [i for i, _ in items]  # file order kept
+    small = [(("claude", f"/f{i}", None), 256 << 10) for i in range(128)]  # 32 MiB
+    assert len(list(scan_mod._groups(small, scan_mod._task_bytes(32 << 20, 2)))) == 16
+    many = [(("claude", f"/f{i}", None), 1) for i in range(1000)]  # tiny files: the file cap
+    assert [len(g) for g in scan_mod._groups(many, scan_mod._task_bytes(1000, 2))] == [
+        256,
+        256,
+        256,
+        232,
+    ]
