@@ -6,7 +6,8 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test lint format bench tmux shells ccusage servers clean
 
-$(STAMP): pyproject.toml hatch_build.py tmuxtok/sources/claude/_lines.c tmuxtok/ingest/_rows.c
+$(STAMP): pyproject.toml hatch_build.py tmuxtok/sources/claude/_lines.c tmuxtok/ingest/_rows.c \
+		tmuxtok/_jsontext.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

@@ -2,11 +2,12 @@
 
 ``tmuxtok/sources/claude/_lines.c`` reads Claude Code's usual assistant lines
 at C speed; ``tmuxtok/ingest/_rows.c`` carries a parse worker's rows to SQLite
-without a Python object per row. Without them the same lines are read, and
-the same rows stored, in Python, to the same results (tests hold the two ways
-equal), only slower. So a machine with no C compiler or no Python headers
+without a Python object per row; ``tmuxtok/_jsontext.c`` writes the reports'
+indented JSON. Without them the same lines are read, the same rows stored and
+the same texts written, in Python, to the same results (tests hold the two
+ways equal), only slower. So a machine with no C compiler or no Python headers
 still installs tmuxtok, pure Python, with a warning; each module is built on
-its own, and one failing leaves the other. The compiler is called with an
+its own, and one failing leaves the others. The compiler is called with an
 argv list built from ``sysconfig``, as Python itself was built.
 """
 
@@ -25,6 +26,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 SOURCES = {
     "tmuxtok/sources/claude/_lines.c": "Claude lines are read in Python",
     "tmuxtok/ingest/_rows.c": "rows are stored through Python's sqlite3",
+    "tmuxtok/_jsontext.c": "report texts are written in Python",
 }
 
 

@@ -16,6 +16,7 @@ LAYERS = {
     "tmuxtok._atomic": 0,
     "tmuxtok._detach": 0,
     "tmuxtok._fastjson": 0,
+    "tmuxtok._jsontext": 0,  # its C writer of indented JSON
     "tmuxtok._digest": 0,
     "tmuxtok._named": 0,
     "tmuxtok.model": 0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import orjson
@@ -10,8 +11,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tmuxtok import _fastjson
 from tmuxtok._fastjson import dumps_indented, dumps_like, dumps_sorted, loads_strict
 from tmuxtok.sources.values import decode_json
+
+try:
+    from tmuxtok import _jsontext
+except ImportError:  # not built here: the Python walk is all there is
+    _jsontext = None  # type: ignore[assignment]
 
 _scalars = (
     st.none()
@@ -35,7 +42,49 @@ _values = st.recursive(
 @settings(max_examples=400, deadline=None)
 @given(_values)
 def test_same_bytes_as_json(value: Any) -> None:
-    assert dumps_indented(value) == json.dumps(value, indent=2, ensure_ascii=False)
+    want = json.dumps(value, indent=2, ensure_ascii=False)
+    assert dumps_indented(value) == want
+    assert _fastjson._python_indented(value) == want
+    if _jsontext is not None:
+        got = _jsontext.indented(value)
+        assert got == want or (got is None and _has_surrogate(value))
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether any text in ``value`` is not UTF-8 (the C writer leaves those to Python)."""
+    texts = [value] if isinstance(value, str) else []
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_surrogate(v) for v in value)
+    return any(any(0xD800 <= ord(c) <= 0xDFFF for c in t) for t in texts)
+
+
+def test_the_c_writer_is_built_where_the_tests_require_it() -> None:
+    """``make test`` sets TMUXTOK_REQUIRE_NATIVE=1: the texts must not pass on the
+    Python walk alone because ``_jsontext.c`` silently failed to build."""
+    if os.environ.get("TMUXTOK_REQUIRE_NATIVE") != "1":
+        pytest.skip("TMUXTOK_REQUIRE_NATIVE is not set")
+    assert _jsontext is not None and _fastjson._c_indented() is _jsontext.indented
+
+
+@pytest.mark.skipif(_jsontext is None, reason="_jsontext.c is not built here")
+def test_what_the_c_writer_leaves_to_python() -> None:
+    assert _jsontext is not None
+
+    class Count(int):
+        pass
+
+    deep: list[Any] = []
+    for _ in range(100):
+        deep = [deep]
+    for odd in (Count(3), {"n": Count(3)}, "\ud800", ["\udfff"], {"\ud800": 1}, deep, object()):
+        assert _jsontext.indented(odd) is None
+    # and dumps_indented still writes (or refuses) them as json does
+    for ok in (Count(3), {"n": Count(3)}, "\ud800", deep):
+        assert dumps_indented(ok) == json.dumps(ok, indent=2, ensure_ascii=False)
+    assert _jsontext.indented(2**80) == str(2**80)
+    assert _jsontext.indented({2**70: -(2**70)}) == json.dumps({2**70: -(2**70)}, indent=2)
 
 
 def test_a_report_shape_and_controls_in_text() -> None:
