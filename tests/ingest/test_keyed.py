@@ -256,3 +256,36 @@ def test_keys_stored_twice_by_someone_else_keep_the_row_an_upsert_would(tmp_path
     got = c.execute("SELECT key, total FROM events ORDER BY key").fetchall()
     assert got == [("a", 7), ("b", 7)]
     assert c.execute("SELECT v FROM meta WHERE k='data_version'").fetchone()[0] != before
+
+
+def test_a_load_into_an_empty_ledger_starts_its_file_on_the_way_to_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The load commits without fsync; the file's own fdatasync is started at its
+    end (in a thread), so the close's checkpoint finds little left to wait for.
+    A load into a ledger that had events commits as usual and starts none."""
+    import threading
+
+    synced: list[int] = []
+    real = os.fdatasync
+
+    def recording(fd: int) -> None:
+        synced.append(os.fstat(fd).st_ino)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", recording)
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    inode = os.stat(tmp_path / "ledger.sqlite3").st_ino
+    with ledger.bulk():
+        _commit(ledger, 1, [_ev("a", 5)])
+    for t in threading.enumerate():
+        if t.name == "tmuxtok-flush":
+            t.join(10)
+    assert synced == [inode]
+    synced.clear()
+    with ledger.bulk():  # not empty now
+        _commit(ledger, 2, [_ev("b", 7)])
+    assert not any(t.name == "tmuxtok-flush" for t in threading.enumerate())
+    assert synced == []
+    assert [r[0] for r in ledger.conn.execute("SELECT key FROM events ORDER BY key")] == ["a", "b"]
+    ledger.close()

@@ -267,6 +267,8 @@ class Ledger:
             for sql in after:
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute(sql)
+            if empty:
+                _flush_soon(self.path)
 
     def all_marks(self) -> dict[str, dict[str, tuple[int, int, int, int]]]:
         """Per agent that has any, per tracked file, the (dev, ino, size, mtime_ns) its
@@ -834,6 +836,34 @@ def _entries_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
         f"approx FROM events{where} ORDER BY ts_ms, agent, key"
     )
     return q, args
+
+
+def _flush_soon(path: str) -> None:
+    """Start writing the loaded file to disk now, in a thread, while reports are built.
+
+    A load into an empty ledger commits without fsync, so all of it is still
+    to be written when the next checkpoint syncs the file: at the first
+    close, on the way out of ``scan``, that sync took ~20 ms after a 1 GiB
+    ingest (~4 ms with this). An ``fdatasync`` on a descriptor of its own
+    does the waiting while this process builds the report caches; SQLite's
+    own sync then finds little left. Nothing depends on it: the checkpoint
+    still syncs as before.
+    """
+    import threading
+
+    def flush() -> None:
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            return
+        try:
+            os.fdatasync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    threading.Thread(target=flush, name="tmuxtok-flush", daemon=True).start()
 
 
 def _fold_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
