@@ -445,3 +445,4 @@ def scan(
     else:  # --quiet: no summary, but a file that cannot be read is still said
         for err in stats.errors:
             echo(f"tmuxtok: could not read {err}", err=True)
+    ledger.close()  # its checkpoint now, not whenever the connection is freed
