@@ -17,6 +17,7 @@ LAYERS = {
     "tmuxtok._detach": 0,
     "tmuxtok._fastjson": 0,
     "tmuxtok._jsontext": 0,  # its C writer of indented JSON
+    "tmuxtok._native": 0,  # the optional C functions, looked up once
     "tmuxtok._digest": 0,
     "tmuxtok._named": 0,
     "tmuxtok.model": 0,

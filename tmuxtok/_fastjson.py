@@ -192,32 +192,14 @@ def dumps_indented(obj: Any) -> str:
     The C module ``_jsontext`` writes them where it was built; what it
     leaves (a subclass, a lone surrogate, deep nesting) is written here.
     """
-    c = _c_indented()
+    from tmuxtok._native import c_function
+
+    c = c_function("tmuxtok._jsontext", "indented")
     if c is not None:
         got: str | None = c(obj)
         if got is not None:
             return got
     return _python_indented(obj)
-
-
-_C_INDENTED: Any = None
-
-
-def _c_indented() -> Any:
-    """``_jsontext.indented``, or None (not built, or ``TMUXTOK_NATIVE=0``)."""
-    global _C_INDENTED
-    if _C_INDENTED is None:
-        _C_INDENTED = False
-        import os
-
-        if os.environ.get("TMUXTOK_NATIVE", "") != "0":
-            try:
-                from tmuxtok._jsontext import indented
-            except ImportError:
-                pass
-            else:
-                _C_INDENTED = indented
-    return _C_INDENTED or None
 
 
 def _python_indented(obj: Any) -> str:

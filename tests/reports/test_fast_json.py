@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tmuxtok import _fastjson
 from tmuxtok._fastjson import dumps_indented, dumps_like, dumps_sorted, loads_strict
+from tmuxtok._native import c_function
 from tmuxtok.sources.values import decode_json
 
 try:
@@ -65,7 +66,8 @@ def test_the_c_writer_is_built_where_the_tests_require_it() -> None:
     Python walk alone because ``_jsontext.c`` silently failed to build."""
     if os.environ.get("TMUXTOK_REQUIRE_NATIVE") != "1":
         pytest.skip("TMUXTOK_REQUIRE_NATIVE is not set")
-    assert _jsontext is not None and _fastjson._c_indented() is _jsontext.indented
+    assert _jsontext is not None
+    assert c_function("tmuxtok._jsontext", "indented") is _jsontext.indented
 
 
 @pytest.mark.skipif(_jsontext is None, reason="_jsontext.c is not built here")

@@ -24,6 +24,7 @@ import stat
 from collections.abc import Iterable, Iterator
 
 from tmuxtok._digest import blake2b_hex
+from tmuxtok._native import c_function
 from tmuxtok.model.events import ParseResult, Record
 
 TYPE_CHECKING = False
@@ -259,29 +260,11 @@ def lines_with(buf: bytes, end: int, needles: tuple[bytes, ...], start: int = 0)
     holds a newline. The C module's search is one pass for all needles
     (``_python_lines_with`` is the same lines, one pass per needle).
     """
-    c = _c_lines_with()
+    c = c_function("tmuxtok.ingest._rows", "lines_with")
     if c is not None and 1 <= len(needles) <= 8:
         got: list[bytes] = c(buf, start, end, needles)
         return got
     return _python_lines_with(buf, end, needles, start)
-
-
-_C_LINES: Any = None
-
-
-def _c_lines_with() -> Any:
-    """``_rows.lines_with``, or None (not built, or ``TMUXTOK_NATIVE=0``)."""
-    global _C_LINES
-    if _C_LINES is None:
-        _C_LINES = False
-        if os.environ.get("TMUXTOK_NATIVE", "") != "0":
-            try:
-                from tmuxtok.ingest._rows import lines_with as c
-            except ImportError:
-                pass
-            else:
-                _C_LINES = c
-    return _C_LINES or None
 
 
 def _python_lines_with(
