@@ -130,8 +130,8 @@ class Acc:
 
 
 def _accumulate(rows: list[GroupRow], key: Callable[[GroupRow], str]) -> dict[str, Acc]:
-    # get, not setdefault(k, Acc()): that built two Accs per row to keep a few
-    # hundred (a year's sums are 32,286 rows into 365 days).
+    # get, not setdefault(k, Acc()): that built two Accs per row (64,572 for a
+    # year's 32,286 sums) to keep 2,545 (365 days, 2,180 day-models).
     out: dict[str, Acc] = {}
     for r in rows:
         k = key(r)
