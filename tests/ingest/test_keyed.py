@@ -289,3 +289,52 @@ def test_a_load_into_an_empty_ledger_starts_its_file_on_the_way_to_disk(
     assert synced == []
     assert [r[0] for r in ledger.conn.execute("SELECT key FROM events ORDER BY key")] == ["a", "b"]
     ledger.close()
+
+
+def test_caches_held_are_read_back_and_written_at_release(tmp_path: Path) -> None:
+    """What ``scan``'s child makes while its parent builds indexes is kept, and read
+    back, in memory, and written in one transaction at the end."""
+    path = tmp_path / "ledger.sqlite3"
+    ledger = Ledger(path)
+    ledger.cache_put("a", "v1", b"one")
+    ledger.hold_caches()
+    ledger.cache_put("a", "v2", b"two")
+    ledger.cache_put("b", "v2", b"three")
+    assert ledger.cache_lookup("a") == ("v2", b"two")
+    assert ledger.cache_version("b") == "v2"
+    other = sqlite3.connect(path)
+    assert other.execute("SELECT k, version, v FROM cache ORDER BY k").fetchall() == [
+        ("a", "v1", b"one")
+    ]
+    ledger.release_caches()
+    assert other.execute("SELECT k, version, v FROM cache ORDER BY k").fetchall() == [
+        ("a", "v2", b"two"),
+        ("b", "v2", b"three"),
+    ]
+    ledger.cache_put("b", "v3", b"four")  # written at once again
+    assert other.execute("SELECT v FROM cache WHERE k='b'").fetchone() == (b"four",)
+    other.close()
+    ledger.close()
+
+
+@needs_c
+def test_a_writer_before_a_deferred_load_is_finished_builds_the_key_index(
+    tmp_path: Path,
+) -> None:
+    """A load with ``defer_indexes`` leaves the key index to ``finish_load``; any
+    write before that builds it first, so an event is still stored once."""
+    ledger = Ledger(tmp_path / "ledger.sqlite3")
+    ledger.defer_indexes = True
+    with ledger.bulk():
+        _commit(ledger, 1, [_ev("a", 5), _ev("b", 6)])
+    assert ledger.unfinished() and key_index(ledger.conn) is None
+    _commit(ledger, 2, [_ev("a", 9)])  # the same key, more tokens: an update
+    assert key_index(ledger.conn) == KEY_INDEX
+    assert ledger.conn.execute("SELECT key, total FROM events ORDER BY key").fetchall() == [
+        ("a", 9),
+        ("b", 6),
+    ]
+    ledger.finish_load()
+    assert not ledger.unfinished()
+    assert ledger.conn.execute("PRAGMA synchronous").fetchone()[0] == 1
+    ledger.close()

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.support.logfmt import claude_assistant, claude_file
+from tmuxtok.ingest import scan as scan_mod
 from tmuxtok.ingest.ledger import Ledger
 from tmuxtok.ingest.scan import scan
 from tmuxtok.reports import warm
@@ -49,7 +50,7 @@ KINDS = {"blocks", "blocks-json", "whole", "grouped", "period", "text"}
 def test_a_child_that_fails_leaves_the_sums_to_its_parent(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def refuse(path: Path, recover: bool = True) -> Ledger:
+    def refuse(path: Path, recover: bool = True, build: bool = True) -> Ledger:
         raise sqlite3.OperationalError("the child cannot open the ledger")
 
     monkeypatch.setattr(warm, "Ledger", refuse)  # only the child opens one
@@ -68,3 +69,73 @@ def test_a_child_builds_the_sums_the_parent_does_not(ledger: Ledger) -> None:
     assert warm.warm_caches(ledger, now, 5.0, ZoneInfo("UTC"), split=True) == 2
     got = _versions(ledger)
     assert got == dict.fromkeys(KINDS, ledger.version())
+
+
+def _indexes(led: Ledger) -> set[str]:
+    return {r[0] for r in led.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+
+
+@pytest.fixture
+def deferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A cold load as ``scan`` makes it: its key and session indexes left to build."""
+    root = tmp_path / "claude"
+    claude_file(root).write_bytes(
+        b"".join(
+            claude_assistant(f"2026-01-1{d}T0{h}:00:00Z", f"msg-{d}-{h}", inp=d, out=h)
+            for d in range(5)
+            for h in range(3)
+        )
+    )
+    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
+    monkeypatch.setattr(warm, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # a bulk load, as a large read's
+    led = Ledger(tmp_path / "ledger.sqlite3")
+    led.defer_indexes = True
+    scan(led, all_sources(), os.environ)
+    return led
+
+
+def test_a_cold_loads_indexes_are_built_while_a_child_builds_the_caches(
+    deferred: Ledger,
+) -> None:
+    assert deferred.unfinished()
+    left = _indexes(deferred)
+    assert "events_time" in left and not {"events_key", "events_session"} & left
+    now = int(time.time() * 1000)
+    assert warm.warm_caches(deferred, now, 5.0, ZoneInfo("UTC"), split=True) == 2
+    assert not deferred.unfinished()
+    assert {"events_key", "events_time", "events_session"} <= _indexes(deferred)
+    assert _versions(deferred) == dict.fromkeys(KINDS, deferred.version())
+    assert deferred.conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL again
+    deferred.finish_load()  # nothing left: nothing done
+    assert warm.warm_caches(deferred, now, 5.0, ZoneInfo("UTC"), split=True) == 0
+
+
+def test_a_failing_child_leaves_a_cold_loads_caches_and_indexes_to_its_parent(
+    deferred: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(path: Path, recover: bool = True, build: bool = True) -> Ledger:
+        raise sqlite3.OperationalError("the child cannot open the ledger")
+
+    monkeypatch.setattr(warm, "Ledger", refuse)
+    now = int(time.time() * 1000)
+    assert warm.warm_caches(deferred, now, 5.0, ZoneInfo("UTC"), split=True) == 1
+    assert {"events_key", "events_time", "events_session"} <= _indexes(deferred)
+    assert _versions(deferred) == dict.fromkeys(KINDS, deferred.version())
+
+
+def test_one_job_is_taken_by_one_process() -> None:
+    for _ in range(20):
+        job = warm._Job()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            os.write(w, b"1" if job.take() else b"0")
+            os._exit(0)
+        mine = job.take()
+        os.waitpid(pid, 0)
+        theirs = os.read(r, 1) == b"1"
+        os.close(r)
+        os.close(w)
+        job.close()
+        assert mine != theirs  # one of the two, never both, never neither

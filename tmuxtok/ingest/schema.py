@@ -245,8 +245,13 @@ def lenient_text(raw: bytes) -> str:
     return raw.decode("utf-8", "replace")
 
 
-def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
-    """Open (or create) the ledger at ``path``: pragmas, tables, schema check."""
+def connect(path: str | os.PathLike[str], build: bool = True) -> sqlite3.Connection:
+    """Open (or create) the ledger at ``path``: pragmas, tables, schema check.
+
+    ``build=False`` leaves missing indexes missing, for a reader beside the
+    process that is building them (``Ledger.finish_load``): they are only
+    built by whoever writes, and its build would wait for that one's.
+    """
     fresh = not os.path.exists(path)
     if fresh:
         os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
@@ -256,7 +261,7 @@ def connect(path: str | os.PathLike[str]) -> sqlite3.Connection:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA busy_timeout=30000")
-        if fresh or not _has_schema(conn):
+        if fresh or (build and not _has_schema(conn)):
             conn.executescript(_SCHEMA)
             ensure_key_index(conn)
         got = conn.execute("SELECT v FROM meta WHERE k='schema'").fetchone()

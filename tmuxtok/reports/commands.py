@@ -405,6 +405,9 @@ def scan(
         )
     if reset:
         ledger.reset()
+    # A cold load's key and session indexes are built while a child builds
+    # the report caches (``reports.warm``), not before.
+    ledger.defer_indexes = True
     started = time.perf_counter()
     try:
         stats = (refresh or store.refresh)(ledger, cfg)
@@ -412,6 +415,7 @@ def scan(
         fail(e, as_json)
     elapsed = time.perf_counter() - started
     cached, cache_procs = _warm(ledger, cfg)
+    ledger.finish_load()  # if _warm could not
     summary = {
         "files": stats.files,
         "filesRead": stats.files_read,
