@@ -9,7 +9,7 @@ so ``scan`` builds the sums in a forked child while it builds the blocks.
 After a cold load (``Ledger.defer_indexes``) the ledger still lacks its key
 and session indexes, which the caches do not read: a child builds the blocks
 while ``scan`` builds those, and the sums go to whichever is free first. At
-10 GiB the index builds alone took 1.1 s on one core, the other idle.
+10 GiB those two builds took 1.1–1.3 s on one core, the other idle.
 """
 
 from __future__ import annotations
