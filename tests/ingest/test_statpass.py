@@ -142,6 +142,9 @@ def test_a_process_with_threads_walks_alone(trees: list[tuple[str, str]]) -> Non
     finally:
         release.set()
         other.join()
+    for t in threading.enumerate():  # an earlier test's ledger syncing its file
+        if t.name == "tmuxtok-flush":
+            t.join()
     again = Pass(trees, split=True)
     assert again.child is not None  # alone again: it forks
     again.close()

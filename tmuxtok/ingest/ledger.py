@@ -54,6 +54,7 @@ from tmuxtok.sources import logged_cost_wins
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from typing import Any, NamedTuple, TypeVar
 
     from tmuxtok.ingest.batch import EventRow
@@ -145,6 +146,8 @@ class Ledger:
         self.cache_wait_ms = 100
         #: What ``cache_put`` keeps until ``release_caches``; None: written at once.
         self._held: dict[str, tuple[str, bytes]] | None = None
+        #: The thread syncing the file after a load into an empty ledger, if any.
+        self._flushing: threading.Thread | None = None
         #: While set, damage found by a query is raised, not recovered from.
         self._recovering = not recover
         try:
@@ -164,6 +167,11 @@ class Ledger:
             raise LedgerError(f"cannot open the ledger {path}: {e.strerror or e}") from e
 
     def close(self) -> None:
+        """Close the connection, once the file's early flush (``_flush_soon``) is done:
+        the close's checkpoint then finds it synced, and no thread outlives its ledger."""
+        flushing, self._flushing = self._flushing, None
+        if flushing is not None:
+            flushing.join()
         self.conn.close()
 
     def reopen(self) -> None:
@@ -328,7 +336,7 @@ class Ledger:
             with contextlib.suppress(sqlite3.Error):
                 self.conn.execute(sql)
         if empty:
-            _flush_soon(self.path)
+            self._flushing = _flush_soon(self.path)
 
     def all_marks(self) -> dict[str, dict[str, tuple[int, int, int, int]]]:
         """Per agent that has any, per tracked file, the (dev, ino, size, mtime_ns) its
@@ -937,7 +945,7 @@ def _entries_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
     return q, args
 
 
-def _flush_soon(path: str) -> None:
+def _flush_soon(path: str) -> threading.Thread:
     """Start writing the loaded file to disk now, in a thread, while reports are built.
 
     A load into an empty ledger commits without fsync, so all of it is still
@@ -962,7 +970,9 @@ def _flush_soon(path: str) -> None:
         finally:
             os.close(fd)
 
-    threading.Thread(target=flush, name="tmuxtok-flush", daemon=True).start()
+    thread = threading.Thread(target=flush, name="tmuxtok-flush", daemon=True)
+    thread.start()
+    return thread
 
 
 def _fold_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
