@@ -12,6 +12,7 @@ import io
 import json
 import sqlite3
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,15 @@ def test_a_row_seen_again_is_left_as_it_was(tmp_path: Path) -> None:
     assert led.conn.execute("SELECT ts_ms FROM events").fetchall() == [(1767916800000,)]
 
 
+def _today_since(now_ms: int, ago_ms: int) -> int:
+    """``now_ms - ago_ms``, or as far back today as there is (in the zone the reports
+    use, the local one): run just after midnight, ten minutes ago was yesterday."""
+    midnight = datetime.fromtimestamp(now_ms / 1000).astimezone()
+    midnight = midnight.replace(hour=0, minute=0, second=0, microsecond=0)
+    since_midnight = now_ms - int(midnight.timestamp() * 1000)
+    return now_ms - min(ago_ms, since_midnight * ago_ms // 600_001)
+
+
 @pytest.fixture
 def mixed(env: dict[str, str]) -> int:
     """One exact and two approximate events today, in the ledger the commands use."""
@@ -99,9 +109,9 @@ def mixed(env: dict[str, str]) -> int:
     store_new(
         led,
         [
-            event("exact", now_ms - 600_000, False, 1000, 100),
-            event("screen-1", now_ms - 300_000, True),
-            event("screen-2", now_ms - 60_000, True, 9000, 2000),
+            event("exact", _today_since(now_ms, 600_000), False, 1000, 100),
+            event("screen-1", _today_since(now_ms, 300_000), True),
+            event("screen-2", _today_since(now_ms, 60_000), True, 9000, 2000),
         ],
     )
     led.close()
