@@ -18,12 +18,10 @@ from tmuxtok.reports import warm
 from tmuxtok.sources import all_sources
 
 
-@pytest.fixture
-def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
-    """A ledger of a few days of one Claude log, its caches not built yet."""
+def _few_days(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """An empty ledger, and a few days of one Claude log for it; caches split whatever the size."""
     root = tmp_path / "claude"
-    log = claude_file(root)
-    log.write_bytes(
+    claude_file(root).write_bytes(
         b"".join(
             claude_assistant(f"2026-01-1{d}T0{h}:00:00Z", f"msg-{d}-{h}", inp=d, out=h)
             for d in range(5)
@@ -31,8 +29,14 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
         )
     )
     monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
-    monkeypatch.setattr(warm, "SPLIT_BYTES", 0)  # split whatever the size
-    led = Ledger(tmp_path / "ledger.sqlite3")
+    monkeypatch.setattr(warm, "SPLIT_BYTES", 0)
+    return Ledger(tmp_path / "ledger.sqlite3")
+
+
+@pytest.fixture
+def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
+    """A ledger of a few days of one Claude log, its caches not built yet."""
+    led = _few_days(tmp_path, monkeypatch)
     scan(led, all_sources(), os.environ)
     return led
 
@@ -78,18 +82,8 @@ def _indexes(led: Ledger) -> set[str]:
 @pytest.fixture
 def deferred(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ledger:
     """A cold load as ``scan`` makes it: its key and session indexes left to build."""
-    root = tmp_path / "claude"
-    claude_file(root).write_bytes(
-        b"".join(
-            claude_assistant(f"2026-01-1{d}T0{h}:00:00Z", f"msg-{d}-{h}", inp=d, out=h)
-            for d in range(5)
-            for h in range(3)
-        )
-    )
-    monkeypatch.setenv("CLAUDE_CONFIG_DIR", str(root))
-    monkeypatch.setattr(warm, "SPLIT_BYTES", 0)
     monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 0)  # a bulk load, as a large read's
-    led = Ledger(tmp_path / "ledger.sqlite3")
+    led = _few_days(tmp_path, monkeypatch)
     led.defer_indexes = True
     scan(led, all_sources(), os.environ)
     return led

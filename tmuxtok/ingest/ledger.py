@@ -39,6 +39,7 @@ from tmuxtok.ingest.schema import (
     ensure_key_index,
     error_text,
     file_stats_of,
+    immediate,
     info_of,
     is_corrupt,
     lenient_text,
@@ -283,17 +284,17 @@ class Ledger:
                     # given back first (at 10 GiB of logs the peak was 124 MiB).
                     self.conn.execute(f"PRAGMA cache_size={int(old)}")
                     self.conn.execute("PRAGMA shrink_memory")
+            if keyed is not None:
+                keyed.stop()  # its index is built below, or by ``finish_load``
             if empty and self.defer_indexes:
                 # Only the index the blocks are read by; the rest wait for
                 # ``finish_load``, fsync still off (a kill meanwhile leaves
                 # them to the next ``connect`` or writer, as above).
-                if keyed is not None:
-                    keyed.stop()
                 with contextlib.suppress(sqlite3.Error):
                     self.conn.execute(REPORT_INDEXES["events_time"])
                 self._unfinished = int(old)
             else:
-                self._settle(keyed, int(old), empty)
+                self._settle(int(old), empty)
 
     def unfinished(self) -> bool:
         """Whether a load with ``defer_indexes`` waits for ``finish_load``."""
@@ -314,20 +315,17 @@ class Ledger:
             return
         with contextlib.suppress(sqlite3.Error):  # a new connection since (a fork's)
             self.conn.execute("PRAGMA synchronous=OFF")
-        self._settle(None, old, True, keys=True)
+        self._settle(old, True)
 
-    def _settle(self, keyed: KeyedLoad | None, old: int, empty: bool, keys: bool = False) -> None:
+    def _settle(self, old: int, empty: bool) -> None:
         # The indexes are built (a failure leaves that to the next ``connect``)
         # and copied into the file while fsync is still off; then each setting
         # is restored on its own, so one failing cannot keep fsync off.
-        # (self.conn may have been replaced by a recovery meanwhile.)
+        # (self.conn may have been replaced by a recovery meanwhile.) The key
+        # index is there already unless a keyed load dropped it (a lookup).
         if empty:
-            if keyed is not None or keys:
-                with contextlib.suppress(sqlite3.Error):
-                    if keyed is not None:
-                        keyed.end(self.conn)
-                    else:
-                        ensure_key_index(self.conn)
+            with contextlib.suppress(sqlite3.Error):
+                ensure_key_index(self.conn)
             with contextlib.suppress(sqlite3.Error):
                 build_report_indexes(self.conn)
         after = ["PRAGMA wal_checkpoint(PASSIVE)"] if empty else []
@@ -862,14 +860,8 @@ class Ledger:
             if c.in_transaction or len(rows) == 1:  # one statement: its own transaction
                 c.executemany(sql, rows)
                 return
-            c.execute("BEGIN IMMEDIATE")
-            try:
+            with immediate(c):
                 c.executemany(sql, rows)
-                c.execute("COMMIT")
-            except BaseException:
-                with contextlib.suppress(sqlite3.Error):
-                    c.execute("ROLLBACK")
-                raise
         except sqlite3.Error:
             pass
         finally:
@@ -935,14 +927,15 @@ def _state(raw: str | None) -> Any:
     return got if isinstance(got, dict) else _BAD_STATE
 
 
+#: What a block is folded from, per event (``fold_entries``; ``_rows.fold_blocks``
+#: reads the columns by position).
+_ENTRY_COLUMNS = "ts_ms, model, input, output, cache_create, cache_read, cost / 1e9, total, approx"
+
+
 def _entries_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
     """The rows blocks are folded from, in the order they are summed."""
     where, args = _where(agent, since_ms, None)
-    q = (
-        "SELECT ts_ms, model, input, output, cache_create, cache_read, cost / 1e9, total, "
-        f"approx FROM events{where} ORDER BY ts_ms, agent, key"
-    )
-    return q, args
+    return f"SELECT {_ENTRY_COLUMNS} FROM events{where} ORDER BY ts_ms, agent, key", args
 
 
 def _flush_soon(path: str) -> threading.Thread:
@@ -983,11 +976,7 @@ def _fold_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
     index already gives the times in order.
     """
     where, args = _where(agent, since_ms, None)
-    q = (
-        "SELECT ts_ms, model, input, output, cache_create, cache_read, cost / 1e9, total, "
-        f"approx, agent, key FROM events{where} ORDER BY ts_ms"
-    )
-    return q, args
+    return f"SELECT {_ENTRY_COLUMNS}, agent, key FROM events{where} ORDER BY ts_ms", args
 
 
 def _where(

@@ -12,11 +12,12 @@ them is here, so the daemon's exporter, ``tmuxtok export status`` and
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, NamedTuple
+
+from tmuxtok.ingest.schema import immediate
 
 
 class Sums(NamedTuple):
@@ -104,18 +105,6 @@ def data_version(conn: sqlite3.Connection) -> str:
 # --- writing ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _txn(conn: sqlite3.Connection) -> Iterator[None]:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-    except BaseException:
-        with contextlib.suppress(sqlite3.Error):
-            conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-
-
 def _put_state(conn: sqlite3.Connection, sink: str, values: Mapping[str, Any]) -> None:
     conn.executemany(
         "INSERT INTO export_state VALUES(?,?,?) ON CONFLICT(sink, k) DO UPDATE SET v=excluded.v",
@@ -155,7 +144,7 @@ def enqueue_samples(
     """
     stored = 0
     prev = previous
-    with _txn(conn):
+    with immediate(conn):
         known: dict[str, float] = {
             k: v
             for k, v in conn.execute(
@@ -191,7 +180,7 @@ def enqueue_rows(
     """Store the rows whose content changed since they were last stored (by
     ``digests[key]``); a row still waiting is replaced by its newer version.
     Returns how many were stored."""
-    with _txn(conn):
+    with immediate(conn):
         old = dict(
             conn.execute(
                 "SELECT key, digest FROM export_series WHERE sink=? AND digest IS NOT NULL", (sink,)
@@ -239,7 +228,7 @@ def ack(
     conn: sqlite3.Connection, sink: str, batch: Sequence[Sample], state: Mapping[str, Any]
 ) -> None:
     """The endpoint took ``batch``: forget it and record ``state``, atomically."""
-    with _txn(conn):
+    with immediate(conn):
         _delete(conn, sink, batch)
         _put_state(conn, sink, state)
 
@@ -254,7 +243,7 @@ def dead_letter(
 ) -> None:
     """Move samples the endpoint refused on their own into the dead-letter table."""
     now = time.time()
-    with _txn(conn):
+    with immediate(conn):
         conn.executemany(
             "INSERT INTO export_dead(sink, key, ts_ms, value, body, status, reason, at) "
             "VALUES(?,?,?,?,?,?,?,?)",
@@ -270,7 +259,7 @@ def collapse(conn: sqlite3.Connection, sink: str, before_ms: int) -> int:
     Nothing of the totals is lost: every tick holds every counter's total, so
     the first tick kept carries all of it. Returns how many were dropped.
     """
-    with _txn(conn):
+    with immediate(conn):
         n = conn.execute(
             "DELETE FROM export_outbox WHERE sink=? AND ts_ms < ?", (sink, before_ms)
         ).rowcount
@@ -287,7 +276,7 @@ def drop(
     conn: sqlite3.Connection, sink: str, batch: Sequence[Sample], state: Mapping[str, Any]
 ) -> None:
     """Forget ``batch`` as too old for the server (counted as collapsed)."""
-    with _txn(conn):
+    with immediate(conn):
         _delete(conn, sink, batch)
         conn.execute(
             "INSERT INTO export_state VALUES(?, 'collapsed', ?) ON CONFLICT(sink, k) "
@@ -308,7 +297,7 @@ def high_water(
     Prometheus reads as a reset and counts the whole value again. For the
     pull, where no outbox holds them.
     """
-    with _txn(conn):
+    with immediate(conn):
         known = dict(
             conn.execute(
                 "SELECT key, value FROM export_series WHERE sink=? AND value IS NOT NULL", (sink,)
@@ -325,14 +314,14 @@ def high_water(
 
 
 def put_state(conn: sqlite3.Connection, sink: str, values: Mapping[str, Any]) -> None:
-    with _txn(conn):
+    with immediate(conn):
         _put_state(conn, sink, values)
 
 
 def requeue_dead(conn: sqlite3.Connection, sink: str | None = None) -> int:
     """Put dead letters back in the outbox (after the cause was fixed); returns how many."""
     where, args = (" WHERE sink=?", (sink,)) if sink else ("", ())
-    with _txn(conn):
+    with immediate(conn):
         conn.execute(
             "INSERT OR IGNORE INTO export_outbox SELECT sink, key, ts_ms, value, body "
             f"FROM export_dead{where}",

@@ -562,7 +562,7 @@ def _read_parallel(
         initializer=_worker_init,
         initargs=(os.getpid(),),
     )
-    groups = deque(_groups(todo, _task_bytes(sum(n for _, n in todo), n)))
+    groups = deque(_groups(todo, _task_bytes(sum(size for _, size in todo), n)))
     inflight: deque[tuple[list[_Item], Future[list[_Read]]]] = deque()
     try:
         window = WINDOW_PER_WORKER * n

@@ -23,6 +23,7 @@ from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Iterator
     from typing import Any
 
 SCHEMA_VERSION = 1
@@ -284,6 +285,19 @@ def connect(path: str | os.PathLike[str], build: bool = True) -> sqlite3.Connect
         with contextlib.suppress(OSError):
             os.chmod(f"{path}{suffix}", 0o600)
     return conn
+
+
+@contextlib.contextmanager
+def immediate(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction, taken at once (``BEGIN IMMEDIATE``), rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
 
 
 def drop_report_indexes(conn: sqlite3.Connection) -> None:
