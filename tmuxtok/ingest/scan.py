@@ -34,8 +34,6 @@ from tmuxtok.sources.base import LINES, WHOLE, SourceError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
     from tmuxtok.ingest.batch import EventRow
     from tmuxtok.model.events import LimitSnapshot
     from tmuxtok.model.pricing import PriceTable
@@ -56,9 +54,10 @@ BATCH_FILES = 2000
 PROGRESS_BYTES = 32 << 20
 #: Below this much to read, forking workers costs more than it saves.
 PARALLEL_BYTES = 16 << 20
-#: Files handed to a worker together, so per-task overhead stays small: a
-#: task costs this process ~0.3-0.4 ms (the pool's submit, hand-off threads and
-#: unpickling): with 4 MiB tasks, about a tenth of its CPU in a cold GiB.
+#: Files handed to a worker together, so per-task overhead stays small: with
+#: ``concurrent.futures``' pool a task cost this process ~0.3-0.4 ms (its
+#: submit, hand-off threads and unpickling), and 4 MiB tasks a tenth of its
+#: CPU in a cold GiB. (``ingest.workers`` now hands them over itself.)
 TASK_BYTES = 16 << 20
 TASK_FILES = 256
 #: A smaller read is cut into at least this many tasks per worker (down to
@@ -517,25 +516,8 @@ def _keep_freed_memory() -> None:
         pass
 
 
-def _worker_init(parent: int) -> None:
-    """Ignore ^C (the parent handles it) and die with the parent.
-
-    A SIGKILLed scan cannot shut its pool down; without this its workers
-    would wait on their task queue forever.
-    """
-    import signal
-    import threading
-    import time
-
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+def _worker_init() -> None:
     _keep_freed_memory()
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.2)
-        os._exit(1)
-
-    threading.Thread(target=watch, daemon=True).start()
 
 
 def _read_parallel(
@@ -550,29 +532,23 @@ def _read_parallel(
     If a worker dies (the OOM killer, say), what was not committed yet is
     read here instead: slower, but the pass completes.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from concurrent.futures.process import BrokenProcessPool
+    from tmuxtok.ingest.workers import Pool, WorkerDied
 
     global _WORKER_CTX
     _WORKER_CTX = (sources, price)
-    pool = ProcessPoolExecutor(
-        max_workers=n,
-        mp_context=multiprocessing.get_context("fork"),
-        initializer=_worker_init,
-        initargs=(os.getpid(),),
-    )
     groups = deque(_groups(todo, _task_bytes(sum(size for _, size in todo), n)))
-    inflight: deque[tuple[list[_Item], Future[list[_Read]]]] = deque()
+    inflight: deque[tuple[list[_Item], int]] = deque()
+    pool: Pool | None = None
     try:
+        pool = Pool(n, _read_group, _worker_init)
         window = WINDOW_PER_WORKER * n
         while groups or inflight:
             while groups and len(inflight) < window:
                 g = groups.popleft()
                 _prefetch(g)
-                inflight.append((g, pool.submit(_read_group, g)))
-            g, fut = inflight[0]
-            results = fut.result()
+                inflight.append((g, pool.submit(g)))
+            g, ticket = inflight[0]
+            results: list[_Read] = pool.result(ticket)
             inflight.popleft()
             for r in results:
                 out.add(r)
@@ -581,12 +557,15 @@ def _read_parallel(
             if not last.done and last.cursor is not None:
                 rest = [(g[len(results) - 1][0], last.path, last.cursor), *rest]
             if rest:  # this file's next chunk comes before anything queued after it
-                inflight.appendleft((rest, pool.submit(_read_group, rest)))
-    except BrokenProcessPool:
+                inflight.appendleft((rest, pool.submit(rest, first=True)))
+    except WorkerDied:
+        if pool is not None:
+            pool.close()
         left = [item for g, _ in inflight for item in g] + [item for g in groups for item in g]
         _read_serial(left, sources, price, out)
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.close()
         _WORKER_CTX = None
 
 
