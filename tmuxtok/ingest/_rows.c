@@ -55,6 +55,7 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#include "../_needles.h"
 
 typedef struct sqlite3 sqlite3;
 typedef struct sqlite3_stmt sqlite3_stmt;
@@ -1592,63 +1593,26 @@ done:
  * (where the line a needle is found in has no newline by end, it ends at end). */
 static PyObject *lines_with(PyObject *self, PyObject *args) {
     Py_buffer buf;
-    Py_ssize_t start, end;
+    Py_ssize_t start, end, s, e;
     PyObject *needles;
+    Needles n;
     (void)self;
     if (!PyArg_ParseTuple(args, "y*nnO!", &buf, &start, &end, &PyTuple_Type, &needles))
         return NULL;
     PyObject *out = NULL;
-    Py_ssize_t k = PyTuple_GET_SIZE(needles);
-    const char *b = buf.buf;
-    const char *nd[8];
-    Py_ssize_t nl[8], at[8]; /* each needle's next place at or after `from`; -1 none */
-    if (k < 1 || k > 8) {
-        PyErr_SetString(PyExc_ValueError, "one to eight needles");
+    if (needles_init(&n, buf.buf, buf.len, start, end, needles) < 0)
         goto done;
-    }
-    if (start < 0)
-        start = 0;
-    if (end > buf.len)
-        end = buf.len;
-    for (Py_ssize_t i = 0; i < k; i++) {
-        PyObject *n = PyTuple_GET_ITEM(needles, i);
-        if (!PyBytes_Check(n) || PyBytes_GET_SIZE(n) == 0) {
-            PyErr_SetString(PyExc_TypeError, "needles must be non-empty bytes");
-            goto done;
-        }
-        nd[i] = PyBytes_AS_STRING(n);
-        nl[i] = PyBytes_GET_SIZE(n);
-        at[i] = -2; /* not looked for yet */
-    }
     out = PyList_New(0);
     if (out == NULL)
         goto done;
-    Py_ssize_t from = start;
-    while (from < end) {
-        Py_ssize_t first = -1;
-        for (Py_ssize_t i = 0; i < k; i++) {
-            if (at[i] == -2 || (at[i] >= 0 && at[i] < from)) {
-                const char *hit = memmem(b + from, (size_t)(end - from), nd[i], (size_t)nl[i]);
-                at[i] = hit ? hit - b : -1;
-            }
-            if (at[i] >= 0 && (first < 0 || at[i] < first))
-                first = at[i];
-        }
-        if (first < 0)
-            break;
-        const char *nl_before =
-            first > start ? memrchr(b + start, '\n', (size_t)(first - start)) : NULL;
-        Py_ssize_t s = nl_before ? nl_before - b + 1 : start;
-        const char *nl_after = memchr(b + first, '\n', (size_t)(end - first));
-        Py_ssize_t e = nl_after ? nl_after - b : end;
-        PyObject *line = PyBytes_FromStringAndSize(b + s, e - s);
+    while (needles_next(&n, &s, &e)) {
+        PyObject *line = PyBytes_FromStringAndSize((const char *)buf.buf + s, e - s);
         if (line == NULL || PyList_Append(out, line) < 0) {
             Py_XDECREF(line);
             Py_CLEAR(out);
             goto done;
         }
         Py_DECREF(line);
-        from = e + 1;
     }
 done:
     PyBuffer_Release(&buf);
