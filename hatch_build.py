@@ -1,7 +1,9 @@
 """Build tmuxtok's C modules if this machine can.
 
 ``tmuxtok/sources/claude/_lines.c`` reads Claude Code's usual assistant lines
-at C speed; ``tmuxtok/ingest/_rows.c`` carries a parse worker's rows to SQLite
+at C speed, and ``tmuxtok/sources/codex/_rollout.c`` Codex's rollout lines
+(both with ``tmuxtok/_jsonscan.h``'s strict JSON reader);
+``tmuxtok/ingest/_rows.c`` carries a parse worker's rows to SQLite
 without a Python object per row; ``tmuxtok/_jsontext.c`` writes the reports'
 indented JSON. Without them the same lines are read, the same rows stored and
 the same texts written, in Python, to the same results (tests hold the two
@@ -25,6 +27,7 @@ from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 #: Each module's source, and what runs in Python without it.
 SOURCES = {
     "tmuxtok/sources/claude/_lines.c": "Claude lines are read in Python",
+    "tmuxtok/sources/codex/_rollout.c": "Codex lines are read in Python",
     "tmuxtok/ingest/_rows.c": "rows are stored through Python's sqlite3",
     "tmuxtok/_jsontext.c": "report texts are written in Python",
 }

@@ -168,8 +168,9 @@ def test_a_cost_beyond_the_ledgers_integers_is_left_unpriced() -> None:
     assert merge_rows([ev], lambda *_: 2.5)[0][14:16] == (2_500_000_000, 1)
 
 
-def test_only_a_large_read_imports_msgspec(
-    ledger: Ledger, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("native", [True, False])
+def test_a_large_read_turns_the_short_readers_on_and_msgspec_only_without_c(
+    ledger: Ledger, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, native: bool
 ) -> None:
     from tmuxtok.ingest import scan as scan_mod
     from tmuxtok.sources.claude import parser as claude_lines
@@ -177,19 +178,76 @@ def test_only_a_large_read_imports_msgspec(
     from tmuxtok.sources.codex import parser as codex_lines
     from tmuxtok.sources.codex import typed as codex_typed
 
-    monkeypatch.setattr(claude_lines, "_decode_usual", None)
-    monkeypatch.setattr(codex_lines, "_decode_tokens", None)
+    if native:
+        claude_c = pytest.importorskip("tmuxtok.sources.claude._lines")
+        codex_c = pytest.importorskip("tmuxtok.sources.codex._rollout")
+    else:
+        monkeypatch.setenv("TMUXTOK_NATIVE", "0")
+    for module, name in ((claude_lines, "_decode_usual"), (codex_lines, "_decode_tokens")):
+        monkeypatch.setattr(module, name, None)
+        monkeypatch.setattr(module, "_native", None)
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     f.write_bytes(claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2))
     scan(ledger, all_sources(), env)
-    assert claude_lines._decode_usual is None  # 300 bytes: orjson only
+    assert claude_lines._decode_usual is None and claude_lines._native is None  # 300 bytes
     monkeypatch.setattr(scan_mod, "PARALLEL_BYTES", 100)
     with f.open("ab") as fh:
         fh.write(claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4))
     scan(ledger, all_sources(), env)
-    assert claude_lines._decode_usual is claude_typed.decode_claude
-    assert codex_lines._decode_tokens is codex_typed.decode_codex
+    if native:
+        assert (claude_lines._native, codex_lines._native) == (claude_c, codex_c)
+        assert claude_lines._decode_usual is None and codex_lines._decode_tokens is None
+    else:
+        assert claude_lines._native is None and codex_lines._native is None
+        assert claude_lines._decode_usual is claude_typed.decode_claude
+        assert codex_lines._decode_tokens is codex_typed.decode_codex
     assert totals(ledger, "claude") == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
+
+
+_LARGE_SCAN = """
+import sys
+from tmuxtok.ingest import scan
+scan.PARALLEL_BYTES = 0  # the large read's way, workers and all, for a few lines
+sys.argv = ["tmuxtok", "scan", "--quiet"]
+from tmuxtok.__main__ import main
+main()
+"""
+
+
+def test_a_large_read_with_the_c_readers_imports_no_msgspec(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """msgspec costs ~25 ms to import, serially, before the workers fork: with the
+    C readers built, no process of the scan imports it."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import cli_env
+    from tests.support.importtime import imported
+
+    pytest.importorskip("tmuxtok.sources.claude._lines")
+    pytest.importorskip("tmuxtok.sources.codex._rollout")
+    claude_file(Path(env["CLAUDE_CONFIG_DIR"])).write_bytes(
+        claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
+    )
+    codex = codex_file(Path(env["CODEX_HOME"]))
+    codex.write_bytes(
+        codex_line("2026-01-09T10:00:00Z", "session_meta", {"id": "s-1"})
+        + codex_tokens("2026-01-09T10:00:05Z", codex_usage(5, 0, 5, 0, 10))
+    )
+    run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
+    for native in ("1", "0"):
+        run_env["TMUXTOK_NATIVE"] = native
+        home = tmp_path / f"home{native}"
+        run_env.update(XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"))
+        done = subprocess.run(
+            [sys.executable, "-X", "importtime", "-c", _LARGE_SCAN],
+            env=run_env,
+            capture_output=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert ("msgspec" in imported(done.stderr)) == (native == "0")
 
 
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:

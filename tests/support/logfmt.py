@@ -215,9 +215,9 @@ def codex_file(
 
 @contextlib.contextmanager
 def decoding(typed: bool, native: bool = False) -> Iterator[None]:
-    """Parse with msgspec's typed decoders (as a large read does) or orjson only;
-    ``native`` also reads Claude's usual lines in C (``feed_span``), as a large
-    read does where the C module was built.
+    """Parse with msgspec's typed decoders or orjson only; ``native`` also reads
+    Claude's usual lines and Codex's in C (``feed_span``), as a large read does
+    where the C modules were built.
 
     The switch is per process and a large scan earlier in the test run turns it
     on, so a test that depends on the way lines are decoded says which.
@@ -227,17 +227,29 @@ def decoding(typed: bool, native: bool = False) -> Iterator[None]:
     from tmuxtok.sources.codex import parser as codex_lines
     from tmuxtok.sources.codex import typed as codex_typed
 
-    c_reader = None
+    c_reader = codex_reader = None
     if native:
         from tmuxtok.sources.claude import _lines as c_reader
-    saved = claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._native
+        from tmuxtok.sources.codex import _rollout as codex_reader
+    saved = (
+        claude_lines._decode_usual,
+        codex_lines._decode_tokens,
+        claude_lines._native,
+        codex_lines._native,
+    )
     claude_lines._decode_usual = claude_typed.decode_claude if typed else None
     codex_lines._decode_tokens = codex_typed.decode_codex if typed else None
     claude_lines._native = c_reader
+    codex_lines._native = codex_reader
     try:
         yield
     finally:
-        claude_lines._decode_usual, codex_lines._decode_tokens, claude_lines._native = saved
+        (
+            claude_lines._decode_usual,
+            codex_lines._decode_tokens,
+            claude_lines._native,
+            codex_lines._native,
+        ) = saved
 
 
 # --- Gemini CLI --------------------------------------------------------------------------

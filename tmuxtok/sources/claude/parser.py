@@ -11,10 +11,11 @@ makes a subagent's reply repeated in its parent's transcript as a ``progress``
 line one event with the subagent's own line (``_progress_line``); which of the
 records stands for the event is ``ingest.batch.rank``'s to say.
 
-Two decoders. For a large read (``enable_typed``), msgspec reads the usual
-assistant line into typed structs of just the fields an event needs, skipping
-the rest (message content above all) without building it, at half orjson's
-cost. Every other line, and every line of a small read, is decoded whole
+Three readers. For a large read (``enable_typed``), the C reader
+(``_lines.c``, where it was built) takes the usual assistant lines; else
+msgspec reads them into typed structs of just the fields an event needs,
+skipping the rest (message content above all) without building it, at half
+orjson's cost. Every other line, and every line of a small read, is decoded whole
 (orjson's value: ``values.decode_json``, which leaves orjson unimported for
 the few lines a report after a change reads) and judged field by field;
 property tests hold the two ways to the same rows.
@@ -59,7 +60,8 @@ if TYPE_CHECKING:
 
     from tmuxtok.sources.claude.typed import AssistantLine, Nested
 
-#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``).
+#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``
+#: where the C reader is not on).
 _loads: Callable[[bytes], Any] = decode_json
 
 
@@ -72,28 +74,33 @@ _native: ModuleType | None = None
 
 
 def enable_typed(native: bool = True) -> None:
-    """Decode usual lines with msgspec from now on, in this process and its forks;
-    and read them in C first, where the C module was built (and ``native``).
+    """Before a large read: the usual lines read the short way, in this process
+    and its forks.
 
-    msgspec halves what a line costs but takes ~25 ms to import, more than a
-    small read takes: a scan turns it on only before reading a lot. The C
-    reader takes each usual line in one pass, merging it as it goes, and hands
-    every other line to the typed path, so the two leave the same rows.
+    The short way is the C reader where it was built (and ``native``): it
+    takes each usual line in one pass, merging it as it goes, and hands every
+    other line (some 150 a GiB) to ``feed``, which reads it whole, as a small
+    read does. Else msgspec for the usual lines and orjson for the rest: they
+    halve what a line costs in Python, but importing them takes ~40 ms,
+    serially, before the workers fork, which is more than a small read takes
+    and more than the C reader leaves them to save.
     """
     global _decode_usual, _loads, _native
-    import orjson
-
-    from tmuxtok.sources.claude.typed import decode_claude
-
-    _decode_usual = decode_claude
-    _loads = orjson.loads  # a large read pays its import once, and decodes faster
     _native = None
     if native:
         try:
             from tmuxtok.sources.claude import _lines
         except ImportError:  # not built here (no compiler at install): Python reads them all
+            pass
+        else:
+            _native = _lines
             return
-        _native = _lines
+    import orjson
+
+    from tmuxtok.sources.claude.typed import decode_claude
+
+    _loads = orjson.loads  # a large read pays its import once, and decodes faster
+    _decode_usual = decode_claude
 
 
 def _event_from(obj: dict[str, Any], raw: bytes) -> UsageEvent | str:
@@ -367,7 +374,7 @@ class ClaudeParser:
         would leave. ``end`` must follow a newline.
         """
         native = _native
-        if native is None or _decode_usual is None or len(needles) != 1:
+        if native is None or len(needles) != 1:
             return False
         merged = out.merged
         if merged is None:

@@ -10,7 +10,9 @@ file's cursor so incremental reads resume exactly where they stopped.
 Kept apart from ``codex.py`` so that listing log files (all a warm run does)
 never imports it; ``CodexSource.parser`` imports this module when a file
 first has new bytes. A few new lines are decoded without orjson
-(``values.decode_json``, orjson's value); a large read uses orjson itself.
+(``values.decode_json``, orjson's value). A large read goes to the C reader
+(``_rollout.c``) where it was built, which hands the lines it is not sure
+of back to ``feed``; else to orjson and msgspec (``enable_typed``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
+from tmuxtok.model import rules
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent, entry
 from tmuxtok.model.rules import MAX_USED_PCT, epoch_seconds, reset_in_range
 from tmuxtok.sources.codex import NAME
 from tmuxtok.sources.values import (
@@ -33,11 +36,13 @@ from tmuxtok.sources.values import (
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from types import ModuleType
     from typing import Any
 
     from tmuxtok.sources.codex.typed import CodexUsage, TokenLine
 
-#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``).
+#: A whole line's value: orjson's (``decode_json``; orjson itself after ``enable_typed``
+#: where the C reader is not on).
 _loads: Callable[[bytes], Any] = decode_json
 
 #: Token counts stamped within this long after the session starts are replay.
@@ -68,16 +73,52 @@ def _vec(usage: Any) -> tuple[int, int, int, int, int]:
 #: The typed decoder for token_count lines, set by ``enable_typed`` before a large read.
 _decode_tokens: Callable[[bytes], TokenLine] | None = None
 
+#: The C reader of rollout lines (``_rollout.c``), set by ``enable_typed`` where it was built.
+_native: ModuleType | None = None
 
-def enable_typed() -> None:
-    """As ``claude_lines.enable_typed``: msgspec for the usual lines from now on."""
-    global _decode_tokens, _loads
+#: What the C reader reads by, in ``_rollout.rules_of``'s order.
+_RULES = (
+    NAME,
+    DEFAULT_MODEL,
+    LimitSnapshot,
+    MAX_TOKENS,
+    rules.TS_MIN_MS,
+    rules.TS_MAX_MS,
+    REPLAY_BURST_MS,
+    MAX_USED_PCT,
+    rules.EPOCH_MS_ABOVE,
+    rules.FIVE_HOUR_SECONDS,
+    rules.WEEK_SECONDS,
+    rules.LONGEST_WINDOW_SECONDS,
+    rules.RESET_SKEW_SECONDS,
+)
+
+
+def enable_typed(native: bool = True) -> None:
+    """Before a large read: the usual lines read the short way, in this process
+    and its forks.
+
+    The short way is the C reader where it was built (and ``native``), which
+    reads nearly every line itself and hands the rest to ``feed``; else
+    msgspec for token_count lines and orjson for the rest, which halve what a
+    line costs in Python (as ``claude.parser.enable_typed`` says).
+    """
+    global _decode_tokens, _loads, _native
+    _native = None
+    if native:
+        try:
+            from tmuxtok.sources.codex import _rollout
+        except ImportError:  # not built here (no compiler at install)
+            pass
+        else:
+            _native = _rollout
+            return
     import orjson
 
     from tmuxtok.sources.codex.typed import decode_codex
 
-    _decode_tokens = decode_codex
     _loads = orjson.loads
+    _decode_tokens = decode_codex
 
 
 def _plain_vec(u: CodexUsage | None) -> tuple[int, int, int, int, int] | None:
@@ -131,6 +172,56 @@ class CodexParser:
         decode = _decode_tokens
         if decode is None or not self._feed_typed(decode, line, out):
             self._feed_json(line, out)
+        if out.merged is not None and out.events:
+            self._settle(out)
+
+    def feed_span(
+        self, buf: bytes, start: int, end: int, needles: tuple[bytes, ...], out: ParseResult
+    ) -> bool:
+        """Feed the lines of ``buf[start:end]`` holding a needle, as ``tail.lines_with``
+        finds them; False (nothing done) where the C reader is not on.
+
+        The C reader merges each event into ``out.merged`` (``merge_rows``'s
+        rule) and appends each reading to ``out.limits`` as it reads the line,
+        and hands any line it is not sure of to ``feed`` at once, whose events
+        are merged there too: ``merged`` is what merging every event in file
+        order would leave. ``end`` must follow a newline.
+        """
+        native = _native
+        if native is None:
+            return False
+        merged = out.merged
+        if merged is None:
+            merged = out.merged = {}
+        if out.events:  # fed before this span, so merged before it
+            self._settle(out)
+        taken = native.feed_span(
+            self,
+            buf,
+            start,
+            end,
+            needles,
+            merged,
+            out.limits,
+            lambda line: self.feed(line, out),
+            _RULES,
+        )
+        if taken is None:  # a state only Python holds (read from an older tmuxtok's)
+            return False
+        # not ``out.taken += ...``: the lines handed back add to it meanwhile
+        out.taken += taken
+        return True
+
+    def _settle(self, out: ParseResult) -> None:
+        """Merge the events just appended into ``out.merged``, where a span's are."""
+        native, merged = _native, out.merged
+        if native is None or merged is None:  # the reader was turned off mid-read (tests)
+            return  # merge_rows folds them after merged: the same rows but for a rank tie
+        fold = native.fold
+        for e in out.events:
+            fold(merged, entry(e))
+        out.taken += len(out.events)
+        out.events.clear()
 
     def _feed_typed(
         self, decode: Callable[[bytes], TokenLine], line: bytes, out: ParseResult

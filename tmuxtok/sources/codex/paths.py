@@ -46,9 +46,10 @@ class CodexSource(JsonlLogs):
         return self.log_dirs(root)
 
     def enable_typed(self) -> None:
+        """``TMUXTOK_NATIVE=0`` keeps the C reader off (to compare, or to rule it out)."""
         from tmuxtok.sources.codex import parser
 
-        parser.enable_typed()
+        parser.enable_typed(native=os.environ.get("TMUXTOK_NATIVE", "") != "0")
 
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> CodexParser:
         from tmuxtok.sources.codex.parser import CodexParser
