@@ -93,8 +93,7 @@ def test_a_cold_loads_indexes_are_built_while_a_child_builds_the_caches(
     deferred: Ledger,
 ) -> None:
     assert deferred.unfinished()
-    left = _indexes(deferred)
-    assert "events_time" in left and not {"events_key", "events_session"} & left
+    assert not {"events_key", "events_time", "events_session"} & _indexes(deferred)
     now = int(time.time() * 1000)
     assert warm.warm_caches(deferred, now, 5.0, ZoneInfo("UTC"), split=True) == 2
     assert not deferred.unfinished()
@@ -118,18 +117,34 @@ def test_a_failing_child_leaves_a_cold_loads_caches_and_indexes_to_its_parent(
     assert _versions(deferred) == dict.fromkeys(KINDS, deferred.version())
 
 
-def test_one_job_is_taken_by_one_process() -> None:
-    for _ in range(20):
-        job = warm._Job()
-        r, w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.write(w, b"1" if job.take() else b"0")
-            os._exit(0)
-        mine = job.take()
-        os.waitpid(pid, 0)
-        theirs = os.read(r, 1) == b"1"
-        os.close(r)
-        os.close(w)
-        job.close()
-        assert mine != theirs  # one of the two, never both, never neither
+def test_a_signal_is_its_byte_or_the_end_of_its_pipe() -> None:
+    """The child waits for the time index: sent, or its sender gone without sending
+    (the waiter must not hold the pipe open itself, or it would wait forever)."""
+    import signal
+
+    def expire(signum: int, frame: object) -> None:
+        raise TimeoutError("the waiter was never woken")
+
+    old = signal.signal(signal.SIGALRM, expire)
+    try:
+        for sends in (True, False):
+            sig = warm._Signal()
+            pid = os.fork()
+            if pid == 0:
+                sig.keep_sending()
+                if sends:
+                    sig.send()
+                os._exit(0)  # its end of the pipe closes with it
+            sig.keep_waiting()
+            signal.alarm(20)
+            sig.wait()
+            signal.alarm(0)
+            os.waitpid(pid, 0)
+            sig.close()
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)
+    alone = warm._Signal()
+    alone.keep_sending()
+    alone.send()  # nobody waits (no child was forked): no error
+    alone.close()

@@ -258,8 +258,8 @@ class Ledger:
         and without waiting for readers (PASSIVE): closing the ledger then has
         nothing left to copy (30 ms after a 1 GiB ingest otherwise); later
         commits are synced as usual. With ``defer_indexes`` (``scan``'s) the
-        load ends with only the time index built; ``finish_load`` builds the
-        rest and does the end's work, while the report caches are built.
+        load ends with its indexes unbuilt; ``finish_load`` builds them and
+        does the end's work, while the report caches are built.
         """
         c = self.conn
         old = c.execute("PRAGMA cache_size").fetchone()[0]
@@ -287,11 +287,8 @@ class Ledger:
             if keyed is not None:
                 keyed.stop()  # its index is built below, or by ``finish_load``
             if empty and self.defer_indexes:
-                # Only the index the blocks are read by; the rest wait for
-                # ``finish_load``, fsync still off (a kill meanwhile leaves
-                # them to the next ``connect`` or writer, as above).
-                with contextlib.suppress(sqlite3.Error):
-                    self.conn.execute(REPORT_INDEXES["events_time"])
+                # All wait for ``finish_load``, fsync still off (a kill
+                # meanwhile leaves them to the next ``connect`` or writer, as above).
                 self._unfinished = int(old)
             else:
                 self._settle(int(old), empty)
@@ -300,21 +297,26 @@ class Ledger:
         """Whether a load with ``defer_indexes`` waits for ``finish_load``."""
         return self._unfinished is not None
 
-    def finish_load(self) -> None:
-        """Build what a load with ``defer_indexes`` left (the key and session
-        indexes), copy the WAL into the file and restore the settings; nothing
-        when no such load waits.
+    def finish_load(self, timed: Callable[[], None] | None = None) -> None:
+        """Build what a load with ``defer_indexes`` left (its indexes), copy the
+        WAL into the file and restore the settings; nothing when no such load
+        waits. ``timed`` is called once the time index is built, first.
 
-        ``scan`` calls it while a child builds the report caches: the blocks
-        need only the time index, built first, and the sums none, so after a
-        cold 10 GiB the builds (~1.1 s) and the caches (~1.3 s) no longer
-        follow one another on one core.
+        ``scan`` calls it while a child builds the report caches: the sums
+        need no index and the blocks only the time index, so the child builds
+        the sums while the time index is built here, and the blocks while the
+        key and session indexes are. After a cold 10 GiB the builds (~1.1 s)
+        and the caches (~1.3 s) no longer follow one another on one core.
         """
         old, self._unfinished = self._unfinished, None
         if old is None:
             return
         with contextlib.suppress(sqlite3.Error):  # a new connection since (a fork's)
             self.conn.execute("PRAGMA synchronous=OFF")
+        with contextlib.suppress(sqlite3.Error):  # else the blocks are read without it
+            self.conn.execute(REPORT_INDEXES["events_time"])
+        if timed is not None:
+            timed()
         self._settle(old, True)
 
     def _settle(self, old: int, empty: bool) -> None:

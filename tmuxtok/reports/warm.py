@@ -6,10 +6,11 @@ core while the other idles. They fall in two halves that share nothing (every
 agent's blocks; the quarter-hour sums and the daily report folded from them),
 so ``scan`` builds the sums in a forked child while it builds the blocks.
 
-After a cold load (``Ledger.defer_indexes``) the ledger still lacks its key
-and session indexes, which the caches do not read: a child builds the blocks
-while ``scan`` builds those, and the sums go to whichever is free first. At
-10 GiB those two builds took 1.1–1.3 s on one core, the other idle.
+After a cold load (``Ledger.defer_indexes``) the ledger still lacks its
+indexes: a child builds the sums, which read by none, while ``scan`` builds
+the time index, and then the blocks, which read by it, while ``scan`` builds
+the key and session indexes, which the caches do not read. At 10 GiB those
+two builds took 1.1–1.3 s on one core, the other idle.
 """
 
 from __future__ import annotations
@@ -54,38 +55,30 @@ def warm_caches(
     ledger, 2 when a child built the sums.
     """
     version = ledger.version()
-    agents = ledger.agents()
-    blocks = [blocks_key(a, session_hours) for a in agents]
-    blocks.append(blocks_text_key(PRIMARY, session_hours, False))
     daily = period_cache_key("daily", None, tz, None, None, "asc", 6)
     sums = [daily, "text:" + daily]
-    stale_blocks = not _current(ledger, blocks, version)
-    stale_sums = not _current(ledger, sums, version)
     forked = False
-    if split and ledger.unfinished() and stale_blocks and stale_sums and _large(ledger):
-        # A cold load left its key and session indexes to build: a child builds
-        # the blocks (they need only the time index) while this process builds
-        # those, and the sums (no index) go to whichever of the two is free
-        # first: this process after a GiB (its builds are short), the child
-        # after ten (they take longer than the blocks).
-        sums_job = _Job()
-        child = _fork(
-            ledger, lambda own: _blocks_then(own, agents, now_ms, session_hours, tz, sums_job)
-        )
-        ledger.finish_load()
-        if sums_job.take():
-            wait, ledger.cache_wait_ms = ledger.cache_wait_ms, 30_000  # the child's writes
-            try:
-                _warm_sums(ledger, tz)
-            finally:
-                ledger.cache_wait_ms = wait
-        sums_job.close()
+    if split and ledger.unfinished() and not _current(ledger, sums, version) and _large(ledger):
+        # A cold load left its indexes to build (and the blocks to build: the
+        # load changed the version): a child builds the sums (they need no
+        # index) while this process builds the time index, then the blocks
+        # (read by it; even finding the agents without it reads every row)
+        # while this process builds the others.
+        timed = _Signal()
+        child = _fork(ledger, lambda own: _sums_then_blocks(own, now_ms, session_hours, tz, timed))
+        timed.keep_sending()
+        try:
+            ledger.finish_load(timed.send)
+        finally:
+            timed.close()
         if child is not None:
             _reap(child)
             forked = True
-        stale_blocks = not _current(ledger, blocks, version)
-        stale_sums = not _current(ledger, sums, version)
     ledger.finish_load()
+    agents = ledger.agents()
+    blocks = _blocks_keys(agents, session_hours)
+    stale_blocks = not _current(ledger, blocks, version)
+    stale_sums = not _current(ledger, sums, version)
     if not stale_blocks and not stale_sums:
         return 2 if forked else 0
     child = None
@@ -102,33 +95,58 @@ def warm_caches(
     return 1 if child is None else 2
 
 
-def _blocks_then(
-    ledger: Ledger, agents: list[str], now_ms: int, session_hours: float, tz: tzinfo, sums: _Job
+def _blocks_keys(agents: list[str], session_hours: float) -> list[str]:
+    keys = [blocks_key(a, session_hours) for a in agents]
+    keys.append(blocks_text_key(PRIMARY, session_hours, False))
+    return keys
+
+
+def _sums_then_blocks(
+    ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo, timed: _Signal
 ) -> None:
     # Written once at the end: the parent holds the write lock while it builds
     # each index, and a cache written as it is made would wait for every one.
+    timed.keep_waiting()
     ledger.hold_caches()
-    _warm_blocks(ledger, agents, now_ms, session_hours, tz)
-    if sums.take():
-        _warm_sums(ledger, tz)
+    _warm_sums(ledger, tz)
+    timed.wait()  # the time index is built (or its builder gave up: read without it)
+    _warm_blocks(ledger, ledger.agents(), now_ms, session_hours, tz)
     ledger.release_caches()
 
 
-class _Job:
-    """One piece of work two processes may do: whoever takes the one byte in
-    this pipe first does it (a pipe's read is atomic; the other reads nothing)."""
+class _Signal:
+    """One process telling another, once, that something is done: a byte down a
+    pipe. The end of the pipe (the sender gave up, or died) says so too, so
+    each side closes the end it does not use as soon as it has forked."""
 
     def __init__(self) -> None:
-        r, w = os.pipe()
-        os.write(w, b"x")
-        os.close(w)  # so that a read after the byte finds the end, never waits
-        self._fd = r
+        self._r, self._w = os.pipe()
 
-    def take(self) -> bool:
-        return os.read(self._fd, 1) == b"x"
+    def keep_sending(self) -> None:
+        self._r = _closed(self._r)
+
+    def keep_waiting(self) -> None:
+        self._w = _closed(self._w)
+
+    def send(self) -> None:
+        if self._w >= 0:
+            with contextlib.suppress(OSError):  # nobody waits (no child could be forked)
+                os.write(self._w, b"x")
+            self._w = _closed(self._w)
+
+    def wait(self) -> None:
+        if self._r >= 0:
+            os.read(self._r, 1)  # the byte, or nothing at the end of the pipe
+            self._r = _closed(self._r)
 
     def close(self) -> None:
-        os.close(self._fd)
+        self._r, self._w = _closed(self._r), _closed(self._w)
+
+
+def _closed(fd: int) -> int:
+    if fd >= 0:
+        os.close(fd)
+    return -1
 
 
 def _warm_blocks(
