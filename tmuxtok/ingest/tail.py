@@ -226,11 +226,15 @@ def _scan(
                     huge = (joined[:KEEP], joined[-KEEP:])
                     parts, carried = [], 0
                 continue
-            parts.append(chunk[:nl])
-            line = b"".join(parts)
+            parts.append(chunk[: nl + 1])
+            line = b"".join(parts)  # with its newline, as a span of its own
             parts, carried = [], 0
-            if any(n in line for n in needles):
-                parser.feed(line, out)
+            # The C reader where there is one: a line crossing chunks is often
+            # a long one, which Python would decode whole.
+            if any(n in line for n in needles) and (
+                span is None or not span(line, 0, len(line), needles, out)
+            ):
+                parser.feed(line[:-1], out)
             consumed = pos - len(chunk) + nl + 1
             start = nl + 1
         else:
