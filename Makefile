@@ -7,7 +7,8 @@ STAMP  := $(VENV)/.installed
 .PHONY: run test lint format bench tmux shells ccusage servers clean
 
 $(STAMP): pyproject.toml hatch_build.py tmuxtok/sources/claude/_lines.c tmuxtok/ingest/_rows.c \
-		tmuxtok/_jsontext.c tmuxtok/sources/codex/_rollout.c tmuxtok/_jsonscan.h tmuxtok/_needles.h
+		tmuxtok/_jsontext.c tmuxtok/sources/codex/_rollout.c tmuxtok/_jsonscan.h tmuxtok/_needles.h \
+		tmuxtok/_merged.h
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e '.[test]'

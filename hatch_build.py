@@ -2,7 +2,8 @@
 
 ``tmuxtok/sources/claude/_lines.c`` reads Claude Code's usual assistant lines
 at C speed, and ``tmuxtok/sources/codex/_rollout.c`` Codex's rollout lines
-(both with ``tmuxtok/_jsonscan.h``'s strict JSON reader);
+(both with ``tmuxtok/_jsonscan.h``'s strict JSON reader and ``tmuxtok/_merged.h``'s
+merge rule);
 ``tmuxtok/ingest/_rows.c`` carries a parse worker's rows to SQLite
 without a Python object per row; ``tmuxtok/_jsontext.c`` writes the reports'
 indented JSON. Without them the same lines are read, the same rows stored and

@@ -439,7 +439,7 @@ def test_the_fold_is_the_python_fold() -> None:
         fold(a, list(e))
         _rollout.fold(b, list(e))
     assert a == b
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError):
         _rollout.fold({}, ["short"])
 
 

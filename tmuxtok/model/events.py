@@ -13,6 +13,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, ClassVar, NamedTuple
 else:
     from tmuxtok._named import NamedTuple
@@ -199,3 +200,15 @@ class ParseResult(Record):
 
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
+
+    def settle(self, fold: Callable[[dict[str, list[Any]], list[Any]], None] | None) -> None:
+        """Merge the events just appended into ``merged`` by ``fold`` (a C reader's,
+        ``ingest.batch.fold``'s rule), where the reader merges its own: so that
+        ``merged`` holds every event in file order. Nothing without either."""
+        merged = self.merged
+        if fold is None or merged is None:  # the reader was turned off mid-read (tests):
+            return  # merge_rows folds them after merged, the same rows but for a rank tie
+        for e in self.events:
+            fold(merged, entry(e))
+        self.taken += len(self.events)
+        self.events.clear()

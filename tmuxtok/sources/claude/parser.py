@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 
-from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent, entry
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.model.rules import TS_MAX_MS, TS_MIN_MS
 from tmuxtok.sources.claude import NAME
 from tmuxtok.sources.values import (
@@ -401,15 +401,7 @@ class ClaudeParser:
         return True
 
     def _settle(self, out: ParseResult) -> None:
-        """Merge the events just appended into ``out.merged``, where a span's are."""
-        native, merged = _native, out.merged
-        if native is None or merged is None:  # the reader was turned off mid-read (tests)
-            return  # merge_rows folds them after merged: the same rows but for a rank tie
-        fold = native.fold
-        for e in out.events:
-            fold(merged, entry(e))
-        out.taken += len(out.events)
-        out.events.clear()
+        out.settle(None if _native is None else _native.fold)
 
     def _feed_typed(
         self, decode: Callable[[bytes], AssistantLine], line: bytes, out: ParseResult

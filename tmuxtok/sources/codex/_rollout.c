@@ -25,6 +25,7 @@
  * tests/sources/test_codex_rollout.py holds the two to the same results.
  */
 #include "../../_jsonscan.h" /* Python.h, the reader, times */
+#include "../../_merged.h"   /* ingest.batch.fold */
 #include "../../_needles.h"
 #include <stdlib.h>
 
@@ -330,55 +331,6 @@ static int append_reading(const Rules *u, const Window *w, double at, PyObject *
     return rc;
 }
 
-/* ingest.batch.fold: the first entry of the greatest rank (main chain, then
- * the larger total, then the earlier time) stands for its key, with the
- * greatest speed any of them said. */
-static int fold_entry(PyObject *merged, PyObject *entry) {
-    PyObject *key = PyList_GET_ITEM(entry, 1);
-    PyObject *old = PyDict_GetItemWithError(merged, key);
-    if (old == NULL) return PyErr_Occurred() ? -1 : PyDict_SetItem(merged, key, entry);
-    if (!PyList_Check(old) || PyList_GET_SIZE(old) != 17) {
-        PyErr_SetString(PyExc_TypeError, "merged holds something other than entries");
-        return -1;
-    }
-    int side_new = PyObject_IsTrue(PyList_GET_ITEM(entry, 14));
-    int side_old = PyObject_IsTrue(PyList_GET_ITEM(old, 14));
-    if (side_new < 0 || side_old < 0) return -1;
-    int better;
-    if (side_new != side_old) {
-        better = side_new < side_old;
-    } else {
-        int gt = PyObject_RichCompareBool(PyList_GET_ITEM(entry, 10), PyList_GET_ITEM(old, 10), Py_GT);
-        int eq = PyObject_RichCompareBool(PyList_GET_ITEM(entry, 10), PyList_GET_ITEM(old, 10), Py_EQ);
-        int earlier = PyObject_RichCompareBool(PyList_GET_ITEM(entry, 2), PyList_GET_ITEM(old, 2), Py_LT);
-        if (gt < 0 || eq < 0 || earlier < 0) return -1;
-        better = gt || (eq && earlier);
-    }
-    PyObject *sn = PyList_GET_ITEM(entry, 15), *so = PyList_GET_ITEM(old, 15);
-    if (better) {
-        int faster = PyObject_RichCompareBool(so, sn, Py_GT);
-        if (faster < 0) return -1;
-        if (faster) PyList_SetItem(entry, 15, Py_NewRef(so));
-        return PyDict_SetItem(merged, key, entry);
-    }
-    int faster = PyObject_RichCompareBool(sn, so, Py_GT);
-    if (faster < 0) return -1;
-    if (faster) PyList_SetItem(old, 15, Py_NewRef(sn));
-    return 0;
-}
-
-static PyObject *fold(PyObject *self, PyObject *args) {
-    PyObject *merged, *entry;
-    (void)self;
-    if (!PyArg_ParseTuple(args, "O!O!", &PyDict_Type, &merged, &PyList_Type, &entry)) return NULL;
-    if (PyList_GET_SIZE(entry) != 17) {
-        PyErr_SetString(PyExc_ValueError, "an entry has 17 fields");
-        return NULL;
-    }
-    if (fold_entry(merged, entry) < 0) return NULL;
-    Py_RETURN_NONE;
-}
-
 /* parser._advance, taking its usage as an entry merged into `merged`: 1 merged, 0 none, -1 error. */
 static int advance(State *st, const Rules *u, const Vec *cur, const Vec *last, int64_t ts,
                    PyObject *merged) {
@@ -433,7 +385,8 @@ static int advance(State *st, const Rules *u, const Vec *cur, const Vec *last, i
         Py_DECREF(entry);
         return -1;
     }
-    int rc = fold_entry(merged, entry);
+    Rank rk = {0, (long long)(total ? total : i + o), (long long)ts}; /* a main-chain record */
+    int rc = fold_entry(merged, PyList_GET_ITEM(entry, E_KEY), entry, &rk);
     Py_DECREF(entry);
     return rc < 0 ? -1 : 1;
 }
@@ -671,7 +624,7 @@ static PyMethodDef methods[] = {
     {"feed_span", feed_span, METH_VARARGS,
      "feed_span(parser, buf, start, end, needles, merged, limits, other, rules) -> events "
      "merged, or None if the parser must read the span itself."},
-    {"fold", fold, METH_VARARGS, "fold(merged, entry): ingest.batch.fold's rule."},
+    {"fold", fold, METH_VARARGS, "fold(merged, entry) -> None: ingest.batch.fold's rule."},
     {NULL, NULL, 0, NULL},
 };
 

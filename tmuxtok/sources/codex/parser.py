@@ -21,7 +21,7 @@ import os
 from collections.abc import Callable
 
 from tmuxtok.model import rules
-from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent, entry
+from tmuxtok.model.events import LimitSnapshot, ParseResult, UsageEvent
 from tmuxtok.model.rules import MAX_USED_PCT, epoch_seconds, reset_in_range
 from tmuxtok.sources.codex import NAME
 from tmuxtok.sources.values import (
@@ -213,15 +213,7 @@ class CodexParser:
         return True
 
     def _settle(self, out: ParseResult) -> None:
-        """Merge the events just appended into ``out.merged``, where a span's are."""
-        native, merged = _native, out.merged
-        if native is None or merged is None:  # the reader was turned off mid-read (tests)
-            return  # merge_rows folds them after merged: the same rows but for a rank tie
-        fold = native.fold
-        for e in out.events:
-            fold(merged, entry(e))
-        out.taken += len(out.events)
-        out.events.clear()
+        out.settle(None if _native is None else _native.fold)
 
     def _feed_typed(
         self, decode: Callable[[bytes], TokenLine], line: bytes, out: ParseResult
