@@ -148,3 +148,29 @@ def test_a_signal_is_its_byte_or_the_end_of_its_pipe() -> None:
     alone.keep_sending()
     alone.send()  # nobody waits (no child was forked): no error
     alone.close()
+
+
+def test_caches_released_behind_wait_for_the_write_lock_then_land(tmp_path: Path) -> None:
+    """The sums' caches, written from a thread while the blocks are folded: they wait for
+    whoever holds the write lock (the parent building an index), and what is put after
+    them is held as before."""
+    led = Ledger(tmp_path / "ledger.sqlite3")
+    led.hold_caches()
+    led.cache_put("sums", "v1", b"s")
+    builder = sqlite3.connect(led.path, isolation_level=None)
+    builder.execute("BEGIN IMMEDIATE")  # as an index build holds it
+    written = led.release_caches_behind()
+    led.cache_put("blocks", "v1", b"b")
+    reader = sqlite3.connect(led.path)
+    assert reader.execute("SELECT k FROM cache").fetchall() == []  # still waiting
+    builder.execute("COMMIT")
+    written()
+    assert reader.execute("SELECT k, version, v FROM cache").fetchall() == [("sums", "v1", b"s")]
+    led.release_caches()
+    assert {k for (k,) in reader.execute("SELECT k FROM cache")} == {"sums", "blocks"}
+    assert led.release_caches_behind()() is None  # not holding: nothing to wait for
+    led.cache_put("after", "v1", b"a")  # and it did not start holding
+    assert {k for (k,) in reader.execute("SELECT k FROM cache")} == {"sums", "blocks", "after"}
+    reader.close()
+    builder.close()
+    led.close()

@@ -851,24 +851,39 @@ class Ledger:
         if held:
             self._put_caches([(k, v, value) for k, (v, value) in held.items()])
 
-    def _put_caches(self, rows: list[tuple[str, str, bytes]]) -> None:
-        c = self.conn
-        sql = (
-            "INSERT INTO cache VALUES(?,?,?) ON CONFLICT(k) DO UPDATE SET "
-            "version=excluded.version, v=excluded.v"
-        )
-        try:
-            c.execute(f"PRAGMA busy_timeout={int(self.cache_wait_ms)}")
-            if c.in_transaction or len(rows) == 1:  # one statement: its own transaction
-                c.executemany(sql, rows)
+    def release_caches_behind(self) -> Callable[[], None]:
+        """Write what was held so far in a thread, on a connection of its own, and
+        go on holding; the function returned waits for the thread.
+
+        ``scan``'s child builds the sums before the blocks, while its parent
+        builds indexes: the sums' caches then wait for the write lock (and are
+        written) while the blocks are folded, instead of after them.
+        """
+        import threading
+
+        held = self._held
+        if not held:  # not holding, or nothing held yet
+            return lambda: None
+        self._held = {}
+        rows = [(k, v, value) for k, (v, value) in held.items()]
+        wait = self.cache_wait_ms
+
+        def write() -> None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=wait / 1000, isolation_level=None)
+            except sqlite3.Error:
                 return
-            with immediate(c):
-                c.executemany(sql, rows)
-        except sqlite3.Error:
-            pass
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                c.execute("PRAGMA busy_timeout=30000")
+            try:
+                _put_caches(conn, rows, wait)
+            finally:
+                conn.close()
+
+        thread = threading.Thread(target=write, name="tmuxtok-caches", daemon=True)
+        thread.start()
+        return thread.join
+
+    def _put_caches(self, rows: list[tuple[str, str, bytes]]) -> None:
+        _put_caches(self.conn, rows, self.cache_wait_ms)
 
     def changed_since(self, version: str) -> tuple[bool, int | None]:
         """Whether the log explains every change since ``version``, and the earliest time touched.
@@ -938,6 +953,25 @@ def _entries_query(agent: str, since_ms: int | None) -> tuple[str, list[Any]]:
     """The rows blocks are folded from, in the order they are summed."""
     where, args = _where(agent, since_ms, None)
     return f"SELECT {_ENTRY_COLUMNS} FROM events{where} ORDER BY ts_ms, agent, key", args
+
+
+def _put_caches(c: sqlite3.Connection, rows: list[tuple[str, str, bytes]], wait_ms: float) -> None:
+    sql = (
+        "INSERT INTO cache VALUES(?,?,?) ON CONFLICT(k) DO UPDATE SET "
+        "version=excluded.version, v=excluded.v"
+    )
+    try:
+        c.execute(f"PRAGMA busy_timeout={int(wait_ms)}")
+        if c.in_transaction or len(rows) == 1:  # one statement: its own transaction
+            c.executemany(sql, rows)
+            return
+        with immediate(c):
+            c.executemany(sql, rows)
+    except sqlite3.Error:
+        pass
+    finally:
+        with contextlib.suppress(sqlite3.Error):
+            c.execute("PRAGMA busy_timeout=30000")
 
 
 def _flush_soon(path: str) -> threading.Thread:

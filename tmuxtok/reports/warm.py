@@ -109,9 +109,11 @@ def _sums_then_blocks(
     timed.keep_waiting()
     ledger.hold_caches()
     _warm_sums(ledger, tz)
+    written = ledger.release_caches_behind()  # while the blocks are folded
     timed.wait()  # the time index is built (or its builder gave up: read without it)
     _warm_blocks(ledger, ledger.agents(), now_ms, session_hours, tz)
     ledger.release_caches()
+    written()
 
 
 class _Signal:
