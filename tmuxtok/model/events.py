@@ -201,6 +201,15 @@ class ParseResult(Record):
     def skip(self, reason: str, n: int = 1) -> None:
         self.skipped[reason] = self.skipped.get(reason, 0) + n
 
+    def span_merged(
+        self, fold: Callable[[dict[str, list[Any]], list[Any]], None]
+    ) -> dict[str, Any]:
+        """The ``merged`` a C reader merges a span into, what was fed before it merged first."""
+        if self.merged is None:
+            self.merged = {}
+        self.settle(fold)
+        return self.merged
+
     def settle(self, fold: Callable[[dict[str, list[Any]], list[Any]], None] | None) -> None:
         """Merge the events just appended into ``merged`` by ``fold`` (a C reader's,
         ``ingest.batch.fold``'s rule), where the reader merges its own: so that

@@ -376,11 +376,7 @@ class ClaudeParser:
         native = _native
         if native is None or len(needles) != 1:
             return False
-        merged = out.merged
-        if merged is None:
-            merged = out.merged = {}
-        if out.events:  # fed before this span, so merged before it
-            self._settle(out)
+        merged = out.span_merged(native.fold)
         # not ``out.taken += ...``: the lines handed back add to it meanwhile
         taken = native.fold_lines(
             buf,

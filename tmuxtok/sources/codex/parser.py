@@ -190,11 +190,7 @@ class CodexParser:
         native = _native
         if native is None:
             return False
-        merged = out.merged
-        if merged is None:
-            merged = out.merged = {}
-        if out.events:  # fed before this span, so merged before it
-            self._settle(out)
+        merged = out.span_merged(native.fold)
         taken = native.feed_span(
             self,
             buf,
