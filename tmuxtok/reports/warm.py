@@ -104,8 +104,9 @@ def _blocks_keys(agents: list[str], session_hours: float) -> list[str]:
 def _sums_then_blocks(
     ledger: Ledger, now_ms: int, session_hours: float, tz: tzinfo, timed: _Signal
 ) -> None:
-    # Written once at the end: the parent holds the write lock while it builds
-    # each index, and a cache written as it is made would wait for every one.
+    # Held, not written as each is made: the parent holds the write lock while
+    # it builds each index, and each write would wait for it. The sums' go to a
+    # thread once made, which waits for the lock while the blocks are folded.
     timed.keep_waiting()
     ledger.hold_caches()
     _warm_sums(ledger, tz)
