@@ -43,6 +43,11 @@ typedef struct {
     int escaped;
 } Str;
 
+/* A string's contents as a str (string() has checked them: strict UTF-8). */
+static MAYBE_UNUSED PyObject *text(const Str *s) {
+    return PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
+}
+
 static MAYBE_UNUSED void ws(Reader *r) {
     while (r->p < r->end && (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
         r->p++;

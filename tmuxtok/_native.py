@@ -16,12 +16,17 @@ if TYPE_CHECKING:
 _found: dict[tuple[str, str], Any] = {}
 
 
+def enabled() -> bool:
+    """Whether the C modules may be used at all (``TMUXTOK_NATIVE=0`` turns them off)."""
+    return os.environ.get("TMUXTOK_NATIVE", "") != "0"
+
+
 def c_function(module: str, name: str) -> Any:
     """``module.name``, or None where the module is not built or is turned off."""
     key = (module, name)
     if key not in _found:
         got = None
-        if os.environ.get("TMUXTOK_NATIVE", "") != "0":
+        if enabled():
             try:
                 got = getattr(__import__(module, fromlist=[name]), name)
             except (ImportError, AttributeError):

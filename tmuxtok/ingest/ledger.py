@@ -135,9 +135,9 @@ class Ledger:
         self._pricer: tuple[str, CostFn] | None = None
         #: The load into an empty ledger under way without the key index (``bulk``).
         self._keyed: KeyedLoad | None = None
-        #: Set by ``scan``: a load into an empty ledger leaves its key and session
-        #: indexes to ``finish_load``, which builds them while the report caches
-        #: are built in a child (``reports.warm``).
+        #: Set by ``scan``: a load into an empty ledger leaves its indexes to
+        #: ``finish_load``, which builds them while the report caches are built
+        #: in a child (``reports.warm``).
         self.defer_indexes = False
         #: The page cache to restore once ``finish_load`` has run; None: nothing waits.
         self._unfinished: int | None = None

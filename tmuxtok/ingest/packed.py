@@ -12,7 +12,6 @@ to it).
 
 from __future__ import annotations
 
-import os
 import sqlite3
 
 TYPE_CHECKING = False
@@ -34,7 +33,9 @@ def native() -> ModuleType | None:
     global _module, _looked
     if not _looked:
         _looked = True
-        if os.environ.get("TMUXTOK_NATIVE", "") != "0":
+        from tmuxtok._native import enabled
+
+        if enabled():
             try:
                 from tmuxtok.ingest import _rows
             except ImportError:

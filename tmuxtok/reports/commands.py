@@ -405,8 +405,8 @@ def scan(
         )
     if reset:
         ledger.reset()
-    # A cold load's key and session indexes are built while a child builds
-    # the report caches (``reports.warm``), not before.
+    # A cold load's indexes are built while a child builds the report caches
+    # (``reports.warm``), not before.
     ledger.defer_indexes = True
     started = time.perf_counter()
     try:

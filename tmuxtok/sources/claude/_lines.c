@@ -310,10 +310,6 @@ static cur_t find(cur_t hay, cur_t end, const unsigned char *needle, Py_ssize_t 
 
 /* --- the module -------------------------------------------------------------------- */
 
-static PyObject *text(const Str *s) {
-    return PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
-}
-
 /* What the scan does with each line holding the needle. */
 typedef struct Sink Sink;
 struct Sink {

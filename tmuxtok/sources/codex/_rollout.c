@@ -391,13 +391,9 @@ static int advance(State *st, const Rules *u, const Vec *cur, const Vec *last, i
     return rc < 0 ? -1 : 1;
 }
 
-static PyObject *text_of(const Str *s) {
-    return PyUnicode_DecodeUTF8((const char *)s->s, s->n, "strict");
-}
-
 /* Replace *slot with the text of s: 0, or -1 with an exception. */
 static int set_text(PyObject **slot, const Str *s) {
-    PyObject *t = text_of(s);
+    PyObject *t = text(s);
     if (t == NULL) return -1;
     Py_SETREF(*slot, t);
     return 0;

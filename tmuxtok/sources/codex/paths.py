@@ -47,9 +47,10 @@ class CodexSource(JsonlLogs):
 
     def enable_typed(self) -> None:
         """``TMUXTOK_NATIVE=0`` keeps the C reader off (to compare, or to rule it out)."""
+        from tmuxtok._native import enabled
         from tmuxtok.sources.codex import parser
 
-        parser.enable_typed(native=os.environ.get("TMUXTOK_NATIVE", "") != "0")
+        parser.enable_typed(native=enabled())
 
     def parser(self, path: str | os.PathLike[str], state: dict[str, Any] | None) -> CodexParser:
         from tmuxtok.sources.codex.parser import CodexParser
