@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -145,9 +146,20 @@ def test_a_process_with_threads_walks_alone(trees: list[tuple[str, str]]) -> Non
     for t in threading.enumerate():  # an earlier test's ledger syncing its file
         if t.name == "tmuxtok-flush":
             t.join()
+    _until_one_task()
     again = Pass(trees, split=True)
     assert again.child is not None  # alone again: it forks
     again.close()
+
+
+def _until_one_task() -> None:
+    """A joined thread is done with Python before its OS thread leaves
+    ``/proc/self/task``: CI once saw the joined one still listed there."""
+    for _ in range(500):
+        if len(os.listdir("/proc/self/task")) == 1:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"threads left: {os.listdir('/proc/self/task')}")
 
 
 def test_close_reaps_a_child_never_read(trees: list[tuple[str, str]]) -> None:
