@@ -52,6 +52,39 @@ def _whole(scan: Callable[[str, int], tuple[Any, int]], text: str) -> Any:
     return value
 
 
+#: A string, closed or not (group 1 is its closing quote). Possessive, so a
+#: string left open runs to the end in one match and nothing backtracks.
+_STRING: Any = None
+
+
+def cut_short(raw: bytes) -> bool:
+    """Does ``raw`` end inside a string, or with an object or array still open
+    (or before any value)?
+
+    No JSON decoder reads such a line (orjson, msgspec's typed structs, this
+    module's), whatever else it holds: each finds the same strings left to
+    right (a quote outside a string opens one, a backslash pairs with what
+    follows it), and a value is whole only when its brackets close outside
+    them. Bytes that are not UTF-8 cannot be a quote, a backslash or a
+    bracket, so they change nothing here. A crash mid-write leaves such
+    lines, and a worker that meets one would otherwise import orjson and
+    msgspec (~25 ms) for the verdict this gives.
+    """
+    if not raw.strip(b" \t\n\r"):  # no value at all
+        return True
+    global _STRING
+    if _STRING is None:
+        import re
+
+        _STRING = re.compile(rb'"(?:[^"\\]++|\\.)*+(")?', re.S)
+    parts = _STRING.split(raw)
+    if len(parts) > 1 and parts[-2] is None:  # the last string never closed
+        return True
+    outside = b"".join(parts[::2])
+    opened = outside.count(b"{") + outside.count(b"[")
+    return opened > outside.count(b"}") + outside.count(b"]")
+
+
 def encode_str(s: str) -> str:
     try:
         from _json import encode_basestring_ascii

@@ -218,7 +218,9 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
     env: dict[str, str], tmp_path: Path
 ) -> None:
     """msgspec costs ~25 ms to import, serially, before the workers fork: with the
-    C readers built, no process of the scan imports it."""
+    C readers built, no process of the scan imports it. Nor orjson or msgspec
+    in a worker for a line a crash cut short: no decoder reads it, so none is
+    asked (``values.CutShort``), and it is counted as before."""
     import subprocess
     import sys
 
@@ -227,13 +229,17 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
 
     pytest.importorskip("tmuxtok.sources.claude._lines")
     pytest.importorskip("tmuxtok.sources.codex._rollout")
-    claude_file(Path(env["CLAUDE_CONFIG_DIR"])).write_bytes(
-        claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
-    )
+    usual = claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
+    cut = claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4)
+    cut = cut[: cut.index(b'"type":"assistant"') + 20] + b"\n"  # its needle kept: read, counted
+    claude_file(Path(env["CLAUDE_CONFIG_DIR"])).write_bytes(usual + cut)
     codex = codex_file(Path(env["CODEX_HOME"]))
+    tokens = codex_tokens("2026-01-09T10:00:05Z", codex_usage(5, 0, 5, 0, 10))
     codex.write_bytes(
         codex_line("2026-01-09T10:00:00Z", "session_meta", {"id": "s-1"})
-        + codex_tokens("2026-01-09T10:00:05Z", codex_usage(5, 0, 5, 0, 10))
+        + tokens
+        + tokens[: len(tokens) - 9]
+        + b"\n"
     )
     run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
     for native in ("1", "0"):
@@ -247,7 +253,16 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
             timeout=120,
         )
         assert done.returncode == 0, done.stderr[-2000:]
-        assert ("msgspec" in imported(done.stderr)) == (native == "0")
+        mods = imported(done.stderr)
+        assert ("msgspec" in mods) == ("orjson" in mods) == (native == "0")
+        ledger = Ledger(home / "data" / "tmuxtok" / "ledger.sqlite3")
+        try:
+            assert totals(ledger, "claude") == [(1, 2, 0, 0, 3)]
+            assert [t[-1] for t in totals(ledger, "codex")] == [10]
+            skipped = ledger.file_stats()["skipped"]
+        finally:
+            ledger.close()
+        assert skipped == {"malformed": 2}
 
 
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:

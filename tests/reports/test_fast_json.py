@@ -6,15 +6,22 @@ import json
 import os
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tmuxtok import _fastjson
-from tmuxtok._fastjson import dumps_indented, dumps_like, dumps_sorted, loads_strict
+from tmuxtok._fastjson import (
+    cut_short,
+    dumps_indented,
+    dumps_like,
+    dumps_sorted,
+    loads_strict,
+)
 from tmuxtok._native import c_function
-from tmuxtok.sources.values import decode_json
+from tmuxtok.sources.values import CutShort, decode_json
 
 try:
     from tmuxtok import _jsontext
@@ -242,6 +249,58 @@ def test_decode_json_is_orjson(raw: bytes) -> None:
         assert not ok
         return
     assert ok and _same(got, want)
+
+
+class _Skipping(msgspec.Struct):
+    """No fields: msgspec skips every member, its most lenient reading."""
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    _json_values,
+    st.booleans(),
+    st.integers(min_value=0),
+    st.binary(max_size=3),
+    st.integers(min_value=0),
+)
+def test_cut_short_only_where_no_decoder_reads(
+    value: Any, ascii_only: bool, cut: int, junk: bytes, at: int
+) -> None:
+    whole = json.dumps(value, ensure_ascii=ascii_only).encode("utf-8", "surrogatepass")
+    assert not cut_short(whole)
+    raw = whole[: cut % (len(whole) + 1)]
+    if isinstance(value, list | dict) and len(raw) < len(whole):
+        assert cut_short(raw)  # every proper prefix of an object or array
+    k = at % (len(raw) + 1)
+    raw = raw[:k] + junk + raw[k:]  # bytes that are not UTF-8, or quotes and brackets
+    if not cut_short(raw):
+        return
+    assert not _orjson(raw)[0]
+    for kind in (Any, _Skipping):
+        with pytest.raises(msgspec.DecodeError):
+            msgspec.json.decode(raw, type=kind)
+    with pytest.raises(CutShort):
+        decode_json(raw)
+
+
+def test_cut_short_reads_strings_as_decoders_do() -> None:
+    cut = [
+        rb'{"a":"b',  # inside a string
+        rb'{"a":"b\\"',  # the string closed after an escaped backslash; the object open
+        rb'{"a":"b\\',  # an escaped backslash, then the end
+        rb'{"a":"b\"}',  # the quote is escaped: still inside
+        b'{"a":"\xff\xfe}',
+        rb'[{"a":"}]"}',  # brackets inside a string close nothing
+        b" \n",  # no value at all
+    ]
+    whole = [rb'{"a":"b\\"}', rb'{"a":"}{"}', rb'["\\\""]', b"1", b"[1,]", rb'{"a":1]}']
+    assert [cut_short(r) for r in cut] == [True] * len(cut)
+    assert [cut_short(r) for r in whole] == [False] * len(whole)  # the last two read by none
+    with pytest.raises(CutShort):
+        decode_json(b'{"a":"b')
+    with pytest.raises(ValueError) as refused:  # not cut short: orjson says so
+        decode_json(b'{"a":1]}')
+    assert not isinstance(refused.value, CutShort)
 
 
 def test_loads_strict_refuses_where_orjson_differs() -> None:

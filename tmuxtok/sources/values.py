@@ -29,6 +29,11 @@ class WrongShape(ValueError):
     """A line that decoded as JSON but does not have the shape we expect."""
 
 
+class CutShort(ValueError):
+    """A line that ends before its value does (``_fastjson.cut_short``): no
+    decoder reads it, so nobody need ask orjson or msgspec."""
+
+
 def tok(obj: Any, key: str) -> int:
     """A non-negative token count; missing counts are 0, wrong ones raise."""
     if not isinstance(obj, dict):
@@ -102,19 +107,22 @@ def text(obj: Any, key: str) -> str:
 
 
 def decode_json(raw: bytes | str) -> Any:
-    """``orjson.loads(raw)``: its value, or its JSONDecodeError (a ValueError).
+    """``orjson.loads(raw)``: its value, or its JSONDecodeError (a ValueError;
+    ``CutShort``, a ValueError too, where no decoder could read the line).
 
     The standard library's C scanner reads what it can vouch for
     (``_fastjson.loads_strict``); orjson, imported only then, judges the
     rest. A command that reads a few new lines so never imports orjson, which
     costs it ~20 ms; a large read sets its parsers to orjson itself.
     """
-    from tmuxtok._fastjson import loads_strict
+    from tmuxtok._fastjson import cut_short, loads_strict
 
     try:
         return loads_strict(raw)
     except (ValueError, RecursionError):
         pass
+    if isinstance(raw, bytes) and cut_short(raw):
+        raise CutShort("the line ends before its value does")
     import orjson
 
     return orjson.loads(raw)

@@ -22,7 +22,8 @@ property tests hold the two ways to the same rows.
 A line orjson cannot decode gets a second look from msgspec, whatever the
 size of the read: non-UTF-8 bytes in a reply's text (which no event reads)
 make the whole line invalid JSON, yet the reply was billed and its usage is
-intact, so it counts.
+intact, so it counts. A line that ends before its value does (a crash
+mid-write; ``values.CutShort``) needs no second look: no decoder reads it.
 
 Kept apart from ``claude.py`` so that listing log files (all a warm run does)
 never imports msgspec or orjson; ``ClaudeSource.parser`` imports this module
@@ -42,6 +43,7 @@ from tmuxtok.sources.values import (
     MAX_COST_USD,
     MAX_SPEED_CHARS,
     MAX_TOKENS,
+    CutShort,
     WrongShape,
     decode_json,
     parse_ts_ms,
@@ -475,6 +477,9 @@ class ClaudeParser:
         read, and the API errors, synthetic replies and oddities of a large one."""
         try:
             obj = _loads(line)
+        except CutShort:  # no decoder reads it: msgspec would refuse it too
+            out.skip("malformed")
+            return
         except ValueError:  # orjson's JSONDecodeError is one
             # orjson refuses a whole line for bytes that are not UTF-8 even in
             # the reply text, which no event reads. The typed decoder skips

@@ -26,6 +26,7 @@ from tmuxtok.model.rules import MAX_USED_PCT, epoch_seconds, reset_in_range
 from tmuxtok.sources.codex import NAME
 from tmuxtok.sources.values import (
     MAX_TOKENS,
+    CutShort,
     WrongShape,
     decode_json,
     parse_ts_ms,
@@ -253,6 +254,9 @@ class CodexParser:
     def _feed_json(self, line: bytes, out: ParseResult) -> None:
         try:
             obj = _loads(line)
+        except CutShort:  # no decoder reads it: msgspec would refuse it too
+            out.skip("malformed")
+            return
         except ValueError:  # orjson's JSONDecodeError is one
             # As for Claude: a token_count line damaged only where no event
             # reads counts, whatever the size of the read.
