@@ -265,6 +265,42 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
         assert skipped == {"malformed": 2}
 
 
+def test_a_large_read_reads_a_line_that_is_not_utf8_with_msgspec_alone(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    """Bytes that are not UTF-8 in a reply's text: orjson would refuse the line
+    (so it is not asked, nor imported), msgspec's typed reader counts its usage."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import cli_env
+    from tests.support.importtime import imported
+
+    pytest.importorskip("tmuxtok.sources.claude._lines")
+    usual = claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
+    odd = claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4)
+    odd = odd.replace(b'"text":"ok"', b'"text":"o\xff\xfek"', 1)
+    assert odd != claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4)
+    claude_file(Path(env["CLAUDE_CONFIG_DIR"])).write_bytes(usual + odd)
+    run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
+    run_env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _LARGE_SCAN],
+        env=run_env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    mods = imported(done.stderr)
+    assert "msgspec" in mods and "orjson" not in mods
+    ledger = Ledger(tmp_path / "data" / "tmuxtok" / "ledger.sqlite3")
+    try:
+        assert totals(ledger, "claude") == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
+        assert ledger.file_stats()["skipped"] == {}
+    finally:
+        ledger.close()
+
+
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:
     f = claude_file(Path(env["CLAUDE_CONFIG_DIR"]))
     line = claude_assistant("2026-01-09T10:00:00Z", "msg-h", inp=1, out=2)

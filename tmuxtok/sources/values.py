@@ -107,13 +107,16 @@ def text(obj: Any, key: str) -> str:
 
 
 def decode_json(raw: bytes | str) -> Any:
-    """``orjson.loads(raw)``: its value, or its JSONDecodeError (a ValueError;
-    ``CutShort``, a ValueError too, where no decoder could read the line).
+    """``orjson.loads(raw)``: its value, or a ValueError where orjson refuses it
+    (``CutShort`` where no decoder could read it).
 
     The standard library's C scanner reads what it can vouch for
     (``_fastjson.loads_strict``); orjson, imported only then, judges the
     rest. A command that reads a few new lines so never imports orjson, which
-    costs it ~20 ms; a large read sets its parsers to orjson itself.
+    costs it ~20 ms; nor does a worker of a large read for the rare line its C
+    reader hands back because a crash cut it short or it is not UTF-8 (the
+    verdict is known without orjson). Without the C readers, a large read
+    sets its parsers to orjson itself.
     """
     from tmuxtok._fastjson import cut_short, loads_strict
 
@@ -121,8 +124,13 @@ def decode_json(raw: bytes | str) -> Any:
         return loads_strict(raw)
     except (ValueError, RecursionError):
         pass
-    if isinstance(raw, bytes) and cut_short(raw):
-        raise CutShort("the line ends before its value does")
+    if isinstance(raw, bytes):
+        if cut_short(raw):
+            raise CutShort("the line ends before its value does")
+        try:
+            raw.decode("utf-8")
+        except UnicodeDecodeError as e:  # orjson reads only UTF-8: it would refuse too
+            raise ValueError(f"not UTF-8 at byte {e.start}") from None
     import orjson
 
     return orjson.loads(raw)
