@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterable
 from typing import NamedTuple
 
+from tmuxtok.ingest.schema import immediate
 from tmuxtok.sources.cloud.base import HourBucket
 
 
@@ -79,8 +80,7 @@ def store_poll(
         if not lo_ms <= r[2] < hi_ms:
             raise ValueError(f"{source}/{account}: hour {r[2]} outside [{lo_ms}, {hi_ms})")
     at = time.time() if now is None else now
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with immediate(conn):
         conn.execute(
             "DELETE FROM cloud_usage WHERE source=? AND account=? AND hour_ms>=? AND hour_ms<?",
             (source, account, lo_ms, hi_ms),
@@ -94,10 +94,6 @@ def store_poll(
             "last_attempt=excluded.last_attempt, last_error=NULL, retry_at=NULL",
             (source, account, watermark_ms, at, at),
         )
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return len(rows)
 
 

@@ -913,13 +913,12 @@ class Ledger:
     def reset(self) -> None:
         """Forget everything (for ``ledger rebuild``)."""
         c = self.conn
-        c.execute("BEGIN IMMEDIATE")
-        start = state_of(c)
-        for table in ("events", "files", "limits", "cache"):
-            c.execute(f"DELETE FROM {table}")
-        c.execute("DELETE FROM meta WHERE k='price_fp'")
-        log_change(c, start, None)
-        c.execute("COMMIT")
+        with immediate(c):
+            start = state_of(c)
+            for table in ("events", "files", "limits", "cache"):
+                c.execute(f"DELETE FROM {table}")
+            c.execute("DELETE FROM meta WHERE k='price_fp'")
+            log_change(c, start, None)
         c.execute("VACUUM")
 
 
