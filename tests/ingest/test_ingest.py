@@ -214,6 +214,38 @@ main()
 """
 
 
+def _large_scan(
+    env: dict[str, str], home: Path, native: str = "1"
+) -> tuple[set[str], dict[str, list[tuple[int, ...]]], dict[str, int]]:
+    """A scan the large read's way, in a process of its own under ``-X importtime``:
+    the modules any of its processes imported, each agent's totals, and what it skipped."""
+    import subprocess
+    import sys
+
+    from tests.support.cli import cli_env
+    from tests.support.importtime import imported
+
+    run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
+    run_env.update(
+        TMUXTOK_NATIVE=native,
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_STATE_HOME=str(home / "state"),
+    )
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-c", _LARGE_SCAN],
+        env=run_env,
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    ledger = Ledger(home / "data" / "tmuxtok" / "ledger.sqlite3")
+    try:
+        got = {agent: totals(ledger, agent) for agent in ("claude", "codex")}
+        return imported(done.stderr), got, ledger.file_stats()["skipped"]
+    finally:
+        ledger.close()
+
+
 def test_a_large_read_with_the_c_readers_imports_no_msgspec(
     env: dict[str, str], tmp_path: Path
 ) -> None:
@@ -221,12 +253,6 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
     C readers built, no process of the scan imports it. Nor orjson or msgspec
     in a worker for a line a crash cut short: no decoder reads it, so none is
     asked (``values.CutShort``), and it is counted as before."""
-    import subprocess
-    import sys
-
-    from tests.support.cli import cli_env
-    from tests.support.importtime import imported
-
     pytest.importorskip("tmuxtok.sources.claude._lines")
     pytest.importorskip("tmuxtok.sources.codex._rollout")
     usual = claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
@@ -241,27 +267,11 @@ def test_a_large_read_with_the_c_readers_imports_no_msgspec(
         + tokens[: len(tokens) - 9]
         + b"\n"
     )
-    run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
     for native in ("1", "0"):
-        run_env["TMUXTOK_NATIVE"] = native
-        home = tmp_path / f"home{native}"
-        run_env.update(XDG_DATA_HOME=str(home / "data"), XDG_STATE_HOME=str(home / "state"))
-        done = subprocess.run(
-            [sys.executable, "-X", "importtime", "-c", _LARGE_SCAN],
-            env=run_env,
-            capture_output=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr[-2000:]
-        mods = imported(done.stderr)
+        mods, got, skipped = _large_scan(env, tmp_path / f"home{native}", native)
         assert ("msgspec" in mods) == ("orjson" in mods) == (native == "0")
-        ledger = Ledger(home / "data" / "tmuxtok" / "ledger.sqlite3")
-        try:
-            assert totals(ledger, "claude") == [(1, 2, 0, 0, 3)]
-            assert [t[-1] for t in totals(ledger, "codex")] == [10]
-            skipped = ledger.file_stats()["skipped"]
-        finally:
-            ledger.close()
+        assert got["claude"] == [(1, 2, 0, 0, 3)]
+        assert [t[-1] for t in got["codex"]] == [10]
         assert skipped == {"malformed": 2}
 
 
@@ -270,35 +280,16 @@ def test_a_large_read_reads_a_line_that_is_not_utf8_with_msgspec_alone(
 ) -> None:
     """Bytes that are not UTF-8 in a reply's text: orjson would refuse the line
     (so it is not asked, nor imported), msgspec's typed reader counts its usage."""
-    import subprocess
-    import sys
-
-    from tests.support.cli import cli_env
-    from tests.support.importtime import imported
-
     pytest.importorskip("tmuxtok.sources.claude._lines")
     usual = claude_assistant("2026-01-09T10:00:00Z", "msg-1", inp=1, out=2)
     odd = claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4)
     odd = odd.replace(b'"text":"ok"', b'"text":"o\xff\xfek"', 1)
     assert odd != claude_assistant("2026-01-09T10:00:01Z", "msg-2", inp=3, out=4)
     claude_file(Path(env["CLAUDE_CONFIG_DIR"])).write_bytes(usual + odd)
-    run_env = cli_env(**{k: v for k, v in env.items() if isinstance(v, str)})
-    run_env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_STATE_HOME=str(tmp_path / "state"))
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-c", _LARGE_SCAN],
-        env=run_env,
-        capture_output=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
-    mods = imported(done.stderr)
+    mods, got, skipped = _large_scan(env, tmp_path)
     assert "msgspec" in mods and "orjson" not in mods
-    ledger = Ledger(tmp_path / "data" / "tmuxtok" / "ledger.sqlite3")
-    try:
-        assert totals(ledger, "claude") == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
-        assert ledger.file_stats()["skipped"] == {}
-    finally:
-        ledger.close()
+    assert got["claude"] == [(1, 2, 0, 0, 3), (3, 4, 0, 0, 7)]
+    assert skipped == {}
 
 
 def test_half_written_line_waits_for_newline(ledger: Ledger, env: dict[str, str]) -> None:
