@@ -203,6 +203,14 @@ static MAYBE_UNUSED int after_item(Reader *r, unsigned char close) {
     return -1;
 }
 
+/* 0 (and stepped over) if `open` is at r->p, else -1: where an object or array
+ * must begin (what follows is `closes`' and `MEMBERS`' to read). */
+static MAYBE_UNUSED int opens(Reader *r, unsigned char open) {
+    if (r->p >= r->end || *r->p != open) return -1;
+    r->p++;
+    return 0;
+}
+
 /* Just after '{' or '[': 1 (and stepped over) if `close` follows at once. */
 static MAYBE_UNUSED int closes(Reader *r, unsigned char close) {
     ws(r);

@@ -49,10 +49,9 @@ static int cache_creation(Reader *r, Message *m) {
     m->one_hour = 0;
     m->has_cc = 0;
     if (literal(r, "null", 4) == 0) return 0;
-    if (r->p >= r->end || *r->p != '{') return -1;
+    if (opens(r, '{') < 0) return -1;
     m->has_cc = 1;
     unsigned seen = 0;
-    r->p++;
     MEMBERS(r, cc_field(r, &k, m, &seen));
     return 0;
 }
@@ -76,9 +75,8 @@ static int usage_field(Reader *r, const Str *k, Message *m, unsigned *seen) {
 static int usage(Reader *r, Message *m) {
     m->inp = m->out = m->create = m->read = m->one_hour = 0;
     m->has_cc = m->has_speed = 0;
-    if (r->p >= r->end || *r->p != '{') return -1;
+    if (opens(r, '{') < 0) return -1;
     unsigned seen = 0;
-    r->p++;
     MEMBERS(r, usage_field(r, &k, m, &seen));
     return 0;
 }
@@ -92,9 +90,8 @@ static int message_field(Reader *r, const Str *k, Message *m, unsigned *seen) {
 
 /* typed.Message: id, model and usage have no default. */
 static int message(Reader *r, Message *m) {
-    if (r->p >= r->end || *r->p != '{') return -1;
+    if (opens(r, '{') < 0) return -1;
     unsigned seen = 0;
-    r->p++;
     MEMBERS(r, message_field(r, &k, m, &seen));
     return seen == 7 ? 0 : -1;
 }
@@ -256,9 +253,7 @@ static int line(cur_t p, cur_t end, Line *l) {
     memset(l, 0, sizeof *l);
     l->said.typed_ok = 1;
     ws(r);
-    if (r->p >= r->end || *r->p != '{') return REFUSE;
-    r->p++;
-    if (members(r, l) < 0) return REFUSE;
+    if (opens(r, '{') < 0 || members(r, l) < 0) return REFUSE;
     ws(r);
     if (r->p != r->end) return REFUSE;
     /* Valid JSON from here on. A line with no type, or one that is no string,

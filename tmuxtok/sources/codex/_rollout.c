@@ -88,8 +88,7 @@ static int counts_field(Reader *r, const Str *k, Vec *out, unsigned *seen, int64
 static int counts(Reader *r, Vec *out, int64_t max_tokens) {
     unsigned seen = 0;
     memset(out, 0, sizeof *out);
-    if (r->p >= r->end || *r->p != '{') return -1;
-    r->p++;
+    if (opens(r, '{') < 0) return -1;
     MEMBERS(r, counts_field(r, &k, out, &seen, max_tokens));
     if (!out->v[4]) out->v[4] = out->v[0] + out->v[2];
     return 0;
@@ -140,8 +139,7 @@ static int window(Reader *r, Window *w) {
     unsigned seen = 0;
     memset(w, 0, sizeof *w);
     if (is_null(r)) return null(r);
-    if (r->p >= r->end || *r->p != '{') return -1;
-    r->p++;
+    if (opens(r, '{') < 0) return -1;
     MEMBERS(r, window_field(r, &k, w, &seen));
     if (!(seen & 1)) return -1; /* no used_percent: the parser passes the window over */
     w->present = 1;
@@ -190,8 +188,7 @@ static int payload_field(Reader *r, const Str *k, CLine *l, unsigned *seen, int6
     if (key_is(k, "info")) {
         if (first(seen, 2) < 0) return -1;
         if (is_null(r)) return null(r);
-        if (r->p >= r->end || *r->p != '{') return -1;
-        r->p++;
+        if (opens(r, '{') < 0) return -1;
         unsigned iseen = 0;
         MEMBERS(r, info_field(r, &k, l, &iseen, max_tokens));
         if (!(iseen & 1)) return -1; /* no total: the parser skips the line */
@@ -201,8 +198,7 @@ static int payload_field(Reader *r, const Str *k, CLine *l, unsigned *seen, int6
     if (key_is(k, "rate_limits")) {
         if (first(seen, 4) < 0) return -1;
         if (is_null(r)) return null(r);
-        if (r->p >= r->end || *r->p != '{') return -1;
-        r->p++;
+        if (opens(r, '{') < 0) return -1;
         unsigned lseen = 0;
         MEMBERS(r, limits_field(r, &k, l, &lseen));
         return 0;
@@ -230,8 +226,7 @@ static int top_field(Reader *r, const Str *k, CLine *l, unsigned *seen, int64_t 
     }
     if (key_is(k, "payload")) {
         if (first(seen, 4) < 0) return -1;
-        if (r->p >= r->end || *r->p != '{') return -1;
-        r->p++;
+        if (opens(r, '{') < 0) return -1;
         unsigned pseen = 0;
         MEMBERS(r, payload_field(r, &k, l, &pseen, max_tokens));
         l->has_payload = 1;
@@ -245,8 +240,7 @@ static int read_line(cur_t p, cur_t end, CLine *l, int64_t max_tokens) {
     Reader rd = {p, end}, *r = &rd;
     memset(l, 0, sizeof *l);
     ws(r);
-    if (r->p >= r->end || *r->p != '{') return -1;
-    r->p++;
+    if (opens(r, '{') < 0) return -1;
     unsigned seen = 0;
     MEMBERS(r, top_field(r, &k, l, &seen, max_tokens));
     ws(r);
